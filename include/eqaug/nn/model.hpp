@@ -1,0 +1,120 @@
+#pragma once
+// The MLP of the paper: a chain of layers between spaces X_0 → … → X_L, built from a
+// description (ModelSpec, precision-free) and evaluated by Network<T> on chunks of many
+// samples at once. All parameters live in one flat vector A; each linear layer views
+// the slice [offset, offset + count), so norms and Π_E over all of L are one call.
+//
+// Activations are row-major batch × features, feature index c·S + s (channel, site).
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eqaug/core/rng.hpp"
+#include "eqaug/equivariance/subspace.hpp"
+
+namespace eqaug {
+
+enum class LayerKind { Linear, LeakyReLU, LayerNorm, Sigmoid, Tanh };
+
+/// How a linear layer is drawn before the projection onto E.
+struct InitSpec {
+  enum class Kind { Normal, NormalPerChannelPair } kind = Kind::Normal;
+  double std = 1.0;  // N(0, std²) per entry, or one value per channel pair for all sites
+};
+
+struct LayerSpec {
+  LayerKind kind = LayerKind::Linear;
+  Space in, out;
+  std::string name;  // "A0", "A1", … for linear layers
+  // Linear only:
+  std::shared_ptr<const EquivariantSubspace> subspace;
+  std::size_t offset = 0, count = 0;
+  InitSpec init;
+  // Non-linearities:
+  double slope = 0.01;  // LeakyReLU
+  double eps = 1e-5;    // LayerNorm
+};
+
+enum class LossKind { BCE };
+
+class ModelSpec {
+public:
+  ModelSpec(GroupPtr group, Space input);
+
+  ModelSpec& linear(std::size_t out_channels, std::size_t out_order, InitSpec init = {});
+  ModelSpec& leaky_relu(double slope = 0.01);
+  /// Normalises across channels at each site, no affine parameters.
+  ModelSpec& layer_norm(double eps = 1e-5);
+  ModelSpec& sigmoid();
+  ModelSpec& tanh();
+  ModelSpec& loss(LossKind kind);
+
+  const GroupPtr& group() const { return cache_.group(); }
+  const Space& input() const { return input_; }
+  const Space& output() const { return layers_.empty() ? input_ : layers_.back().out; }
+  const std::vector<LayerSpec>& layers() const { return layers_; }
+  /// Indices (into layers()) of the linear layers, in model order.
+  const std::vector<std::size_t>& linear_layers() const { return linear_; }
+  const LayerSpec& linear_layer(std::size_t j) const { return layers_[linear_[j]]; }
+  std::size_t num_params() const { return num_params_; }
+  std::size_t dim_E() const;
+  LossKind loss_kind() const { return loss_; }
+  /// Width of the widest activation (features per sample).
+  std::size_t max_width() const;
+
+  /// A random point drawn per layer by its InitSpec (in double; not projected).
+  std::vector<double> draw_init(Rng& rng) const;
+  /// Π_E over all layers, in place.
+  template <typename T> void project(T* params) const;
+  /// ‖A − Π_E A‖ per linear layer.
+  template <typename T> std::vector<double> distance_to_E(const T* params) const;
+
+private:
+  SubspaceCache cache_;
+  Space input_;
+  std::vector<LayerSpec> layers_;
+  std::vector<std::size_t> linear_;
+  std::size_t num_params_ = 0;
+  LossKind loss_ = LossKind::BCE;
+};
+
+/// Per-thread buffers for one chunk: the activation after each layer and two gradient
+/// buffers used in turn.
+template <typename T>
+struct Workspace {
+  std::size_t capacity = 0;
+  std::vector<std::vector<T>> act;  // act[0] input, act[i+1] output of layer i
+  std::vector<T> grad_a, grad_b;
+  std::vector<T> target;
+};
+
+struct ChunkStats {
+  double loss_sum = 0.0;  // Σ over samples of the per-sample loss
+  double correct = 0.0;   // correctly predicted outputs
+  double predictions = 0.0;
+};
+
+template <typename T>
+class Network {
+public:
+  explicit Network(const ModelSpec& spec) : spec_(&spec) {}
+  const ModelSpec& spec() const { return *spec_; }
+
+  Workspace<T> make_workspace(std::size_t batch) const;
+
+  /// Forward the `batch` samples already in ws.act[0], targets in ws.target; return
+  /// the loss statistics and, when grad != nullptr, write (accumulate = false) or add
+  /// (accumulate = true) the gradient of the *summed* loss w.r.t. all parameters.
+  ChunkStats evaluate(const T* params, std::size_t batch, Workspace<T>& ws, T* grad,
+                      bool accumulate) const;
+
+  /// Convenience: the network's outputs for `batch` inputs (row-major batch × in-dim).
+  std::vector<T> predict(const T* params, const T* inputs, std::size_t batch) const;
+
+private:
+  void forward(const T* params, std::size_t batch, Workspace<T>& ws) const;
+  const ModelSpec* spec_;
+};
+
+}  // namespace eqaug

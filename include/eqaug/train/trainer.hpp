@@ -1,0 +1,59 @@
+#pragma once
+// Full-batch gradient descent for several strategies from one shared start A⁰ ∈ E,
+// in lockstep, one step per epoch (SPEC §3), recording after every step.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "eqaug/train/engine.hpp"
+#include "eqaug/train/strategy.hpp"
+
+namespace eqaug {
+
+struct TrainOptions {
+  std::size_t epochs = 50;
+  double lr = 1e-4;
+  std::uint64_t seed = 0;
+  std::vector<Strategy> strategies;
+};
+
+/// The state after `step` steps.
+struct EpochRecord {
+  std::size_t step = 0;
+  double loss = 0, accuracy = 0;  // risk and accuracy on the un-augmented data
+  double loss_aug = std::numeric_limits<double>::quiet_NaN();  // the augmented risk descended (Aug)
+  double dist_init = 0, dist_E = 0;                             // over all layers
+  std::vector<double> dist_init_layer, dist_E_layer;
+};
+
+struct StrategyRun {
+  Strategy strategy;
+  std::vector<EpochRecord> records;
+  std::vector<double> final_params;
+};
+
+/// A⁰ for run `run`: each layer drawn by its InitSpec from the stream (seed, "init", run),
+/// then projected onto E.
+std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run);
+
+/// Stream of a run's augmentation draws at one step.
+Rng augmentation_rng(std::uint64_t seed, std::size_t run, std::size_t step, std::size_t strategy);
+
+template <typename T>
+class Trainer {
+public:
+  Trainer(GradientEngine<T>& engine, TrainOptions opts);
+  /// Called after each recorded step with (step, records of every strategy so far).
+  using Progress = std::function<void(std::size_t step, const std::vector<StrategyRun>&)>;
+  std::vector<StrategyRun> run(std::size_t run_index, const std::vector<double>& a0,
+                               const Progress& progress = {});
+
+private:
+  GradientEngine<T>* engine_;
+  TrainOptions opts_;
+};
+
+}  // namespace eqaug

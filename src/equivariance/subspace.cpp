@@ -1,0 +1,173 @@
+#include "eqaug/equivariance/subspace.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "eqaug/core/error.hpp"
+
+namespace eqaug {
+
+Space make_space(const FiniteGroup& group, std::size_t channels, std::size_t order) {
+  if (channels == 0) throw Error("a space needs at least one channel");
+  return Space{channels, order, tuple_count(group.degree(), order)};
+}
+
+namespace {
+struct UnionFind {
+  std::vector<std::uint32_t> parent;
+  explicit UnionFind(std::size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0u); }
+  std::uint32_t find(std::uint32_t x) {
+    while (parent[x] != x) {
+      parent[x] = parent[parent[x]];
+      x = parent[x];
+    }
+    return x;
+  }
+  void unite(std::uint32_t a, std::uint32_t b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent[std::max(a, b)] = std::min(a, b);
+  }
+};
+}  // namespace
+
+OrbitPartition::OrbitPartition(const FiniteGroup& group, std::size_t order_out, std::size_t order_in)
+    : sites_out_(tuple_count(group.degree(), order_out)),
+      sites_in_(tuple_count(group.degree(), order_in)) {
+  const std::size_t pairs = sites_out_ * sites_in_;
+  if (pairs > std::numeric_limits<std::uint32_t>::max())
+    throw Error("layer too large for an orbit table: " + std::to_string(pairs) + " site pairs");
+  UnionFind uf(pairs);
+  for (const auto& g : group.generators()) {
+    const Permutation go = g.on_tuples(order_out), gi = g.on_tuples(order_in);
+    for (std::size_t so = 0; so < sites_out_; ++so)
+      for (std::size_t si = 0; si < sites_in_; ++si)
+        uf.unite(static_cast<std::uint32_t>(so * sites_in_ + si),
+                 static_cast<std::uint32_t>(go(so) * sites_in_ + gi(si)));
+  }
+  // Orbit ids in order of first appearance, so ids are deterministic.
+  std::vector<std::uint32_t> id_of_root(pairs, UINT32_MAX);
+  orbit_of_.resize(pairs);
+  for (std::size_t p = 0; p < pairs; ++p) {
+    const auto r = uf.find(static_cast<std::uint32_t>(p));
+    if (id_of_root[r] == UINT32_MAX) {
+      id_of_root[r] = static_cast<std::uint32_t>(sizes_.size());
+      sizes_.push_back(0);
+    }
+    orbit_of_[p] = id_of_root[r];
+    ++sizes_[id_of_root[r]];
+  }
+}
+
+EquivariantSubspace::EquivariantSubspace(std::shared_ptr<const OrbitPartition> orbits, Space out, Space in)
+    : orbits_(std::move(orbits)), out_(out), in_(in) {
+  EQAUG_CHECK(orbits_->sites_out() == out_.sites && orbits_->sites_in() == in_.sites,
+              "orbit partition does not match the spaces");
+  inv_sqrt_size_.resize(orbits_->count());
+  for (std::size_t k = 0; k < inv_sqrt_size_.size(); ++k)
+    inv_sqrt_size_[k] = 1.0 / std::sqrt(static_cast<double>(orbits_->sizes()[k]));
+}
+
+template <typename T>
+void EquivariantSubspace::orbit_sums(const T* w, std::vector<double>& sums) const {
+  const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
+  const auto& orbit = orbits_->orbit_of();
+  sums.assign(out_.channels * Ci * K, 0.0);
+  for (std::size_t co = 0; co < out_.channels; ++co)
+    for (std::size_t so = 0; so < So; ++so)
+      for (std::size_t ci = 0; ci < Ci; ++ci) {
+        const T* row = w + ((co * So + so) * Ci + ci) * Si;
+        double* s = sums.data() + (co * Ci + ci) * K;
+        const std::uint32_t* ids = orbit.data() + so * Si;
+        for (std::size_t si = 0; si < Si; ++si) s[ids[si]] += static_cast<double>(row[si]);
+      }
+}
+
+template <typename T>
+void EquivariantSubspace::to_coords(const T* w, double* c) const {
+  std::vector<double> sums;
+  orbit_sums(w, sums);
+  const std::size_t K = orbits_->count();
+  for (std::size_t j = 0; j < sums.size(); ++j) c[j] = sums[j] * inv_sqrt_size_[j % K];
+}
+
+template <typename T>
+void EquivariantSubspace::from_coords(const double* c, T* w) const {
+  const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
+  const auto& orbit = orbits_->orbit_of();
+  std::vector<T> values(K);
+  for (std::size_t co = 0; co < out_.channels; ++co)
+    for (std::size_t ci = 0; ci < Ci; ++ci) {
+      const double* cc = c + (co * Ci + ci) * K;
+      for (std::size_t k = 0; k < K; ++k) values[k] = static_cast<T>(cc[k] * inv_sqrt_size_[k]);
+      for (std::size_t so = 0; so < So; ++so) {
+        T* row = w + ((co * So + so) * Ci + ci) * Si;
+        const std::uint32_t* ids = orbit.data() + so * Si;
+        for (std::size_t si = 0; si < Si; ++si) row[si] = values[ids[si]];
+      }
+    }
+}
+
+template <typename T>
+void EquivariantSubspace::project(T* w) const {
+  std::vector<double> c(dim());
+  to_coords(w, c.data());
+  from_coords(c.data(), w);
+}
+
+template <typename T>
+double EquivariantSubspace::distance(const T* w) const {
+  // Two passes (means, then squared deviations) so small distances keep their digits.
+  std::vector<double> means;
+  orbit_sums(w, means);
+  const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
+  for (std::size_t j = 0; j < means.size(); ++j)
+    means[j] /= static_cast<double>(orbits_->sizes()[j % K]);
+  const auto& orbit = orbits_->orbit_of();
+  double acc = 0.0;
+  for (std::size_t co = 0; co < out_.channels; ++co)
+    for (std::size_t so = 0; so < So; ++so)
+      for (std::size_t ci = 0; ci < Ci; ++ci) {
+        const T* row = w + ((co * So + so) * Ci + ci) * Si;
+        const double* m = means.data() + (co * Ci + ci) * K;
+        const std::uint32_t* ids = orbit.data() + so * Si;
+        for (std::size_t si = 0; si < Si; ++si) {
+          const double d = static_cast<double>(row[si]) - m[ids[si]];
+          acc += d * d;
+        }
+      }
+  return std::sqrt(acc);
+}
+
+template <typename T>
+void EquivariantSubspace::act(const Permutation& g_out, const Permutation& g_in, const T* w, T* out) const {
+  const std::size_t So = out_.sites, Si = in_.sites, Ci = in_.channels;
+  EQAUG_CHECK(g_out.size() == So && g_in.size() == Si, "site permutations do not match the layer");
+  for (std::size_t co = 0; co < out_.channels; ++co)
+    for (std::size_t so = 0; so < So; ++so)
+      for (std::size_t ci = 0; ci < Ci; ++ci) {
+        const T* src = w + ((co * So + so) * Ci + ci) * Si;
+        T* dst = out + ((co * So + g_out(so)) * Ci + ci) * Si;
+        for (std::size_t si = 0; si < Si; ++si) dst[g_in(si)] = src[si];
+      }
+}
+
+#define EQAUG_INSTANTIATE(T)                                                                   \
+  template void EquivariantSubspace::project<T>(T*) const;                                     \
+  template void EquivariantSubspace::to_coords<T>(const T*, double*) const;                    \
+  template void EquivariantSubspace::from_coords<T>(const double*, T*) const;                  \
+  template double EquivariantSubspace::distance<T>(const T*) const;                            \
+  template void EquivariantSubspace::act<T>(const Permutation&, const Permutation&, const T*, T*) const;
+EQAUG_INSTANTIATE(float)
+EQAUG_INSTANTIATE(double)
+#undef EQAUG_INSTANTIATE
+
+std::shared_ptr<const EquivariantSubspace> SubspaceCache::hom(const Space& in, const Space& out) {
+  auto& part = partitions_[{out.order, in.order}];
+  if (!part) part = std::make_shared<const OrbitPartition>(*group_, out.order, in.order);
+  return std::make_shared<const EquivariantSubspace>(part, out, in);
+}
+
+}  // namespace eqaug

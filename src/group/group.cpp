@@ -1,0 +1,169 @@
+#include "eqaug/group/group.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <set>
+#include <unordered_set>
+
+#include "eqaug/core/error.hpp"
+
+namespace eqaug {
+
+Permutation::Permutation(std::vector<std::uint32_t> image) : image_(std::move(image)) {
+  std::vector<bool> seen(image_.size(), false);
+  for (auto v : image_) {
+    if (v >= image_.size() || seen[v]) throw Error("not a permutation: image list is not a bijection");
+    seen[v] = true;
+  }
+}
+
+Permutation Permutation::identity(std::size_t n) {
+  Permutation p;
+  p.image_.resize(n);
+  std::iota(p.image_.begin(), p.image_.end(), 0u);
+  return p;
+}
+
+Permutation Permutation::compose(const Permutation& other) const {
+  EQAUG_CHECK(size() == other.size(), "composing permutations of different degrees");
+  Permutation p;
+  p.image_.resize(size());
+  for (std::size_t i = 0; i < size(); ++i) p.image_[i] = image_[other.image_[i]];
+  return p;
+}
+
+Permutation Permutation::inverse() const {
+  Permutation p;
+  p.image_.resize(size());
+  for (std::size_t i = 0; i < size(); ++i) p.image_[image_[i]] = static_cast<std::uint32_t>(i);
+  return p;
+}
+
+std::size_t tuple_count(std::size_t degree, std::size_t order) {
+  std::size_t n = 1;
+  for (std::size_t j = 0; j < order; ++j) n *= degree;
+  return n;
+}
+
+Permutation Permutation::on_tuples(std::size_t order) const {
+  const std::size_t n = size();
+  const std::size_t count = tuple_count(n, order);
+  Permutation p;
+  p.image_.resize(count);
+  // Build tuple images digit by digit: image of (t_0..t_{k-1}) = (g t_0 .. g t_{k-1}).
+  for (std::size_t s = 0; s < count; ++s) {
+    std::size_t rest = s, img = 0, place = 1;
+    for (std::size_t j = 0; j < order; ++j) {
+      img += image_[rest % n] * place;
+      rest /= n;
+      place *= n;
+    }
+    p.image_[s] = static_cast<std::uint32_t>(img);
+  }
+  return p;
+}
+
+namespace {
+
+class Symmetric final : public FiniteGroup {
+public:
+  explicit Symmetric(std::size_t n) : n_(n) {
+    if (n == 0) throw Error("symmetric group: n must be at least 1");
+  }
+  std::string name() const override { return "S_" + std::to_string(n_); }
+  std::size_t degree() const override { return n_; }
+  std::optional<std::uint64_t> order() const override {
+    std::uint64_t f = 1;
+    for (std::uint64_t k = 2; k <= n_; ++k) {
+      if (f > std::numeric_limits<std::uint64_t>::max() / k) return std::nullopt;
+      f *= k;
+    }
+    return f;
+  }
+  std::vector<Permutation> generators() const override {
+    if (n_ < 2) return {};
+    std::vector<std::uint32_t> swap(n_), cycle(n_);
+    std::iota(swap.begin(), swap.end(), 0u);
+    std::swap(swap[0], swap[1]);
+    for (std::size_t i = 0; i < n_; ++i) cycle[i] = static_cast<std::uint32_t>((i + 1) % n_);
+    return {Permutation(swap), Permutation(cycle)};
+  }
+  Permutation sample(Rng& rng) const override {
+    return Permutation(rng.permutation(static_cast<std::uint32_t>(n_)));
+  }
+  std::vector<Permutation> elements(std::uint64_t limit) const override {
+    const auto ord = order();
+    if (!ord || *ord > limit)
+      throw Error(name() + " has too many elements to enumerate (limit " + std::to_string(limit) + ")");
+    std::vector<std::uint32_t> p(n_);
+    std::iota(p.begin(), p.end(), 0u);
+    std::vector<Permutation> out;
+    out.reserve(*ord);
+    do {
+      out.emplace_back(p);
+    } while (std::next_permutation(p.begin(), p.end()));
+    return out;
+  }
+
+private:
+  std::size_t n_;
+};
+
+struct PermHash {
+  std::size_t operator()(const std::vector<std::uint32_t>& v) const {
+    std::uint64_t h = 0;
+    for (auto x : v) h = splitmix64(h ^ x);
+    return static_cast<std::size_t>(h);
+  }
+};
+
+class Generated final : public FiniteGroup {
+public:
+  Generated(std::string name, std::vector<Permutation> gens, std::uint64_t limit)
+      : name_(std::move(name)), gens_(std::move(gens)) {
+    if (gens_.empty()) throw Error("group '" + name_ + "': needs at least one generator");
+    degree_ = gens_.front().size();
+    for (const auto& g : gens_)
+      if (g.size() != degree_) throw Error("group '" + name_ + "': generators of different degrees");
+    // Closure by breadth-first search over right multiplication by generators.
+    std::unordered_set<std::vector<std::uint32_t>, PermHash> seen;
+    elements_.push_back(Permutation::identity(degree_));
+    seen.insert(elements_.back().image());
+    for (std::size_t i = 0; i < elements_.size(); ++i) {
+      for (const auto& g : gens_) {
+        Permutation h = elements_[i].compose(g);
+        if (seen.insert(h.image()).second) {
+          if (elements_.size() >= limit)
+            throw Error("group '" + name_ + "' has more than " + std::to_string(limit) + " elements");
+          elements_.push_back(std::move(h));
+        }
+      }
+    }
+  }
+  std::string name() const override { return name_; }
+  std::size_t degree() const override { return degree_; }
+  std::optional<std::uint64_t> order() const override { return elements_.size(); }
+  std::vector<Permutation> generators() const override { return gens_; }
+  Permutation sample(Rng& rng) const override { return elements_[rng.below(elements_.size())]; }
+  std::vector<Permutation> elements(std::uint64_t limit) const override {
+    if (elements_.size() > limit) throw Error("group '" + name_ + "' exceeds the enumeration limit");
+    return elements_;
+  }
+
+private:
+  std::string name_;
+  std::vector<Permutation> gens_;
+  std::size_t degree_ = 0;
+  std::vector<Permutation> elements_;
+};
+
+}  // namespace
+
+GroupPtr symmetric_group(std::size_t n) { return std::make_shared<Symmetric>(n); }
+
+GroupPtr generated_group(std::string name, std::vector<Permutation> generators, std::uint64_t limit) {
+  return std::make_shared<Generated>(std::move(name), std::move(generators), limit);
+}
+
+}  // namespace eqaug

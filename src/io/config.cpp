@@ -1,0 +1,354 @@
+#include "eqaug/io/config.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "eqaug/core/error.hpp"
+
+namespace eqaug::io {
+
+using nlohmann::json;
+
+std::vector<std::filesystem::path> preset_dirs() {
+  std::vector<std::filesystem::path> dirs;
+  if (const char* env = std::getenv("EQAUG_CONFIG_DIR"); env && *env) dirs.emplace_back(env);
+  dirs.emplace_back("configs");
+#ifdef EQAUG_SOURCE_CONFIG_DIR
+  dirs.emplace_back(EQAUG_SOURCE_CONFIG_DIR);
+#endif
+  return dirs;
+}
+
+std::filesystem::path find_config(const std::string& name) {
+  namespace fs = std::filesystem;
+  if (name.empty()) throw Error("no configuration given: name a preset (e.g. perm) or a .toml file");
+  const bool looks_like_path = name.find('/') != std::string::npos || name.ends_with(".toml");
+  if (looks_like_path) {
+    if (!fs::is_regular_file(name)) throw Error("configuration file '" + name + "' does not exist");
+    return name;
+  }
+  std::string tried;
+  for (const auto& d : preset_dirs()) {
+    const auto p = d / (name + ".toml");
+    if (fs::is_regular_file(p)) return p;
+    tried += "\n  " + p.string();
+  }
+  throw Error("unknown preset '" + name + "'; looked for:" + tried);
+}
+
+namespace {
+
+json to_json(const toml::node& node) {
+  if (auto t = node.as_table()) {
+    json j = json::object();
+    for (const auto& [k, v] : *t) j[std::string(k.str())] = to_json(v);
+    return j;
+  }
+  if (auto a = node.as_array()) {
+    json j = json::array();
+    for (const auto& v : *a) j.push_back(to_json(v));
+    return j;
+  }
+  if (auto v = node.as_string()) return v->get();
+  if (auto v = node.as_integer()) return v->get();
+  if (auto v = node.as_floating_point()) return v->get();
+  if (auto v = node.as_boolean()) return v->get();
+  throw Error("unsupported TOML value (dates and times are not used by eqaug)");
+}
+
+/// Reads fields of one JSON object, naming source and dotted path in every error, and
+/// rejects keys nobody asked for (typos must not pass silently).
+class Fields {
+public:
+  Fields(const json& obj, std::string source, std::string path)
+      : obj_(obj), source_(std::move(source)), path_(std::move(path)) {
+    if (!obj_.is_object()) fail(path_, "expected a table");
+  }
+  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
+    throw Error(source_ + ": " + (field.empty() ? std::string("(top level)") : field) + ": " + what);
+  }
+  std::string at(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  bool has(const std::string& key) {
+    used_.insert(key);
+    return obj_.contains(key);
+  }
+  const json& raw(const std::string& key) {
+    if (!has(key)) fail(at(key), "missing");
+    return obj_.at(key);
+  }
+  std::string str(const std::string& key, const std::string& def) {
+    if (!has(key)) return def;
+    return str(key);
+  }
+  std::string str(const std::string& key) {
+    const auto& v = raw(key);
+    if (!v.is_string()) fail(at(key), "expected a string, found " + v.dump());
+    return v.get<std::string>();
+  }
+  double num(const std::string& key, double def) {
+    if (!has(key)) return def;
+    return num(key);
+  }
+  double num(const std::string& key) {
+    const auto& v = raw(key);
+    if (!v.is_number()) fail(at(key), "expected a number, found " + v.dump());
+    const double x = v.get<double>();
+    if (!std::isfinite(x)) fail(at(key), "expected a finite number");
+    return x;
+  }
+  std::uint64_t count_or(const std::string& key, std::uint64_t def, std::uint64_t min = 0) {
+    if (!has(key)) return def;
+    return count(key, min);
+  }
+  std::uint64_t count(const std::string& key, std::uint64_t min = 0) {
+    const auto& v = raw(key);
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
+      fail(at(key), "expected a non-negative integer, found " + v.dump());
+    const auto x = v.get<std::uint64_t>();
+    if (x < min) fail(at(key), "must be at least " + std::to_string(min) + ", found " + std::to_string(x));
+    return x;
+  }
+  bool flag(const std::string& key, bool def) {
+    if (!has(key)) return def;
+    const auto& v = raw(key);
+    if (!v.is_boolean()) fail(at(key), "expected true or false, found " + v.dump());
+    return v.get<bool>();
+  }
+  void done() const {
+    for (const auto& [k, v] : obj_.items())
+      if (!used_.count(k)) fail(at(k), "unknown setting");
+  }
+
+private:
+  const json& obj_;
+  std::string source_, path_;
+  std::set<std::string> used_;
+};
+
+}  // namespace
+
+json load_toml(const std::filesystem::path& path) {
+  try {
+    const auto table = toml::parse_file(path.string());
+    return to_json(table);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << path.string() << ":" << e.source().begin.line << ":" << e.source().begin.column
+       << ": invalid TOML: " << e.description();
+    throw Error(os.str());
+  }
+}
+
+ExperimentConfig resolve(const json& j, const std::string& source) {
+  ExperimentConfig cfg;
+  cfg.source = source;
+  cfg.json = j;
+  Fields top(j, source, "");
+  cfg.name = top.str("name");
+  {
+    Fields g(top.raw("group"), source, "group");
+    const auto kind = g.str("kind");
+    if (kind != "symmetric") g.fail("group.kind", "unknown group '" + kind + "' (available: symmetric)");
+    g.count("n", 1);
+    g.done();
+  }
+  {
+    Fields d(top.raw("data"), source, "data");
+    const auto kind = d.str("kind");
+    if (kind != "sbm") d.fail("data.kind", "unknown data set '" + kind + "' (available: sbm)");
+    d.count_or("samples", 1000, 1);
+    if (d.has("clusters")) {
+      const auto& c = d.raw("clusters");
+      if (!c.is_array() || c.empty()) d.fail("data.clusters", "expected a list of cluster sizes");
+      for (const auto& x : c)
+        if (!x.is_number_integer() || x.get<std::int64_t>() < 1)
+          d.fail("data.clusters", "cluster sizes must be positive integers, found " + x.dump());
+    }
+    for (const char* key : {"p", "q"}) {
+      const double p = d.num(key, 0.5);
+      if (p < 0 || p > 1) d.fail(d.at(key), "a probability must lie in [0, 1]");
+    }
+    d.num("input_shift", 0.0);
+    d.str("npy", "");
+    d.done();
+  }
+  {
+    Fields m(top.raw("model"), source, "model");
+    Fields in(m.raw("input"), source, "model.input");
+    in.count("channels", 1);
+    in.count("order");
+    in.done();
+    const auto loss = m.str("loss");
+    if (loss != "bce") m.fail("model.loss", "unknown loss '" + loss + "' (available: bce)");
+    const auto& layers = m.raw("layers");
+    if (!layers.is_array() || layers.empty()) m.fail("model.layers", "expected a non-empty list of layers");
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      Fields l(layers[i], source, "model.layers[" + std::to_string(i) + "]");
+      const auto type = l.str("type");
+      if (type == "linear") {
+        l.count("channels", 1);
+        l.count("order");
+        const auto init = l.str("init", "normal");
+        if (init != "normal" && init != "normal_per_channel_pair")
+          l.fail(l.at("init"), "unknown init '" + init + "' (expected normal or normal_per_channel_pair)");
+        if (l.num("std") < 0) l.fail(l.at("std"), "must be non-negative");
+      } else if (type == "lrelu") {
+        l.num("slope", 0.01);
+      } else if (type == "layernorm") {
+        if (l.num("eps", 1e-5) <= 0) l.fail(l.at("eps"), "must be positive");
+      } else if (type != "sigmoid" && type != "tanh") {
+        l.fail(l.at("type"), "unknown layer type '" + type + "' (expected linear, lrelu, layernorm, sigmoid, tanh)");
+      }
+      l.done();
+    }
+    m.done();
+  }
+  {
+    Fields t(top.raw("train"), source, "train");
+    cfg.runs = t.count_or("runs", 30, 1);
+    cfg.train.epochs = t.count_or("epochs", 50);
+    cfg.train.lr = t.num("lr", 1e-4);
+    if (!(cfg.train.lr > 0)) t.fail("train.lr", "must be positive");
+    cfg.train.seed = t.count_or("seed", 0);
+    cfg.chunk = t.count_or("chunk", 500, 1);
+    const std::size_t batch = t.count_or("batch", 200, 1);
+    const auto prec = t.str("precision", "f32");
+    if (prec == "f32") cfg.precision = Precision::F32;
+    else if (prec == "f64") cfg.precision = Precision::F64;
+    else t.fail("train.precision", "expected f32 or f64, found '" + prec + "'");
+    cfg.init_weights = t.str("init_weights", "");
+    Strategy aug, equi;
+    aug.mode = Mode::Aug;
+    aug.batch = batch;
+    equi.mode = Mode::Equi;
+    if (t.has("aug")) {
+      Fields a(t.raw("aug"), source, "train.aug");
+      aug.passes = a.count_or("passes", 25, 1);
+      try {
+        aug.per = parse_aug_per(a.str("per", "sample"));
+      } catch (const Error& e) {
+        a.fail("train.aug.per", e.what());
+      }
+      aug.exact = a.flag("exact", false);
+      a.done();
+    }
+    if (t.has("equi")) {
+      Fields e(t.raw("equi"), source, "train.equi");
+      try {
+        equi.equi_update = parse_equi_update(e.str("update", "orbit"));
+      } catch (const Error& err) {
+        e.fail("train.equi.update", err.what());
+      }
+      e.done();
+    }
+    std::vector<std::string> modes = {"nom", "aug", "equi"};
+    if (t.has("modes")) {
+      const auto& mj = t.raw("modes");
+      if (!mj.is_array() || mj.empty()) t.fail("train.modes", "expected a non-empty list such as [\"nom\", \"aug\", \"equi\"]");
+      modes.clear();
+      for (const auto& x : mj) {
+        if (!x.is_string()) t.fail("train.modes", "expected strings, found " + x.dump());
+        modes.push_back(x.get<std::string>());
+      }
+    }
+    std::set<Mode> seen;
+    for (const auto& s : modes) {
+      Mode m;
+      try {
+        m = parse_mode(s);
+      } catch (const Error& e) {
+        t.fail("train.modes", e.what());
+      }
+      if (!seen.insert(m).second) t.fail("train.modes", "mode '" + s + "' listed twice");
+      Strategy st = m == Mode::Aug ? aug : m == Mode::Equi ? equi : Strategy{};
+      st.mode = m;
+      st.batch = batch;
+      cfg.train.strategies.push_back(st);
+    }
+    t.done();
+  }
+  top.done();
+  // Write every default back, so the manifest holds the complete resolved configuration.
+  json& t = cfg.json["train"];
+  t["runs"] = cfg.runs;
+  t["epochs"] = cfg.train.epochs;
+  t["lr"] = cfg.train.lr;
+  t["seed"] = cfg.train.seed;
+  t["chunk"] = cfg.chunk;
+  t["precision"] = cfg.precision == Precision::F32 ? "f32" : "f64";
+  t["init_weights"] = cfg.init_weights;
+  t["modes"] = json::array();
+  for (const auto& st : cfg.train.strategies) {
+    t["modes"].push_back(st.name());
+    t["batch"] = st.batch;
+    if (st.mode == Mode::Aug)
+      t["aug"] = {{"passes", st.passes}, {"per", to_string(st.per)}, {"exact", st.exact}};
+    if (st.mode == Mode::Equi) t["equi"] = {{"update", to_string(st.equi_update)}};
+  }
+  json& d = cfg.json["data"];
+  if (!d.contains("input_shift")) d["input_shift"] = 0.0;
+  return cfg;
+}
+
+GroupPtr build_group(const ExperimentConfig& cfg) {
+  return symmetric_group(cfg.json.at("group").at("n").get<std::size_t>());
+}
+
+std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupPtr& group) {
+  const json& m = cfg.json.at("model");
+  const auto in = make_space(*group, m.at("input").value("channels", std::size_t{1}),
+                             m.at("input").at("order").get<std::size_t>());
+  auto spec = std::make_unique<ModelSpec>(group, in);
+  const auto& layers = m.at("layers");
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const json& l = layers[i];
+    const auto type = l.at("type").get<std::string>();
+    try {
+      if (type == "linear") {
+        InitSpec init;
+        init.kind = l.value("init", std::string("normal")) == "normal" ? InitSpec::Kind::Normal
+                                                                         : InitSpec::Kind::NormalPerChannelPair;
+        init.std = l.at("std").get<double>();
+        spec->linear(l.at("channels").get<std::size_t>(), l.at("order").get<std::size_t>(), init);
+      } else if (type == "lrelu") {
+        spec->leaky_relu(l.value("slope", 0.01));
+      } else if (type == "layernorm") {
+        spec->layer_norm(l.value("eps", 1e-5));
+      } else if (type == "sigmoid") {
+        spec->sigmoid();
+      } else if (type == "tanh") {
+        spec->tanh();
+      }
+    } catch (const Error& e) {
+      throw Error(cfg.source + ": model.layers[" + std::to_string(i) + "]: " + e.what());
+    }
+  }
+  spec->loss(LossKind::BCE);
+  if (layers.back().at("type") != "sigmoid")
+    throw Error(cfg.source + ": model.layers: the bce loss needs a final sigmoid layer");
+  return spec;
+}
+
+Dataset build_data(const ExperimentConfig& cfg, const FiniteGroup& group) {
+  const json& d = cfg.json.at("data");
+  const std::size_t samples = d.value("samples", std::size_t{1000});
+  const std::string npy = d.value("npy", std::string());
+  if (!npy.empty()) return load_graph_npy(npy, samples, group);
+  SbmOptions o;
+  o.samples = samples;
+  if (d.contains("clusters")) o.clusters = d.at("clusters").get<std::vector<std::size_t>>();
+  o.p = d.value("p", 0.5);
+  o.q = d.value("q", 0.05);
+  Rng rng = Rng::stream(cfg.train.seed, "data");
+  try {
+    return make_sbm(o, group, rng);
+  } catch (const Error& e) {
+    throw Error(cfg.source + ": data: " + e.what());
+  }
+}
+
+}  // namespace eqaug::io

@@ -1,0 +1,361 @@
+#include "eqaug/io/sweep.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "eqaug/core/blas.hpp"
+#include "eqaug/core/error.hpp"
+#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/io/npy.hpp"
+
+extern "C" char* openblas_get_config(void);
+
+namespace eqaug::io {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string utc_now_iso() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+std::string fmt(double x) {
+  if (std::isnan(x)) return "nan";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.12g", x);
+  return buf;
+}
+
+std::string run_file(std::size_t k) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "run-%03zu", k);
+  return buf;
+}
+
+json machine_info() {
+  json m;
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) == 0) m["hostname"] = host;
+  std::ifstream cpu("/proc/cpuinfo");
+  for (std::string line; std::getline(cpu, line);)
+    if (line.rfind("model name", 0) == 0) {
+      m["cpu"] = line.substr(line.find(':') + 2);
+      break;
+    }
+  m["hardware_threads"] = std::thread::hardware_concurrency();
+  m["blas"] = openblas_get_config();
+  return m;
+}
+
+std::vector<std::string> layer_names(const ModelSpec& spec) {
+  std::vector<std::string> names;
+  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) names.push_back(spec.linear_layer(j).name);
+  return names;
+}
+
+std::vector<std::size_t> npy_shape(const LayerSpec& l) {
+  if (l.out.sites == 1 && l.in.sites == 1) return {l.out.channels, l.in.channels};
+  return {l.out.channels, l.in.channels, l.out.sites, l.in.sites};
+}
+
+std::string shape_str(const std::vector<std::size_t>& s) {
+  std::string r = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+json model_info(const ModelSpec& spec) {
+  json layers = json::array();
+  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
+    const auto& l = spec.linear_layer(j);
+    layers.push_back({{"name", l.name},
+                      {"shape", npy_shape(l)},
+                      {"params", l.count},
+                      {"orbits", l.subspace->orbits().count()},
+                      {"dim_E", l.subspace->dim()}});
+  }
+  return {{"group", spec.group()->name()}, {"params", spec.num_params()}, {"dim_E", spec.dim_E()},
+          {"layers", layers}};
+}
+
+std::string format_duration(double s) {
+  std::ostringstream os;
+  if (s < 60) os << std::fixed << std::setprecision(1) << s << " s";
+  else os << static_cast<long>(s) / 60 << " min " << static_cast<long>(s) % 60 << " s";
+  return os.str();
+}
+
+/// Prepares OUT and returns the runs already finished (resume) and the manifest to extend.
+json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vector<bool>& done) {
+  const fs::path manifest = opts.out / "manifest.json";
+  done.assign(cfg.runs, false);
+  if (opts.resume) {
+    if (!fs::exists(manifest))
+      throw Error("--resume: " + manifest.string() + " does not exist (nothing to resume; drop --resume)");
+    json old;
+    try {
+      old = json::parse(read_file(manifest));
+    } catch (const json::exception& e) {
+      throw Error(manifest.string() + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!old.contains("config") || old["config"] != cfg.json) {
+      std::string diff;
+      if (old.contains("config"))
+        for (const auto& d : json::diff(old["config"], cfg.json)) diff += "\n  " + d.at("path").get<std::string>();
+      throw Error("--resume: the configuration differs from the one in " + manifest.string() +
+                  (diff.empty() ? std::string() : "; differing fields:" + diff) +
+                  "\nuse the same preset and options, or a new --out");
+    }
+    for (const auto& r : old.value("runs", json::array())) {
+      const auto k = r.at("run").get<std::size_t>();
+      bool files = k < cfg.runs;
+      for (const auto& st : cfg.train.strategies)
+        files = files && fs::exists(opts.out / st.name() / (run_file(k) + ".csv"));
+      if (files) done[k] = true;
+    }
+    return old;
+  }
+  if (fs::exists(opts.out)) {
+    if (!fs::is_directory(opts.out)) throw Error("--out: '" + opts.out.string() + "' exists and is not a directory");
+    const bool empty = fs::is_empty(opts.out);
+    if (!empty && !opts.force)
+      throw Error("results directory '" + opts.out.string() +
+                  "' already exists; pass --force to replace it or --resume to continue it");
+    if (!empty) {
+      if (!fs::exists(manifest))
+        throw Error("--force: '" + opts.out.string() +
+                    "' is not empty and has no manifest.json, so it is not an eqaug results directory; "
+                    "refusing to delete it");
+      for (const auto& entry : fs::directory_iterator(opts.out)) fs::remove_all(entry.path());
+    }
+  }
+  fs::create_directories(opts.out);
+  return json::object();
+}
+
+template <typename T>
+void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSummary& summary) {
+  auto& log = opts.progress ? *opts.progress : std::clog;
+  const bool show = opts.progress != nullptr;
+  const bool tty = show && opts.progress == &std::cerr && isatty(STDERR_FILENO);
+
+  const GroupPtr group = build_group(cfg);
+  const auto spec = build_model(cfg, group);
+  const Dataset data = build_data(cfg, *group);
+  check_compatible(data, spec->input(), spec->output());
+
+  // Read everything that can fail before touching OUT.
+  // A common start for every run from --init-weights, else a fresh draw per run.
+  std::vector<double> given;
+  json init_info;
+  if (!cfg.init_weights.empty()) {
+    given = load_layer_weights(cfg.init_weights, *spec);
+    json dist = json::object();
+    std::vector<double> projected = given;
+    spec->project(projected.data());
+    const auto d = spec->distance_to_E(given.data());
+    double total = 0;
+    for (std::size_t j = 0; j < d.size(); ++j) {
+      dist[spec->linear_layer(j).name] = d[j];
+      total += d[j] * d[j];
+    }
+    dist["total"] = std::sqrt(total);
+    init_info = {{"dir", cfg.init_weights}, {"projection_distance", dist}};
+    if (show) log << "init weights from " << cfg.init_weights << ": projected onto E, ||A - P_E A|| = "
+                  << fmt(std::sqrt(total)) << "\n";
+    given = std::move(projected);
+  }
+
+  std::vector<bool> done;
+  json manifest = prepare_dir(cfg, opts, done);
+  if (!init_info.is_null()) manifest["init_weights"] = init_info;
+  if (manifest.contains("runs")) {
+    json kept = json::array();
+    for (const auto& r : manifest["runs"])
+      if (const auto k = r.at("run").get<std::size_t>(); k < done.size() && done[k]) kept.push_back(r);
+    manifest["runs"] = kept;
+  }
+  const bool resumed = !manifest.empty();
+  if (!resumed) {
+    manifest["program"] = {{"name", "eqaug"}, {"version", EQAUG_VERSION}, {"compiler", __VERSION__}};
+    manifest["config"] = cfg.json;
+    manifest["runs"] = json::array();
+    manifest["started"] = utc_now_iso();
+  }
+  const std::size_t threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+  manifest["command"] = opts.command_line;
+  manifest["machine"] = machine_info();
+  manifest["runtime"] = {{"threads", threads}, {"resumed", resumed}};
+  manifest["seeds"] = {{"seed", cfg.train.seed},
+                       {"streams",
+                        {{"data", "(seed, 'data')"},
+                         {"init", "(seed, 'init', run)"},
+                         {"aug", "(seed, 'aug', run, step, strategy index)"}}}};
+  manifest["model"] = model_info(*spec);
+  double positives = 0;
+  for (double y : data.y) positives += y;
+  manifest["data"] = {{"name", data.name}, {"samples", data.size},
+                      {"positive_fraction", positives / static_cast<double>(data.y.size())}};
+  manifest["complete"] = false;
+  manifest["finished"] = nullptr;
+
+  for (const auto& st : cfg.train.strategies) fs::create_directories(opts.out / st.name());
+  write_file_atomic(opts.out / "manifest.json", manifest.dump(2) + "\n");
+
+  blas::set_num_threads(1);  // parallelism is over data chunks; see GradientEngine
+  ThreadPool pool(threads);
+  GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
+  Trainer<T> trainer(engine, cfg.train);
+  const auto names = layer_names(*spec);
+
+  std::size_t todo = 0;
+  for (bool d : done) todo += d ? 0 : 1;
+  summary.runs_skipped = cfg.runs - todo;
+  if (show) {
+    log << cfg.name << ": " << cfg.runs << " run(s) x " << cfg.train.epochs << " steps, modes";
+    for (const auto& st : cfg.train.strategies) log << " " << st.name();
+    log << "; " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; " << threads
+        << " thread(s) -> " << opts.out.string() << "\n";
+    if (summary.runs_skipped) log << "resuming: " << summary.runs_skipped << " run(s) already finished\n";
+  }
+  const auto sweep_start = std::chrono::steady_clock::now();
+  std::size_t finished_now = 0;
+  for (std::size_t k = 0; k < cfg.runs; ++k) {
+    if (done[k]) continue;
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<double> a0 = given.empty() ? initial_point(*spec, cfg.train.seed, k) : given;
+    auto progress = [&](std::size_t step, const std::vector<StrategyRun>&) {
+      if (tty) log << "\r  run " << k + 1 << "/" << cfg.runs << "  step " << step << "/" << cfg.train.epochs
+                   << std::flush;
+    };
+    const auto result = trainer.run(k, a0, progress);
+    for (const auto& sr : result) {
+      write_file_atomic(opts.out / sr.strategy.name() / (run_file(k) + ".csv"), records_csv(sr, names));
+      if (opts.save_weights) {
+        const fs::path base = opts.out / sr.strategy.name() / run_file(k);
+        const std::vector<T> init(a0.begin(), a0.end()), fin(sr.final_params.begin(), sr.final_params.end());
+        save_layer_weights(base / "init", *spec, init);
+        save_layer_weights(base / "final", *spec, fin);
+      }
+    }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    manifest["runs"].push_back({{"run", k}, {"wall_s", wall}, {"finished", utc_now_iso()}});
+    write_file_atomic(opts.out / "manifest.json", manifest.dump(2) + "\n");
+    ++finished_now;
+    ++summary.runs_done;
+    if (show) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
+      const double eta = elapsed / static_cast<double>(finished_now) * static_cast<double>(todo - finished_now);
+      if (tty) log << "\r";
+      log << "  run " << k + 1 << "/" << cfg.runs << " done in " << format_duration(wall);
+      for (const auto& sr : result) {
+        const auto& r = sr.records.back();
+        log << "  " << sr.strategy.name() << ": loss " << fmt(r.loss) << " |A-A0| " << fmt(r.dist_init)
+            << " |A-PA| " << fmt(r.dist_E);
+      }
+      if (finished_now < todo) log << "  (ETA " << format_duration(eta) << ")";
+      log << "\n" << std::flush;
+    }
+  }
+  // Keep the runs in order whatever order they finished in (resume).
+  auto& runs = manifest["runs"];
+  std::sort(runs.begin(), runs.end(), [](const json& a, const json& b) { return a["run"] < b["run"]; });
+  manifest["complete"] = true;
+  manifest["finished"] = utc_now_iso();
+  summary.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
+  manifest["sweep_wall_s"] = summary.wall_s;
+  write_file_atomic(opts.out / "manifest.json", manifest.dump(2) + "\n");
+}
+
+}  // namespace
+
+std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names) {
+  const bool aug = run.strategy.mode == Mode::Aug;
+  std::string s = "step,loss,accuracy,dist_init,dist_E";
+  if (aug) s += ",loss_aug";
+  for (const auto& n : layer_names) s += ",dist_init." + n;
+  for (const auto& n : layer_names) s += ",dist_E." + n;
+  s += "\n";
+  for (const auto& r : run.records) {
+    s += std::to_string(r.step) + "," + fmt(r.loss) + "," + fmt(r.accuracy) + "," + fmt(r.dist_init) + "," +
+         fmt(r.dist_E);
+    if (aug) s += "," + fmt(r.loss_aug);
+    for (double d : r.dist_init_layer) s += "," + fmt(d);
+    for (double d : r.dist_E_layer) s += "," + fmt(d);
+    s += "\n";
+  }
+  return s;
+}
+
+template <typename T>
+void save_layer_weights(const fs::path& dir, const ModelSpec& spec, const std::vector<T>& params) {
+  fs::create_directories(dir);
+  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
+    const auto& l = spec.linear_layer(j);
+    // Internal layout (C_out, S_out, C_in, S_in) → file layout (C_out, C_in, S_out, S_in).
+    const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
+    std::vector<T> w(l.count);
+    const T* src = params.data() + l.offset;
+    for (std::size_t co = 0; co < Co; ++co)
+      for (std::size_t so = 0; so < So; ++so)
+        for (std::size_t ci = 0; ci < Ci; ++ci)
+          std::copy_n(src + ((co * So + so) * Ci + ci) * Si, Si, w.data() + ((co * Ci + ci) * So + so) * Si);
+    write_npy<T>(dir / (l.name + ".npy"), w.data(), npy_shape(l));
+  }
+}
+
+std::vector<double> load_layer_weights(const fs::path& dir, const ModelSpec& spec) {
+  if (!fs::is_directory(dir)) throw Error("--init-weights: '" + dir.string() + "' is not a directory");
+  std::vector<double> params(spec.num_params());
+  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
+    const auto& l = spec.linear_layer(j);
+    const fs::path file = dir / (l.name + ".npy");
+    const NpyArray a = read_npy(file);
+    const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
+    const std::vector<std::size_t> four = {Co, Ci, So, Si};
+    if (a.shape != npy_shape(l) && a.shape != four)
+      throw Error(file.string() + ": expected shape " + shape_str(npy_shape(l)) + " for layer " + l.name +
+                  ", found " + shape_str(a.shape));
+    if (a.descr != "<f4" && a.descr != "<f8" && a.descr != "=f4" && a.descr != "=f8")
+      throw Error(file.string() + ": expected float32 or float64 weights, found dtype '" + a.descr + "'");
+    for (double x : a.data)
+      if (!std::isfinite(x)) throw Error(file.string() + ": weights contain NaN or infinity");
+    double* dst = params.data() + l.offset;
+    for (std::size_t co = 0; co < Co; ++co)
+      for (std::size_t ci = 0; ci < Ci; ++ci)
+        for (std::size_t so = 0; so < So; ++so)
+          std::copy_n(a.data.data() + ((co * Ci + ci) * So + so) * Si, Si, dst + ((co * So + so) * Ci + ci) * Si);
+  }
+  return params;
+}
+
+template void save_layer_weights<float>(const fs::path&, const ModelSpec&, const std::vector<float>&);
+template void save_layer_weights<double>(const fs::path&, const ModelSpec&, const std::vector<double>&);
+
+SweepSummary run_sweep(const ExperimentConfig& cfg, const SweepOptions& opts) {
+  if (opts.force && opts.resume) throw Error("--force and --resume exclude each other");
+  if (opts.out.empty()) throw Error("--out: no results directory given");
+  SweepSummary summary;
+  if (cfg.precision == Precision::F32) sweep_typed<float>(cfg, opts, summary);
+  else sweep_typed<double>(cfg, opts, summary);
+  return summary;
+}
+
+}  // namespace eqaug::io

@@ -1,0 +1,196 @@
+#include "eqaug/nn/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "eqaug/core/error.hpp"
+#include "eqaug/nn/ops.hpp"
+
+namespace eqaug {
+
+ModelSpec::ModelSpec(GroupPtr group, Space input) : cache_(std::move(group)), input_(input) {
+  EQAUG_CHECK(cache_.group() != nullptr, "model needs a group");
+}
+
+ModelSpec& ModelSpec::linear(std::size_t out_channels, std::size_t out_order, InitSpec init) {
+  LayerSpec l;
+  l.kind = LayerKind::Linear;
+  l.in = output();
+  l.out = make_space(*group(), out_channels, out_order);
+  l.name = "A" + std::to_string(linear_.size());
+  l.subspace = cache_.hom(l.in, l.out);
+  l.offset = num_params_;
+  l.count = l.in.dim() * l.out.dim();
+  l.init = init;
+  num_params_ += l.count;
+  linear_.push_back(layers_.size());
+  layers_.push_back(std::move(l));
+  return *this;
+}
+
+namespace {
+LayerSpec pointwise(LayerKind kind, const Space& s) {
+  LayerSpec l;
+  l.kind = kind;
+  l.in = l.out = s;
+  return l;
+}
+}  // namespace
+
+ModelSpec& ModelSpec::leaky_relu(double slope) {
+  layers_.push_back(pointwise(LayerKind::LeakyReLU, output()));
+  layers_.back().slope = slope;
+  return *this;
+}
+ModelSpec& ModelSpec::layer_norm(double eps) {
+  if (output().channels < 2) throw Error("layer norm across channels needs at least 2 channels");
+  layers_.push_back(pointwise(LayerKind::LayerNorm, output()));
+  layers_.back().eps = eps;
+  return *this;
+}
+ModelSpec& ModelSpec::sigmoid() {
+  layers_.push_back(pointwise(LayerKind::Sigmoid, output()));
+  return *this;
+}
+ModelSpec& ModelSpec::tanh() {
+  layers_.push_back(pointwise(LayerKind::Tanh, output()));
+  return *this;
+}
+ModelSpec& ModelSpec::loss(LossKind kind) {
+  loss_ = kind;
+  return *this;
+}
+
+std::size_t ModelSpec::dim_E() const {
+  std::size_t d = 0;
+  for (auto i : linear_) d += layers_[i].subspace->dim();
+  return d;
+}
+
+std::size_t ModelSpec::max_width() const {
+  std::size_t w = input_.dim();
+  for (const auto& l : layers_) w = std::max(w, l.out.dim());
+  return w;
+}
+
+std::vector<double> ModelSpec::draw_init(Rng& rng) const {
+  std::vector<double> a(num_params_);
+  for (auto i : linear_) {
+    const auto& l = layers_[i];
+    double* w = a.data() + l.offset;
+    if (l.init.kind == InitSpec::Kind::Normal) {
+      for (std::size_t j = 0; j < l.count; ++j) w[j] = l.init.std * rng.normal();
+    } else {
+      // One value per channel pair, repeated over all site pairs.
+      const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
+      std::vector<double> v(Co * Ci);
+      for (auto& x : v) x = l.init.std * rng.normal();
+      for (std::size_t co = 0; co < Co; ++co)
+        for (std::size_t so = 0; so < So; ++so)
+          for (std::size_t ci = 0; ci < Ci; ++ci)
+            std::fill_n(w + ((co * So + so) * Ci + ci) * Si, Si, v[co * Ci + ci]);
+    }
+  }
+  return a;
+}
+
+template <typename T>
+void ModelSpec::project(T* params) const {
+  for (auto i : linear_) layers_[i].subspace->project(params + layers_[i].offset);
+}
+
+template <typename T>
+std::vector<double> ModelSpec::distance_to_E(const T* params) const {
+  std::vector<double> d;
+  for (auto i : linear_) d.push_back(layers_[i].subspace->distance(params + layers_[i].offset));
+  return d;
+}
+
+template <typename T>
+Workspace<T> Network<T>::make_workspace(std::size_t batch) const {
+  Workspace<T> ws;
+  ws.capacity = batch;
+  const auto& layers = spec_->layers();
+  ws.act.resize(layers.size() + 1);
+  ws.act[0].resize(batch * spec_->input().dim());
+  for (std::size_t i = 0; i < layers.size(); ++i) ws.act[i + 1].resize(batch * layers[i].out.dim());
+  ws.grad_a.resize(batch * spec_->max_width());
+  ws.grad_b.resize(batch * spec_->max_width());
+  ws.target.resize(batch * spec_->output().dim());
+  return ws;
+}
+
+template <typename T>
+void Network<T>::forward(const T* params, std::size_t batch, Workspace<T>& ws) const {
+  EQAUG_CHECK(batch <= ws.capacity, "chunk larger than the workspace");
+  const auto& layers = spec_->layers();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const auto& l = layers[i];
+    const T* x = ws.act[i].data();
+    T* y = ws.act[i + 1].data();
+    switch (l.kind) {
+      case LayerKind::Linear: ops::linear_forward(params + l.offset, x, y, batch, l.in.dim(), l.out.dim()); break;
+      case LayerKind::LeakyReLU: ops::leaky_relu_forward(x, y, batch * l.in.dim(), static_cast<T>(l.slope)); break;
+      case LayerKind::LayerNorm: ops::layer_norm_forward(x, y, batch, l.in.channels, l.in.sites, l.eps); break;
+      case LayerKind::Sigmoid: ops::sigmoid_forward(x, y, batch * l.in.dim()); break;
+      case LayerKind::Tanh: ops::tanh_forward(x, y, batch * l.in.dim()); break;
+    }
+  }
+}
+
+template <typename T>
+ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>& ws, T* grad,
+                                bool accumulate) const {
+  forward(params, batch, ws);
+  const auto& layers = spec_->layers();
+  const Space& out = spec_->output();
+  ChunkStats st;
+  T* gy = grad ? ws.grad_a.data() : nullptr;
+  st = ops::bce_loss(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy);
+  if (!grad) return st;
+  T* gx = ws.grad_b.data();
+  for (std::size_t i = layers.size(); i-- > 0;) {
+    const auto& l = layers[i];
+    const T* x = ws.act[i].data();
+    const T* y = ws.act[i + 1].data();
+    const bool need_gx = i > 0;  // nobody needs the gradient w.r.t. the data
+    switch (l.kind) {
+      case LayerKind::Linear:
+        ops::linear_weight_grad(x, gy, grad + l.offset, batch, l.in.dim(), l.out.dim(), accumulate);
+        if (need_gx) ops::linear_input_grad(params + l.offset, gy, gx, batch, l.in.dim(), l.out.dim());
+        break;
+      case LayerKind::LeakyReLU:
+        if (need_gx) ops::leaky_relu_backward(y, gy, gx, batch * l.in.dim(), static_cast<T>(l.slope));
+        break;
+      case LayerKind::LayerNorm:
+        if (need_gx) ops::layer_norm_backward(x, y, gy, gx, batch, l.in.channels, l.in.sites, l.eps);
+        break;
+      case LayerKind::Sigmoid:
+        if (need_gx) ops::sigmoid_backward(y, gy, gx, batch * l.in.dim());
+        break;
+      case LayerKind::Tanh:
+        if (need_gx) ops::tanh_backward(y, gy, gx, batch * l.in.dim());
+        break;
+    }
+    if (!need_gx) break;
+    std::swap(gy, gx);
+  }
+  return st;
+}
+
+template <typename T>
+std::vector<T> Network<T>::predict(const T* params, const T* inputs, std::size_t batch) const {
+  auto ws = make_workspace(batch);
+  std::copy_n(inputs, batch * spec_->input().dim(), ws.act[0].data());
+  forward(params, batch, ws);
+  return ws.act.back();
+}
+
+template void ModelSpec::project<float>(float*) const;
+template void ModelSpec::project<double>(double*) const;
+template std::vector<double> ModelSpec::distance_to_E<float>(const float*) const;
+template std::vector<double> ModelSpec::distance_to_E<double>(const double*) const;
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace eqaug

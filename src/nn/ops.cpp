@@ -1,0 +1,145 @@
+#include "eqaug/nn/ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "eqaug/core/blas.hpp"
+
+namespace eqaug::ops {
+
+using blas::Op;
+
+template <typename T>
+void linear_forward(const T* w, const T* x, T* y, std::size_t batch, std::size_t in, std::size_t out) {
+  blas::gemm<T>(Op::N, Op::T, batch, out, in, T(1), x, in, w, in, T(0), y, out);
+}
+
+template <typename T>
+void linear_weight_grad(const T* x, const T* gy, T* gw, std::size_t batch, std::size_t in,
+                        std::size_t out, bool accumulate) {
+  blas::gemm<T>(Op::T, Op::N, out, in, batch, T(1), gy, out, x, in, accumulate ? T(1) : T(0), gw, in);
+}
+
+template <typename T>
+void linear_input_grad(const T* w, const T* gy, T* gx, std::size_t batch, std::size_t in, std::size_t out) {
+  blas::gemm<T>(Op::N, Op::N, batch, in, out, T(1), gy, out, w, in, T(0), gx, in);
+}
+
+template <typename T>
+void leaky_relu_forward(const T* x, T* y, std::size_t n, T slope) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : slope * x[i];
+}
+
+template <typename T>
+void leaky_relu_backward(const T* y, const T* gy, T* gx, std::size_t n, T slope) {
+  for (std::size_t i = 0; i < n; ++i) gx[i] = y[i] > T(0) ? gy[i] : slope * gy[i];
+}
+
+template <typename T>
+void layer_norm_forward(const T* x, T* y, std::size_t batch, std::size_t C, std::size_t S, double eps) {
+  for (std::size_t b = 0; b < batch; ++b) {
+    const T* xb = x + b * C * S;
+    T* yb = y + b * C * S;
+    for (std::size_t s = 0; s < S; ++s) {
+      double mean = 0.0;
+      for (std::size_t c = 0; c < C; ++c) mean += static_cast<double>(xb[c * S + s]);
+      mean /= static_cast<double>(C);
+      double var = 0.0;
+      for (std::size_t c = 0; c < C; ++c) {
+        const double d = static_cast<double>(xb[c * S + s]) - mean;
+        var += d * d;
+      }
+      var /= static_cast<double>(C);  // biased, as in layer normalisation
+      const double inv = 1.0 / std::sqrt(var + eps);
+      for (std::size_t c = 0; c < C; ++c)
+        yb[c * S + s] = static_cast<T>((static_cast<double>(xb[c * S + s]) - mean) * inv);
+    }
+  }
+}
+
+template <typename T>
+void layer_norm_backward(const T* x, const T* y, const T* gy, T* gx, std::size_t batch, std::size_t C,
+                         std::size_t S, double eps) {
+  // gx = (gy − mean(gy) − y·mean(gy·y)) / σ, with σ recomputed from x.
+  for (std::size_t b = 0; b < batch; ++b) {
+    const std::size_t base = b * C * S;
+    for (std::size_t s = 0; s < S; ++s) {
+      double mean = 0.0;
+      for (std::size_t c = 0; c < C; ++c) mean += static_cast<double>(x[base + c * S + s]);
+      mean /= static_cast<double>(C);
+      double var = 0.0;
+      for (std::size_t c = 0; c < C; ++c) {
+        const double d = static_cast<double>(x[base + c * S + s]) - mean;
+        var += d * d;
+      }
+      var /= static_cast<double>(C);
+      const double inv = 1.0 / std::sqrt(var + eps);
+      double mg = 0.0, mgy = 0.0;
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t i = base + c * S + s;
+        mg += static_cast<double>(gy[i]);
+        mgy += static_cast<double>(gy[i]) * static_cast<double>(y[i]);
+      }
+      mg /= static_cast<double>(C);
+      mgy /= static_cast<double>(C);
+      for (std::size_t c = 0; c < C; ++c) {
+        const std::size_t i = base + c * S + s;
+        gx[i] = static_cast<T>((static_cast<double>(gy[i]) - mg - static_cast<double>(y[i]) * mgy) * inv);
+      }
+    }
+  }
+}
+
+template <typename T>
+void sigmoid_forward(const T* x, T* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-x[i]));
+}
+template <typename T>
+void sigmoid_backward(const T* y, const T* gy, T* gx, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i] * (T(1) - y[i]);
+}
+template <typename T>
+void tanh_forward(const T* x, T* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+}
+template <typename T>
+void tanh_backward(const T* y, const T* gy, T* gx, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) gx[i] = gy[i] * (T(1) - y[i] * y[i]);
+}
+
+template <typename T>
+ChunkStats bce_loss(const T* p, const T* y, std::size_t batch, std::size_t C, std::size_t S, T* gp) {
+  ChunkStats st;
+  const std::size_t n = batch * C * S;
+  const double inv_s = 1.0 / static_cast<double>(S);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double pi = static_cast<double>(p[i]), yi = static_cast<double>(y[i]);
+    const double lp = std::max(std::log(pi), -100.0), lq = std::max(std::log(1.0 - pi), -100.0);
+    st.loss_sum -= (yi * lp + (1.0 - yi) * lq) * inv_s;
+    st.correct += ((pi > 0.5) == (yi > 0.5)) ? 1.0 : 0.0;
+    if (gp) gp[i] = static_cast<T>((pi - yi) / std::max(pi * (1.0 - pi), 1e-12) * inv_s);
+  }
+  st.predictions = static_cast<double>(n);
+  return st;
+}
+
+#define EQAUG_INSTANTIATE(T)                                                                         \
+  template void linear_forward<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t);   \
+  template void linear_weight_grad<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t, \
+                                      bool);                                                         \
+  template void linear_input_grad<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t); \
+  template void leaky_relu_forward<T>(const T*, T*, std::size_t, T);                                 \
+  template void leaky_relu_backward<T>(const T*, const T*, T*, std::size_t, T);                      \
+  template void layer_norm_forward<T>(const T*, T*, std::size_t, std::size_t, std::size_t, double);  \
+  template void layer_norm_backward<T>(const T*, const T*, const T*, T*, std::size_t, std::size_t,   \
+                                       std::size_t, double);                                         \
+  template void sigmoid_forward<T>(const T*, T*, std::size_t);                                       \
+  template void sigmoid_backward<T>(const T*, const T*, T*, std::size_t);                            \
+  template void tanh_forward<T>(const T*, T*, std::size_t);                                          \
+  template void tanh_backward<T>(const T*, const T*, T*, std::size_t);                               \
+  template ChunkStats bce_loss<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);
+EQAUG_INSTANTIATE(float)
+EQAUG_INSTANTIATE(double)
+#undef EQAUG_INSTANTIATE
+
+}  // namespace eqaug::ops

@@ -1,0 +1,151 @@
+#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/report/report.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+namespace eqaug::report {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// numpy.percentile(method="linear"): position p·(n−1) between the sorted values.
+double percentile(const std::vector<double>& sorted, double p) {
+  const double h = p * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(h));
+  if (lo + 1 >= sorted.size()) return sorted.back();
+  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[lo + 1] - sorted[lo]);
+}
+
+std::string exact_number(double value) {
+  if (std::isnan(value)) return "nan";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
+}
+
+std::string cell(const Stat& s) {
+  std::string text = format_number(s.median) + " [" + format_number(s.q1) + ", " + format_number(s.q3) + "]";
+  if (s.nan_values > 0) text += " (" + std::to_string(s.nan_values) + " nan)";
+  return text;
+}
+
+}  // namespace
+
+Stat describe(std::vector<double> values) {
+  Stat stat{kNaN, kNaN, kNaN};
+  const auto nan_end = std::remove_if(values.begin(), values.end(), [](double v) { return std::isnan(v); });
+  stat.nan_values = static_cast<int>(values.end() - nan_end);
+  values.erase(nan_end, values.end());
+  if (values.empty()) return stat;
+  std::sort(values.begin(), values.end());
+  stat.median = percentile(values, 0.5);
+  stat.q1 = percentile(values, 0.25);
+  stat.q3 = percentile(values, 0.75);
+  return stat;
+}
+
+std::vector<SummaryRow> summarize(const Sweep& sweep) {
+  std::vector<SummaryRow> rows;
+  for (const auto& mode : sweep.modes) {
+    const auto found = sweep.curves.find(mode);
+    const std::vector<RunCurve> none;
+    const auto& curves = found == sweep.curves.end() ? none : found->second;
+    const auto final_values = [&](std::vector<double> RunCurve::*column) {
+      std::vector<double> values;
+      for (const auto& curve : curves)
+        values.push_back((curve.*column).empty() ? kNaN : (curve.*column).back());
+      return describe(std::move(values));
+    };
+    SummaryRow row;
+    row.mode = mode;
+    row.runs = static_cast<int>(curves.size());
+    row.planned_runs = sweep.planned_runs;
+    row.dist_init = final_values(&RunCurve::dist_init);
+    row.dist_E = final_values(&RunCurve::dist_E);
+    row.loss = final_values(&RunCurve::loss);
+    row.accuracy = final_values(&RunCurve::accuracy);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::string mode_label(const std::string& mode) {
+  if (mode == "nom") return "Nom";
+  if (mode == "aug") return "Aug";
+  if (mode == "equi") return "Equi";
+  std::string label = mode;
+  if (!label.empty()) label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
+  return label;
+}
+
+std::string format_number(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", value);
+  std::string text = buf;
+  // "1.235e-05" → "1.235e-5": the table is wide enough without padded exponents.
+  const auto e = text.find('e');
+  if (e != std::string::npos) {
+    std::size_t digits = e + 2;
+    while (digits + 1 < text.size() && text[digits] == '0') text.erase(digits, 1);
+    if (text[e + 1] == '+') text.erase(e + 1, 1);
+  }
+  return text;
+}
+
+std::string format_table(const std::vector<SummaryRow>& rows) {
+  std::vector<std::vector<std::string>> table;
+  table.push_back({"strategy", "runs", "dist_init", "dist_E", "loss", "accuracy"});
+  for (const auto& r : rows) {
+    std::string runs = std::to_string(r.runs);
+    if (r.planned_runs > 0 && r.runs != r.planned_runs) runs += " of " + std::to_string(r.planned_runs);
+    table.push_back({mode_label(r.mode), runs, cell(r.dist_init), cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
+  }
+  std::vector<std::size_t> width(table.front().size(), 0);
+  for (const auto& line : table)
+    for (std::size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], line[c].size());
+
+  std::ostringstream os;
+  const auto emit = [&](const std::vector<std::string>& line) {
+    std::string text;
+    for (std::size_t c = 0; c < line.size(); ++c) {
+      text += line[c];
+      if (c + 1 < line.size()) text += std::string(width[c] - line[c].size() + 2, ' ');
+    }
+    os << text << '\n';
+  };
+  emit(table.front());
+  std::size_t total = 0;
+  for (std::size_t w : width) total += w + 2;
+  os << std::string(total - 2, '-') << '\n';
+  for (std::size_t i = 1; i < table.size(); ++i) emit(table[i]);
+  os << "(final step: median [q1, q3] over runs; dist_init = |A - A0|, dist_E = |A - P_E A|)\n";
+  return os.str();
+}
+
+fs::path write_summary_csv(const fs::path& dir, const std::vector<SummaryRow>& rows) {
+  std::ostringstream os;
+  os << "mode,runs";
+  for (const char* q : {"dist_init", "dist_E", "loss", "accuracy"})
+    os << ',' << q << "_median," << q << "_q1," << q << "_q3";
+  os << '\n';
+  for (const auto& r : rows) {
+    os << r.mode << ',' << r.runs;
+    for (const Stat* s : {&r.dist_init, &r.dist_E, &r.loss, &r.accuracy})
+      os << ',' << exact_number(s->median) << ',' << exact_number(s->q1) << ',' << exact_number(s->q3);
+    os << '\n';
+  }
+  const fs::path path = dir / "summary.csv";
+  io::write_file_atomic(path, os.str());
+  return path;
+}
+
+}  // namespace eqaug::report

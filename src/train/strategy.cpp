@@ -1,0 +1,80 @@
+#include "eqaug/train/strategy.hpp"
+
+#include "eqaug/core/error.hpp"
+
+namespace eqaug {
+
+std::string to_string(Mode m) {
+  switch (m) {
+    case Mode::Nom: return "nom";
+    case Mode::Aug: return "aug";
+    case Mode::Equi: return "equi";
+  }
+  return "?";
+}
+std::string to_string(AugPer p) { return p == AugPer::Sample ? "sample" : "batch"; }
+std::string to_string(EquiUpdate u) { return u == EquiUpdate::Orbit ? "orbit" : "dense"; }
+
+Mode parse_mode(const std::string& s) {
+  if (s == "nom") return Mode::Nom;
+  if (s == "aug") return Mode::Aug;
+  if (s == "equi") return Mode::Equi;
+  throw Error("unknown mode '" + s + "' (expected nom, aug or equi)");
+}
+AugPer parse_aug_per(const std::string& s) {
+  if (s == "sample") return AugPer::Sample;
+  if (s == "batch") return AugPer::Batch;
+  throw Error("unknown augmentation granularity '" + s + "' (expected sample or batch)");
+}
+EquiUpdate parse_equi_update(const std::string& s) {
+  if (s == "orbit") return EquiUpdate::Orbit;
+  if (s == "dense") return EquiUpdate::Dense;
+  throw Error("unknown Equi update '" + s + "' (expected orbit or dense)");
+}
+
+Pass make_pass(const Dataset& data, const std::vector<Permutation>& elements,
+               const std::vector<std::size_t>& element_of) {
+  EQAUG_CHECK(element_of.size() == data.size, "one element index per sample");
+  Pass p;
+  auto fill = [&](const Space& space, std::vector<std::uint32_t>& out) {
+    if (space.order == 0) return;  // the trivial site never moves
+    std::vector<Permutation> on_sites;
+    on_sites.reserve(elements.size());
+    for (const auto& g : elements) on_sites.push_back(g.on_tuples(space.order));
+    out.resize(data.size * space.sites);
+    for (std::size_t i = 0; i < data.size; ++i) {
+      const auto& img = on_sites[element_of[i]].image();
+      std::copy(img.begin(), img.end(), out.begin() + static_cast<std::ptrdiff_t>(i * space.sites));
+    }
+  };
+  fill(data.input, p.in_sites);
+  fill(data.target, p.tgt_sites);
+  return p;
+}
+
+std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& group, const Dataset& data,
+                                      Rng& rng) {
+  std::vector<Pass> passes;
+  if (s.exact) {
+    const auto elements = group.elements();
+    std::vector<std::size_t> element_of(data.size);
+    for (std::size_t e = 0; e < elements.size(); ++e) {
+      std::fill(element_of.begin(), element_of.end(), e);
+      passes.push_back(make_pass(data, elements, element_of));
+    }
+    return passes;
+  }
+  if (s.batch == 0) throw Error("minibatch size must be positive");
+  for (std::size_t l = 0; l < s.passes; ++l) {
+    std::vector<Permutation> elements;
+    std::vector<std::size_t> element_of(data.size);
+    for (std::size_t i = 0; i < data.size; ++i) {
+      if (s.per == AugPer::Sample || i % s.batch == 0) elements.push_back(group.sample(rng));
+      element_of[i] = elements.size() - 1;
+    }
+    passes.push_back(make_pass(data, elements, element_of));
+  }
+  return passes;
+}
+
+}  // namespace eqaug
