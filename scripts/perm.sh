@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The Perm reproduction (paper §5, SPEC §4): 30 runs x 50 steps of Nom, Aug (L = 25) and
+# Equi, then the summary table and the Figure-1 panel in results/perm/. Re-running
+# continues an interrupted sweep and redraws the report. Extra arguments go to
+# `eqaug run` (e.g. --runs 5, --threads 2; with changed settings use --out DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+if [[ " $* " == *" --out "* ]]; then exec build/eqaug run perm "$@"; fi
+resume=()
+[ -f results/perm/manifest.json ] && resume=(--resume)
+exec build/eqaug run perm --out results/perm "${resume[@]}" "$@"
