@@ -1,0 +1,72 @@
+// The command line as a user meets it: exit codes and messages.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result eqaug(const std::string& args) {
+  const std::string cmd = std::string(EQAUG_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+TEST(Cli, HelpExplainsEveryOverride) {
+  const auto r = eqaug("run --help");
+  EXPECT_EQ(r.code, 0);
+  for (const char* opt : {"--runs", "--epochs", "--aug-passes", "--aug-per", "--lr", "--batch", "--seed",
+                          "--modes", "--precision", "--threads", "--out", "--force", "--resume",
+                          "--equi-update", "--data-npy", "--init-weights", "--save-weights"})
+    EXPECT_NE(r.output.find(opt), std::string::npos) << opt;
+  EXPECT_EQ(eqaug("--help").code, 0);
+}
+
+TEST(Cli, BadInputFailsWithAMessage) {
+  auto r = eqaug("run perm --bogus-option");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("bogus-option"), std::string::npos) << r.output;
+  r = eqaug("run perm --aug-per pixel");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("aug-per"), std::string::npos) << r.output;
+  r = eqaug("run perm --lr -3");
+  EXPECT_NE(r.code, 0);
+  r = eqaug("run no-such-preset");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("no-such-preset"), std::string::npos) << r.output;
+  r = eqaug("report /nonexistent/results");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("/nonexistent/results"), std::string::npos) << r.output;
+  r = eqaug("run perm --data-npy /nonexistent/data --out /tmp/eqaug-cli-never");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("/nonexistent/data"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists("/tmp/eqaug-cli-never"));
+}
+
+TEST(Cli, SmallRunEndsWithTableAndFigure) {
+  const auto dir = std::filesystem::temp_directory_path() / ("eqaug-cli-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const auto r = eqaug("run perm --runs 2 --epochs 1 --aug-passes 2 --threads 2 --out " + dir.string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("run 2/2 done"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Equi"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "summary.csv"));
+  const auto again = eqaug("run perm --runs 2 --epochs 1 --aug-passes 2 --out " + dir.string());
+  EXPECT_EQ(again.code, 2);
+  EXPECT_NE(again.output.find("--force"), std::string::npos) << again.output;
+  std::filesystem::remove_all(dir);
+}

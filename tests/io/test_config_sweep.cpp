@@ -1,0 +1,311 @@
+// Configs, the sweep on disk (atomic results, --force, --resume, thread independence),
+// weights in and out.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "eqaug/core/error.hpp"
+#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/io/config.hpp"
+#include "eqaug/io/npy.hpp"
+#include "eqaug/io/sweep.hpp"
+
+namespace fs = std::filesystem;
+using eqaug::Error;
+using nlohmann::json;
+
+namespace {
+
+json perm_json() { return eqaug::io::load_toml(eqaug::io::find_config("perm")); }
+
+/// The Perm preset shrunk so that a sweep takes well under a second.
+json small_perm() {
+  json j = perm_json();
+  j["data"]["samples"] = 40;
+  j["train"]["runs"] = 3;
+  j["train"]["epochs"] = 2;
+  j["train"]["chunk"] = 16;
+  j["train"]["aug"]["passes"] = 2;
+  j["train"]["lr"] = 0.05;
+  return j;
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+class SweepTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("eqaug-sweep-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  eqaug::io::SweepOptions options(const std::string& sub, std::size_t threads = 2) {
+    eqaug::io::SweepOptions o;
+    o.out = root_ / sub;
+    o.threads = threads;
+    return o;
+  }
+  static std::string read(const fs::path& p) { return eqaug::io::read_file(p); }
+
+  fs::path root_;
+};
+
+}  // namespace
+
+TEST(Config, PermPresetResolvesToThePaperSettings) {
+  const auto cfg = eqaug::io::resolve(perm_json(), "perm.toml");
+  EXPECT_EQ(cfg.name, "perm");
+  EXPECT_EQ(cfg.runs, 30u);
+  EXPECT_EQ(cfg.train.epochs, 50u);
+  EXPECT_DOUBLE_EQ(cfg.train.lr, 1e-4);
+  ASSERT_EQ(cfg.train.strategies.size(), 3u);
+  EXPECT_EQ(cfg.train.strategies[1].mode, eqaug::Mode::Aug);
+  EXPECT_EQ(cfg.train.strategies[1].passes, 25u);
+  EXPECT_EQ(cfg.train.strategies[1].per, eqaug::AugPer::Sample);
+  EXPECT_EQ(cfg.train.strategies[2].equi_update, eqaug::EquiUpdate::Orbit);
+  EXPECT_EQ(cfg.precision, eqaug::io::Precision::F32);
+  // The model of SPEC §4: A0 (32,1,100,100), A1 (64,32,1,100), A2 64→32, A3 32→1.
+  const auto group = eqaug::io::build_group(cfg);
+  const auto spec = eqaug::io::build_model(cfg, group);
+  ASSERT_EQ(spec->linear_layers().size(), 4u);
+  EXPECT_EQ(spec->linear_layer(0).count, 32u * 100 * 100);
+  EXPECT_EQ(spec->linear_layer(1).count, 64u * 32 * 100);
+  EXPECT_EQ(spec->linear_layer(2).count, 32u * 64);
+  EXPECT_EQ(spec->linear_layer(3).count, 32u);
+  // dim E: 15 orbits per channel pair in A0, 2 in A1, everything in the dense layers.
+  EXPECT_EQ(spec->dim_E(), 32u * 15 + 64 * 32 * 2 + 32 * 64 + 32);
+}
+
+TEST(Config, ErrorsNameTheFileAndField) {
+  auto with = [](const std::function<void(json&)>& edit) {
+    json j = perm_json();
+    edit(j);
+    return message_of([&] { eqaug::io::resolve(j, "my.toml"); });
+  };
+  std::string m = with([](json& j) { j["train"]["learning_rate"] = 0.1; });
+  EXPECT_NE(m.find("my.toml"), std::string::npos) << m;
+  EXPECT_NE(m.find("train.learning_rate"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown"), std::string::npos) << m;
+  m = with([](json& j) { j["train"]["lr"] = -1.0; });
+  EXPECT_NE(m.find("train.lr"), std::string::npos) << m;
+  m = with([](json& j) { j["train"]["modes"] = {"nom", "bogus"}; });
+  EXPECT_NE(m.find("bogus"), std::string::npos) << m;
+  m = with([](json& j) { j["train"]["precision"] = "f16"; });
+  EXPECT_NE(m.find("train.precision"), std::string::npos) << m;
+  m = with([](json& j) { j["train"]["runs"] = "many"; });
+  EXPECT_NE(m.find("train.runs"), std::string::npos) << m;
+  m = with([](json& j) { j["model"]["layers"][1]["type"] = "relu6"; });
+  EXPECT_NE(m.find("model.layers[1].type"), std::string::npos) << m;
+  m = with([](json& j) { j["data"]["p"] = 1.5; });
+  EXPECT_NE(m.find("data.p"), std::string::npos) << m;
+  m = with([](json& j) { j.erase("group"); });
+  EXPECT_NE(m.find("group"), std::string::npos) << m;
+}
+
+TEST(Config, ImpossibleModelIsRejected) {
+  json j = perm_json();
+  j["model"]["layers"][7]["channels"] = 2;  // two outputs, one label
+  const auto cfg = eqaug::io::resolve(j, "two.toml");
+  const auto group = eqaug::io::build_group(cfg);
+  const auto spec = eqaug::io::build_model(cfg, group);
+  const auto data = eqaug::io::build_data(cfg, *group);
+  const std::string m = message_of([&] { eqaug::check_compatible(data, spec->input(), spec->output()); });
+  EXPECT_NE(m.find("targets"), std::string::npos) << m;
+}
+
+TEST(Config, TomlSyntaxErrorsGiveFileAndLine) {
+  const fs::path p = fs::temp_directory_path() / ("eqaug-bad-" + std::to_string(::getpid()) + ".toml");
+  eqaug::io::write_file_atomic(p, "name = \"x\"\n[train\nruns = 3\n");
+  const std::string m = message_of([&] { eqaug::io::load_toml(p); });
+  fs::remove(p);
+  EXPECT_NE(m.find(p.string() + ":2"), std::string::npos) << m;
+}
+
+TEST(Config, UnknownPresetListsWhereItLooked) {
+  const std::string m = message_of([] { eqaug::io::find_config("no-such-preset"); });
+  EXPECT_NE(m.find("no-such-preset"), std::string::npos) << m;
+  EXPECT_NE(m.find("looked for"), std::string::npos) << m;
+}
+
+TEST_F(SweepTest, WritesManifestAndOneCsvPerRunAndStrategy) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");
+  const auto s = eqaug::io::run_sweep(cfg, options("out"));
+  EXPECT_EQ(s.runs_done, 3u);
+  const json m = json::parse(read(root_ / "out/manifest.json"));
+  EXPECT_TRUE(m["complete"].get<bool>());
+  EXPECT_EQ(m["runs"].size(), 3u);
+  EXPECT_EQ(m["config"], cfg.json);
+  EXPECT_TRUE(m.contains("machine"));
+  EXPECT_TRUE(m["runs"][0].contains("wall_s"));
+  for (const char* mode : {"nom", "aug", "equi"})
+    for (const char* run : {"run-000.csv", "run-001.csv", "run-002.csv"}) {
+      std::istringstream in(read(root_ / "out" / mode / run));
+      std::string header;
+      std::getline(in, header);
+      const std::string expected = std::string("step,loss,accuracy,dist_init,dist_E") +
+                                   (std::string(mode) == "aug" ? ",loss_aug" : "") +
+                                   ",dist_init.A0,dist_init.A1,dist_init.A2,dist_init.A3,dist_E.A0,dist_E.A1,"
+                                   "dist_E.A2,dist_E.A3";
+      EXPECT_EQ(header, expected);
+      int rows = 0;
+      for (std::string line; std::getline(in, line);) ++rows;
+      EXPECT_EQ(rows, 3);  // steps 0, 1, 2
+    }
+  // No temporary files left behind.
+  for (const auto& e : fs::recursive_directory_iterator(root_ / "out"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+TEST_F(SweepTest, EquiStaysInEAndAugCloserThanNom) {
+  auto j = small_perm();
+  j["train"]["runs"] = 1;
+  j["train"]["epochs"] = 4;
+  j["train"]["aug"]["passes"] = 8;
+  const auto cfg = eqaug::io::resolve(j, "small");
+  eqaug::io::run_sweep(cfg, options("out"));
+  auto last_dist_E = [&](const char* mode) {
+    std::istringstream in(read(root_ / "out" / mode / "run-000.csv"));
+    std::string line, last;
+    while (std::getline(in, line)) last = line;
+    std::vector<std::string> cells;
+    std::stringstream ls(last);
+    for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
+    return std::stod(cells[4]);
+  };
+  EXPECT_EQ(last_dist_E("equi"), 0.0);
+  EXPECT_GT(last_dist_E("nom"), 0.0);
+  EXPECT_GT(last_dist_E("aug"), 0.0);
+  EXPECT_LT(last_dist_E("aug"), last_dist_E("nom"));
+}
+
+TEST_F(SweepTest, ExistingDirectoryNeedsForce) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");
+  eqaug::io::run_sweep(cfg, options("out"));
+  const std::string before = read(root_ / "out/nom/run-001.csv");
+  std::string m = message_of([&] { eqaug::io::run_sweep(cfg, options("out")); });
+  EXPECT_NE(m.find("--force"), std::string::npos) << m;
+  EXPECT_EQ(read(root_ / "out/nom/run-001.csv"), before);
+  auto o = options("out");
+  o.force = true;
+  eqaug::io::write_file_atomic(root_ / "out/stale.txt", "old");
+  eqaug::io::run_sweep(cfg, o);
+  EXPECT_FALSE(fs::exists(root_ / "out/stale.txt"));
+  EXPECT_EQ(read(root_ / "out/nom/run-001.csv"), before);
+  // A non-empty directory that is not ours is never deleted, even with --force.
+  fs::create_directories(root_ / "mine");
+  eqaug::io::write_file_atomic(root_ / "mine/thesis.tex", "precious");
+  auto o2 = options("mine");
+  o2.force = true;
+  m = message_of([&] { eqaug::io::run_sweep(cfg, o2); });
+  EXPECT_NE(m.find("not an eqaug results directory"), std::string::npos) << m;
+  EXPECT_EQ(read(root_ / "mine/thesis.tex"), "precious");
+}
+
+TEST_F(SweepTest, ResumeRedoesUnfinishedRunsAndMatchesAnUninterruptedSweep) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");
+  eqaug::io::run_sweep(cfg, options("full"));
+  eqaug::io::run_sweep(cfg, options("killed"));
+  // Simulate a kill during run 1: the manifest lists only run 0, run 1 left half-written.
+  json m = json::parse(read(root_ / "killed/manifest.json"));
+  m["runs"] = json::array({m["runs"][0]});
+  m["complete"] = false;
+  eqaug::io::write_file_atomic(root_ / "killed/manifest.json", m.dump(2));
+  eqaug::io::write_file_atomic(root_ / "killed/nom/run-001.csv", "step,loss\n0,garbage\n");
+  fs::remove(root_ / "killed/aug/run-001.csv");
+  fs::remove(root_ / "killed/equi/run-002.csv");
+  auto o = options("killed", 1);  // a different thread count must not matter
+  o.resume = true;
+  const auto s = eqaug::io::run_sweep(cfg, o);
+  EXPECT_EQ(s.runs_skipped, 1u);
+  EXPECT_EQ(s.runs_done, 2u);
+  for (const char* mode : {"nom", "aug", "equi"})
+    for (const char* run : {"run-000.csv", "run-001.csv", "run-002.csv"})
+      EXPECT_EQ(read(root_ / "killed" / mode / run), read(root_ / "full" / mode / run)) << mode << "/" << run;
+  const json after = json::parse(read(root_ / "killed/manifest.json"));
+  EXPECT_TRUE(after["complete"].get<bool>());
+  ASSERT_EQ(after["runs"].size(), 3u);
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(after["runs"][k]["run"].get<int>(), k);
+}
+
+TEST_F(SweepTest, ResumeRefusesAnotherConfiguration) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");
+  eqaug::io::run_sweep(cfg, options("out"));
+  auto j = small_perm();
+  j["train"]["lr"] = 0.01;
+  auto o = options("out");
+  o.resume = true;
+  const std::string m = message_of([&] { eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), o); });
+  EXPECT_NE(m.find("/train/lr"), std::string::npos) << m;
+  auto o2 = options("nothing-here");
+  o2.resume = true;
+  EXPECT_NE(message_of([&] { eqaug::io::run_sweep(cfg, o2); }).find("nothing to resume"), std::string::npos);
+}
+
+TEST_F(SweepTest, ThreadCountDoesNotChangeResults) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");
+  eqaug::io::run_sweep(cfg, options("t1", 1));
+  eqaug::io::run_sweep(cfg, options("t3", 3));
+  for (const char* mode : {"nom", "aug", "equi"})
+    EXPECT_EQ(read(root_ / "t1" / mode / "run-002.csv"), read(root_ / "t3" / mode / "run-002.csv"));
+}
+
+TEST_F(SweepTest, SavedWeightsRoundTripThroughInitWeights) {
+  auto j = small_perm();
+  j["train"]["runs"] = 1;
+  auto cfg = eqaug::io::resolve(j, "small");
+  auto o = options("out");
+  o.save_weights = true;
+  eqaug::io::run_sweep(cfg, o);
+  const auto a0 = eqaug::io::read_npy(root_ / "out/nom/run-000/init/A0.npy");
+  EXPECT_EQ(a0.shape, (std::vector<std::size_t>{32, 1, 100, 100}));
+  EXPECT_EQ(a0.descr, "<f4");
+  EXPECT_EQ(eqaug::io::read_npy(root_ / "out/nom/run-000/final/A1.npy").shape,
+            (std::vector<std::size_t>{64, 32, 1, 100}));
+  EXPECT_EQ(eqaug::io::read_npy(root_ / "out/equi/run-000/final/A2.npy").shape,
+            (std::vector<std::size_t>{32, 64}));
+
+  // Starting from the saved A⁰ reproduces the run; the projection of a point in E is 0.
+  j["train"]["init_weights"] = (root_ / "out/nom/run-000/init").string();
+  auto o2 = options("again");
+  eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), o2);
+  EXPECT_EQ(read(root_ / "again/nom/run-000.csv"), read(root_ / "out/nom/run-000.csv"));
+  json m = json::parse(read(root_ / "again/manifest.json"));
+  EXPECT_LT(m["init_weights"]["projection_distance"]["total"].get<double>(), 1e-6);
+
+  // Nom's final point is not in E: the projection is reported and the start is in E.
+  j["train"]["init_weights"] = (root_ / "out/nom/run-000/final").string();
+  eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("from-nom"));
+  m = json::parse(read(root_ / "from-nom/manifest.json"));
+  EXPECT_GT(m["init_weights"]["projection_distance"]["total"].get<double>(), 1e-6);
+  std::istringstream in(read(root_ / "from-nom/equi/run-000.csv"));
+  std::string header, row0;
+  std::getline(in, header);
+  std::getline(in, row0);
+  EXPECT_EQ(row0.substr(0, 2), "0,");
+  EXPECT_NE(row0.find(",0,0,"), std::string::npos) << row0;  // dist_init = dist_E = 0 at step 0
+}
+
+TEST_F(SweepTest, BadInitWeightsAreRejectedBeforeTouchingResults) {
+  auto j = small_perm();
+  fs::create_directories(root_ / "w");
+  std::vector<float> wrong(10, 0.f);
+  eqaug::io::write_npy<float>(root_ / "w/A0.npy", wrong.data(), {10});
+  j["train"]["init_weights"] = (root_ / "w").string();
+  const std::string m = message_of([&] { eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("out")); });
+  EXPECT_NE(m.find("A0.npy"), std::string::npos) << m;
+  EXPECT_NE(m.find("(32, 1, 100, 100)"), std::string::npos) << m;
+  EXPECT_FALSE(fs::exists(root_ / "out"));
+}
