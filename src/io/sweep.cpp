@@ -219,7 +219,6 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   for (const auto& st : cfg.train.strategies) fs::create_directories(opts.out / st.name());
   write_file_atomic(opts.out / "manifest.json", manifest.dump(2) + "\n");
 
-  blas::set_num_threads(1);  // parallelism is over data chunks; see GradientEngine
   ThreadPool pool(threads);
   GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
   Trainer<T> trainer(engine, cfg.train);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "eqaug/core/blas.hpp"
 #include "eqaug/core/error.hpp"
 
 namespace eqaug {
@@ -17,7 +18,11 @@ GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, do
                                   std::size_t chunk, ThreadPool& pool)
     : net_(spec), data_(&data), chunk_(std::min(chunk, data.size)), pool_(&pool) {
   check_compatible(data, spec.input(), spec.output());
+  if (data.size == 0) throw Error("data set '" + data.name + "' has no samples");
   if (chunk == 0) throw Error("chunk size must be positive");
+  // Parallelism is over items. A multi-threaded OpenBLAS would oversubscribe the cores
+  // and, worse, round differently with another thread count.
+  blas::set_num_threads(1);
   x_.resize(data.x.size());
   for (std::size_t i = 0; i < x_.size(); ++i) x_[i] = static_cast<T>(data.x[i] + input_shift);
   y_.assign(data.y.begin(), data.y.end());

@@ -37,6 +37,17 @@ TEST(DataConnectivity, HandMadeGraphs) {
   std::vector<double> star(25, 0.0);
   for (int j = 1; j < 5; ++j) star[0 * 5 + j] = 1.0;
   EXPECT_TRUE(is_connected(star.data(), 5));
+  // ... and via lower-triangular entries only.
+  std::vector<double> star_low(25, 0.0);
+  for (int j = 1; j < 5; ++j) star_low[j * 5 + 0] = 1.0;
+  EXPECT_TRUE(is_connected(star_low.data(), 5));
+  // A long cycle 0-1-…-9-0 minus one edge is still connected; minus two is not.
+  std::vector<double> cyc(100, 0.0);
+  for (int i = 0; i < 10; ++i) cyc[i * 10 + (i + 1) % 10] = cyc[((i + 1) % 10) * 10 + i] = 1.0;
+  cyc[0 * 10 + 1] = cyc[1 * 10 + 0] = 0.0;
+  EXPECT_TRUE(is_connected(cyc.data(), 10));
+  cyc[5 * 10 + 6] = cyc[6 * 10 + 5] = 0.0;
+  EXPECT_FALSE(is_connected(cyc.data(), 10));
   // Single node, and the empty graph on 2 nodes.
   const double one = 0.0;
   EXPECT_TRUE(is_connected(&one, 1));

@@ -507,3 +507,31 @@ TEST(NnModel, PassEqualsPermutedDataset) {
 
 }  // namespace
 }  // namespace eqaug
+
+namespace eqaug {
+namespace {
+
+// An empty data set must be refused at the edge: otherwise the engine's chunk size
+// becomes min(chunk, 0) = 0 and run() divides by it.
+TEST(NnEngine, EmptyDatasetIsRejected) {
+  const auto g = symmetric_group(4);
+  const ModelSpec spec = test_model(g);
+  Dataset empty;
+  empty.name = "empty";
+  empty.input = make_space(*g, 1, 2);
+  empty.target = make_space(*g, 1, 0);
+  empty.size = 0;
+  ThreadPool pool(1);
+  EXPECT_THROW(GradientEngine<double>(spec, empty, -0.5, 4, pool), Error);
+}
+
+TEST(NnEngine, ZeroChunkIsRejected) {
+  const auto g = symmetric_group(4);
+  const ModelSpec spec = test_model(g);
+  const Dataset data = random_graph_data(*g, 3, 1);
+  ThreadPool pool(1);
+  EXPECT_THROW(GradientEngine<double>(spec, data, -0.5, 0, pool), Error);
+}
+
+}  // namespace
+}  // namespace eqaug
