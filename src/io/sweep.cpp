@@ -266,8 +266,9 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       log << "  run " << k + 1 << "/" << cfg.runs << " done in " << format_duration(wall);
       for (const auto& sr : result) {
         const auto& r = sr.records.back();
-        log << "  " << sr.strategy.name() << ": loss " << fmt(r.loss) << " |A-A0| " << fmt(r.dist_init)
-            << " |A-PA| " << fmt(r.dist_E);
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "  %s loss %.4f |A-PA| %.3g", sr.strategy.name().c_str(), r.loss, r.dist_E);
+        log << buf;
       }
       if (finished_now < todo) log << "  (ETA " << format_duration(eta) << ")";
       log << "\n" << std::flush;
