@@ -96,7 +96,7 @@ void BM_PermStep(benchmark::State& state) {
   const auto a0 = initial_point(*p.spec, 0, 0);
   const std::vector<float> a(a0.begin(), a0.end());
   Strategy aug = p.cfg.train.strategies[1];
-  Rng rng = augmentation_rng(0, 0, 0, 1);
+  Rng rng = augmentation_rng(0, 0, 0, Mode::Aug);
   const auto passes = augmentation_passes(aug, *p.group, p.data, rng);
   const Pass identity;
   std::vector<GradientEngine<float>::Job> jobs{{a.data(), &identity, true, 0}, {a.data(), &identity, true, 2}};

@@ -6,7 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-if [[ " $* " == *" --out "* ]]; then exec build/eqaug run perm "$@"; fi
+# The user's own --out, --force or --resume take over from the default resume logic.
+for a in "$@"; do
+  case "$a" in --out|--out=*|--force|--resume) exec build/eqaug run perm "$@" ;; esac
+done
 resume=()
 [ -f results/perm/manifest.json ] && resume=(--resume)
 exec build/eqaug run perm --out results/perm "${resume[@]}" "$@"

@@ -26,8 +26,22 @@ struct RunArgs {
   bool force = false, resume = false, save_weights = false, no_report = false;
 };
 
-nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a) {
-  auto& t = j["train"];
+/// The table at `key`, created if absent; a non-table there is the config's error.
+nlohmann::json& table(nlohmann::json& parent, const std::string& key, const std::string& where) {
+  auto& t = parent[key];
+  if (t.is_null()) t = nlohmann::json::object();
+  if (!t.is_object()) throw eqaug::Error(where + ": expected a table, so the command-line override cannot apply");
+  return t;
+}
+
+std::string absolute_dir(const std::string& option, const std::string& path) {
+  if (path.empty()) throw eqaug::Error(option + ": empty path");
+  return std::filesystem::absolute(path).string();
+}
+
+nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::string& source) {
+  if (!j.is_object()) throw eqaug::Error(source + ": expected a table at the top level");
+  auto& t = table(j, "train", source + ": train");
   if (a.runs) t["runs"] = *a.runs;
   if (a.epochs) t["epochs"] = *a.epochs;
   if (a.lr) t["lr"] = *a.lr;
@@ -36,12 +50,12 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a) {
   if (a.chunk) t["chunk"] = *a.chunk;
   if (a.precision) t["precision"] = *a.precision;
   if (!a.modes.empty()) t["modes"] = a.modes;
-  if (a.aug_passes) t["aug"]["passes"] = *a.aug_passes;
-  if (a.aug_per) t["aug"]["per"] = *a.aug_per;
-  if (a.aug_exact) t["aug"]["exact"] = true;
-  if (a.equi_update) t["equi"]["update"] = *a.equi_update;
-  if (a.init_weights) t["init_weights"] = std::filesystem::absolute(*a.init_weights).string();
-  if (a.data_npy) j["data"]["npy"] = std::filesystem::absolute(*a.data_npy).string();
+  if (a.aug_passes) table(t, "aug", source + ": train.aug")["passes"] = *a.aug_passes;
+  if (a.aug_per) table(t, "aug", source + ": train.aug")["per"] = *a.aug_per;
+  if (a.aug_exact) table(t, "aug", source + ": train.aug")["exact"] = true;
+  if (a.equi_update) table(t, "equi", source + ": train.equi")["update"] = *a.equi_update;
+  if (a.init_weights) t["init_weights"] = absolute_dir("--init-weights", *a.init_weights);
+  if (a.data_npy) table(j, "data", source + ": data")["npy"] = absolute_dir("--data-npy", *a.data_npy);
   return j;
 }
 
@@ -65,15 +79,20 @@ int main(int argc, char** argv) {
   RunArgs a;
   auto* run = app.add_subcommand("run", "Run a sweep of an experiment (a preset in configs/ or a .toml file)");
   run->add_option("config", a.config, "Preset name (perm) or path to a config .toml")->required();
-  run->add_option("--runs", a.runs, "Independent runs (default: the config's train.runs; perm: 30)");
-  run->add_option("--epochs", a.epochs, "Gradient steps per run, one per full pass (default: train.epochs; perm: 50)");
-  run->add_option("--aug-passes", a.aug_passes, "Augmentation passes L per step (default: train.aug.passes; perm: 25)");
+  run->add_option("--runs", a.runs, "Independent runs (default: the config's train.runs; perm: 30)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+  run->add_option("--epochs", a.epochs, "Gradient steps per run, one per full pass (default: train.epochs; perm: 50)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
+  run->add_option("--aug-passes", a.aug_passes, "Augmentation passes L per step (default: train.aug.passes; perm: 25)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
   run->add_option("--aug-per", a.aug_per, "One group element per 'sample' or per minibatch ('batch') (default: train.aug.per; perm: sample)")
       ->check(CLI::IsMember({"sample", "batch"}));
   run->add_flag("--aug-exact", a.aug_exact, "Aug descends the exact Haar average over all group elements (small groups only)");
   run->add_option("--lr", a.lr, "Learning rate eta (default: train.lr; perm: 1e-4)")->check(CLI::PositiveNumber);
-  run->add_option("--batch", a.batch, "Minibatch size: samples sharing one group element with --aug-per batch (default: train.batch; perm: 200)");
-  run->add_option("--seed", a.seed, "Master seed of the data, init and augmentation streams (default: train.seed; perm: 0)");
+  run->add_option("--batch", a.batch, "Minibatch size: samples sharing one group element with --aug-per batch (default: train.batch; perm: 200)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--seed", a.seed, "Master seed of the data, init and augmentation streams (default: train.seed; perm: 0)")
+      ->check(CLI::NonNegativeNumber);
   run->add_option("--modes", a.modes, "Strategies to train, any of nom aug equi (default: train.modes; all three)")
       ->check(CLI::IsMember({"nom", "aug", "equi"}))
       ->delimiter(',');
@@ -83,8 +102,10 @@ int main(int argc, char** argv) {
                   "Equi update in the orthonormal 'orbit' coordinates (float64 master copy) or on the 'dense' "
                   "weights as the reference (default: train.equi.update; orbit)")
       ->check(CLI::IsMember({"orbit", "dense"}));
-  run->add_option("--chunk", a.chunk, "Samples per matrix product (default: train.chunk; 500)");
-  run->add_option("--threads", a.threads, "Worker threads (default: all cores); results do not depend on it");
+  run->add_option("--chunk", a.chunk, "Samples per matrix product (default: train.chunk; 500)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+  run->add_option("--threads", a.threads, "Worker threads (default: all cores); results do not depend on it")
+      ->check(CLI::Range(std::size_t{1}, eqaug::io::kMaxThreads));
   run->add_option("--data-npy", a.data_npy, "Read the graphs from DIR/graphmat{i}.npy and DIR/graphlabel{i}.npy (the authors' layout)");
   run->add_option("--init-weights", a.init_weights, "Start every strategy from DIR/A<j>.npy (projected onto E first)");
   run->add_flag("--save-weights", a.save_weights, "Write OUT/<mode>/run-<k>/{init,final}/A<j>.npy");
@@ -108,7 +129,7 @@ int main(int argc, char** argv) {
   try {
     if (*run) {
       const auto file = eqaug::io::find_config(a.config);
-      const auto json = apply_overrides(eqaug::io::load_toml(file), a);
+      const auto json = apply_overrides(eqaug::io::load_toml(file), a, file.string());
       const auto cfg = eqaug::io::resolve(json, file.string());
       eqaug::io::SweepOptions opts;
       opts.out = a.out.empty() ? std::filesystem::path("results") / cfg.name : std::filesystem::path(a.out);
@@ -128,6 +149,12 @@ int main(int argc, char** argv) {
     if (*rep) return eqaug::report::run_report(report_dir, std::cout, !no_plot);
   } catch (const eqaug::Error& e) {
     std::cerr << "eqaug: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    std::cerr << "eqaug: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "eqaug: error: out of memory: the model or data set is too large for this machine\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "eqaug: internal error: " << e.what() << "\n";

@@ -1,19 +1,37 @@
 #include "eqaug/core/thread_pool.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
+
 namespace eqaug {
 
 ThreadPool::ThreadPool(std::size_t threads) {
   const std::size_t extra = threads > 1 ? threads - 1 : 0;
-  for (std::size_t i = 0; i < extra; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
+  try {
+    for (std::size_t i = 0; i < extra; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
+  } catch (...) {
+    shutdown();  // join the workers already started, or their destructors terminate
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { shutdown(); }
+
+void ThreadPool::shutdown() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
   }
   start_cv_.notify_all();
-  for (auto& w : workers_) w.join();
+  for (auto& w : workers_)
+    if (w.joinable()) w.join();
+}
+
+std::size_t ThreadPool::available_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 void ThreadPool::drain(std::size_t worker) {

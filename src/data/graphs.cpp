@@ -1,3 +1,4 @@
+#include <cmath>
 #include <numeric>
 #include <sstream>
 
@@ -82,6 +83,8 @@ Dataset load_graph_npy(const std::filesystem::path& dir, std::size_t samples, co
       os << ")";
       throw Error(os.str());
     }
+    for (double v : mat.data)
+      if (!std::isfinite(v)) throw Error(mat_path.string() + ": the adjacency matrix contains NaN or infinity");
     std::copy(mat.data.begin(), mat.data.end(), d.x.begin() + static_cast<std::ptrdiff_t>(i * n * n));
     const io::NpyArray lab = io::read_npy(lab_path);
     if (lab.data.size() != 1)

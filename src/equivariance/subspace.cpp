@@ -11,7 +11,10 @@ namespace eqaug {
 
 Space make_space(const FiniteGroup& group, std::size_t channels, std::size_t order) {
   if (channels == 0) throw Error("a space needs at least one channel");
-  return Space{channels, order, tuple_count(group.degree(), order)};
+  const std::size_t sites = tuple_count(group.degree(), order);
+  if (channels > kMaxSites / sites)
+    throw Error(std::to_string(channels) + " channels x " + std::to_string(sites) + " sites is too large");
+  return Space{channels, order, sites};
 }
 
 namespace {

@@ -42,7 +42,12 @@ Permutation Permutation::inverse() const {
 
 std::size_t tuple_count(std::size_t degree, std::size_t order) {
   std::size_t n = 1;
-  for (std::size_t j = 0; j < order; ++j) n *= degree;
+  for (std::size_t j = 0; j < order; ++j) {
+    if (degree != 0 && n > kMaxSites / degree)
+      throw Error(std::to_string(order) + "-tuples of " + std::to_string(degree) + " points are more than " +
+                  std::to_string(kMaxSites) + " sites");
+    n *= degree;
+  }
   return n;
 }
 

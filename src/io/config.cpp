@@ -106,7 +106,7 @@ public:
   }
   std::uint64_t count(const std::string& key, std::uint64_t min = 0) {
     const auto& v = raw(key);
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0))
       fail(at(key), "expected a non-negative integer, found " + v.dump());
     const auto x = v.get<std::uint64_t>();
     if (x < min) fail(at(key), "must be at least " + std::to_string(min) + ", found " + std::to_string(x));
@@ -149,6 +149,11 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
   cfg.json = j;
   Fields top(j, source, "");
   cfg.name = top.str("name");
+  // The name becomes the default results folder: keep it a plain file name.
+  if (cfg.name.empty() || cfg.name.find_first_not_of(
+                              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos ||
+      cfg.name[0] == '.')
+    top.fail("name", "expected letters, digits, '.', '_' or '-' (it names the results folder), found '" + cfg.name + "'");
   {
     Fields g(top.raw("group"), source, "group");
     const auto kind = g.str("kind");
@@ -160,27 +165,32 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
     Fields d(top.raw("data"), source, "data");
     const auto kind = d.str("kind");
     if (kind != "sbm") d.fail("data.kind", "unknown data set '" + kind + "' (available: sbm)");
-    d.count_or("samples", 1000, 1);
+    json& out = cfg.json["data"];
+    out["samples"] = d.count_or("samples", 1000, 1);
     if (d.has("clusters")) {
       const auto& c = d.raw("clusters");
       if (!c.is_array() || c.empty()) d.fail("data.clusters", "expected a list of cluster sizes");
       for (const auto& x : c)
         if (!x.is_number_integer() || x.get<std::int64_t>() < 1)
           d.fail("data.clusters", "cluster sizes must be positive integers, found " + x.dump());
+    } else {
+      out["clusters"] = SbmOptions{}.clusters;
     }
-    for (const char* key : {"p", "q"}) {
-      const double p = d.num(key, 0.5);
+    const std::pair<const char*, double> probabilities[] = {{"p", SbmOptions{}.p}, {"q", SbmOptions{}.q}};
+    for (const auto& [key, def] : probabilities) {
+      const double p = d.num(key, def);
       if (p < 0 || p > 1) d.fail(d.at(key), "a probability must lie in [0, 1]");
+      out[key] = p;
     }
-    d.num("input_shift", 0.0);
-    d.str("npy", "");
+    out["input_shift"] = d.num("input_shift", 0.0);
+    out["npy"] = d.str("npy", "");
     d.done();
   }
   {
     Fields m(top.raw("model"), source, "model");
     Fields in(m.raw("input"), source, "model.input");
     in.count("channels", 1);
-    in.count("order");
+    if (in.count("order") > 4) in.fail("model.input.order", "tuples of more than 4 points are not supported");
     in.done();
     const auto loss = m.str("loss");
     if (loss != "bce") m.fail("model.loss", "unknown loss '" + loss + "' (available: bce)");
@@ -189,17 +199,24 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
     for (std::size_t i = 0; i < layers.size(); ++i) {
       Fields l(layers[i], source, "model.layers[" + std::to_string(i) + "]");
       const auto type = l.str("type");
+      json& out = cfg.json["model"]["layers"][i];
       if (type == "linear") {
         l.count("channels", 1);
-        l.count("order");
+        if (l.count("order") > 4) l.fail(l.at("order"), "tuples of more than 4 points are not supported");
         const auto init = l.str("init", "normal");
         if (init != "normal" && init != "normal_per_channel_pair")
           l.fail(l.at("init"), "unknown init '" + init + "' (expected normal or normal_per_channel_pair)");
+        out["init"] = init;
         if (l.num("std") < 0) l.fail(l.at("std"), "must be non-negative");
       } else if (type == "lrelu") {
-        l.num("slope", 0.01);
+        // The backward pass reads the sign of the output, which needs slope ≥ 0.
+        const double slope = l.num("slope", 0.01);
+        if (slope < 0) l.fail(l.at("slope"), "must be non-negative");
+        out["slope"] = slope;
       } else if (type == "layernorm") {
-        if (l.num("eps", 1e-5) <= 0) l.fail(l.at("eps"), "must be positive");
+        const double eps = l.num("eps", 1e-5);
+        if (eps <= 0) l.fail(l.at("eps"), "must be positive");
+        out["eps"] = eps;
       } else if (type != "sigmoid" && type != "tanh") {
         l.fail(l.at("type"), "unknown layer type '" + type + "' (expected linear, lrelu, layernorm, sigmoid, tanh)");
       }
@@ -289,8 +306,6 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
       t["aug"] = {{"passes", st.passes}, {"per", to_string(st.per)}, {"exact", st.exact}};
     if (st.mode == Mode::Equi) t["equi"] = {{"update", to_string(st.equi_update)}};
   }
-  json& d = cfg.json["data"];
-  if (!d.contains("input_shift")) d["input_shift"] = 0.0;
   return cfg;
 }
 
@@ -300,9 +315,13 @@ GroupPtr build_group(const ExperimentConfig& cfg) {
 
 std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupPtr& group) {
   const json& m = cfg.json.at("model");
-  const auto in = make_space(*group, m.at("input").value("channels", std::size_t{1}),
-                             m.at("input").at("order").get<std::size_t>());
-  auto spec = std::make_unique<ModelSpec>(group, in);
+  std::unique_ptr<ModelSpec> spec;
+  try {
+    spec = std::make_unique<ModelSpec>(group, make_space(*group, m.at("input").at("channels").get<std::size_t>(),
+                                                         m.at("input").at("order").get<std::size_t>()));
+  } catch (const Error& e) {
+    throw Error(cfg.source + ": model.input: " + e.what());
+  }
   const auto& layers = m.at("layers");
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const json& l = layers[i];
@@ -310,14 +329,14 @@ std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupP
     try {
       if (type == "linear") {
         InitSpec init;
-        init.kind = l.value("init", std::string("normal")) == "normal" ? InitSpec::Kind::Normal
-                                                                         : InitSpec::Kind::NormalPerChannelPair;
+        init.kind = l.at("init").get<std::string>() == "normal" ? InitSpec::Kind::Normal
+                                                                  : InitSpec::Kind::NormalPerChannelPair;
         init.std = l.at("std").get<double>();
         spec->linear(l.at("channels").get<std::size_t>(), l.at("order").get<std::size_t>(), init);
       } else if (type == "lrelu") {
-        spec->leaky_relu(l.value("slope", 0.01));
+        spec->leaky_relu(l.at("slope").get<double>());
       } else if (type == "layernorm") {
-        spec->layer_norm(l.value("eps", 1e-5));
+        spec->layer_norm(l.at("eps").get<double>());
       } else if (type == "sigmoid") {
         spec->sigmoid();
       } else if (type == "tanh") {
@@ -335,14 +354,14 @@ std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupP
 
 Dataset build_data(const ExperimentConfig& cfg, const FiniteGroup& group) {
   const json& d = cfg.json.at("data");
-  const std::size_t samples = d.value("samples", std::size_t{1000});
-  const std::string npy = d.value("npy", std::string());
+  const auto samples = d.at("samples").get<std::size_t>();
+  const auto npy = d.at("npy").get<std::string>();
   if (!npy.empty()) return load_graph_npy(npy, samples, group);
   SbmOptions o;
   o.samples = samples;
-  if (d.contains("clusters")) o.clusters = d.at("clusters").get<std::vector<std::size_t>>();
-  o.p = d.value("p", 0.5);
-  o.q = d.value("q", 0.05);
+  o.clusters = d.at("clusters").get<std::vector<std::size_t>>();
+  o.p = d.at("p").get<double>();
+  o.q = d.at("q").get<double>();
   Rng rng = Rng::stream(cfg.train.seed, "data");
   try {
     return make_sbm(o, group, rng);

@@ -1,6 +1,11 @@
 #include "eqaug/io/sweep.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <cmath>
@@ -102,6 +107,39 @@ std::string format_duration(double s) {
   return os.str();
 }
 
+/// What eqaug writes into OUT; --force removes these and nothing else.
+bool is_ours(const fs::path& entry, const ExperimentConfig& cfg) {
+  const std::string name = entry.filename().string();
+  if (name == "manifest.json" || name == "summary.csv" || name == "figure-data" ||
+      name.rfind("figure.", 0) == 0)
+    return true;
+  for (const char* mode : {"nom", "aug", "equi"})
+    if (name == mode) return true;
+  for (const auto& st : cfg.train.strategies)
+    if (name == st.name()) return true;
+  return false;
+}
+
+json read_manifest(const fs::path& path) {
+  json m;
+  try {
+    m = json::parse(read_file(path));
+  } catch (const json::exception& e) {
+    throw Error(path.string() + ": not valid JSON (" + e.what() + ")");
+  }
+  if (!m.is_object() || !m.contains("program") || !m["program"].is_object() ||
+      m["program"].value("name", std::string()) != "eqaug" || !m.contains("config"))
+    throw Error(path.string() + ": not a manifest written by eqaug");
+  return m;
+}
+
+/// Temporary files of writes that a kill interrupted.
+void remove_stale_temporaries(const fs::path& dir) {
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename().string().find(".tmp-") != std::string::npos)
+      fs::remove(e.path());
+}
+
 /// Prepares OUT and returns the runs already finished (resume) and the manifest to extend.
 json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vector<bool>& done) {
   const fs::path manifest = opts.out / "manifest.json";
@@ -109,46 +147,73 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
   if (opts.resume) {
     if (!fs::exists(manifest))
       throw Error("--resume: " + manifest.string() + " does not exist (nothing to resume; drop --resume)");
-    json old;
-    try {
-      old = json::parse(read_file(manifest));
-    } catch (const json::exception& e) {
-      throw Error(manifest.string() + ": not valid JSON (" + e.what() + ")");
-    }
-    if (!old.contains("config") || old["config"] != cfg.json) {
+    json old = read_manifest(manifest);
+    if (old["config"] != cfg.json) {
       std::string diff;
-      if (old.contains("config"))
-        for (const auto& d : json::diff(old["config"], cfg.json)) diff += "\n  " + d.at("path").get<std::string>();
+      for (const auto& d : json::diff(old["config"], cfg.json)) diff += "\n  " + d.at("path").get<std::string>();
       throw Error("--resume: the configuration differs from the one in " + manifest.string() +
-                  (diff.empty() ? std::string() : "; differing fields:" + diff) +
-                  "\nuse the same preset and options, or a new --out");
+                  "; differing fields:" + diff + "\nuse the same preset and options, or a new --out");
     }
-    for (const auto& r : old.value("runs", json::array())) {
-      const auto k = r.at("run").get<std::size_t>();
-      bool files = k < cfg.runs;
+    if (!old.contains("runs") || !old["runs"].is_array()) throw Error(manifest.string() + ": field runs: expected a list");
+    json kept = json::array();
+    for (const auto& r : old["runs"]) {
+      if (!r.is_object() || !r.contains("run") || !r["run"].is_number_unsigned())
+        throw Error(manifest.string() + ": field runs: malformed entry " + r.dump());
+      const auto k = r["run"].get<std::size_t>();
+      bool files = k < cfg.runs && !done[k];
       for (const auto& st : cfg.train.strategies)
         files = files && fs::exists(opts.out / st.name() / (run_file(k) + ".csv"));
-      if (files) done[k] = true;
+      if (files) {
+        done[k] = true;
+        kept.push_back(r);
+      }
     }
+    old["runs"] = kept;
+    remove_stale_temporaries(opts.out);
     return old;
   }
-  if (fs::exists(opts.out)) {
-    if (!fs::is_directory(opts.out)) throw Error("--out: '" + opts.out.string() + "' exists and is not a directory");
-    const bool empty = fs::is_empty(opts.out);
-    if (!empty && !opts.force)
+  bool empty = true;  // but for our own lock file
+  for (const auto& entry : fs::directory_iterator(opts.out)) empty = empty && entry.path().filename() == ".lock";
+  if (!empty) {
+    if (!opts.force)
       throw Error("results directory '" + opts.out.string() +
                   "' already exists; pass --force to replace it or --resume to continue it");
-    if (!empty) {
-      if (!fs::exists(manifest))
-        throw Error("--force: '" + opts.out.string() +
-                    "' is not empty and has no manifest.json, so it is not an eqaug results directory; "
-                    "refusing to delete it");
-      for (const auto& entry : fs::directory_iterator(opts.out)) fs::remove_all(entry.path());
-    }
+    if (!fs::exists(manifest))
+      throw Error("--force: '" + opts.out.string() +
+                  "' is not empty and has no manifest.json, so it is not an eqaug results directory; "
+                  "refusing to delete it");
+    read_manifest(manifest);  // only ever delete what eqaug wrote
+    for (const auto& entry : fs::directory_iterator(opts.out))
+      if (is_ours(entry.path(), cfg)) fs::remove_all(entry.path());
   }
-  fs::create_directories(opts.out);
   return json::object();
 }
+
+/// Holds an exclusive lock on OUT/.lock so that two sweeps never share a directory.
+class DirLock {
+public:
+  explicit DirLock(const fs::path& dir) : path_(dir / ".lock") {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error("cannot create " + path_.string() + ": " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw Error("results directory '" + dir.string() + "' is in use by another eqaug process");
+    }
+  }
+  // Unlinked while still held, so a finished sweep leaves no lock file behind.
+  ~DirLock() {
+    ::unlink(path_.c_str());
+    ::close(fd_);
+  }
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+
+private:
+  fs::path path_;
+  int fd_;
+};
+
+std::string dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n"; }
 
 template <typename T>
 void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSummary& summary) {
@@ -183,46 +248,60 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     given = std::move(projected);
   }
 
+  const std::size_t threads = opts.threads ? opts.threads : ThreadPool::available_cores();
+  ThreadPool pool(threads);
+  GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
+  Trainer<T> trainer(engine, cfg.train);
+  const auto names = layer_names(*spec);
+
+  // Only now is OUT touched. The lock is taken before anything in it is read or removed.
+  if (fs::exists(opts.out) && !fs::is_directory(opts.out))
+    throw Error("--out: '" + opts.out.string() + "' exists and is not a directory");
+  if (opts.resume && !fs::exists(opts.out / "manifest.json"))
+    throw Error("--resume: " + (opts.out / "manifest.json").string() + " does not exist (nothing to resume; drop --resume)");
+  const bool created = !fs::exists(opts.out);
+  fs::create_directories(opts.out);
+  // A directory we made for a sweep that failed before writing anything goes again.
+  struct RemoveIfEmpty {
+    const fs::path& dir;
+    bool armed;
+    ~RemoveIfEmpty() {
+      std::error_code ec;
+      if (armed && fs::is_empty(dir, ec)) fs::remove(dir, ec);
+    }
+  } cleanup{opts.out, created};
+  DirLock lock(opts.out);
   std::vector<bool> done;
   json manifest = prepare_dir(cfg, opts, done);
-  if (!init_info.is_null()) manifest["init_weights"] = init_info;
-  if (manifest.contains("runs")) {
-    json kept = json::array();
-    for (const auto& r : manifest["runs"])
-      if (const auto k = r.at("run").get<std::size_t>(); k < done.size() && done[k]) kept.push_back(r);
-    manifest["runs"] = kept;
-  }
   const bool resumed = !manifest.empty();
   if (!resumed) {
     manifest["program"] = {{"name", "eqaug"}, {"version", EQAUG_VERSION}, {"compiler", __VERSION__}};
     manifest["config"] = cfg.json;
     manifest["runs"] = json::array();
     manifest["started"] = utc_now_iso();
+    manifest["sessions"] = json::array();
   }
-  const std::size_t threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
   manifest["command"] = opts.command_line;
   manifest["machine"] = machine_info();
-  manifest["runtime"] = {{"threads", threads}, {"resumed", resumed}};
   manifest["seeds"] = {{"seed", cfg.train.seed},
                        {"streams",
                         {{"data", "(seed, 'data')"},
                          {"init", "(seed, 'init', run)"},
-                         {"aug", "(seed, 'aug', run, step, strategy index)"}}}};
+                         {"aug", "(seed, 'aug', run, step, mode)"}}}};
   manifest["model"] = model_info(*spec);
   double positives = 0;
   for (double y : data.y) positives += y;
   manifest["data"] = {{"name", data.name}, {"samples", data.size},
                       {"positive_fraction", positives / static_cast<double>(data.y.size())}};
+  if (!init_info.is_null()) manifest["init_weights"] = init_info;
   manifest["complete"] = false;
   manifest["finished"] = nullptr;
-
+  // Every invocation that ran runs here is one session (a resumed sweep has several).
+  json session = {{"started", utc_now_iso()}, {"command", opts.command_line}, {"threads", threads},
+                  {"resumed", resumed}, {"runs", json::array()}};
+  if (!manifest.contains("sessions") || !manifest["sessions"].is_array()) manifest["sessions"] = json::array();
   for (const auto& st : cfg.train.strategies) fs::create_directories(opts.out / st.name());
-  write_file_atomic(opts.out / "manifest.json", manifest.dump(2) + "\n");
-
-  ThreadPool pool(threads);
-  GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
-  Trainer<T> trainer(engine, cfg.train);
-  const auto names = layer_names(*spec);
+  write_file_atomic(opts.out / "manifest.json", dump(manifest));
 
   std::size_t todo = 0;
   for (bool d : done) todo += d ? 0 : 1;
@@ -256,7 +335,10 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     manifest["runs"].push_back({{"run", k}, {"wall_s", wall}, {"finished", utc_now_iso()}});
-    write_file_atomic(opts.out / "manifest.json", manifest.dump(2) + "\n");
+    session["runs"].push_back(k);
+    json with_session = manifest;
+    with_session["sessions"].push_back(session);
+    write_file_atomic(opts.out / "manifest.json", dump(with_session));
     ++finished_now;
     ++summary.runs_done;
     if (show) {
@@ -280,8 +362,13 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   manifest["complete"] = true;
   manifest["finished"] = utc_now_iso();
   summary.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
-  manifest["sweep_wall_s"] = summary.wall_s;
-  write_file_atomic(opts.out / "manifest.json", manifest.dump(2) + "\n");
+  session["finished"] = manifest["finished"];
+  session["wall_s"] = summary.wall_s;
+  manifest["sessions"].push_back(session);
+  double total = 0;
+  for (const auto& s : manifest["sessions"]) total += s.value("wall_s", 0.0);
+  manifest["sweep_wall_s"] = total;  // all sessions together
+  write_file_atomic(opts.out / "manifest.json", dump(manifest));
 }
 
 }  // namespace
@@ -352,6 +439,8 @@ template void save_layer_weights<double>(const fs::path&, const ModelSpec&, cons
 SweepSummary run_sweep(const ExperimentConfig& cfg, const SweepOptions& opts) {
   if (opts.force && opts.resume) throw Error("--force and --resume exclude each other");
   if (opts.out.empty()) throw Error("--out: no results directory given");
+  if (opts.threads > kMaxThreads)
+    throw Error("--threads: at most " + std::to_string(kMaxThreads) + " threads, got " + std::to_string(opts.threads));
   SweepSummary summary;
   if (cfg.precision == Precision::F32) sweep_typed<float>(cfg, opts, summary);
   else sweep_typed<double>(cfg, opts, summary);

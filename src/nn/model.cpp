@@ -18,6 +18,11 @@ ModelSpec& ModelSpec::linear(std::size_t out_channels, std::size_t out_order, In
   l.in = output();
   l.out = make_space(*group(), out_channels, out_order);
   l.name = "A" + std::to_string(linear_.size());
+  // Checked before the orbit table is built: a layer is one BLAS matrix (32-bit sizes).
+  constexpr std::size_t kMaxDim = std::size_t{1} << 31;
+  if (l.in.dim() * l.out.dim() >= kMaxDim)  // each factor ≤ kMaxSites (make_space), so no overflow
+    throw Error("linear layer " + l.name + " from " + std::to_string(l.in.dim()) + " to " +
+                std::to_string(l.out.dim()) + " features is too large (at most 2^31 weights per layer)");
   l.subspace = cache_.hom(l.in, l.out);
   l.offset = num_params_;
   l.count = l.in.dim() * l.out.dim();

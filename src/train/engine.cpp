@@ -40,8 +40,10 @@ void GradientEngine<T>::load_chunk(const Pass& pass, std::size_t first, std::siz
       std::copy_n(s0, count * D, dst);
       return;
     }
+    const bool shared = perm.size() == S;  // one permutation for every sample
+    EQAUG_CHECK(shared || perm.size() == data_->size * S, "pass does not match the data");
     for (std::size_t b = 0; b < count; ++b) {
-      const std::uint32_t* p = perm.data() + (first + b) * S;
+      const std::uint32_t* p = perm.data() + (shared ? 0 : (first + b) * S);
       for (std::size_t c = 0; c < space.channels; ++c) {
         const T* from = s0 + b * D + c * S;
         T* to = dst + b * D + c * S;

@@ -56,11 +56,12 @@ std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& grou
                                       Rng& rng) {
   std::vector<Pass> passes;
   if (s.exact) {
-    const auto elements = group.elements();
-    std::vector<std::size_t> element_of(data.size);
-    for (std::size_t e = 0; e < elements.size(); ++e) {
-      std::fill(element_of.begin(), element_of.end(), e);
-      passes.push_back(make_pass(data, elements, element_of));
+    // One pass per element, the same element for every sample.
+    for (const auto& g : group.elements()) {
+      Pass p;
+      if (data.input.order > 0) p.in_sites = g.on_tuples(data.input.order).image();
+      if (data.target.order > 0) p.tgt_sites = g.on_tuples(data.target.order).image();
+      passes.push_back(std::move(p));
     }
     return passes;
   }

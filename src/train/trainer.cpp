@@ -11,14 +11,23 @@ std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std
   return a;
 }
 
-Rng augmentation_rng(std::uint64_t seed, std::size_t run, std::size_t step, std::size_t strategy) {
-  return Rng::stream(seed, "aug", {run, step, strategy});
+Rng augmentation_rng(std::uint64_t seed, std::size_t run, std::size_t step, Mode mode) {
+  return Rng::stream(seed, "aug", {run, step, static_cast<std::uint64_t>(mode)});
 }
 
 template <typename T>
 Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&engine), opts_(std::move(opts)) {
   if (opts_.strategies.empty()) throw Error("no strategy to train");
   if (!(opts_.lr > 0) || !std::isfinite(opts_.lr)) throw Error("learning rate must be a positive number");
+  const auto& group = *engine.spec().group();
+  for (const auto& st : opts_.strategies)
+    if (st.mode == Mode::Aug && st.exact) {
+      const auto order = group.order();
+      if (!order || *order > kMaxExactOrder)
+        throw Error("exact augmentation averages over every element, but " + group.name() + " has " +
+                    (order ? std::to_string(*order) : std::string("too many")) + " elements (at most " +
+                    std::to_string(kMaxExactOrder) + " supported); use random passes instead");
+    }
 }
 
 namespace {
@@ -87,7 +96,7 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       const Strategy& st = opts_.strategies[k];
       const T* params = state[k].a.data();
       if (st.mode == Mode::Aug) {
-        Rng rng = augmentation_rng(opts_.seed, run_index, step, k);
+        Rng rng = augmentation_rng(opts_.seed, run_index, step, st.mode);
         aug_passes[k] = augmentation_passes(st, *spec.group(), data, rng);
         for (const auto& p : aug_passes[k]) jobs.push_back({params, &p, !last, 2 * k});
         jobs.push_back({params, &identity, false, 2 * k + 1});

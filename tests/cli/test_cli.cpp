@@ -45,6 +45,16 @@ TEST(Cli, BadInputFailsWithAMessage) {
   EXPECT_NE(r.output.find("aug-per"), std::string::npos) << r.output;
   r = eqaug("run perm --lr -3");
   EXPECT_NE(r.code, 0);
+  for (const char* bad : {"--threads 0", "--threads -1", "--runs -1", "--runs 0", "--chunk 0", "--batch 0",
+                          "--aug-passes 0", "--epochs -2", "--precision f16", "--modes nom,bogus"}) {
+    r = eqaug(std::string("run perm --out /tmp/eqaug-cli-never ") + bad);
+    EXPECT_NE(r.code, 0) << bad;
+    EXPECT_NE(r.output.find(std::string(bad).substr(2, std::string(bad).find(' ') - 2)), std::string::npos)
+        << bad << ": " << r.output;
+  }
+  r = eqaug("run perm --modes nom,nom --out /tmp/eqaug-cli-never");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("twice"), std::string::npos) << r.output;
   r = eqaug("run no-such-preset");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("no-such-preset"), std::string::npos) << r.output;

@@ -1,6 +1,9 @@
 // Configs, the sweep on disk (atomic results, --force, --resume, thread independence),
 // weights in and out.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -111,8 +114,37 @@ TEST(Config, ErrorsNameTheFileAndField) {
   EXPECT_NE(m.find("model.layers[1].type"), std::string::npos) << m;
   m = with([](json& j) { j["data"]["p"] = 1.5; });
   EXPECT_NE(m.find("data.p"), std::string::npos) << m;
+  m = with([](json& j) { j["model"]["layers"][1]["slope"] = -0.5; });
+  EXPECT_NE(m.find("model.layers[1].slope"), std::string::npos) << m;
+  m = with([](json& j) { j["name"] = "../elsewhere"; });
+  EXPECT_NE(m.find("name"), std::string::npos) << m;
+  m = with([](json& j) { j["group"]["n"] = 100; });  // resolves; the model is what is too large
+  EXPECT_EQ(m, "(no error)");
   m = with([](json& j) { j.erase("group"); });
   EXPECT_NE(m.find("group"), std::string::npos) << m;
+}
+
+TEST(Config, TooLargeModelIsAClearError) {
+  json j = perm_json();
+  j["group"]["n"] = 100;
+  j["data"]["clusters"] = {50, 50};
+  const auto cfg = eqaug::io::resolve(j, "big.toml");
+  const auto group = eqaug::io::build_group(cfg);
+  const std::string m = message_of([&] { eqaug::io::build_model(cfg, group); });
+  EXPECT_NE(m.find("big.toml"), std::string::npos) << m;
+  EXPECT_NE(m.find("too large"), std::string::npos) << m;
+}
+
+TEST(Config, ResolvedConfigurationSpellsOutEveryDefault) {
+  json j = perm_json();
+  j["data"].erase("q");
+  j["model"]["layers"][1].erase("slope");
+  const auto cfg = eqaug::io::resolve(j, "perm.toml");
+  EXPECT_DOUBLE_EQ(cfg.json["data"]["q"].get<double>(), 0.05);
+  EXPECT_DOUBLE_EQ(cfg.json["model"]["layers"][1]["slope"].get<double>(), 0.01);
+  EXPECT_EQ(cfg.json["train"]["aug"]["per"], "sample");
+  EXPECT_EQ(cfg.json["train"]["equi"]["update"], "orbit");
+  EXPECT_EQ(cfg.json["data"]["npy"], "");
 }
 
 TEST(Config, ImpossibleModelIsRejected) {
@@ -200,9 +232,12 @@ TEST_F(SweepTest, ExistingDirectoryNeedsForce) {
   EXPECT_EQ(read(root_ / "out/nom/run-001.csv"), before);
   auto o = options("out");
   o.force = true;
-  eqaug::io::write_file_atomic(root_ / "out/stale.txt", "old");
+  eqaug::io::write_file_atomic(root_ / "out/notes.txt", "the user's");
+  eqaug::io::write_file_atomic(root_ / "out/nom/run-007.csv", "stale run of an older sweep");
   eqaug::io::run_sweep(cfg, o);
-  EXPECT_FALSE(fs::exists(root_ / "out/stale.txt"));
+  EXPECT_FALSE(fs::exists(root_ / "out/nom/run-007.csv"));
+  EXPECT_EQ(read(root_ / "out/notes.txt"), "the user's");  // --force removes only what eqaug wrote
+  EXPECT_FALSE(fs::exists(root_ / "out/.lock"));
   EXPECT_EQ(read(root_ / "out/nom/run-001.csv"), before);
   // A non-empty directory that is not ours is never deleted, even with --force.
   fs::create_directories(root_ / "mine");
@@ -211,6 +246,11 @@ TEST_F(SweepTest, ExistingDirectoryNeedsForce) {
   o2.force = true;
   m = message_of([&] { eqaug::io::run_sweep(cfg, o2); });
   EXPECT_NE(m.find("not an eqaug results directory"), std::string::npos) << m;
+  EXPECT_EQ(read(root_ / "mine/thesis.tex"), "precious");
+  // Nor one whose manifest.json is someone else's.
+  eqaug::io::write_file_atomic(root_ / "mine/manifest.json", R"({"name": "webapp"})");
+  m = message_of([&] { eqaug::io::run_sweep(cfg, o2); });
+  EXPECT_NE(m.find("not a manifest written by eqaug"), std::string::npos) << m;
   EXPECT_EQ(read(root_ / "mine/thesis.tex"), "precious");
 }
 
@@ -308,4 +348,54 @@ TEST_F(SweepTest, BadInitWeightsAreRejectedBeforeTouchingResults) {
   EXPECT_NE(m.find("A0.npy"), std::string::npos) << m;
   EXPECT_NE(m.find("(32, 1, 100, 100)"), std::string::npos) << m;
   EXPECT_FALSE(fs::exists(root_ / "out"));
+}
+
+TEST_F(SweepTest, AugDrawsDoNotDependOnTheOtherModes) {
+  auto j = small_perm();
+  j["train"]["runs"] = 1;
+  eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("all"));
+  j["train"]["modes"] = {"aug"};
+  eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("alone"));
+  EXPECT_EQ(read(root_ / "alone/aug/run-000.csv"), read(root_ / "all/aug/run-000.csv"));
+}
+
+TEST_F(SweepTest, ResumingAFinishedSweepKeepsItsRecord) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");
+  eqaug::io::run_sweep(cfg, options("out"));
+  const json first = json::parse(read(root_ / "out/manifest.json"));
+  auto o = options("out");
+  o.resume = true;
+  const auto s = eqaug::io::run_sweep(cfg, o);
+  EXPECT_EQ(s.runs_done, 0u);
+  const json second = json::parse(read(root_ / "out/manifest.json"));
+  EXPECT_EQ(second["runs"], first["runs"]);
+  EXPECT_EQ(second["sessions"].size(), 2u);
+  EXPECT_GE(second["sweep_wall_s"].get<double>(), first["sweep_wall_s"].get<double>());
+  EXPECT_EQ(second["started"], first["started"]);
+}
+
+TEST_F(SweepTest, ADirectoryInUseIsRefused) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");
+  fs::create_directories(root_ / "busy");
+  const int fd = ::open((root_ / "busy/.lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  const std::string m = message_of([&] { eqaug::io::run_sweep(cfg, options("busy")); });
+  ::close(fd);
+  EXPECT_NE(m.find("in use"), std::string::npos) << m;
+  EXPECT_FALSE(fs::exists(root_ / "busy/manifest.json"));
+}
+
+TEST_F(SweepTest, FailedStartLeavesNoDirectoryBehind) {
+  auto j = small_perm();
+  j["train"]["aug"]["exact"] = true;  // S_10 is far too large to enumerate
+  const std::string m = message_of([&] { eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("never")); });
+  EXPECT_NE(m.find("S_10"), std::string::npos) << m;
+  EXPECT_FALSE(fs::exists(root_ / "never"));
+  auto o = options("never");
+  o.resume = true;
+  EXPECT_NE(message_of([&] { eqaug::io::run_sweep(eqaug::io::resolve(small_perm(), "small"), o); })
+                .find("nothing to resume"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(root_ / "never"));
 }

@@ -110,13 +110,11 @@ TEST(TheoryAugmentation, ExactPassesEnumerateTheGroup) {
   ASSERT_EQ(passes.size(), 24u);
   std::set<std::vector<std::uint32_t>> distinct;
   for (const auto& p : passes) {
-    ASSERT_EQ(p.in_sites.size(), f.data.size * 16);
+    // One permutation of the 16 node pairs, shared by every sample.
+    ASSERT_EQ(p.in_sites.size(), 16u);
     EXPECT_TRUE(p.tgt_sites.empty());  // invariant targets never move
-    // Every sample moved by the same element.
-    const std::vector<std::uint32_t> first(p.in_sites.begin(), p.in_sites.begin() + 16);
-    for (std::size_t i = 1; i < f.data.size; ++i)
-      EXPECT_TRUE(std::equal(first.begin(), first.end(), p.in_sites.begin() + static_cast<std::ptrdiff_t>(i * 16)));
-    distinct.insert(first);
+    EXPECT_NO_THROW(Permutation{p.in_sites});
+    distinct.insert(p.in_sites);
   }
   EXPECT_EQ(distinct.size(), 24u);
 }

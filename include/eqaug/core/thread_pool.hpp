@@ -23,8 +23,12 @@ public:
   std::size_t size() const { return workers_.size() + 1; }  // the caller works too
   void parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t)>& f);
 
+  /// Cores this process may run on (its CPU affinity), at least 1.
+  static std::size_t available_cores();
+
 private:
   void worker_loop(std::size_t id);
+  void shutdown();
   void drain(std::size_t worker);
 
   std::vector<std::thread> workers_;

@@ -37,7 +37,10 @@ private:
   std::vector<std::uint32_t> image_;
 };
 
-/// Number of k-tuples of `degree` points.
+/// Most sites a space may have (site indices are 32-bit).
+inline constexpr std::size_t kMaxSites = std::size_t{1} << 31;
+
+/// Number of k-tuples of `degree` points; throws eqaug::Error beyond kMaxSites.
 std::size_t tuple_count(std::size_t degree, std::size_t order);
 
 class FiniteGroup {

@@ -16,6 +16,8 @@
 
 namespace eqaug::io {
 
+inline constexpr std::size_t kMaxThreads = 1024;
+
 struct SweepOptions {
   std::filesystem::path out;
   bool force = false;

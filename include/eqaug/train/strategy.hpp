@@ -36,9 +36,9 @@ struct Strategy {
   std::string name() const { return to_string(mode); }
 };
 
-/// One pass over the data: site permutations per sample for inputs and targets, sample
-/// major (size × sites); empty means the identity. Sample i's input becomes
-/// x'[c, π_i(s)] = x[c, s].
+/// One pass over the data: site permutations for inputs and targets, either one per
+/// sample (sample major, size × sites) or one for all samples (sites entries); empty
+/// means the identity. Sample i's input becomes x'[c, π_i(s)] = x[c, s].
 struct Pass {
   std::vector<std::uint32_t> in_sites, tgt_sites;
   bool identity() const { return in_sites.empty() && tgt_sites.empty(); }

@@ -39,8 +39,12 @@ struct StrategyRun {
 /// then projected onto E.
 std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run);
 
-/// Stream of a run's augmentation draws at one step.
-Rng augmentation_rng(std::uint64_t seed, std::size_t run, std::size_t step, std::size_t strategy);
+/// Stream of a run's augmentation draws at one step; keyed by the mode, not its position
+/// in the list, so Aug draws the same elements whichever other strategies run beside it.
+Rng augmentation_rng(std::uint64_t seed, std::size_t run, std::size_t step, Mode mode);
+
+/// Largest group whose exact average (one pass per element) we attempt.
+inline constexpr std::uint64_t kMaxExactOrder = 100'000;
 
 template <typename T>
 class Trainer {
