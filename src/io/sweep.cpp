@@ -54,6 +54,20 @@ std::string run_file(std::size_t k) {
   return buf;
 }
 
+/// FNV-1a over the bytes of doubles: identifies the inputs a sweep was computed from.
+std::string fingerprint(std::initializer_list<const std::vector<double>*> parts) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const auto* v : parts)
+    for (double x : *v) {
+      unsigned char b[sizeof x];
+      std::memcpy(b, &x, sizeof x);
+      for (unsigned char c : b) h = (h ^ c) * 0x100000001b3ULL;
+    }
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 json machine_info() {
   json m;
   char host[256] = {0};
@@ -242,7 +256,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       total += d[j] * d[j];
     }
     dist["total"] = std::sqrt(total);
-    init_info = {{"dir", cfg.init_weights}, {"projection_distance", dist}};
+    init_info = {{"dir", cfg.init_weights}, {"projection_distance", dist}, {"fingerprint", fingerprint({&given})}};
     if (show) log << "init weights from " << cfg.init_weights << ": projected onto E, ||A - P_E A|| = "
                   << fmt(std::sqrt(total)) << "\n";
     given = std::move(projected);
@@ -291,8 +305,19 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   manifest["model"] = model_info(*spec);
   double positives = 0;
   for (double y : data.y) positives += y;
-  manifest["data"] = {{"name", data.name}, {"samples", data.size},
-                      {"positive_fraction", positives / static_cast<double>(data.y.size())}};
+  json data_info = {{"name", data.name}, {"samples", data.size},
+                    {"positive_fraction", positives / static_cast<double>(data.y.size())},
+                    {"fingerprint", fingerprint({&data.x, &data.y})}};
+  // Resuming on other inputs (an edited --data-npy or --init-weights folder) would mix results.
+  if (resumed && manifest.contains("data") && manifest["data"].value("fingerprint", "") != data_info["fingerprint"])
+    throw Error("--resume: the data differ from those the sweep in " + opts.out.string() +
+                " was computed from (fingerprint " + manifest["data"].value("fingerprint", std::string("?")) +
+                ", now " + data_info["fingerprint"].get<std::string>() + ")");
+  if (resumed && manifest.contains("init_weights") && !init_info.is_null() &&
+      manifest["init_weights"].value("fingerprint", "") != init_info["fingerprint"])
+    throw Error("--resume: the --init-weights files differ from those the sweep in " + opts.out.string() +
+                " started from");
+  manifest["data"] = data_info;
   if (!init_info.is_null()) manifest["init_weights"] = init_info;
   manifest["complete"] = false;
   manifest["finished"] = nullptr;

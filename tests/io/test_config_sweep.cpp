@@ -399,3 +399,29 @@ TEST_F(SweepTest, FailedStartLeavesNoDirectoryBehind) {
             std::string::npos);
   EXPECT_FALSE(fs::exists(root_ / "never"));
 }
+
+TEST_F(SweepTest, ResumeRefusesChangedInputData) {
+  // The same --data-npy path with other contents must not be mixed into the sweep.
+  const auto data_dir = root_ / "graphs";
+  fs::create_directories(data_dir);
+  auto write_graphs = [&](double flip) {
+    for (int i = 0; i < 20; ++i) {
+      std::vector<double> a(100, 0.0);
+      a[1] = a[10] = (i % 2) ? 1.0 : flip;
+      eqaug::io::write_npy<double>(data_dir / ("graphmat" + std::to_string(i) + ".npy"), a.data(), {10, 10});
+      const double label = 0.0;
+      eqaug::io::write_npy<double>(data_dir / ("graphlabel" + std::to_string(i) + ".npy"), &label, {});
+    }
+  };
+  write_graphs(0.0);
+  auto j = small_perm();
+  j["data"]["samples"] = 20;
+  j["data"]["npy"] = data_dir.string();
+  const auto cfg = eqaug::io::resolve(j, "small");
+  eqaug::io::run_sweep(cfg, options("out"));
+  write_graphs(1.0);
+  auto o = options("out");
+  o.resume = true;
+  const std::string m = message_of([&] { eqaug::io::run_sweep(cfg, o); });
+  EXPECT_NE(m.find("the data differ"), std::string::npos) << m;
+}
