@@ -1,6 +1,7 @@
 // eqaug — equivariance versus augmentation, the command line.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -114,6 +115,10 @@ int main(int argc, char** argv) {
   run->add_flag("--resume", a.resume, "Continue an interrupted sweep in --out (same configuration required)");
   run->add_flag("--no-report", a.no_report, "Do not print the summary table and draw the figure at the end");
 
+  std::string dims_config;
+  auto* dims = app.add_subcommand("dims", "Dimensions of L and of the equivariant subspace E, layer by layer");
+  dims->add_option("config", dims_config, "Preset name (perm) or path to a config .toml")->required();
+
   std::string report_dir;
   bool no_plot = false;
   auto* rep = app.add_subcommand("report", "Summary table and Figure-1 panel (PNG + SVG via gnuplot) of a results directory");
@@ -147,6 +152,25 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*rep) return eqaug::report::run_report(report_dir, std::cout, !no_plot);
+    if (*dims) {
+      const auto file = eqaug::io::find_config(dims_config);
+      const auto cfg = eqaug::io::resolve(eqaug::io::load_toml(file), file.string());
+      const auto group = eqaug::io::build_group(cfg);
+      const auto spec = eqaug::io::build_model(cfg, group);
+      std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s\n", cfg.name.c_str(), group->name().c_str(), "layer",
+                  "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L");
+      for (std::size_t j = 0; j < spec->linear_layers().size(); ++j) {
+        const auto& l = spec->linear_layer(j);
+        const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +
+                                  std::to_string(l.out.sites) + "," + std::to_string(l.in.sites) + ")";
+        std::printf("%-6s %-22s %12zu %8zu %10zu %12.4g\n", l.name.c_str(), shape.c_str(), l.count,
+                    l.subspace->orbits().count(), l.subspace->dim(),
+                    static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count));
+      }
+      std::printf("%-6s %-22s %12zu %8s %10zu %12.4g\n", "total", "", spec->num_params(), "", spec->dim_E(),
+                  static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
+      return 0;
+    }
   } catch (const eqaug::Error& e) {
     std::cerr << "eqaug: error: " << e.what() << "\n";
     return 2;

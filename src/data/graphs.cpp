@@ -72,6 +72,7 @@ Dataset load_graph_npy(const std::filesystem::path& dir, std::size_t samples, co
   d.size = samples;
   d.x.resize(samples * n * n);
   d.y.resize(samples);
+  std::size_t mislabelled = 0;
   for (std::size_t i = 0; i < samples; ++i) {
     const auto mat_path = dir / ("graphmat" + std::to_string(i) + ".npy");
     const auto lab_path = dir / ("graphlabel" + std::to_string(i) + ".npy");
@@ -93,7 +94,11 @@ Dataset load_graph_npy(const std::filesystem::path& dir, std::size_t samples, co
     if (v != 0.0 && v != 1.0)
       throw Error(lab_path.string() + ": expected label 0 or 1, found " + std::to_string(v));
     d.y[i] = v;
+    mislabelled += (v == 1.0) != is_connected(d.x.data() + i * n * n, n) ? 1 : 0;
   }
+  if (mislabelled)
+    d.notes.push_back(std::to_string(mislabelled) + " of " + std::to_string(samples) +
+                      " labels disagree with the exact connectivity of their graph (labels used as given)");
   return d;
 }
 

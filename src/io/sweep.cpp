@@ -307,7 +307,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   for (double y : data.y) positives += y;
   json data_info = {{"name", data.name}, {"samples", data.size},
                     {"positive_fraction", positives / static_cast<double>(data.y.size())},
-                    {"fingerprint", fingerprint({&data.x, &data.y})}};
+                    {"fingerprint", fingerprint({&data.x, &data.y})}, {"notes", data.notes}};
   // Resuming on other inputs (an edited --data-npy or --init-weights folder) would mix results.
   if (resumed && manifest.contains("data") && manifest["data"].value("fingerprint", "") != data_info["fingerprint"])
     throw Error("--resume: the data differ from those the sweep in " + opts.out.string() +
@@ -336,6 +336,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     for (const auto& st : cfg.train.strategies) log << " " << st.name();
     log << "; " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; " << threads
         << " thread(s) -> " << opts.out.string() << "\n";
+    for (const auto& note : data.notes) log << "note: " << data.name << ": " << note << "\n";
     if (summary.runs_skipped) log << "resuming: " << summary.runs_skipped << " run(s) already finished\n";
   }
   const auto sweep_start = std::chrono::steady_clock::now();

@@ -80,3 +80,12 @@ TEST(Cli, SmallRunEndsWithTableAndFigure) {
   EXPECT_NE(again.output.find("--force"), std::string::npos) << again.output;
   std::filesystem::remove_all(dir);
 }
+
+TEST(Cli, DimsListsTheEquivariantSubspaceOfEveryLayer) {
+  const auto r = eqaug("dims perm");
+  ASSERT_EQ(r.code, 0) << r.output;
+  // A0: 32·1 channel pairs × 15 orbits; A1: 64·32 × 2; the dense layers are all of E.
+  EXPECT_NE(r.output.find("320000       15        480"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("204800        2       4096"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("526880                6656"), std::string::npos) << r.output;
+}

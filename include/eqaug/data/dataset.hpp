@@ -18,6 +18,7 @@ struct Dataset {
   std::size_t size = 0;
   std::vector<double> x;  // size × input.dim()
   std::vector<double> y;  // size × target.dim()
+  std::vector<std::string> notes;  // what a user should know about these data (shown and recorded)
 };
 
 /// Stochastic block model graphs of the Perm experiment (SPEC §4).
