@@ -37,7 +37,7 @@ nlohmann::json& table(nlohmann::json& parent, const std::string& key, const std:
 
 std::string absolute_dir(const std::string& option, const std::string& path) {
   if (path.empty()) throw eqaug::Error(option + ": empty path");
-  return std::filesystem::absolute(path).string();
+  return std::filesystem::weakly_canonical(std::filesystem::absolute(path)).string();
 }
 
 nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::string& source) {
