@@ -2,6 +2,8 @@
 // through the chunked, multi-threaded GradientEngine.
 #include <gtest/gtest.h>
 
+#include "../support/random_graphs.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -317,25 +319,6 @@ TEST(NnOps, FloatOpsMatchDouble) {
 // ---------------------------------------------------------------------------------------
 // The whole model.
 
-Dataset random_graph_data(const FiniteGroup& g, std::size_t samples, std::uint64_t seed) {
-  const std::size_t n = g.degree();
-  Dataset d;
-  d.name = "random";
-  d.input = make_space(g, 1, 2);
-  d.target = make_space(g, 1, 0);
-  d.size = samples;
-  d.x.assign(samples * n * n, 0.0);
-  d.y.assign(samples, 0.0);
-  Rng rng(seed);
-  for (std::size_t k = 0; k < samples; ++k) {
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = i + 1; j < n; ++j)
-        if (rng.bernoulli(0.5)) d.x[k * n * n + i * n + j] = d.x[k * n * n + j * n + i] = 1.0;
-    d.y[k] = rng.bernoulli(0.5) ? 1.0 : 0.0;
-  }
-  return d;
-}
-
 ModelSpec test_model(const GroupPtr& g) {
   ModelSpec spec(g, make_space(*g, 1, 2));
   spec.linear(3, 2, {InitSpec::Kind::Normal, 0.3})
@@ -375,7 +358,7 @@ TEST(NnModel, Structure) {
 TEST(NnModel, FullGradientAgainstFiniteDifferences) {
   const auto g = symmetric_group(4);
   const ModelSpec spec = test_model(g);
-  const Dataset data = random_graph_data(*g, 7, 42);
+  const Dataset data = testing::random_graph_data(*g, 7, 42);
   Rng rng(43);
   const std::vector<double> params = spec.draw_init(rng);  // not projected
   ASSERT_GT(spec.distance_to_E(params.data())[0], 1.0);
@@ -434,7 +417,7 @@ TEST(NnModel, FullGradientAgainstFiniteDifferences) {
 TEST(NnModel, ChunkedParallelEqualsSingleChunk) {
   const auto g = symmetric_group(4);
   const ModelSpec spec = test_model(g);
-  const Dataset data = random_graph_data(*g, 7, 5);
+  const Dataset data = testing::random_graph_data(*g, 7, 5);
   Rng rng(6);
   const auto params = spec.draw_init(rng);
   ThreadPool pool2(2), pool1(1);
@@ -450,7 +433,7 @@ TEST(NnModel, ChunkedParallelEqualsSingleChunk) {
 TEST(NnModel, FloatResultIndependentOfThreadCount) {
   const auto g = symmetric_group(4);
   const ModelSpec spec = test_model(g);
-  const Dataset data = random_graph_data(*g, 11, 15);
+  const Dataset data = testing::random_graph_data(*g, 11, 15);
   Rng rng(16);
   const auto pd = spec.draw_init(rng);
   const std::vector<float> params(pd.begin(), pd.end());
@@ -483,7 +466,7 @@ TEST(NnModel, FloatResultIndependentOfThreadCount) {
 TEST(NnModel, PassEqualsPermutedDataset) {
   const auto g = symmetric_group(4);
   const ModelSpec spec = test_model(g);
-  const Dataset data = random_graph_data(*g, 6, 25);
+  const Dataset data = testing::random_graph_data(*g, 6, 25);
   Rng rng(26);
   const auto params = spec.draw_init(rng);
   const auto els = g->elements();
@@ -528,7 +511,7 @@ TEST(NnEngine, EmptyDatasetIsRejected) {
 TEST(NnEngine, ZeroChunkIsRejected) {
   const auto g = symmetric_group(4);
   const ModelSpec spec = test_model(g);
-  const Dataset data = random_graph_data(*g, 3, 1);
+  const Dataset data = testing::random_graph_data(*g, 3, 1);
   ThreadPool pool(1);
   EXPECT_THROW(GradientEngine<double>(spec, data, -0.5, 0, pool), Error);
 }

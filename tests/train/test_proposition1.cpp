@@ -3,6 +3,8 @@
 // lifted action) and Proposition 1 (∇R^aug = Π_E ∇R on E).
 #include <gtest/gtest.h>
 
+#include "../support/random_graphs.hpp"
+
 #include <cmath>
 #include <set>
 #include <vector>
@@ -18,25 +20,6 @@
 
 namespace eqaug {
 namespace {
-
-Dataset random_graphs(const FiniteGroup& g, std::size_t samples, std::uint64_t seed) {
-  const std::size_t n = g.degree();
-  Dataset d;
-  d.name = "random";
-  d.input = make_space(g, 1, 2);
-  d.target = make_space(g, 1, 0);
-  d.size = samples;
-  d.x.assign(samples * n * n, 0.0);
-  d.y.assign(samples, 0.0);
-  Rng rng(seed);
-  for (std::size_t k = 0; k < samples; ++k) {
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = i + 1; j < n; ++j)
-        if (rng.bernoulli(0.5)) d.x[k * n * n + i * n + j] = d.x[k * n * n + j * n + i] = 1.0;
-    d.y[k] = rng.bernoulli(0.5) ? 1.0 : 0.0;
-  }
-  return d;
-}
 
 ModelSpec small_model(const GroupPtr& g) {
   ModelSpec spec(g, make_space(*g, 1, 2));
@@ -77,7 +60,7 @@ std::vector<double> act_on_params(const ModelSpec& spec, const Permutation& g, c
 struct Fixture {
   GroupPtr group = symmetric_group(4);
   ModelSpec spec = small_model(group);
-  Dataset data = random_graphs(*group, 9, 31);
+  Dataset data = testing::random_graph_data(*group, 9, 31);
   ThreadPool pool{2};
   GradientEngine<double> engine{spec, data, -0.5, 4, pool};
   Pass identity;

@@ -1,6 +1,8 @@
 // Full-batch training of the three strategies on a tiny S_4 model, in double.
 #include <gtest/gtest.h>
 
+#include "../support/random_graphs.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -16,25 +18,6 @@
 
 namespace eqaug {
 namespace {
-
-Dataset tiny_data(const FiniteGroup& g, std::size_t samples, std::uint64_t seed) {
-  const std::size_t n = g.degree();
-  Dataset d;
-  d.name = "tiny";
-  d.input = make_space(g, 1, 2);
-  d.target = make_space(g, 1, 0);
-  d.size = samples;
-  d.x.assign(samples * n * n, 0.0);
-  d.y.assign(samples, 0.0);
-  Rng rng(seed);
-  for (std::size_t k = 0; k < samples; ++k) {
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = i + 1; j < n; ++j)
-        if (rng.bernoulli(0.5)) d.x[k * n * n + i * n + j] = d.x[k * n * n + j * n + i] = 1.0;
-    d.y[k] = is_connected(d.x.data() + k * n * n, n) ? 1.0 : 0.0;
-  }
-  return d;
-}
 
 ModelSpec tiny_model(const GroupPtr& g) {
   ModelSpec spec(g, make_space(*g, 1, 2));
@@ -72,7 +55,7 @@ Strategy equi(EquiUpdate u) {
 struct TinySetup {
   GroupPtr group = symmetric_group(4);
   ModelSpec spec = tiny_model(group);
-  Dataset data = tiny_data(*group, 10, 77);
+  Dataset data = testing::random_graph_data(*group, 10, 77, testing::Labels::Connectivity);
   ThreadPool pool{2};
   GradientEngine<double> engine{spec, data, -0.5, 4, pool};
 };
