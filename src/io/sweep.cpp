@@ -4,12 +4,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstring>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iomanip>
@@ -229,6 +229,30 @@ private:
 
 std::string dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n"; }
 
+/// The common start of every run given by --init-weights (projected onto E), with what
+/// the manifest records of it; empty when each run draws its own.
+struct StartPoint {
+  std::vector<double> params;
+  json info;
+};
+
+StartPoint load_start_point(const ExperimentConfig& cfg, const ModelSpec& spec) {
+  StartPoint s;
+  if (cfg.init_weights.empty()) return s;
+  s.params = load_layer_weights(cfg.init_weights, spec);
+  const auto d = spec.distance_to_E(s.params.data());
+  json dist = json::object();
+  double total = 0;
+  for (std::size_t j = 0; j < d.size(); ++j) {
+    dist[spec.linear_layer(j).name] = d[j];
+    total += d[j] * d[j];
+  }
+  dist["total"] = std::sqrt(total);
+  s.info = {{"dir", cfg.init_weights}, {"projection_distance", dist}, {"fingerprint", fingerprint({&s.params})}};
+  spec.project(s.params.data());
+  return s;
+}
+
 template <typename T>
 void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSummary& summary) {
   auto& log = opts.progress ? *opts.progress : std::clog;
@@ -241,27 +265,10 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   check_compatible(data, spec->input(), spec->output());
 
   // Read everything that can fail before touching OUT.
-  // A common start for every run from --init-weights, else a fresh draw per run.
-  std::vector<double> given;
-  json init_info;
-  if (!cfg.init_weights.empty()) {
-    given = load_layer_weights(cfg.init_weights, *spec);
-    json dist = json::object();
-    std::vector<double> projected = given;
-    spec->project(projected.data());
-    const auto d = spec->distance_to_E(given.data());
-    double total = 0;
-    for (std::size_t j = 0; j < d.size(); ++j) {
-      dist[spec->linear_layer(j).name] = d[j];
-      total += d[j] * d[j];
-    }
-    dist["total"] = std::sqrt(total);
-    init_info = {{"dir", cfg.init_weights}, {"projection_distance", dist}, {"fingerprint", fingerprint({&given})}};
-    if (show) log << "init weights from " << cfg.init_weights << ": projected onto E, ||A - P_E A|| = "
-                  << fmt(std::sqrt(total)) << "\n";
-    given = std::move(projected);
-  }
-
+  const StartPoint given = load_start_point(cfg, *spec);
+  if (show && !given.params.empty())
+    log << "init weights from " << cfg.init_weights << ": projected onto E, ||A - P_E A|| = "
+        << fmt(given.info["projection_distance"]["total"].get<double>()) << "\n";
   const std::size_t threads = opts.threads ? opts.threads : ThreadPool::available_cores();
   ThreadPool pool(threads);
   GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
@@ -313,12 +320,12 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     throw Error("--resume: the data differ from those the sweep in " + opts.out.string() +
                 " was computed from (fingerprint " + manifest["data"].value("fingerprint", std::string("?")) +
                 ", now " + data_info["fingerprint"].get<std::string>() + ")");
-  if (resumed && manifest.contains("init_weights") && !init_info.is_null() &&
-      manifest["init_weights"].value("fingerprint", "") != init_info["fingerprint"])
+  if (resumed && manifest.contains("init_weights") && !given.info.is_null() &&
+      manifest["init_weights"].value("fingerprint", "") != given.info["fingerprint"])
     throw Error("--resume: the --init-weights files differ from those the sweep in " + opts.out.string() +
                 " started from");
   manifest["data"] = data_info;
-  if (!init_info.is_null()) manifest["init_weights"] = init_info;
+  if (!given.info.is_null()) manifest["init_weights"] = given.info;
   manifest["complete"] = false;
   manifest["finished"] = nullptr;
   // Every invocation that ran runs here is one session (a resumed sweep has several).
@@ -344,7 +351,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   for (std::size_t k = 0; k < cfg.runs; ++k) {
     if (done[k]) continue;
     const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<double> a0 = given.empty() ? initial_point(*spec, cfg.train.seed, k) : given;
+    const std::vector<double> a0 = given.params.empty() ? initial_point(*spec, cfg.train.seed, k) : given.params;
     auto progress = [&](std::size_t step, const std::vector<StrategyRun>&) {
       if (tty) log << "\r  run " << k + 1 << "/" << cfg.runs << "  step " << step << "/" << cfg.train.epochs
                    << std::flush;

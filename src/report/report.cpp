@@ -12,7 +12,7 @@ int run_report(const std::filesystem::path& dir, std::ostream& out, bool plot, c
       << '\n'
       << format_table(rows) << '\n';
 
-  out << "wrote " << write_summary_csv(dir, rows).string() << '\n';
+  out << "wrote " << std::filesystem::absolute(write_summary_csv(dir, rows)).lexically_normal().string() << '\n';
   if (!plot) return 0;
   if (sweep.runs.empty()) {
     out << "figure: skipped, no finished runs to plot\n";
