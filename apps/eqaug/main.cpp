@@ -1,6 +1,7 @@
 // eqaug — equivariance versus augmentation, the command line.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -60,6 +61,28 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
   return j;
 }
 
+/// A finite real number > 0, with a message a person can read (CLI11's PositiveNumber
+/// prints the whole range of double).
+const CLI::Validator positive_real(
+    [](std::string& value) -> std::string {
+      try {
+        std::size_t used = 0;
+        const double x = std::stod(value, &used);
+        if (used == value.size() && std::isfinite(x) && x > 0) return {};
+      } catch (const std::exception&) {
+      }
+      return "expected a positive number, found '" + value + "'";
+    },
+    "POSITIVE");
+
+/// Digits only: unsigned options must not take "-1" (it would wrap around).
+const CLI::Validator whole_number(
+    [](std::string& value) -> std::string {
+      if (!value.empty() && value.find_first_not_of("0123456789") == std::string::npos) return {};
+      return "expected a non-negative whole number, found '" + value + "'";
+    },
+    "UINT");
+
 std::string joined(int argc, char** argv) {
   std::string s;
   for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
@@ -89,11 +112,11 @@ int main(int argc, char** argv) {
   run->add_option("--aug-per", a.aug_per, "One group element per 'sample' or per minibatch ('batch') (default: train.aug.per; perm: sample)")
       ->check(CLI::IsMember({"sample", "batch"}));
   run->add_flag("--aug-exact", a.aug_exact, "Aug descends the exact Haar average over all group elements (small groups only)");
-  run->add_option("--lr", a.lr, "Learning rate eta (default: train.lr; perm: 1e-4)")->check(CLI::PositiveNumber);
+  run->add_option("--lr", a.lr, "Learning rate eta (default: train.lr; perm: 1e-4)")->check(positive_real);
   run->add_option("--batch", a.batch, "Minibatch size: samples sharing one group element with --aug-per batch (default: train.batch; perm: 200)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000'000}));
   run->add_option("--seed", a.seed, "Master seed of the data, init and augmentation streams (default: train.seed; perm: 0)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number);
   run->add_option("--modes", a.modes, "Strategies to train, any of nom aug equi (default: train.modes; all three)")
       ->check(CLI::IsMember({"nom", "aug", "equi"}))
       ->delimiter(',');
@@ -125,6 +148,10 @@ int main(int argc, char** argv) {
   rep->add_option("results", report_dir, "Results directory written by 'eqaug run'")->required();
   rep->add_flag("--no-plot", no_plot, "Only print the table and write summary.csv");
 
+  if (argc == 1) {
+    std::cout << app.help();
+    return 0;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -34,6 +34,9 @@ TEST(Cli, HelpExplainsEveryOverride) {
                           "--equi-update", "--data-npy", "--init-weights", "--save-weights"})
     EXPECT_NE(r.output.find(opt), std::string::npos) << opt;
   EXPECT_EQ(eqaug("--help").code, 0);
+  const auto bare = eqaug("");
+  EXPECT_EQ(bare.code, 0);
+  EXPECT_NE(bare.output.find("Subcommands"), std::string::npos) << bare.output;
 }
 
 TEST(Cli, BadInputFailsWithAMessage) {
@@ -46,7 +49,8 @@ TEST(Cli, BadInputFailsWithAMessage) {
   r = eqaug("run perm --lr -3");
   EXPECT_NE(r.code, 0);
   for (const char* bad : {"--threads 0", "--threads -1", "--runs -1", "--runs 0", "--chunk 0", "--batch 0",
-                          "--aug-passes 0", "--epochs -2", "--precision f16", "--modes nom,bogus"}) {
+                          "--aug-passes 0", "--epochs -2", "--precision f16", "--modes nom,bogus", "--seed -1",
+                          "--lr abc", "--lr 0"}) {
     r = eqaug(std::string("run perm --out /tmp/eqaug-cli-never ") + bad);
     EXPECT_NE(r.code, 0) << bad;
     EXPECT_NE(r.output.find(std::string(bad).substr(2, std::string(bad).find(' ') - 2)), std::string::npos)
