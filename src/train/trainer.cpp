@@ -20,11 +20,11 @@ Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&eng
   if (opts_.strategies.empty()) throw Error("no strategy to train");
   if (!(opts_.lr > 0) || !std::isfinite(opts_.lr)) throw Error("learning rate must be a positive number");
   const auto& group = *engine.spec().group();
+  const auto& data = engine.data();
+  // A step's passes are held in memory at once (one site permutation per sample).
+  const double pass_bytes = static_cast<double>(data.size) *
+                            static_cast<double>(data.input.sites + data.target.sites) * sizeof(std::uint32_t);
   for (const auto& st : opts_.strategies) {
-    // A step's passes are held in memory at once (one site permutation per sample).
-    const auto& data = engine.data();
-    const double pass_bytes = static_cast<double>(data.size) *
-                              static_cast<double>(data.input.sites + data.target.sites) * sizeof(std::uint32_t);
     if (st.mode == Mode::Aug && !st.exact && static_cast<double>(st.passes) * pass_bytes > 8e9)
       throw Error(std::to_string(st.passes) + " augmentation passes over " + std::to_string(data.size) +
                   " samples need more than 8 GB of permutations per step; use fewer passes");
