@@ -122,15 +122,13 @@ std::string format_duration(double s) {
 }
 
 /// What eqaug writes into OUT; --force removes these and nothing else.
-bool is_ours(const fs::path& entry, const ExperimentConfig& cfg) {
+bool is_ours(const fs::path& entry) {
   const std::string name = entry.filename().string();
   if (name == "manifest.json" || name == "summary.csv" || name == "figure-data" ||
       name.rfind("figure.", 0) == 0)
     return true;
-  for (const char* mode : {"nom", "aug", "equi"})
-    if (name == mode) return true;
-  for (const auto& st : cfg.train.strategies)
-    if (name == st.name()) return true;
+  for (Mode m : {Mode::Nom, Mode::Aug, Mode::Equi})
+    if (name == to_string(m)) return true;
   return false;
 }
 
@@ -198,7 +196,7 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
                   "refusing to delete it");
     read_manifest(manifest);  // only ever delete what eqaug wrote
     for (const auto& entry : fs::directory_iterator(opts.out))
-      if (is_ours(entry.path(), cfg)) fs::remove_all(entry.path());
+      if (is_ours(entry.path())) fs::remove_all(entry.path());
   }
   return json::object();
 }
