@@ -12,6 +12,9 @@ packages=(
   libgtest-dev           # tests
   libbenchmark-dev       # bench/
   gnuplot-nox            # figures (PNG via cairo, SVG)
+  libfftw3-dev           # FFT path of the translation-equivariant layers
+  zlib1g-dev             # gzip-compressed IDX (MNIST) files
+  dataset-fashion-mnist  # default image data of the Trans/Groups presets
 )
 missing=()
 for p in "${packages[@]}"; do
