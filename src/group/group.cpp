@@ -163,7 +163,78 @@ private:
   std::vector<Permutation> elements_;
 };
 
+class Pixel final : public FiniteGroup {
+public:
+  explicit Pixel(const PixelGroupSpec& s) : s_(s) {
+    if (s.side == 0) throw Error("image group: the image side must be at least 1");
+    if (s.side > 46340) throw Error("image group: the image side is too large");
+    nx_ = s.shift_x ? s.side : 1;
+    ny_ = s.shift_y ? s.side : 1;
+    nr_ = s.rotations ? 4 : 1;
+  }
+  std::string name() const override {
+    const std::string n = std::to_string(s_.side);
+    std::string shifts = s_.shift_x && s_.shift_y ? "Z_" + n + " x Z_" + n
+                         : s_.shift_x             ? "Z_" + n + " (x-shifts)"
+                         : s_.shift_y             ? "Z_" + n + " (y-shifts)"
+                                                  : "";
+    if (!s_.rotations) return shifts.empty() ? "trivial group on " + n + "x" + n + " pixels" : shifts;
+    return shifts.empty() ? "C_4 on " + n + "x" + n + " pixels" : "C_4 x| (" + shifts + ")";
+  }
+  std::size_t degree() const override { return s_.side * s_.side; }
+  std::optional<std::uint64_t> order() const override { return std::uint64_t{nx_} * ny_ * nr_; }
+  std::vector<Permutation> generators() const override {
+    std::vector<Permutation> g;
+    if (s_.shift_x) g.push_back(element(1, 0, 0));
+    if (s_.shift_y) g.push_back(element(0, 1, 0));
+    if (s_.rotations) g.push_back(element(0, 0, 1));
+    if (g.empty()) g.push_back(Permutation::identity(degree()));
+    return g;
+  }
+  Permutation sample(Rng& rng) const override {
+    // Rotation first, then the shifts: a fixed order keeps the streams reproducible.
+    const auto r = rng.below(nr_);
+    const auto dx = rng.below(nx_);
+    const auto dy = rng.below(ny_);
+    return element(dx, dy, r);
+  }
+  std::vector<Permutation> elements(std::uint64_t limit) const override {
+    if (*order() > limit)
+      throw Error(name() + " has too many elements to enumerate (limit " + std::to_string(limit) + ")");
+    std::vector<Permutation> out;
+    for (std::size_t r = 0; r < nr_; ++r)
+      for (std::size_t dy = 0; dy < ny_; ++dy)
+        for (std::size_t dx = 0; dx < nx_; ++dx) out.push_back(element(dx, dy, r));
+    return out;
+  }
+
+private:
+  /// Rotate r quarter turns, then shift by (dx, dy): pixel (row, col) goes to the image.
+  Permutation element(std::size_t dx, std::size_t dy, std::size_t r) const {
+    const std::size_t N = s_.side;
+    std::vector<std::uint32_t> img(N * N);
+    for (std::size_t row = 0; row < N; ++row)
+      for (std::size_t col = 0; col < N; ++col) {
+        std::size_t rr = row, cc = col;
+        for (std::size_t k = 0; k < r; ++k) {
+          const std::size_t nr = cc, nc = N - 1 - rr;
+          rr = nr;
+          cc = nc;
+        }
+        rr = (rr + dy) % N;
+        cc = (cc + dx) % N;
+        img[row * N + col] = static_cast<std::uint32_t>(rr * N + cc);
+      }
+    return Permutation(std::move(img));
+  }
+
+  PixelGroupSpec s_;
+  std::size_t nx_, ny_, nr_;
+};
+
 }  // namespace
+
+GroupPtr pixel_group(const PixelGroupSpec& spec) { return std::make_shared<Pixel>(spec); }
 
 GroupPtr symmetric_group(std::size_t n) { return std::make_shared<Symmetric>(n); }
 
