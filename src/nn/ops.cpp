@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "eqaug/core/blas.hpp"
 
@@ -123,6 +124,47 @@ ChunkStats bce_loss(const T* p, const T* y, std::size_t batch, std::size_t C, st
   return st;
 }
 
+template <typename T>
+ChunkStats softmax_cross_entropy(const T* z, const T* y, std::size_t batch, std::size_t C, std::size_t S, T* gz) {
+  ChunkStats st;
+  const double inv_s = 1.0 / static_cast<double>(S);
+  for (std::size_t b = 0; b < batch; ++b) {
+    const T* zb = z + b * C * S;
+    const T* yb = y + b * C * S;
+    for (std::size_t s = 0; s < S; ++s) {
+      double zmax = -std::numeric_limits<double>::infinity();
+      std::size_t arg_z = 0, arg_y = 0;
+      for (std::size_t c = 0; c < C; ++c) {
+        const double zc = static_cast<double>(zb[c * S + s]);
+        if (zc > zmax) {
+          zmax = zc;
+          arg_z = c;
+        }
+        if (yb[c * S + s] > yb[arg_y * S + s]) arg_y = c;
+      }
+      double sum = 0.0;
+      for (std::size_t c = 0; c < C; ++c) sum += std::exp(static_cast<double>(zb[c * S + s]) - zmax);
+      const double lse = zmax + std::log(sum);
+      double ysum = 0.0, loss = 0.0;
+      for (std::size_t c = 0; c < C; ++c) {
+        const double yc = static_cast<double>(yb[c * S + s]);
+        loss -= yc * (static_cast<double>(zb[c * S + s]) - lse);
+        ysum += yc;
+      }
+      st.loss_sum += loss * inv_s;
+      st.correct += arg_z == arg_y ? 1.0 : 0.0;
+      if (gz)
+        for (std::size_t c = 0; c < C; ++c) {
+          const double p = std::exp(static_cast<double>(zb[c * S + s]) - lse);
+          // d/dz_c of −Σ y log softmax = p_c Σ y − y_c (Σ y = 1 for a distribution).
+          gz[b * C * S + c * S + s] = static_cast<T>((p * ysum - static_cast<double>(yb[c * S + s])) * inv_s);
+        }
+    }
+  }
+  st.predictions = static_cast<double>(batch * S);
+  return st;
+}
+
 #define EQAUG_INSTANTIATE(T)                                                                         \
   template void linear_forward<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t);   \
   template void linear_weight_grad<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t, \
@@ -137,7 +179,8 @@ ChunkStats bce_loss(const T* p, const T* y, std::size_t batch, std::size_t C, st
   template void sigmoid_backward<T>(const T*, const T*, T*, std::size_t);                            \
   template void tanh_forward<T>(const T*, T*, std::size_t);                                          \
   template void tanh_backward<T>(const T*, const T*, T*, std::size_t);                               \
-  template ChunkStats bce_loss<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);
+  template ChunkStats bce_loss<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);     \
+  template ChunkStats softmax_cross_entropy<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);
 EQAUG_INSTANTIATE(float)
 EQAUG_INSTANTIATE(double)
 #undef EQAUG_INSTANTIATE

@@ -42,4 +42,13 @@ template <typename T>
 ChunkStats bce_loss(const T* p, const T* y, std::size_t batch, std::size_t channels,
                     std::size_t sites, T* gp);
 
+/// Cross-entropy of softmax(z) over the C channels at each site against the target
+/// distribution y (one-hot for classification): per sample the mean over sites of
+/// −Σ_c y_c log softmax(z)_c, from the logits with the log-sum-exp shift (stable for any
+/// z). Correct: argmax z = argmax y (first maximum), one prediction per site. Writes
+/// d(per-sample loss)/dz = (softmax(z) − y)/S into gz when non-null.
+template <typename T>
+ChunkStats softmax_cross_entropy(const T* z, const T* y, std::size_t batch, std::size_t channels,
+                                 std::size_t sites, T* gz);
+
 }  // namespace eqaug::ops
