@@ -11,7 +11,7 @@
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/io/config.hpp"
-#include "eqaug/io/sweep.hpp"
+#include "eqaug/experiment/sweep.hpp"
 #include "eqaug/report/report.hpp"
 
 namespace {
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   run->add_option("--chunk", a.chunk, "Samples per matrix product (default: train.chunk; 500)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   run->add_option("--threads", a.threads, "Worker threads (default: all cores); results do not depend on it")
-      ->check(CLI::Range(std::size_t{1}, eqaug::io::kMaxThreads));
+      ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
   run->add_option("--data-npy", a.data_npy, "Read the graphs from DIR/graphmat{i}.npy and DIR/graphlabel{i}.npy (the authors' layout)");
   run->add_option("--init-weights", a.init_weights, "Start every strategy from DIR/A<j>.npy (projected onto E first)");
   run->add_flag("--save-weights", a.save_weights, "Write OUT/<mode>/run-<k>/{init,final}/A<j>.npy");
@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
       const auto file = eqaug::io::find_config(a.config);
       const auto json = apply_overrides(eqaug::io::load_toml(file), a, file.string());
       const auto cfg = eqaug::io::resolve(json, file.string());
-      eqaug::io::SweepOptions opts;
+      eqaug::experiment::SweepOptions opts;
       opts.out = a.out.empty() ? std::filesystem::path("results") / cfg.name : std::filesystem::path(a.out);
       opts.force = a.force;
       opts.resume = a.resume;
@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
       opts.save_weights = a.save_weights;
       opts.command_line = joined(argc, argv);
       opts.progress = &std::cerr;
-      const auto summary = eqaug::io::run_sweep(cfg, opts);
+      const auto summary = eqaug::experiment::run_sweep(cfg, opts);
       std::cerr << "sweep finished: " << summary.runs_done << " run(s) in " << summary.wall_s << " s";
       if (summary.runs_skipped) std::cerr << " (" << summary.runs_skipped << " already done)";
       std::cerr << "\n";

@@ -26,6 +26,7 @@ ModelSpec& ModelSpec::linear(std::size_t out_channels, std::size_t out_order, In
   l.subspace = cache_.hom(l.in, l.out);
   l.offset = num_params_;
   l.count = l.in.dim() * l.out.dim();
+  l.coord_offset = dim_E();
   l.init = init;
   num_params_ += l.count;
   linear_.push_back(layers_.size());
@@ -100,6 +101,18 @@ std::vector<double> ModelSpec::draw_init(Rng& rng) const {
 }
 
 template <typename T>
+std::vector<double> ModelSpec::to_coords(const T* params) const {
+  std::vector<double> c(dim_E());
+  for (auto i : linear_) layers_[i].subspace->to_coords(params + layers_[i].offset, c.data() + layers_[i].coord_offset);
+  return c;
+}
+
+template <typename T>
+void ModelSpec::from_coords(const double* c, T* params) const {
+  for (auto i : linear_) layers_[i].subspace->from_coords(c + layers_[i].coord_offset, params + layers_[i].offset);
+}
+
+template <typename T>
 void ModelSpec::project(T* params) const {
   for (auto i : linear_) layers_[i].subspace->project(params + layers_[i].offset);
 }
@@ -109,6 +122,28 @@ std::vector<double> ModelSpec::distance_to_E(const T* params) const {
   std::vector<double> d;
   for (auto i : linear_) d.push_back(layers_[i].subspace->distance(params + layers_[i].offset));
   return d;
+}
+
+template <typename T>
+Network<T>::Network(const ModelSpec& spec, Parametrisation p, EquiEval eval) : spec_(&spec), param_(p) {
+  const auto& layers = spec.layers();
+  linear_index_.assign(layers.size(), 0);
+  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
+    linear_index_[spec.linear_layers()[j]] = j;
+    if (p == Parametrisation::Equivariant) ops_.push_back(make_equi_op<T>(spec.linear_layer(j).subspace, eval));
+  }
+}
+
+template <typename T>
+std::size_t Network<T>::num_params() const {
+  return param_ == Parametrisation::Dense ? spec_->num_params() : spec_->dim_E();
+}
+
+template <typename T>
+std::vector<std::string> Network<T>::layer_kinds() const {
+  std::vector<std::string> k;
+  for (std::size_t j = 0; j < spec_->linear_layers().size(); ++j) k.push_back(ops_.empty() ? "dense" : ops_[j]->kind());
+  return k;
 }
 
 template <typename T>
@@ -122,6 +157,9 @@ Workspace<T> Network<T>::make_workspace(std::size_t batch) const {
   ws.grad_a.resize(batch * spec_->max_width());
   ws.grad_b.resize(batch * spec_->max_width());
   ws.target.resize(batch * spec_->output().dim());
+  std::size_t scratch = 0;
+  for (const auto& op : ops_) scratch = std::max(scratch, op->scratch_size(batch));
+  ws.scratch.resize(scratch);
   return ws;
 }
 
@@ -134,7 +172,10 @@ void Network<T>::forward(const T* params, std::size_t batch, Workspace<T>& ws) c
     const T* x = ws.act[i].data();
     T* y = ws.act[i + 1].data();
     switch (l.kind) {
-      case LayerKind::Linear: ops::linear_forward(params + l.offset, x, y, batch, l.in.dim(), l.out.dim()); break;
+      case LayerKind::Linear:
+        if (ops_.empty()) ops::linear_forward(params + l.offset, x, y, batch, l.in.dim(), l.out.dim());
+        else ops_[linear_index_[i]]->forward(params + l.coord_offset, x, y, batch, ws.scratch.data());
+        break;
       case LayerKind::LeakyReLU: ops::leaky_relu_forward(x, y, batch * l.in.dim(), static_cast<T>(l.slope)); break;
       case LayerKind::LayerNorm: ops::layer_norm_forward(x, y, batch, l.in.channels, l.in.sites, l.eps); break;
       case LayerKind::Sigmoid: ops::sigmoid_forward(x, y, batch * l.in.dim()); break;
@@ -151,7 +192,9 @@ ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>
   const Space& out = spec_->output();
   ChunkStats st;
   T* gy = grad ? ws.grad_a.data() : nullptr;
-  st = ops::bce_loss(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy);
+  st = spec_->loss_kind() == LossKind::CrossEntropy
+           ? ops::softmax_cross_entropy(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy)
+           : ops::bce_loss(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy);
   if (!grad) return st;
   T* gx = ws.grad_b.data();
   for (std::size_t i = layers.size(); i-- > 0;) {
@@ -161,8 +204,14 @@ ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>
     const bool need_gx = i > 0;  // nobody needs the gradient w.r.t. the data
     switch (l.kind) {
       case LayerKind::Linear:
-        ops::linear_weight_grad(x, gy, grad + l.offset, batch, l.in.dim(), l.out.dim(), accumulate);
-        if (need_gx) ops::linear_input_grad(params + l.offset, gy, gx, batch, l.in.dim(), l.out.dim());
+        if (ops_.empty()) {
+          ops::linear_weight_grad(x, gy, grad + l.offset, batch, l.in.dim(), l.out.dim(), accumulate);
+          if (need_gx) ops::linear_input_grad(params + l.offset, gy, gx, batch, l.in.dim(), l.out.dim());
+        } else {
+          const auto& op = *ops_[linear_index_[i]];
+          op.coord_grad(x, gy, grad + l.coord_offset, batch, accumulate, ws.scratch.data());
+          if (need_gx) op.input_grad(params + l.coord_offset, gy, gx, batch, ws.scratch.data());
+        }
         break;
       case LayerKind::LeakyReLU:
         if (need_gx) ops::leaky_relu_backward(y, gy, gx, batch * l.in.dim(), static_cast<T>(l.slope));
@@ -191,6 +240,10 @@ std::vector<T> Network<T>::predict(const T* params, const T* inputs, std::size_t
   return ws.act.back();
 }
 
+template std::vector<double> ModelSpec::to_coords<float>(const float*) const;
+template std::vector<double> ModelSpec::to_coords<double>(const double*) const;
+template void ModelSpec::from_coords<float>(const double*, float*) const;
+template void ModelSpec::from_coords<double>(const double*, double*) const;
 template void ModelSpec::project<float>(float*) const;
 template void ModelSpec::project<double>(double*) const;
 template std::vector<double> ModelSpec::distance_to_E<float>(const float*) const;

@@ -11,12 +11,19 @@ namespace {
 // Bound on the memory of per-item gradient buffers; items beyond it run in waves.
 constexpr std::size_t kItemBufferBytes = std::size_t{1} << 30;
 constexpr std::size_t kMaxWave = 128;
+// A job whose gradient buffer per worker would exceed this runs its items one at a time.
+constexpr std::size_t kSequentialBytes = std::size_t{256} << 20;
 }  // namespace
 
 template <typename T>
 GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, double input_shift,
-                                  std::size_t chunk, ThreadPool& pool)
-    : net_(spec), data_(&data), chunk_(std::min(chunk, data.size)), pool_(&pool) {
+                                  std::size_t chunk, ThreadPool& pool, EquiEval equi_eval)
+    : net_(spec),
+      equi_net_(spec, Parametrisation::Equivariant, equi_eval),
+      data_(&data),
+      chunk_(std::min(chunk, data.size)),
+      pool_(&pool),
+      sequential_bytes_(kSequentialBytes) {
   check_compatible(data, spec.input(), spec.output());
   if (data.size == 0) throw Error("data set '" + data.name + "' has no samples");
   if (chunk == 0) throw Error("chunk size must be positive");
@@ -26,7 +33,8 @@ GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, do
   x_.resize(data.x.size());
   for (std::size_t i = 0; i < x_.size(); ++i) x_[i] = static_cast<T>(data.x[i] + input_shift);
   y_.assign(data.y.begin(), data.y.end());
-  for (std::size_t w = 0; w < pool.size(); ++w) workspaces_.push_back(net_.make_workspace(chunk_));
+  // The Equi network's workspace has the same activations plus its scratch.
+  for (std::size_t w = 0; w < pool.size(); ++w) workspaces_.push_back(equi_net_.make_workspace(chunk_));
 }
 
 template <typename T>
@@ -40,10 +48,11 @@ void GradientEngine<T>::load_chunk(const Pass& pass, std::size_t first, std::siz
       std::copy_n(s0, count * D, dst);
       return;
     }
-    const bool shared = perm.size() == S;  // one permutation for every sample
-    EQAUG_CHECK(shared || perm.size() == data_->size * S, "pass does not match the data");
+    const bool shared = pass.element_of.empty();  // one permutation for every sample
+    EQAUG_CHECK(perm.size() % S == 0 && (!shared || perm.size() == S), "pass does not match the data");
     for (std::size_t b = 0; b < count; ++b) {
-      const std::uint32_t* p = perm.data() + (shared ? 0 : (first + b) * S);
+      const std::uint32_t* p = perm.data() + (shared ? 0 : std::size_t{pass.element_of[first + b]} * S);
+      EQAUG_CHECK(shared || (std::size_t{pass.element_of[first + b]} + 1) * S <= perm.size(), "pass table too short");
       for (std::size_t c = 0; c < space.channels; ++c) {
         const T* from = s0 + b * D + c * S;
         T* to = dst + b * D + c * S;
@@ -58,12 +67,16 @@ void GradientEngine<T>::load_chunk(const Pass& pass, std::size_t first, std::siz
 template <typename T>
 std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(const std::vector<Job>& jobs,
                                                                              std::size_t groups) {
-  const std::size_t n = data_->size, P = net_.spec().num_params();
+  const std::size_t n = data_->size;
   const std::size_t chunks = (n + chunk_ - 1) / chunk_;
+  auto params_of = [&](const Job& j) { return j.equi ? equi_net_.num_params() : net_.num_params(); };
   std::vector<GroupResult> out(groups);
+  std::vector<int> group_equi(groups, -1);
   for (const auto& j : jobs) {
     EQAUG_CHECK(j.group < groups, "job group out of range");
-    if (j.grad && out[j.group].grad.empty()) out[j.group].grad.assign(P, 0.0);
+    EQAUG_CHECK(group_equi[j.group] < 0 || group_equi[j.group] == int(j.equi), "a group mixes parametrisations");
+    group_equi[j.group] = int(j.equi);
+    if (j.grad && out[j.group].grad.empty()) out[j.group].grad.assign(params_of(j), 0.0);
   }
   struct Item {
     std::size_t job, chunk;
@@ -71,39 +84,75 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
   std::vector<Item> items;
   for (std::size_t j = 0; j < jobs.size(); ++j)
     for (std::size_t c = 0; c < chunks; ++c) items.push_back({j, c});
+  auto sequential = [&](const Item& it) {
+    return jobs[it.job].grad && params_of(jobs[it.job]) * sizeof(T) * pool_->size() > sequential_bytes_;
+  };
 
-  const std::size_t wave = std::clamp<std::size_t>(kItemBufferBytes / std::max<std::size_t>(1, P * sizeof(T)),
-                                                   1, kMaxWave);
   std::vector<ChunkStats> stats(items.size());
-  for (std::size_t w0 = 0; w0 < items.size(); w0 += wave) {
-    const std::size_t w1 = std::min(items.size(), w0 + wave);
-    if (item_grads_.size() < w1 - w0) item_grads_.resize(w1 - w0);
-    pool_->parallel_for(w1 - w0, [&](std::size_t k, std::size_t worker) {
-      const Item& it = items[w0 + k];
-      const Job& job = jobs[it.job];
-      const std::size_t first = it.chunk * chunk_, count = std::min(chunk_, n - first);
-      Workspace<T>& ws = workspaces_[worker];
-      load_chunk(*job.pass, first, count, ws);
-      T* g = nullptr;
-      if (job.grad) {
-        auto& buf = item_grads_[k];
-        if (buf.size() != P) buf.resize(P);
-        g = buf.data();
-      }
-      stats[w0 + k] = net_.evaluate(job.params, count, ws, g, /*accumulate=*/false);
-    });
-    // Reduce the wave in item order, split over parameter blocks.
+  auto evaluate = [&](std::size_t index, std::size_t slot, std::size_t worker) {
+    const Item& it = items[index];
+    const Job& job = jobs[it.job];
+    const std::size_t first = it.chunk * chunk_, count = std::min(chunk_, n - first);
+    Workspace<T>& ws = workspaces_[worker];
+    load_chunk(*job.pass, first, count, ws);
+    T* g = nullptr;
+    if (job.grad) {
+      auto& buf = item_grads_[slot];
+      if (buf.size() != params_of(job)) buf.resize(params_of(job));
+      g = buf.data();
+    }
+    const Network<T>& net = job.equi ? equi_net_ : net_;
+    stats[index] = net.evaluate(job.params, count, ws, g, /*accumulate=*/false);
+  };
+  // Adds the buffers of items [i0, i1) (in slots 0, 1, ...) in item order, split over
+  // parameter blocks.
+  auto reduce = [&](std::size_t i0, std::size_t i1) {
+    std::size_t P = 0;
+    for (std::size_t k = i0; k < i1; ++k)
+      if (jobs[items[k].job].grad) P = std::max(P, params_of(jobs[items[k].job]));
     const std::size_t block = 1 << 15, blocks = (P + block - 1) / block;
     pool_->parallel_for(blocks, [&](std::size_t b, std::size_t) {
-      const std::size_t p0 = b * block, p1 = std::min(P, p0 + block);
-      for (std::size_t k = 0; k < w1 - w0; ++k) {
-        const Job& job = jobs[items[w0 + k].job];
+      for (std::size_t k = i0; k < i1; ++k) {
+        const Job& job = jobs[items[k].job];
         if (!job.grad) continue;
+        const std::size_t p0 = b * block, p1 = std::min(params_of(job), p0 + block);
         double* acc = out[job.group].grad.data();
-        const T* g = item_grads_[k].data();
+        const T* g = item_grads_[k - i0].data();
         for (std::size_t p = p0; p < p1; ++p) acc[p] += static_cast<double>(g[p]);
       }
     });
+  };
+
+  for (std::size_t i = 0; i < items.size();) {
+    if (sequential(items[i])) {
+      // One item at a time, every core inside the BLAS calls.
+      if (item_grads_.empty()) item_grads_.resize(1);
+      item_grads_.resize(1);
+      blas::set_num_threads(static_cast<int>(pool_->size()));
+      try {
+        evaluate(i, 0, 0);
+      } catch (...) {
+        blas::set_num_threads(1);
+        throw;
+      }
+      blas::set_num_threads(1);
+      reduce(i, i + 1);
+      ++i;
+      continue;
+    }
+    // A wave of consecutive parallel items, bounded in buffer memory.
+    std::size_t P = 1;
+    std::size_t end = i;
+    while (end < items.size() && !sequential(items[end])) {
+      P = std::max(P, params_of(jobs[items[end].job]));
+      const std::size_t limit = std::clamp<std::size_t>(kItemBufferBytes / (P * sizeof(T)), 1, kMaxWave);
+      if (end - i >= limit) break;
+      ++end;
+    }
+    if (item_grads_.size() < end - i) item_grads_.resize(end - i);
+    pool_->parallel_for(end - i, [&](std::size_t k, std::size_t worker) { evaluate(i + k, k, worker); });
+    reduce(i, end);
+    i = end;
   }
   for (std::size_t k = 0; k < items.size(); ++k) {
     auto& r = out[jobs[items[k].job].group];

@@ -15,6 +15,21 @@ std::string to_string(Mode m) {
 std::string to_string(AugPer p) { return p == AugPer::Sample ? "sample" : "batch"; }
 std::string to_string(EquiUpdate u) { return u == EquiUpdate::Orbit ? "orbit" : "dense"; }
 
+std::string to_string(EquiEvalChoice e) {
+  switch (e) {
+    case EquiEvalChoice::Auto: return "auto";
+    case EquiEvalChoice::Structured: return "structured";
+    case EquiEvalChoice::Dense: return "dense";
+  }
+  return "?";
+}
+EquiEvalChoice parse_equi_eval(const std::string& s) {
+  if (s == "auto") return EquiEvalChoice::Auto;
+  if (s == "structured") return EquiEvalChoice::Structured;
+  if (s == "dense") return EquiEvalChoice::Dense;
+  throw Error("unknown Equi evaluation '" + s + "' (expected auto, structured or dense)");
+}
+
 Mode parse_mode(const std::string& s) {
   if (s == "nom") return Mode::Nom;
   if (s == "aug") return Mode::Aug;
@@ -35,20 +50,25 @@ EquiUpdate parse_equi_update(const std::string& s) {
 Pass make_pass(const Dataset& data, const std::vector<Permutation>& elements,
                const std::vector<std::size_t>& element_of) {
   EQAUG_CHECK(element_of.size() == data.size, "one element index per sample");
+  EQAUG_CHECK(!elements.empty(), "a pass needs at least one element");
   Pass p;
   auto fill = [&](const Space& space, std::vector<std::uint32_t>& out) {
     if (space.order == 0) return;  // the trivial site never moves
-    std::vector<Permutation> on_sites;
-    on_sites.reserve(elements.size());
-    for (const auto& g : elements) on_sites.push_back(g.on_tuples(space.order));
-    out.resize(data.size * space.sites);
-    for (std::size_t i = 0; i < data.size; ++i) {
-      const auto& img = on_sites[element_of[i]].image();
-      std::copy(img.begin(), img.end(), out.begin() + static_cast<std::ptrdiff_t>(i * space.sites));
+    out.reserve(elements.size() * space.sites);
+    for (const auto& g : elements) {
+      const auto img = g.on_tuples(space.order).image();
+      out.insert(out.end(), img.begin(), img.end());
     }
   };
   fill(data.input, p.in_sites);
   fill(data.target, p.tgt_sites);
+  if (elements.size() > 1) {
+    p.element_of.resize(data.size);
+    for (std::size_t i = 0; i < data.size; ++i) {
+      EQAUG_CHECK(element_of[i] < elements.size(), "element index out of range");
+      p.element_of[i] = static_cast<std::uint32_t>(element_of[i]);
+    }
+  }
   return p;
 }
 

@@ -66,6 +66,16 @@ EpochRecord measure(const ModelSpec& spec, std::size_t step, const std::vector<T
 }  // namespace
 
 template <typename T>
+bool uses_structured_equi(const Strategy& s, const GradientEngine<T>& engine) {
+  if (s.mode != Mode::Equi || s.equi_update != EquiUpdate::Orbit) return false;
+  if (s.equi_eval == EquiEvalChoice::Structured) return true;
+  if (s.equi_eval == EquiEvalChoice::Dense) return false;
+  for (const auto& k : engine.equi_network().layer_kinds())
+    if (k == "fft") return true;
+  return false;
+}
+
+template <typename T>
 std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vector<double>& a0,
                                          const Progress& progress) {
   const ModelSpec& spec = engine_->spec();
@@ -77,48 +87,48 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
   struct State {
     std::vector<T> a;
     std::vector<double> coords;  // Equi with orbit updates: per linear layer, concatenated
+    std::vector<T> coords_t;     // the coordinates the structured evaluation reads
+    bool structured = false;
   };
   std::vector<State> state(S);
   std::vector<StrategyRun> out(S);
-  auto linear = [&](std::size_t j) -> const LayerSpec& { return spec.linear_layer(j); };
   for (std::size_t k = 0; k < S; ++k) {
-    out[k].strategy = opts_.strategies[k];
+    const Strategy& st = opts_.strategies[k];
+    out[k].strategy = st;
     state[k].a = start;
-    if (opts_.strategies[k].mode == Mode::Equi && opts_.strategies[k].equi_update == EquiUpdate::Orbit) {
-      state[k].coords.resize(spec.dim_E());
-      std::size_t off = 0;
-      for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-        linear(j).subspace->to_coords(a0.data() + linear(j).offset, state[k].coords.data() + off);
-        off += linear(j).subspace->dim();
-      }
+    state[k].structured = uses_structured_equi(st, *engine_);
+    out[k].layer_eval = state[k].structured ? engine_->equi_network().layer_kinds()
+                                            : std::vector<std::string>(spec.linear_layers().size(), "dense");
+    if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
+      state[k].coords = spec.to_coords(a0.data());
+      if (state[k].structured) state[k].coords_t.assign(state[k].coords.begin(), state[k].coords.end());
     }
   }
 
   const Pass identity;
   for (std::size_t step = 0; step <= opts_.epochs; ++step) {
     const bool last = step == opts_.epochs;
-    // Groups: 2k = what strategy k descends (its gradient), 2k+1 = Aug's un-augmented risk.
-    std::vector<std::vector<Pass>> aug_passes(S);
-    std::vector<typename GradientEngine<T>::Job> jobs;
+    // One strategy at a time, so only one full-size gradient is alive at once.
     for (std::size_t k = 0; k < S; ++k) {
       const Strategy& st = opts_.strategies[k];
-      const T* params = state[k].a.data();
+      auto& a = state[k].a;
+      // Groups: 0 = what the strategy descends (its gradient), 1 = Aug's un-augmented risk.
+      std::vector<Pass> aug_passes;
+      std::vector<typename GradientEngine<T>::Job> jobs;
       if (st.mode == Mode::Aug) {
         Rng rng = augmentation_rng(opts_.seed, run_index, step, st.mode);
-        aug_passes[k] = augmentation_passes(st, *spec.group(), data, rng);
-        for (const auto& p : aug_passes[k]) jobs.push_back({params, &p, !last, 2 * k});
-        jobs.push_back({params, &identity, false, 2 * k + 1});
+        aug_passes = augmentation_passes(st, *spec.group(), data, rng);
+        for (const auto& p : aug_passes) jobs.push_back({a.data(), &p, !last, 0});
+        jobs.push_back({a.data(), &identity, false, 1});
+      } else if (state[k].structured) {
+        jobs.push_back({state[k].coords_t.data(), &identity, !last, 0, /*equi=*/true});
       } else {
-        jobs.push_back({params, &identity, !last, 2 * k});
+        jobs.push_back({a.data(), &identity, !last, 0});
       }
-    }
-    auto results = engine_->run(jobs, 2 * S);
-
-    for (std::size_t k = 0; k < S; ++k) {
-      const Strategy& st = opts_.strategies[k];
-      auto& desc = results[2 * k];
-      const auto& risk = st.mode == Mode::Aug ? results[2 * k + 1] : desc;
-      EpochRecord rec = measure(spec, step, state[k].a, start);
+      auto results = engine_->run(jobs, 2);
+      auto& desc = results[0];
+      const auto& risk = st.mode == Mode::Aug ? results[1] : desc;
+      EpochRecord rec = measure(spec, step, a, start);
       rec.loss = risk.stats.loss_sum / static_cast<double>(risk.samples);
       rec.accuracy = risk.stats.correct / risk.stats.predictions;
       if (st.mode == Mode::Aug) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
@@ -128,18 +138,21 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       std::vector<double>& g = desc.grad;
       const double scale = 1.0 / static_cast<double>(desc.samples);
       for (double& x : g) x *= scale;
-      auto& a = state[k].a;
-      if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
-        std::size_t off = 0;
+      if (state[k].structured) {
+        // The gradient is already in the orthonormal coordinates of E.
+        auto& c = state[k].coords;
+        for (std::size_t i = 0; i < c.size(); ++i) c[i] -= opts_.lr * g[i];
+        state[k].coords_t.assign(c.begin(), c.end());
+        spec.from_coords(c.data(), a.data());
+      } else if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
         std::vector<double> gc;
         for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-          const auto& l = linear(j);
+          const auto& l = spec.linear_layer(j);
           gc.resize(l.subspace->dim());
           l.subspace->to_coords(g.data() + l.offset, gc.data());
-          double* c = state[k].coords.data() + off;
+          double* c = state[k].coords.data() + l.coord_offset;
           for (std::size_t i = 0; i < gc.size(); ++i) c[i] -= opts_.lr * gc[i];
           l.subspace->from_coords(c, a.data() + l.offset);
-          off += gc.size();
         }
       } else {
         if (st.mode == Mode::Equi) spec.project(g.data());
@@ -148,9 +161,15 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
     }
     if (progress) progress(step, out);
   }
-  for (std::size_t k = 0; k < S; ++k) out[k].final_params.assign(state[k].a.begin(), state[k].a.end());
+  for (std::size_t k = 0; k < S; ++k) {
+    if (opts_.keep_final_params) out[k].final_params.assign(state[k].a.begin(), state[k].a.end());
+    std::vector<T>().swap(state[k].a);  // free as we go: the finals are in double
+  }
   return out;
 }
+
+template bool uses_structured_equi<float>(const Strategy&, const GradientEngine<float>&);
+template bool uses_structured_equi<double>(const Strategy&, const GradientEngine<double>&);
 
 template class Trainer<float>;
 template class Trainer<double>;

@@ -13,7 +13,8 @@
 #include "eqaug/io/atomic_file.hpp"
 #include "eqaug/io/config.hpp"
 #include "eqaug/io/npy.hpp"
-#include "eqaug/io/sweep.hpp"
+#include "eqaug/experiment/sweep.hpp"
+#include "eqaug/io/results.hpp"
 
 namespace fs = std::filesystem;
 using eqaug::Error;
@@ -55,8 +56,8 @@ protected:
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  eqaug::io::SweepOptions options(const std::string& sub, std::size_t threads = 2) {
-    eqaug::io::SweepOptions o;
+  eqaug::experiment::SweepOptions options(const std::string& sub, std::size_t threads = 2) {
+    eqaug::experiment::SweepOptions o;
     o.out = root_ / sub;
     o.threads = threads;
     return o;
@@ -174,7 +175,7 @@ TEST(Config, UnknownPresetListsWhereItLooked) {
 
 TEST_F(SweepTest, WritesManifestAndOneCsvPerRunAndStrategy) {
   const auto cfg = eqaug::io::resolve(small_perm(), "small");
-  const auto s = eqaug::io::run_sweep(cfg, options("out"));
+  const auto s = eqaug::experiment::run_sweep(cfg, options("out"));
   EXPECT_EQ(s.runs_done, 3u);
   const json m = json::parse(read(root_ / "out/manifest.json"));
   EXPECT_TRUE(m["complete"].get<bool>());
@@ -207,7 +208,7 @@ TEST_F(SweepTest, EquiStaysInEAndAugCloserThanNom) {
   j["train"]["epochs"] = 4;
   j["train"]["aug"]["passes"] = 8;
   const auto cfg = eqaug::io::resolve(j, "small");
-  eqaug::io::run_sweep(cfg, options("out"));
+  eqaug::experiment::run_sweep(cfg, options("out"));
   auto last_dist_E = [&](const char* mode) {
     std::istringstream in(read(root_ / "out" / mode / "run-000.csv"));
     std::string line, last;
@@ -225,16 +226,16 @@ TEST_F(SweepTest, EquiStaysInEAndAugCloserThanNom) {
 
 TEST_F(SweepTest, ExistingDirectoryNeedsForce) {
   const auto cfg = eqaug::io::resolve(small_perm(), "small");
-  eqaug::io::run_sweep(cfg, options("out"));
+  eqaug::experiment::run_sweep(cfg, options("out"));
   const std::string before = read(root_ / "out/nom/run-001.csv");
-  std::string m = message_of([&] { eqaug::io::run_sweep(cfg, options("out")); });
+  std::string m = message_of([&] { eqaug::experiment::run_sweep(cfg, options("out")); });
   EXPECT_NE(m.find("--force"), std::string::npos) << m;
   EXPECT_EQ(read(root_ / "out/nom/run-001.csv"), before);
   auto o = options("out");
   o.force = true;
   eqaug::io::write_file_atomic(root_ / "out/notes.txt", "the user's");
   eqaug::io::write_file_atomic(root_ / "out/nom/run-007.csv", "stale run of an older sweep");
-  eqaug::io::run_sweep(cfg, o);
+  eqaug::experiment::run_sweep(cfg, o);
   EXPECT_FALSE(fs::exists(root_ / "out/nom/run-007.csv"));
   EXPECT_EQ(read(root_ / "out/notes.txt"), "the user's");  // --force removes only what eqaug wrote
   EXPECT_FALSE(fs::exists(root_ / "out/.lock"));
@@ -244,20 +245,20 @@ TEST_F(SweepTest, ExistingDirectoryNeedsForce) {
   eqaug::io::write_file_atomic(root_ / "mine/thesis.tex", "precious");
   auto o2 = options("mine");
   o2.force = true;
-  m = message_of([&] { eqaug::io::run_sweep(cfg, o2); });
+  m = message_of([&] { eqaug::experiment::run_sweep(cfg, o2); });
   EXPECT_NE(m.find("not an eqaug results directory"), std::string::npos) << m;
   EXPECT_EQ(read(root_ / "mine/thesis.tex"), "precious");
   // Nor one whose manifest.json is someone else's.
   eqaug::io::write_file_atomic(root_ / "mine/manifest.json", R"({"name": "webapp"})");
-  m = message_of([&] { eqaug::io::run_sweep(cfg, o2); });
+  m = message_of([&] { eqaug::experiment::run_sweep(cfg, o2); });
   EXPECT_NE(m.find("not a manifest written by eqaug"), std::string::npos) << m;
   EXPECT_EQ(read(root_ / "mine/thesis.tex"), "precious");
 }
 
 TEST_F(SweepTest, ResumeRedoesUnfinishedRunsAndMatchesAnUninterruptedSweep) {
   const auto cfg = eqaug::io::resolve(small_perm(), "small");
-  eqaug::io::run_sweep(cfg, options("full"));
-  eqaug::io::run_sweep(cfg, options("killed"));
+  eqaug::experiment::run_sweep(cfg, options("full"));
+  eqaug::experiment::run_sweep(cfg, options("killed"));
   // Simulate a kill during run 1: the manifest lists only run 0, run 1 left half-written.
   json m = json::parse(read(root_ / "killed/manifest.json"));
   m["runs"] = json::array({m["runs"][0]});
@@ -268,7 +269,7 @@ TEST_F(SweepTest, ResumeRedoesUnfinishedRunsAndMatchesAnUninterruptedSweep) {
   fs::remove(root_ / "killed/equi/run-002.csv");
   auto o = options("killed", 1);  // a different thread count must not matter
   o.resume = true;
-  const auto s = eqaug::io::run_sweep(cfg, o);
+  const auto s = eqaug::experiment::run_sweep(cfg, o);
   EXPECT_EQ(s.runs_skipped, 1u);
   EXPECT_EQ(s.runs_done, 2u);
   for (const char* mode : {"nom", "aug", "equi"})
@@ -282,22 +283,22 @@ TEST_F(SweepTest, ResumeRedoesUnfinishedRunsAndMatchesAnUninterruptedSweep) {
 
 TEST_F(SweepTest, ResumeRefusesAnotherConfiguration) {
   const auto cfg = eqaug::io::resolve(small_perm(), "small");
-  eqaug::io::run_sweep(cfg, options("out"));
+  eqaug::experiment::run_sweep(cfg, options("out"));
   auto j = small_perm();
   j["train"]["lr"] = 0.01;
   auto o = options("out");
   o.resume = true;
-  const std::string m = message_of([&] { eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), o); });
+  const std::string m = message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), o); });
   EXPECT_NE(m.find("/train/lr"), std::string::npos) << m;
   auto o2 = options("nothing-here");
   o2.resume = true;
-  EXPECT_NE(message_of([&] { eqaug::io::run_sweep(cfg, o2); }).find("nothing to resume"), std::string::npos);
+  EXPECT_NE(message_of([&] { eqaug::experiment::run_sweep(cfg, o2); }).find("nothing to resume"), std::string::npos);
 }
 
 TEST_F(SweepTest, ThreadCountDoesNotChangeResults) {
   const auto cfg = eqaug::io::resolve(small_perm(), "small");
-  eqaug::io::run_sweep(cfg, options("t1", 1));
-  eqaug::io::run_sweep(cfg, options("t3", 3));
+  eqaug::experiment::run_sweep(cfg, options("t1", 1));
+  eqaug::experiment::run_sweep(cfg, options("t3", 3));
   for (const char* mode : {"nom", "aug", "equi"})
     EXPECT_EQ(read(root_ / "t1" / mode / "run-002.csv"), read(root_ / "t3" / mode / "run-002.csv"));
 }
@@ -308,7 +309,7 @@ TEST_F(SweepTest, SavedWeightsRoundTripThroughInitWeights) {
   auto cfg = eqaug::io::resolve(j, "small");
   auto o = options("out");
   o.save_weights = true;
-  eqaug::io::run_sweep(cfg, o);
+  eqaug::experiment::run_sweep(cfg, o);
   const auto a0 = eqaug::io::read_npy(root_ / "out/nom/run-000/init/A0.npy");
   EXPECT_EQ(a0.shape, (std::vector<std::size_t>{32, 1, 100, 100}));
   EXPECT_EQ(a0.descr, "<f4");
@@ -320,14 +321,14 @@ TEST_F(SweepTest, SavedWeightsRoundTripThroughInitWeights) {
   // Starting from the saved A⁰ reproduces the run; the projection of a point in E is 0.
   j["train"]["init_weights"] = (root_ / "out/nom/run-000/init").string();
   auto o2 = options("again");
-  eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), o2);
+  eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), o2);
   EXPECT_EQ(read(root_ / "again/nom/run-000.csv"), read(root_ / "out/nom/run-000.csv"));
   json m = json::parse(read(root_ / "again/manifest.json"));
   EXPECT_LT(m["init_weights"]["projection_distance"]["total"].get<double>(), 1e-6);
 
   // Nom's final point is not in E: the projection is reported and the start is in E.
   j["train"]["init_weights"] = (root_ / "out/nom/run-000/final").string();
-  eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("from-nom"));
+  eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("from-nom"));
   m = json::parse(read(root_ / "from-nom/manifest.json"));
   EXPECT_GT(m["init_weights"]["projection_distance"]["total"].get<double>(), 1e-6);
   std::istringstream in(read(root_ / "from-nom/equi/run-000.csv"));
@@ -344,7 +345,7 @@ TEST_F(SweepTest, BadInitWeightsAreRejectedBeforeTouchingResults) {
   std::vector<float> wrong(10, 0.f);
   eqaug::io::write_npy<float>(root_ / "w/A0.npy", wrong.data(), {10});
   j["train"]["init_weights"] = (root_ / "w").string();
-  const std::string m = message_of([&] { eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("out")); });
+  const std::string m = message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("out")); });
   EXPECT_NE(m.find("A0.npy"), std::string::npos) << m;
   EXPECT_NE(m.find("(32, 1, 100, 100)"), std::string::npos) << m;
   EXPECT_FALSE(fs::exists(root_ / "out"));
@@ -353,19 +354,19 @@ TEST_F(SweepTest, BadInitWeightsAreRejectedBeforeTouchingResults) {
 TEST_F(SweepTest, AugDrawsDoNotDependOnTheOtherModes) {
   auto j = small_perm();
   j["train"]["runs"] = 1;
-  eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("all"));
+  eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("all"));
   j["train"]["modes"] = {"aug"};
-  eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("alone"));
+  eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("alone"));
   EXPECT_EQ(read(root_ / "alone/aug/run-000.csv"), read(root_ / "all/aug/run-000.csv"));
 }
 
 TEST_F(SweepTest, ResumingAFinishedSweepKeepsItsRecord) {
   const auto cfg = eqaug::io::resolve(small_perm(), "small");
-  eqaug::io::run_sweep(cfg, options("out"));
+  eqaug::experiment::run_sweep(cfg, options("out"));
   const json first = json::parse(read(root_ / "out/manifest.json"));
   auto o = options("out");
   o.resume = true;
-  const auto s = eqaug::io::run_sweep(cfg, o);
+  const auto s = eqaug::experiment::run_sweep(cfg, o);
   EXPECT_EQ(s.runs_done, 0u);
   const json second = json::parse(read(root_ / "out/manifest.json"));
   EXPECT_EQ(second["runs"], first["runs"]);
@@ -380,7 +381,7 @@ TEST_F(SweepTest, ADirectoryInUseIsRefused) {
   const int fd = ::open((root_ / "busy/.lock").c_str(), O_RDWR | O_CREAT, 0644);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::flock(fd, LOCK_EX), 0);
-  const std::string m = message_of([&] { eqaug::io::run_sweep(cfg, options("busy")); });
+  const std::string m = message_of([&] { eqaug::experiment::run_sweep(cfg, options("busy")); });
   ::close(fd);
   EXPECT_NE(m.find("in use"), std::string::npos) << m;
   EXPECT_FALSE(fs::exists(root_ / "busy/manifest.json"));
@@ -389,12 +390,12 @@ TEST_F(SweepTest, ADirectoryInUseIsRefused) {
 TEST_F(SweepTest, FailedStartLeavesNoDirectoryBehind) {
   auto j = small_perm();
   j["train"]["aug"]["exact"] = true;  // S_10 is far too large to enumerate
-  const std::string m = message_of([&] { eqaug::io::run_sweep(eqaug::io::resolve(j, "small"), options("never")); });
+  const std::string m = message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("never")); });
   EXPECT_NE(m.find("S_10"), std::string::npos) << m;
   EXPECT_FALSE(fs::exists(root_ / "never"));
   auto o = options("never");
   o.resume = true;
-  EXPECT_NE(message_of([&] { eqaug::io::run_sweep(eqaug::io::resolve(small_perm(), "small"), o); })
+  EXPECT_NE(message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(small_perm(), "small"), o); })
                 .find("nothing to resume"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(root_ / "never"));
@@ -418,10 +419,10 @@ TEST_F(SweepTest, ResumeRefusesChangedInputData) {
   j["data"]["samples"] = 20;
   j["data"]["npy"] = data_dir.string();
   const auto cfg = eqaug::io::resolve(j, "small");
-  eqaug::io::run_sweep(cfg, options("out"));
+  eqaug::experiment::run_sweep(cfg, options("out"));
   write_graphs(1.0);
   auto o = options("out");
   o.resume = true;
-  const std::string m = message_of([&] { eqaug::io::run_sweep(cfg, o); });
+  const std::string m = message_of([&] { eqaug::experiment::run_sweep(cfg, o); });
   EXPECT_NE(m.find("the data differ"), std::string::npos) << m;
 }

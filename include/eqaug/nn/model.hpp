@@ -12,6 +12,7 @@
 
 #include "eqaug/core/rng.hpp"
 #include "eqaug/equivariance/subspace.hpp"
+#include "eqaug/nn/equi_ops.hpp"
 
 namespace eqaug {
 
@@ -30,13 +31,17 @@ struct LayerSpec {
   // Linear only:
   std::shared_ptr<const EquivariantSubspace> subspace;
   std::size_t offset = 0, count = 0;
+  std::size_t coord_offset = 0;  // where its coordinates start in the E-coordinate vector
   InitSpec init;
   // Non-linearities:
   double slope = 0.01;  // LeakyReLU
   double eps = 1e-5;    // LayerNorm
 };
 
-enum class LossKind { BCE };
+/// BCE: binary cross-entropy on probabilities (after a sigmoid), per sample Σ over
+/// channels of the mean over sites. CrossEntropy: softmax over the channels at each site
+/// computed from the logits (one log-sum-exp, no separate softmax layer), mean over sites.
+enum class LossKind { BCE, CrossEntropy };
 
 class ModelSpec {
 public:
@@ -65,6 +70,10 @@ public:
 
   /// A random point drawn per layer by its InitSpec (in double; not projected).
   std::vector<double> draw_init(Rng& rng) const;
+  /// Orthonormal orbit coordinates of every layer, concatenated (length dim_E()).
+  template <typename T> std::vector<double> to_coords(const T* params) const;
+  /// The point of E with coordinates c, written into the dense parameter vector.
+  template <typename T> void from_coords(const double* c, T* params) const;
   /// Π_E over all layers, in place.
   template <typename T> void project(T* params) const;
   /// ‖A − Π_E A‖ per linear layer.
@@ -87,7 +96,13 @@ struct Workspace {
   std::vector<std::vector<T>> act;  // act[0] input, act[i+1] output of layer i
   std::vector<T> grad_a, grad_b;
   std::vector<T> target;
+  std::vector<T> scratch;  // structured (Equi) layers
 };
+
+/// What a Network's parameter vector holds: the dense weights of every layer (a point
+/// of L), or the orthonormal orbit coordinates of a point of E (dim_E() numbers), each
+/// layer then evaluated through E's structure (nn/equi_ops.hpp).
+enum class Parametrisation { Dense, Equivariant };
 
 struct ChunkStats {
   double loss_sum = 0.0;  // Σ over samples of the per-sample loss
@@ -98,8 +113,13 @@ struct ChunkStats {
 template <typename T>
 class Network {
 public:
-  explicit Network(const ModelSpec& spec) : spec_(&spec) {}
+  explicit Network(const ModelSpec& spec, Parametrisation p = Parametrisation::Dense,
+                   EquiEval eval = EquiEval::Structured);
   const ModelSpec& spec() const { return *spec_; }
+  Parametrisation parametrisation() const { return param_; }
+  std::size_t num_params() const;
+  /// How each linear layer is evaluated: "dense" (weights), or the op kind in E.
+  std::vector<std::string> layer_kinds() const;
 
   Workspace<T> make_workspace(std::size_t batch) const;
 
@@ -115,6 +135,9 @@ public:
 private:
   void forward(const T* params, std::size_t batch, Workspace<T>& ws) const;
   const ModelSpec* spec_;
+  Parametrisation param_;
+  std::vector<std::size_t> linear_index_;  // per layer: its index among the linear layers
+  std::vector<std::shared_ptr<const EquiLinearOp<T>>> ops_;  // Equivariant only
 };
 
 }  // namespace eqaug

@@ -1,8 +1,11 @@
 #pragma once
 // Full-batch risk and gradient over many (parameters, pass) jobs at once. The work is
-// cut into items (job × chunk of samples); items run in parallel, each writing its own
-// gradient buffer, and buffers are added in item order — so the result is the same
-// for every thread count.
+// cut into items (job × chunk of samples); each item writes its own gradient buffer and
+// buffers are added in item order — so the result is the same for every thread count.
+// Small models run items in parallel, one per thread, with a single-threaded BLAS. Large
+// ones (where a gradient buffer per thread would multiply the memory of the parameters)
+// run one item at a time with a multi-threaded BLAS, whose products are split over
+// output blocks, never over the summed dimension, so the bits do not change either.
 #include <cstddef>
 #include <vector>
 
@@ -19,13 +22,16 @@ public:
   /// `input_shift` is added to every input (the paper's −0.5); `chunk` is the number of
   /// samples per GEMM.
   GradientEngine(const ModelSpec& spec, const Dataset& data, double input_shift, std::size_t chunk,
-                 ThreadPool& pool);
+                 ThreadPool& pool, EquiEval equi_eval = EquiEval::Structured);
 
   struct Job {
     const T* params = nullptr;
     const Pass* pass = nullptr;
     bool grad = false;
     std::size_t group = 0;  // results of jobs with the same group are summed
+    // params are E coordinates (ModelSpec::to_coords layout) and the layers are evaluated
+    // through E's structure; the gradient is then w.r.t. those coordinates.
+    bool equi = false;
   };
   struct GroupResult {
     std::vector<double> grad;  // Σ of per-sample loss gradients (empty without grad jobs)
@@ -37,17 +43,21 @@ public:
 
   const Dataset& data() const { return *data_; }
   const ModelSpec& spec() const { return net_.spec(); }
+  const Network<T>& equi_network() const { return equi_net_; }
+  /// Parameter bytes above which a job's items run one at a time (multi-threaded BLAS).
+  void set_sequential_threshold(std::size_t bytes) { sequential_bytes_ = bytes; }
 
 private:
   void load_chunk(const Pass& pass, std::size_t first, std::size_t count, Workspace<T>& ws) const;
 
-  Network<T> net_;
+  Network<T> net_, equi_net_;
   const Dataset* data_;
   std::vector<T> x_, y_;
   std::size_t chunk_;
   ThreadPool* pool_;
   std::vector<Workspace<T>> workspaces_;
   std::vector<std::vector<T>> item_grads_;
+  std::size_t sequential_bytes_;
 };
 
 }  // namespace eqaug

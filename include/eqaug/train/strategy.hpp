@@ -12,10 +12,16 @@ namespace eqaug {
 enum class Mode { Nom, Aug, Equi };
 enum class AugPer { Sample, Batch };
 enum class EquiUpdate { Orbit, Dense };
+/// How Equi evaluates its layers (orbit updates only): through E's structure (FFT
+/// convolutions, orbit pooling: the cost of an equivariant network), on the dense weights
+/// (the oracle), or `Auto`: structured when some layer has a Fourier path, else dense.
+enum class EquiEvalChoice { Auto, Structured, Dense };
 
 std::string to_string(Mode m);
 std::string to_string(AugPer p);
 std::string to_string(EquiUpdate u);
+std::string to_string(EquiEvalChoice e);
+EquiEvalChoice parse_equi_eval(const std::string& s);  // auto | structured | dense
 Mode parse_mode(const std::string& s);          // nom | aug | equi
 AugPer parse_aug_per(const std::string& s);     // sample | batch
 EquiUpdate parse_equi_update(const std::string& s);  // orbit | dense
@@ -32,15 +38,20 @@ struct Strategy {
   // Equi: weights stay in E; update the orthonormal orbit coordinates (kept in float64)
   // or the dense weights with the projected gradient (the reference's way).
   EquiUpdate equi_update = EquiUpdate::Orbit;
+  EquiEvalChoice equi_eval = EquiEvalChoice::Auto;
 
   std::string name() const { return to_string(mode); }
 };
 
-/// One pass over the data: site permutations for inputs and targets, either one per
-/// sample (sample major, size × sites) or one for all samples (sites entries); empty
-/// means the identity. Sample i's input becomes x'[c, π_i(s)] = x[c, s].
+/// One pass over the data: a table of distinct site permutations for the inputs and one
+/// for the targets (each `sites` entries, concatenated), and which entry moves sample i
+/// (`element_of`; empty when the table holds one permutation for every sample). Empty
+/// tables mean the identity. Sample i's input becomes x'[c, π_i(s)] = x[c, s]. A pass
+/// with one element per minibatch thus costs (samples / batch) permutations, not one per
+/// sample.
 struct Pass {
   std::vector<std::uint32_t> in_sites, tgt_sites;
+  std::vector<std::uint32_t> element_of;
   bool identity() const { return in_sites.empty() && tgt_sites.empty(); }
 };
 

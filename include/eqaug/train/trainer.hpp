@@ -18,6 +18,7 @@ struct TrainOptions {
   double lr = 1e-4;
   std::uint64_t seed = 0;
   std::vector<Strategy> strategies;
+  bool keep_final_params = true;  // fill StrategyRun::final_params (needs memory: double per parameter)
 };
 
 /// The state after `step` steps.
@@ -33,7 +34,13 @@ struct StrategyRun {
   Strategy strategy;
   std::vector<EpochRecord> records;
   std::vector<double> final_params;
+  /// How the layers were evaluated: "dense" per layer, or the Equi op kinds.
+  std::vector<std::string> layer_eval;
 };
+
+/// Whether an Equi strategy evaluates its layers through E's structure on this engine.
+template <typename T>
+bool uses_structured_equi(const Strategy& s, const GradientEngine<T>& engine);
 
 /// A⁰ for run `run`: each layer drawn by its InitSpec from the stream (seed, "init", run),
 /// then projected onto E.

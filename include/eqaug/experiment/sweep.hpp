@@ -10,11 +10,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "eqaug/io/config.hpp"
 
-namespace eqaug::io {
+namespace eqaug::experiment {
 
 inline constexpr std::size_t kMaxThreads = 1024;
 
@@ -33,19 +31,6 @@ struct SweepSummary {
   double wall_s = 0;
 };
 
-SweepSummary run_sweep(const ExperimentConfig& cfg, const SweepOptions& opts);
+SweepSummary run_sweep(const io::ExperimentConfig& cfg, const SweepOptions& opts);
 
-/// CSV of one strategy's records: step, loss, accuracy, dist_init, dist_E, [loss_aug],
-/// dist_init.<layer>…, dist_E.<layer>….
-std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names);
-
-/// Layer weights as .npy: (C_out, C_in, S_out, S_in), or (out, in) when both spaces have
-/// one site. `params` is the flat parameter vector.
-template <typename T>
-void save_layer_weights(const std::filesystem::path& dir, const ModelSpec& spec, const std::vector<T>& params);
-/// Reads DIR/A<j>.npy for every linear layer into a flat parameter vector (not projected).
-std::vector<double> load_layer_weights(const std::filesystem::path& dir, const ModelSpec& spec);
-
-std::string utc_now_iso();
-
-}  // namespace eqaug::io
+}  // namespace eqaug::experiment

@@ -1,0 +1,37 @@
+#pragma once
+// The files of a results directory: per-run CSVs of the records, layer weights as .npy,
+// and the small formatting rules they share. Running sweeps is experiment/'s business.
+#include <cstddef>
+#include <filesystem>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "eqaug/nn/model.hpp"
+#include "eqaug/train/trainer.hpp"
+
+namespace eqaug::io {
+
+/// CSV of one strategy's records: step, loss, accuracy, dist_init, dist_E, [loss_aug],
+/// dist_init.<layer>…, dist_E.<layer>….
+std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names);
+
+/// Layer weights as .npy: (C_out, C_in, S_out, S_in), or (out, in) when both spaces have
+/// one site. `params` is the flat parameter vector.
+template <typename T>
+void save_layer_weights(const std::filesystem::path& dir, const ModelSpec& spec, const std::vector<T>& params);
+/// Reads DIR/A<j>.npy for every linear layer into a flat parameter vector (not projected).
+std::vector<double> load_layer_weights(const std::filesystem::path& dir, const ModelSpec& spec);
+/// The .npy shape of a layer's weights.
+std::vector<std::size_t> npy_shape(const LayerSpec& l);
+std::string shape_str(const std::vector<std::size_t>& s);
+
+/// FNV-1a over the bytes of doubles: identifies the inputs a sweep was computed from.
+std::string fingerprint(std::initializer_list<const std::vector<double>*> parts);
+/// %.12g, "nan" for NaN: the number format of the CSVs.
+std::string csv_number(double x);
+/// "run-007".
+std::string run_name(std::size_t k);
+std::string utc_now_iso();
+
+}  // namespace eqaug::io

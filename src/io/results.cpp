@@ -1,0 +1,127 @@
+#include "eqaug/io/results.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "eqaug/core/error.hpp"
+#include "eqaug/io/npy.hpp"
+
+namespace eqaug::io {
+
+namespace fs = std::filesystem;
+
+std::string utc_now_iso() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string csv_number(double x) {
+  if (std::isnan(x)) return "nan";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.12g", x);
+  return buf;
+}
+
+std::string run_name(std::size_t k) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "run-%03zu", k);
+  return buf;
+}
+
+/// FNV-1a over the bytes of doubles: identifies the inputs a sweep was computed from.
+std::string fingerprint(std::initializer_list<const std::vector<double>*> parts) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const auto* v : parts)
+    for (double x : *v) {
+      unsigned char b[sizeof x];
+      std::memcpy(b, &x, sizeof x);
+      for (unsigned char c : b) h = (h ^ c) * 0x100000001b3ULL;
+    }
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::vector<std::size_t> npy_shape(const LayerSpec& l) {
+  if (l.out.sites == 1 && l.in.sites == 1) return {l.out.channels, l.in.channels};
+  return {l.out.channels, l.in.channels, l.out.sites, l.in.sites};
+}
+
+std::string shape_str(const std::vector<std::size_t>& s) {
+  std::string r = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names) {
+  const bool aug = run.strategy.mode == Mode::Aug;
+  std::string s = "step,loss,accuracy,dist_init,dist_E";
+  if (aug) s += ",loss_aug";
+  for (const auto& n : layer_names) s += ",dist_init." + n;
+  for (const auto& n : layer_names) s += ",dist_E." + n;
+  s += "\n";
+  for (const auto& r : run.records) {
+    s += std::to_string(r.step) + "," + csv_number(r.loss) + "," + csv_number(r.accuracy) + "," + csv_number(r.dist_init) + "," +
+         csv_number(r.dist_E);
+    if (aug) s += "," + csv_number(r.loss_aug);
+    for (double d : r.dist_init_layer) s += "," + csv_number(d);
+    for (double d : r.dist_E_layer) s += "," + csv_number(d);
+    s += "\n";
+  }
+  return s;
+}
+
+template <typename T>
+void save_layer_weights(const fs::path& dir, const ModelSpec& spec, const std::vector<T>& params) {
+  fs::create_directories(dir);
+  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
+    const auto& l = spec.linear_layer(j);
+    // Internal layout (C_out, S_out, C_in, S_in) → file layout (C_out, C_in, S_out, S_in).
+    const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
+    std::vector<T> w(l.count);
+    const T* src = params.data() + l.offset;
+    for (std::size_t co = 0; co < Co; ++co)
+      for (std::size_t so = 0; so < So; ++so)
+        for (std::size_t ci = 0; ci < Ci; ++ci)
+          std::copy_n(src + ((co * So + so) * Ci + ci) * Si, Si, w.data() + ((co * Ci + ci) * So + so) * Si);
+    write_npy<T>(dir / (l.name + ".npy"), w.data(), npy_shape(l));
+  }
+}
+
+std::vector<double> load_layer_weights(const fs::path& dir, const ModelSpec& spec) {
+  if (!fs::is_directory(dir)) throw Error("--init-weights: '" + dir.string() + "' is not a directory");
+  std::vector<double> params(spec.num_params());
+  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
+    const auto& l = spec.linear_layer(j);
+    const fs::path file = dir / (l.name + ".npy");
+    const NpyArray a = read_npy(file);
+    const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
+    const std::vector<std::size_t> four = {Co, Ci, So, Si};
+    if (a.shape != npy_shape(l) && a.shape != four)
+      throw Error(file.string() + ": expected shape " + shape_str(npy_shape(l)) + " for layer " + l.name +
+                  ", found " + shape_str(a.shape));
+    if (a.descr != "<f4" && a.descr != "<f8" && a.descr != "=f4" && a.descr != "=f8")
+      throw Error(file.string() + ": expected float32 or float64 weights, found dtype '" + a.descr + "'");
+    for (double x : a.data)
+      if (!std::isfinite(x)) throw Error(file.string() + ": weights contain NaN or infinity");
+    double* dst = params.data() + l.offset;
+    for (std::size_t co = 0; co < Co; ++co)
+      for (std::size_t ci = 0; ci < Ci; ++ci)
+        for (std::size_t so = 0; so < So; ++so)
+          std::copy_n(a.data.data() + ((co * Ci + ci) * So + so) * Si, Si, dst + ((co * So + so) * Ci + ci) * Si);
+  }
+  return params;
+}
+
+template void save_layer_weights<float>(const fs::path&, const ModelSpec&, const std::vector<float>&);
+template void save_layer_weights<double>(const fs::path&, const ModelSpec&, const std::vector<double>&);
+
+}  // namespace eqaug::io
