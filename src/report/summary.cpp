@@ -101,14 +101,10 @@ std::string format_number(double value) {
   return text;
 }
 
-std::string format_table(const std::vector<SummaryRow>& rows) {
-  std::vector<std::vector<std::string>> table;
-  table.push_back({"strategy", "runs", "dist_init", "dist_E", "loss", "accuracy"});
-  for (const auto& r : rows) {
-    std::string runs = std::to_string(r.runs);
-    if (r.planned_runs > 0 && r.runs != r.planned_runs) runs += " of " + std::to_string(r.planned_runs);
-    table.push_back({mode_label(r.mode), runs, cell(r.dist_init), cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
-  }
+namespace {
+
+// Header, a rule, then the lines, every column starting at the same offset.
+std::string aligned(const std::vector<std::vector<std::string>>& table) {
   std::vector<std::size_t> width(table.front().size(), 0);
   for (const auto& line : table)
     for (std::size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], line[c].size());
@@ -127,22 +123,99 @@ std::string format_table(const std::vector<SummaryRow>& rows) {
   for (std::size_t w : width) total += w + 2;
   os << std::string(total - 2, '-') << '\n';
   for (std::size_t i = 1; i < table.size(); ++i) emit(table[i]);
-  os << "(final step: median [q1, q3] over runs; dist_init = |A - A0|, dist_E = |A - P_E A|)\n";
   return os.str();
+}
+
+std::string runs_cell(const SummaryRow& r) {
+  std::string runs = std::to_string(r.runs);
+  if (r.planned_runs > 0 && r.runs != r.planned_runs) runs += " of " + std::to_string(r.planned_runs);
+  return runs;
+}
+
+constexpr const char* kTableNote =
+    "(final step: median [q1, q3] over runs; dist_init = |A - A0|, dist_E = |A - P_E A|)\n";
+
+std::string stat_columns_header() {
+  std::string header;
+  for (const char* q : {"dist_init", "dist_E", "loss", "accuracy"})
+    header += std::string(",") + q + "_median," + q + "_q1," + q + "_q3";
+  return header;
+}
+
+std::string stat_columns(const SummaryRow& r) {
+  std::string line;
+  for (const Stat* s : {&r.dist_init, &r.dist_E, &r.loss, &r.accuracy})
+    line += ',' + exact_number(s->median) + ',' + exact_number(s->q1) + ',' + exact_number(s->q3);
+  return line;
+}
+
+}  // namespace
+
+std::string format_table(const std::vector<SummaryRow>& rows, const std::string& accuracy) {
+  std::vector<std::vector<std::string>> table;
+  table.push_back({"strategy", "runs", "dist_init", "dist_E", "loss", "accuracy"});
+  for (const auto& r : rows)
+    table.push_back({mode_label(r.mode), runs_cell(r), cell(r.dist_init), cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
+  std::string text = aligned(table) + kTableNote;
+  if (!accuracy.empty()) text += "accuracy: " + accuracy + '\n';
+  return text;
 }
 
 fs::path write_summary_csv(const fs::path& dir, const std::vector<SummaryRow>& rows) {
   std::ostringstream os;
-  os << "mode,runs";
-  for (const char* q : {"dist_init", "dist_E", "loss", "accuracy"})
-    os << ',' << q << "_median," << q << "_q1," << q << "_q3";
-  os << '\n';
-  for (const auto& r : rows) {
-    os << r.mode << ',' << r.runs;
-    for (const Stat* s : {&r.dist_init, &r.dist_E, &r.loss, &r.accuracy})
-      os << ',' << exact_number(s->median) << ',' << exact_number(s->q1) << ',' << exact_number(s->q3);
-    os << '\n';
+  os << "mode,runs" << stat_columns_header() << '\n';
+  for (const auto& r : rows) os << r.mode << ',' << r.runs << stat_columns(r) << '\n';
+  const fs::path path = dir / "summary.csv";
+  io::write_file_atomic(path, os.str());
+  return path;
+}
+
+std::vector<StudySummaryRow> summarize_study(const Study& study) {
+  std::vector<StudySummaryRow> rows;
+  for (const auto& member : study.members) {
+    if (!member.has_runs()) continue;
+    for (auto& row : summarize(member.sweep)) rows.push_back({member.name, member.dim_ratio(), std::move(row)});
   }
+  return rows;
+}
+
+std::string format_study_table(const Study& study, const std::vector<StudySummaryRow>& rows) {
+  std::vector<std::vector<std::string>> table;
+  table.push_back({"group", "strategy", "runs", "dim E/dim L", "dist_init", "dist_E", "loss", "accuracy"});
+  for (const auto& s : rows) {
+    const auto& r = s.row;
+    table.push_back({s.member, mode_label(r.mode), runs_cell(r), format_number(s.dim_ratio), cell(r.dist_init),
+                     cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
+  }
+  std::string text = aligned(table) + kTableNote;
+
+  std::vector<std::string> not_run;
+  // What accuracy measures, once if every member that says agrees, else per member.
+  std::vector<std::pair<std::string, std::string>> kinds;
+  for (const auto& m : study.members) {
+    if (!m.has_runs()) not_run.push_back(m.name);
+    else if (!m.sweep.accuracy.empty()) kinds.emplace_back(m.name, m.sweep.accuracy);
+  }
+  const bool same_kind = std::all_of(kinds.begin(), kinds.end(), [&](const auto& k) { return k.second == kinds.front().second; });
+  if (!kinds.empty() && same_kind) {
+    text += "accuracy: " + kinds.front().second + '\n';
+  } else {
+    for (const auto& [member, kind] : kinds) text += "accuracy (" + member + "): " + kind + '\n';
+  }
+  if (!not_run.empty()) {
+    text += "not run yet:";
+    for (std::size_t i = 0; i < not_run.size(); ++i) text += (i ? ", " : " ") + not_run[i];
+    text += '\n';
+  }
+  return text;
+}
+
+fs::path write_study_summary_csv(const fs::path& dir, const std::vector<StudySummaryRow>& rows) {
+  std::ostringstream os;
+  os << "group,mode,runs,dim_E_over_dim_L" << stat_columns_header() << '\n';
+  for (const auto& s : rows)
+    os << s.member << ',' << s.row.mode << ',' << s.row.runs << ',' << exact_number(s.dim_ratio) << stat_columns(s.row)
+       << '\n';
   const fs::path path = dir / "summary.csv";
   io::write_file_atomic(path, os.str());
   return path;

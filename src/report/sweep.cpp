@@ -189,6 +189,19 @@ Sweep read_sweep(const fs::path& dir) {
   }
   sweep.runs.assign(finished.begin(), finished.end());
 
+  // Optional strings, for the figure's title and the table: manifests of older versions
+  // may lack them.
+  const auto optional_string = [&](const json& parent, const char* key, const std::string& where) {
+    if (!parent.is_object() || !parent.contains(key) || parent.at(key).is_null()) return std::string();
+    if (!parent.at(key).is_string())
+      throw Error(in_quotes(manifest_path) + ": field " + where + key + ": expected a string, found " +
+                  parent.at(key).dump());
+    return parent.at(key).get<std::string>();
+  };
+  sweep.precision = optional_string(train, "precision", "config.train.");
+  if (m.contains("model")) sweep.group = optional_string(m["model"], "group", "model.");
+  if (m.contains("data")) sweep.accuracy = optional_string(m["data"], "accuracy", "data.");
+
   if (m.contains("complete")) {
     if (!m["complete"].is_boolean()) throw Error(in_quotes(manifest_path) + ": field complete: expected true or false");
     sweep.complete = m["complete"].get<bool>();

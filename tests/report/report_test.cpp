@@ -50,14 +50,14 @@ std::string read_text(const fs::path& path) {
 
 // The layout of `eqaug run`: value(s) = final · s / epochs for the distances and the
 // accuracy (final / 10), loss 1 / (1 + final · s / epochs).
-std::string run_csv(const std::string& mode, int run, int epochs) {
+std::string run_csv(const std::string& mode, int run, int epochs, double aug_scale = 1e-3) {
   std::ostringstream os;
   os << "step,loss,accuracy,dist_init,dist_E";
   if (mode == "aug") os << ",loss_aug";
   os << ",dist_init.A0,dist_init.A1,dist_E.A0,dist_E.A1\n";
   for (int s = 0; s <= epochs; ++s) {
     const double x = kFinal[run] * s / epochs;
-    const double y = dist_E_scale(mode) * x;
+    const double y = (mode == "aug" ? aug_scale : dist_E_scale(mode)) * x;
     os << s << ',' << number("%.17g", 1 / (1 + x)) << ',' << number("%.17g", x / 10) << ','
        << number("%.12e", x) << ',' << number("%.12e", y);
     if (mode == "aug") os << ',' << number("%.17g", 1 / (1 + x));
@@ -77,20 +77,28 @@ struct SweepSpec {
   int planned = 5;
   std::vector<int> finished{0, 1, 2, 3, 4};
   int epochs = 4;
+  // Newer manifests: written only when non-empty (the defaults are an old Perm manifest).
+  std::string name = "perm", group, precision, accuracy;
+  double aug_scale = 1e-3;  // dist_E of Aug = aug_scale · dist_init
+  nlohmann::json model;     // manifest "model" when not null
 };
 
 void write_sweep(const fs::path& dir, const SweepSpec& spec) {
   nlohmann::json runs = nlohmann::json::array();
   for (int r : spec.finished) runs.push_back({{"run", r}, {"wall_s", 1.5}});
-  const nlohmann::json manifest = {
+  nlohmann::json manifest = {
       {"program", {{"name", "eqaug"}, {"version", "0.1.0"}}},
-      {"config", {{"name", "perm"}, {"train", {{"modes", spec.modes}, {"runs", spec.planned}, {"epochs", spec.epochs}}}}},
+      {"config", {{"name", spec.name}, {"train", {{"modes", spec.modes}, {"runs", spec.planned}, {"epochs", spec.epochs}}}}},
       {"runs", runs},
       {"complete", spec.finished.size() == static_cast<std::size_t>(spec.planned)}};
+  if (!spec.precision.empty()) manifest["config"]["train"]["precision"] = spec.precision;
+  if (!spec.model.is_null()) manifest["model"] = spec.model;
+  if (!spec.group.empty()) manifest["model"]["group"] = spec.group;
+  if (!spec.accuracy.empty()) manifest["data"] = {{"name", spec.name}, {"accuracy", spec.accuracy}};
   write_text(dir / "manifest.json", manifest.dump(2));
   for (const auto& mode : spec.modes)
     for (int r : spec.finished)
-      write_text(dir / mode / run_file(r), run_csv(mode, r, spec.epochs));
+      write_text(dir / mode / run_file(r), run_csv(mode, r, spec.epochs, spec.aug_scale));
 }
 
 bool gnuplot_on_path() {
@@ -421,6 +429,443 @@ TEST_F(ReportTest, GnuplotFailureIsAnErrorAndLeavesNoFigure) {
 
   EXPECT_FALSE(fs::exists(root_ / "figure.png"));
   EXPECT_FALSE(fs::exists(root_ / "figure.svg"));
+  for (const auto& entry : fs::directory_iterator(root_))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+}
+
+// ---------------------------------------------------------------------------------------
+// Other experiments: accuracy kind, group and precision.
+
+TEST_F(ReportTest, AccuracyKindIsPrintedUnderTheTable) {
+  SweepSpec spec;
+  spec.name = "rot";
+  spec.accuracy = "per-pixel mask accuracy (fraction of mask pixels predicted correctly, both masks)";
+  write_sweep(root_, spec);
+  const Sweep sweep = read_sweep(root_);
+  EXPECT_EQ(sweep.accuracy, spec.accuracy);
+  std::ostringstream out;
+  EXPECT_EQ(run_report(root_, out, false), 0);
+  EXPECT_NE(out.str().find("\naccuracy: per-pixel mask accuracy (fraction of mask pixels predicted correctly, both "
+                           "masks)\n"),
+            std::string::npos)
+      << out.str();
+  // summary.csv keeps its columns.
+  std::istringstream lines(read_text(root_ / "summary.csv"));
+  std::string header;
+  std::getline(lines, header);
+  EXPECT_EQ(header.rfind("mode,runs,dist_init_median,", 0), 0u) << header;
+  EXPECT_NE(header.find(",accuracy_median,accuracy_q1,accuracy_q3"), std::string::npos) << header;
+}
+
+TEST_F(ReportTest, OldManifestWithoutAccuracyKindKeepsTheOutput) {
+  write_sweep(root_, {});
+  const Sweep sweep = read_sweep(root_);
+  EXPECT_EQ(sweep.accuracy, "");
+  const auto rows = summarize(sweep);
+  EXPECT_EQ(format_table(rows, sweep.accuracy), format_table(rows));
+  std::ostringstream out;
+  run_report(root_, out, false);
+  EXPECT_EQ(out.str().find("accuracy:"), std::string::npos) << out.str();
+  const std::string table = format_table(rows);
+  const std::string last = "\n(final step: median [q1, q3] over runs; dist_init = |A - A0|, dist_E = |A - P_E A|)\n";
+  ASSERT_GT(table.size(), last.size());
+  EXPECT_EQ(table.substr(table.size() - last.size()), last);
+}
+
+TEST_F(ReportTest, AccuracyKindMustBeAString) {
+  write_sweep(root_, {});
+  auto manifest = nlohmann::json::parse(read_text(root_ / "manifest.json"));
+  manifest["data"] = {{"accuracy", 3}};
+  write_text(root_ / "manifest.json", manifest.dump());
+  const std::string message = error_of([&] { read_sweep(root_); });
+  EXPECT_NE(message.find("manifest.json"), std::string::npos) << message;
+  EXPECT_NE(message.find("data.accuracy"), std::string::npos) << message;
+}
+
+TEST_F(ReportTest, FigureTitleNamesExperimentGroupAndPrecision) {
+  SweepSpec spec;
+  spec.name = "trans";
+  spec.group = "Z_14 x Z_14";
+  spec.precision = "f32";
+  write_sweep(root_, spec);
+  const Sweep sweep = read_sweep(root_);
+  EXPECT_EQ(sweep.group, "Z_14 x Z_14");
+  EXPECT_EQ(sweep.precision, "f32");
+  FigureOptions options;
+  options.gnuplot = "eqaug-no-such-gnuplot";  // the script is written before gnuplot runs
+  error_of([&] { render_figure(sweep, root_, options); });
+  const std::string script = read_text(root_ / "figure.gp");
+  EXPECT_NE(script.find("'trans, group Z_14 x Z_14, f32 (5 runs, 4 steps)'"), std::string::npos) << script;
+}
+
+// ---------------------------------------------------------------------------------------
+// Studies.
+
+struct MemberSpec {
+  std::string name, group;
+  double dim_E = 0, dim_L = 0;  // 0: left out of study.json
+  bool run = true;              // write the member's sweep
+  SweepSpec sweep;
+};
+
+std::vector<MemberSpec> groups_members() {
+  std::vector<MemberSpec> m(4);
+  m[0] = {"trans", "Z_14 x Z_14", 1234, 40000000, true, {}};
+  m[1] = {"rot", "C_4", 5000, 40000000, true, {}};
+  m[2] = {"onedtrans", "Z_14", 0, 0, false, {}};
+  m[3] = {"transrot", "Z_14 x Z_14 x C_4", 300, 40000000, false, {}};
+  m[0].sweep.aug_scale = 1e-3;
+  m[1].sweep.aug_scale = 5;
+  for (auto& member : m) {
+    member.sweep.name = "groups-" + member.name;
+    member.sweep.accuracy = "classification accuracy";
+  }
+  return m;
+}
+
+void write_study(const fs::path& dir, const std::vector<MemberSpec>& members, bool complete = false) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& m : members) {
+    nlohmann::json entry = {{"name", m.name}, {"dir", m.name}, {"group", m.group}};
+    if (m.dim_E > 0) entry["dim_E"] = m.dim_E;
+    if (m.dim_L > 0) entry["dim_L"] = m.dim_L;
+    list.push_back(entry);
+    if (m.run) write_sweep(dir / m.name, m.sweep);
+  }
+  const nlohmann::json study = {{"program", {{"name", "eqaug"}, {"version", "0.1.0"}}},
+                                {"kind", "study"},
+                                {"name", "groups"},
+                                {"complete", complete},
+                                {"members", list}};
+  write_text(dir / "study.json", study.dump(2));
+}
+
+TEST_F(ReportTest, StudyReaderReadsMembersAndMarksThoseNotRunYet) {
+  auto members = groups_members();
+  members[3].run = true;
+  members[3].sweep.finished = {};  // manifest written, no run finished yet
+  members[1].group = "";           // left to the manifest
+  members[1].sweep.group = "C_4 (manifest)";
+  members[1].sweep.model = {{"dim_E", 10}, {"params", 1000}};
+  members[1].dim_E = members[1].dim_L = 0;
+  write_study(root_, members);
+  EXPECT_TRUE(is_study(root_));
+  EXPECT_FALSE(is_study(root_ / "trans"));
+
+  const Study study = read_study(root_);
+  EXPECT_EQ(study.name, "groups");
+  EXPECT_EQ(study.version, "0.1.0");
+  EXPECT_FALSE(study.complete);
+  ASSERT_EQ(study.members.size(), 4u);
+  EXPECT_EQ(study.members[0].name, "trans");
+  EXPECT_EQ(study.members[0].dir, root_ / "trans");
+  EXPECT_EQ(study.members[0].group, "Z_14 x Z_14");
+  EXPECT_DOUBLE_EQ(study.members[0].dim_ratio(), 1234 / 4e7);
+  EXPECT_TRUE(study.members[0].has_runs());
+  EXPECT_EQ(study.members[0].sweep.runs.size(), 5u);
+  EXPECT_EQ(study.members[1].group, "C_4 (manifest)");
+  EXPECT_DOUBLE_EQ(study.members[1].dim_ratio(), 0.01);
+  EXPECT_FALSE(study.members[2].has_manifest);
+  EXPECT_FALSE(study.members[2].has_runs());
+  EXPECT_TRUE(std::isnan(study.members[2].dim_ratio()));
+  EXPECT_TRUE(study.members[3].has_manifest);
+  EXPECT_FALSE(study.members[3].has_runs());
+
+  std::ostringstream out;
+  EXPECT_EQ(run_report(root_, out, false), 0);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("2 of 4 members with finished runs (study incomplete)"), std::string::npos) << text;
+  EXPECT_NE(text.find("onedtrans: not run yet"), std::string::npos) << text;
+  EXPECT_NE(text.find("transrot: not run yet"), std::string::npos) << text;
+  EXPECT_NE(text.find("== trans (Z_14 x Z_14) =="), std::string::npos) << text;
+  EXPECT_NE(text.find("not run yet: onedtrans, transrot"), std::string::npos) << text;
+  EXPECT_NE(text.find("accuracy: classification accuracy"), std::string::npos) << text;
+  // The ordinary report of each member with runs, in its own folder.
+  EXPECT_TRUE(fs::exists(root_ / "trans" / "summary.csv"));
+  EXPECT_TRUE(fs::exists(root_ / "rot" / "summary.csv"));
+  EXPECT_FALSE(fs::exists(root_ / "transrot" / "summary.csv"));
+  EXPECT_TRUE(fs::exists(root_ / "summary.csv"));
+}
+
+TEST_F(ReportTest, InvalidStudyJsonNamesTheFileAndField) {
+  const auto check = [&](const std::string& text, const std::string& expected) {
+    write_text(root_ / "study.json", text);
+    const std::string message = error_of([&] { read_study(root_); });
+    EXPECT_NE(message.find("study.json"), std::string::npos) << message;
+    EXPECT_NE(message.find(expected), std::string::npos) << text << " -> " << message;
+  };
+  check("{\"kind\": \"study\", ", "invalid JSON");
+  check("[1, 2]", "JSON object");
+  check(R"({"members": [{"name": "a"}]})", "kind");
+  check(R"({"kind": "sweep", "members": [{"name": "a"}]})", "field kind");
+  check(R"({"kind": "study"})", "members");
+  check(R"({"kind": "study", "members": []})", "members");
+  check(R"({"kind": "study", "members": [{"dir": "a"}]})", "members[0].name");
+  check(R"({"kind": "study", "members": [{"name": "a/b"}]})", "members[0].name");
+  check(R"({"kind": "study", "members": [{"name": "a"}, {"name": "a"}]})", "twice");
+  check(R"({"kind": "study", "members": [{"name": "a", "dir": "../elsewhere"}]})", "members[0].dir");
+  check(R"({"kind": "study", "members": [{"name": "a", "dir": "/tmp"}]})", "members[0].dir");
+  check(R"({"kind": "study", "members": [{"name": "a", "dir": "x"}, {"name": "b", "dir": "x/"}]})",
+        "members[1].dir");
+  check(R"({"kind": "study", "members": [{"name": "a", "dim_L": 0}]})", "members[0].dim_L");
+  check(R"({"kind": "study", "members": [{"name": "a", "dim_E": "big"}]})", "members[0].dim_E");
+  check(R"({"kind": "study", "members": [{"name": "a", "group": 4}]})", "members[0].group");
+  check(R"({"kind": "study", "complete": "yes", "members": [{"name": "a"}]})", "complete");
+
+  fs::remove(root_ / "study.json");
+  EXPECT_FALSE(is_study(root_));
+  EXPECT_NE(error_of([&] { read_study(root_); }).find("study.json"), std::string::npos);
+}
+
+TEST_F(ReportTest, BrokenMemberSweepNamesTheMembersFile) {
+  write_study(root_, groups_members());
+  const fs::path file = root_ / "rot" / "aug" / "run-002.csv";
+  fs::remove(file);
+  const std::string message = error_of([&] { read_study(root_); });
+  EXPECT_NE(message.find((root_ / "rot" / "aug").string()), std::string::npos) << message;
+  EXPECT_NE(message.find("run-002.csv"), std::string::npos) << message;
+
+  write_text(root_ / "rot" / "manifest.json", "{");
+  EXPECT_NE(error_of([&] { read_study(root_); }).find((root_ / "rot" / "manifest.json").string()),
+            std::string::npos);
+}
+
+TEST_F(ReportTest, MissingMemberFolderIsNotRunYet) {
+  auto members = groups_members();
+  write_study(root_, members);
+  fs::remove_all(root_ / "rot");
+  const Study study = read_study(root_);
+  EXPECT_FALSE(study.members[1].has_manifest);
+  const auto rows = summarize_study(study);
+  ASSERT_EQ(rows.size(), 3u);  // trans only: nom, aug, equi
+  for (const auto& r : rows) EXPECT_EQ(r.member, "trans");
+  EXPECT_NE(format_study_table(study, rows).find("not run yet: rot, onedtrans, transrot"), std::string::npos);
+}
+
+// A sweep held in memory: curves[mode][run] = (dist_init, dist_E) per step.
+Sweep synthetic(const std::map<std::string, std::vector<std::vector<std::pair<double, double>>>>& curves) {
+  Sweep sweep;
+  for (const auto& [mode, runs] : curves) {
+    sweep.modes.push_back(mode);
+    for (const auto& points : runs) {
+      RunCurve c;
+      for (std::size_t s = 0; s < points.size(); ++s) {
+        c.step.push_back(static_cast<double>(s));
+        c.dist_init.push_back(points[s].first);
+        c.dist_E.push_back(points[s].second);
+      }
+      sweep.curves[mode].push_back(c);
+    }
+  }
+  sweep.runs = {0, 1, 2};
+  return sweep;
+}
+
+TEST(ReportStudyRanges, LimitsAreRelativeToTheMediansOfNomAndEqui) {
+  // Three runs each; the per-step median is not any one run, and its max over steps (3 for
+  // Equi's x) is not the max of any run (5, 6).
+  const Sweep trans = synthetic({
+      {"equi", {{{0, 0}, {5, 0}, {1, 0}}, {{0, 0}, {1, 0}, {6, 0}}, {{0, 0}, {3, 0}, {3, 0}}}},
+      {"nom", {{{0, 0}, {9, 20}, {9, 100}}, {{0, 0}, {9, 40}, {9, 30}}, {{0, 0}, {9, 50}, {9, 10}}}},
+      {"aug", {{{0, 0}, {8, 0.1}, {8, 0.4}}, {{0, 0}, {8, 0.2}, {8, 0.2}}, {{0, 0}, {8, 0.3}, {8, kNaN}}}},
+  });
+  // medians: equi x (0, 3, 3); nom y (0, 40, 30); aug y (0, 0.2, 0.3).
+  const Sweep rot = synthetic({
+      {"equi", {{{0, 0}, {2, 0}}, {{0, 0}, {2, 0}}, {{0, 0}, {2, 0}}}},
+      {"nom", {{{0, 0}, {4, 7}}, {{0, 0}, {4, 7}}, {{0, 0}, {4, 7}}}},
+      {"aug", {{{0, 0}, {4, 6}}, {{0, 0}, {4, 6}}, {{0, 0}, {4, 6}}}},
+  });
+  const StudyRanges r = study_ranges({trans, rot});
+  ASSERT_EQ(r.groups.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.groups[0].x_max, 1.1 * 3);
+  EXPECT_DOUBLE_EQ(r.groups[0].y_max, 1.1 * 40);
+  EXPECT_EQ(r.kappa_from, 0);
+  EXPECT_DOUBLE_EQ(r.kappa, 1.5 * 0.3 / (1.1 * 40));
+  EXPECT_DOUBLE_EQ(r.groups[0].y_max_zoom, 1.5 * 0.3);  // the rule that fixes κ
+  EXPECT_DOUBLE_EQ(r.groups[1].x_max, 1.1 * 2);
+  EXPECT_DOUBLE_EQ(r.groups[1].y_max, 1.1 * 7);
+  EXPECT_DOUBLE_EQ(r.groups[1].y_max_zoom, r.kappa * 1.1 * 7);  // the same κ, not Rot's own Aug
+  EXPECT_EQ(r.groups[0].note, "");
+  EXPECT_EQ(r.groups[1].note, "");
+}
+
+TEST(ReportStudyRanges, FallbacksWhenAStrategyIsMissing) {
+  // No Equi and no Aug in the first group: x from all curves, κ from the second group.
+  const Sweep nom_only = synthetic({{"nom", {{{0, 0}, {4, 8}}, {{0, 0}, {6, 10}}, {{0, 0}, {5, 9}}}}});
+  const Sweep aug_equi = synthetic({
+      {"equi", {{{0, 0}, {2, 0}}, {{0, 0}, {2, 0}}, {{0, 0}, {2, 0}}}},
+      {"aug", {{{0, 0}, {3, 0.5}}, {{0, 0}, {3, 0.5}}, {{0, 0}, {3, 0.5}}}},
+  });
+  StudyRanges r = study_ranges({nom_only, aug_equi});
+  EXPECT_DOUBLE_EQ(r.groups[0].x_max, 1.1 * 5);
+  EXPECT_DOUBLE_EQ(r.groups[0].y_max, 1.1 * 9);
+  EXPECT_NE(r.groups[0].note.find("no Equi"), std::string::npos) << r.groups[0].note;
+  // No Nom: y from all curves (Aug's 0.5 here).
+  EXPECT_DOUBLE_EQ(r.groups[1].y_max, 1.1 * 0.5);
+  EXPECT_NE(r.groups[1].note.find("no Nom"), std::string::npos) << r.groups[1].note;
+  EXPECT_EQ(r.kappa_from, 1);
+  EXPECT_DOUBLE_EQ(r.kappa, 1.5 * 0.5 / (1.1 * 0.5));
+  EXPECT_DOUBLE_EQ(r.groups[0].y_max_zoom, r.kappa * 1.1 * 9);
+
+  // No Aug anywhere: κ = 0.01; only Equi: nothing moves away from E, limits 1.
+  const Sweep equi_only = synthetic({{"equi", {{{0, 0}, {2, 0}}, {{0, 0}, {2, 0}}, {{0, 0}, {2, 0}}}}});
+  r = study_ranges({nom_only, equi_only});
+  EXPECT_EQ(r.kappa_from, -1);
+  EXPECT_DOUBLE_EQ(r.kappa, 0.01);
+  EXPECT_DOUBLE_EQ(r.groups[0].y_max_zoom, 0.01 * 1.1 * 9);
+  EXPECT_DOUBLE_EQ(r.groups[1].x_max, 1.1 * 2);
+  EXPECT_DOUBLE_EQ(r.groups[1].y_max, 1.0);
+  EXPECT_TRUE(study_ranges({}).groups.empty());
+}
+
+TEST_F(ReportTest, StudySummaryCsvHasOneRowPerMemberAndMode) {
+  write_study(root_, groups_members());
+  const Study study = read_study(root_);
+  const auto rows = summarize_study(study);
+  ASSERT_EQ(rows.size(), 6u);
+  const fs::path path = write_study_summary_csv(root_, rows);
+  EXPECT_EQ(path, root_ / "summary.csv");
+  std::istringstream lines(read_text(path));
+  std::vector<std::string> l;
+  for (std::string line; std::getline(lines, line);) l.push_back(line);
+  ASSERT_EQ(l.size(), 7u);
+  EXPECT_EQ(l[0],
+            "group,mode,runs,dim_E_over_dim_L,dist_init_median,dist_init_q1,dist_init_q3,dist_E_median,dist_E_q1,"
+            "dist_E_q3,loss_median,loss_q1,loss_q3,accuracy_median,accuracy_q1,accuracy_q3");
+  EXPECT_EQ(l[1].rfind("trans,nom,5,3.0849999999999998e-05,3,2,4,30,20,40,", 0), 0u) << l[1];
+  EXPECT_EQ(l[2].rfind("trans,aug,5,", 0), 0u) << l[2];
+  EXPECT_EQ(l[4].rfind("rot,nom,5,0.000125,3,2,4,", 0), 0u) << l[4];
+  EXPECT_EQ(l[5].rfind("rot,aug,5,0.000125,3,2,4,15,10,20,", 0), 0u) << l[5];
+
+  const std::string table = format_study_table(study, rows);
+  std::istringstream text(table);
+  std::string header, rule, first;
+  std::getline(text, header);
+  std::getline(text, rule);
+  std::getline(text, first);
+  EXPECT_EQ(header.rfind("group", 0), 0u) << table;
+  EXPECT_NE(header.find("dim E/dim L"), std::string::npos) << table;
+  EXPECT_EQ(first.rfind("trans", 0), 0u) << table;
+  EXPECT_NE(first.find("3.085e-5"), std::string::npos) << table;
+}
+
+TEST_F(ReportTest, StudyAccuracyKindsPerMemberWhenTheyDiffer) {
+  auto members = groups_members();
+  members[1].sweep.accuracy = "per-pixel mask accuracy";
+  write_study(root_, members);
+  const Study study = read_study(root_);
+  const std::string table = format_study_table(study, summarize_study(study));
+  EXPECT_NE(table.find("accuracy (trans): classification accuracy\n"), std::string::npos) << table;
+  EXPECT_NE(table.find("accuracy (rot): per-pixel mask accuracy\n"), std::string::npos) << table;
+}
+
+TEST_F(ReportTest, StudyReportDrawsFigureSix) {
+  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not on PATH";
+  write_study(root_, groups_members());
+  std::ostringstream out;
+  EXPECT_EQ(run_report(root_, out), 0);
+  const std::string png = read_text(root_ / "figure.png");
+  ASSERT_GT(png.size(), 8u);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_NE(read_text(root_ / "figure.svg").find("<svg"), std::string::npos);
+  const std::string script = read_text(root_ / "figure.gp");
+  EXPECT_NE(script.find("1.1 x max median dist_init of Equi"), std::string::npos);
+  EXPECT_NE(script.find("reaches 1.5 × its max median of Aug"), std::string::npos);
+  EXPECT_TRUE(fs::exists(root_ / "figure-data" / "trans-aug-median.dat"));
+  EXPECT_TRUE(fs::exists(root_ / "figure-data" / "rot-nom-runs.dat"));
+  EXPECT_FALSE(fs::exists(root_ / "figure-data" / "onedtrans-nom-runs.dat"));
+  EXPECT_TRUE(fs::exists(root_ / "trans" / "figure.png"));
+  EXPECT_TRUE(fs::exists(root_ / "rot" / "figure.png"));
+  for (const auto& entry : fs::directory_iterator(root_))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+  EXPECT_NE(out.str().find((root_ / "figure.png").string()), std::string::npos) << out.str();
+}
+
+TEST_F(ReportTest, StudyWithNoRunsSkipsTheFigure) {
+  auto members = groups_members();
+  for (auto& m : members) m.run = false;
+  write_study(root_, members);
+  std::ostringstream out;
+  EXPECT_EQ(run_report(root_, out), 0);
+  EXPECT_NE(out.str().find("figure: skipped"), std::string::npos) << out.str();
+  EXPECT_FALSE(fs::exists(root_ / "figure.png"));
+  EXPECT_EQ(read_text(root_ / "summary.csv").find('\n'), read_text(root_ / "summary.csv").size() - 1);
+  EXPECT_NE(error_of([&] { render_study_figure(read_study(root_), root_); }).find("no member"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------
+// Contact sheets.
+
+ContactSheet synthetic_sheet(std::size_t count, std::size_t masks) {
+  ContactSheet sheet;
+  sheet.title = "synthetic shapes";
+  sheet.side = 14;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::vector<double> image(14 * 14);
+    std::vector<std::vector<double>> m(masks, std::vector<double>(14 * 14, 0.0));
+    for (std::size_t r = 0; r < 14; ++r)
+      for (std::size_t c = 0; c < 14; ++c) {
+        image[r * 14 + c] = static_cast<double>((r + c + i) % 14) / 13.0;
+        const bool inside = r >= 2 + i % 4 && r < 9 + i % 4 && c >= 3 && c < 10 + i % 3;
+        for (std::size_t j = 0; j < masks; ++j)
+          if (inside && (i + j) % 2 == 0) m[j][r * 14 + c] = 1;
+      }
+    sheet.images.push_back(image);
+    if (masks > 0) sheet.masks.push_back(m);
+    sheet.labels.push_back(std::to_string(i) + (i % 2 ? " (triangle)" : " (pentagon's)"));
+  }
+  for (std::size_t j = 0; j < masks; ++j) sheet.mask_names.push_back(j == 0 ? "triangle mask" : "pentagon mask");
+  return sheet;
+}
+
+TEST_F(ReportTest, ContactSheetWritesAPng) {
+  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not on PATH";
+  for (std::size_t masks : {0u, 2u}) {
+    SCOPED_TRACE(masks);
+    const fs::path png = root_ / "sheets dir" / ("sheet-" + std::to_string(masks) + ".png");
+    EXPECT_EQ(write_contact_sheet(synthetic_sheet(11, masks), png), png);
+    const std::string bytes = read_text(png);
+    ASSERT_GT(bytes.size(), 8u);
+    EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  }
+  for (const auto& entry : fs::directory_iterator(root_ / "sheets dir"))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+}
+
+TEST_F(ReportTest, ContactSheetErrors) {
+  const fs::path png = root_ / "sheet.png";
+  const auto fails = [&](const ContactSheet& sheet, const std::string& expected) {
+    const std::string message = error_of([&] { write_contact_sheet(sheet, png); });
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  };
+  ContactSheet empty;
+  fails(empty, "no images");
+  ContactSheet s = synthetic_sheet(3, 2);
+  s.side = 0;
+  fails(s, "side");
+  s = synthetic_sheet(3, 2);
+  s.images[1].pop_back();
+  fails(s, "image 1 has 195 values, expected 14x14 = 196");
+  s = synthetic_sheet(3, 2);
+  s.masks[2][1].push_back(0);
+  fails(s, "mask 1 of image 2");
+  s = synthetic_sheet(3, 2);
+  s.masks.pop_back();
+  fails(s, "masks for 2 images");
+  s = synthetic_sheet(3, 2);
+  s.mask_names.pop_back();
+  fails(s, "mask names");
+  s = synthetic_sheet(3, 0);
+  s.labels.pop_back();
+  fails(s, "labels");
+  s = synthetic_sheet(3, 0);
+  s.images[0][5] = kNaN;
+  fails(s, "non-finite");
+  s = synthetic_sheet(3, 0);
+  FigureOptions options;
+  options.gnuplot = "eqaug-no-such-gnuplot";
+  EXPECT_NE(error_of([&] { write_contact_sheet(s, png, options); }).find("not found"), std::string::npos);
+  EXPECT_FALSE(fs::exists(png));
   for (const auto& entry : fs::directory_iterator(root_))
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }

@@ -1,10 +1,14 @@
 #pragma once
 // `eqaug report`: reads a results directory written by `eqaug run` (files only, never the
 // training code), summarises the final step of every run, and draws the paper's Figure 1
-// (‖A − Π_E A‖ against ‖A − A⁰‖) with gnuplot.
+// (‖A − Π_E A‖ against ‖A − A⁰‖) with gnuplot. A study folder (study.json and one sweep
+// folder per member, e.g. the Groups experiment of App. E.2) gets every member's report, a
+// summary over the members and the paper's Figure 6. Also: contact sheets of data sets.
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <limits>
+#include <cstddef>
 #include <map>
 #include <ostream>
 #include <string>
@@ -24,6 +28,11 @@ struct Sweep {
   std::filesystem::path dir;
   nlohmann::json manifest;
   std::string name;        // config.name ("" when absent)
+  std::string group;       // model.group, e.g. "S_10" ("" when absent)
+  std::string precision;   // config.train.precision, "f32" or "f64" ("" when absent)
+  // data.accuracy: what the accuracy column measures, e.g. "binary accuracy", "per-pixel
+  // mask accuracy" ("" in manifests written before the field existed).
+  std::string accuracy;
   int epochs = 0;          // config.epochs
   int planned_runs = 0;    // config.runs
   bool complete = false;   // manifest "complete"
@@ -63,8 +72,10 @@ std::vector<SummaryRow> summarize(const Sweep& sweep);
 std::string mode_label(const std::string& mode);
 
 // Aligned plain text: strategy, runs ("k" or "k of N"), then "median [q1, q3]" for
-// dist_init, dist_E, loss and accuracy.
-std::string format_table(const std::vector<SummaryRow>& rows);
+// dist_init, dist_E, loss and accuracy, and a note line. A non-empty `accuracy` (the
+// manifest's data.accuracy) adds the line "accuracy: <accuracy>" under the table; empty
+// leaves the text exactly as before the field existed.
+std::string format_table(const std::vector<SummaryRow>& rows, const std::string& accuracy = "");
 
 // Compact %.4g with a short exponent ("1.235e-5"), "nan" for NaN.
 std::string format_number(double value);
@@ -100,10 +111,127 @@ struct FigureFiles {
 // Throws eqaug::Error if there are no finished runs, gnuplot is missing or it fails.
 FigureFiles render_figure(const Sweep& sweep, const std::filesystem::path& dir, const FigureOptions& options = {});
 
+// ---------------------------------------------------------------------------------------
+// Studies: OUT/study.json and one ordinary sweep folder per member.
+//
+//   {"program": {"name": "eqaug", "version": "..."}, "kind": "study", "name": "groups",
+//    "complete": false,
+//    "members": [{"name": "trans", "dir": "trans", "group": "Z_14 x Z_14",
+//                 "dim_E": 1234, "dim_L": 40000000}, ...]}
+//
+// "kind" must be "study"; member "name" is a plain name (letters, digits, '_', '-'), unique;
+// "dir" a relative path inside OUT without ".." (default: the name). "group", "dim_E" and
+// "dim_L" may be left out: they are then taken from the member's manifest (model.group,
+// model.dim_E, model.params) once it exists; "program" and "complete" are optional.
+
+struct StudyMember {
+  std::string name;
+  std::filesystem::path dir;  // OUT / member dir
+  std::string group;          // "" if neither study.json nor the manifest says
+  double dim_E = std::numeric_limits<double>::quiet_NaN();
+  double dim_L = std::numeric_limits<double>::quiet_NaN();
+  // The member's sweep once its manifest.json exists ("not run yet" without one).
+  bool has_manifest = false;
+  Sweep sweep;
+  // A manifest and at least one finished run: only such members are reported and plotted.
+  bool has_runs() const { return has_manifest && !sweep.runs.empty(); }
+  double dim_ratio() const { return dim_E / dim_L; }  // NaN when either is unknown
+};
+
+struct Study {
+  std::filesystem::path dir;
+  nlohmann::json json;  // study.json as read
+  std::string name;     // "" when absent
+  std::string version;  // program.version, "" when absent
+  bool complete = false;
+  std::vector<StudyMember> members;  // study.json order
+};
+
+// dir/study.json exists (a regular file): `run_report` treats dir as a study.
+bool is_study(const std::filesystem::path& dir);
+
+// Validates study.json (throws eqaug::Error naming the file and field) and reads every
+// member's sweep that has a manifest.json (read_sweep's errors, naming the member's files).
+Study read_study(const std::filesystem::path& dir);
+
+// The axis limits of Figure 6 (paper App. E.2), relative to the Nom and Equi medians so that
+// the groups compare. "Median" is the per-step median over runs; "max" is over steps.
+//   x_max      = 1.1 × max median dist_init of Equi               (both panels)
+//   y_max      = 1.1 × max median dist_E of Nom                   (full panel)
+//   y_max_zoom = κ × y_max                                         (zoom panel)
+// with one κ for all groups, chosen so that for the first sweep with an Aug curve (Trans
+// in the paper) y_max_zoom = 1.5 × its max median dist_E of Aug. The paper's factors were
+// lost in extraction; these are ours. Fallbacks (noted in `note`):
+//   no Equi (or its medians are all 0/NaN): x from the max median dist_init of all modes;
+//   no Nom (or 0/NaN):                      y from the max median dist_E of all modes;
+//   still 0 (nothing moved):                the limit is 1;
+//   no sweep with a positive Aug median:    κ = 0.01 (the zoom shows 1% of the full range).
+struct GroupRanges {
+  double x_max = 1, y_max = 1, y_max_zoom = 0.01;
+  std::string note;  // "" or which fallbacks were used, e.g. "no Equi: x from all curves"
+};
+struct StudyRanges {
+  double kappa = 0.01;
+  int kappa_from = -1;  // index of the sweep whose Aug fixed κ, -1 for the fallback
+  std::vector<GroupRanges> groups;  // one per sweep, same order
+};
+StudyRanges study_ranges(const std::vector<Sweep>& sweeps);
+
+// One row of OUT/summary.csv: a member and a mode.
+struct StudySummaryRow {
+  std::string member;      // the member's name (the csv's "group" column)
+  double dim_ratio = std::numeric_limits<double>::quiet_NaN();  // dim E / dim L
+  SummaryRow row;
+};
+
+// Rows for every member with finished runs, in member then mode order.
+std::vector<StudySummaryRow> summarize_study(const Study& study);
+
+// Aligned text: group, strategy, runs, dim E/dim L, then the columns of format_table; the
+// members not run yet; and the accuracy kind(s).
+std::string format_study_table(const Study& study, const std::vector<StudySummaryRow>& rows);
+
+// Writes dir/summary.csv: group,mode,runs,dim_E_over_dim_L,dist_init_median,..., accuracy_q3
+// (the per-sweep columns after runs), atomically; returns its path.
+std::filesystem::path write_study_summary_csv(const std::filesystem::path& dir,
+                                              const std::vector<StudySummaryRow>& rows);
+
+// Figure 6: one row per member with finished runs, two panels per row (full and zoom, axes
+// from study_ranges), faint runs and bold medians. Writes dir/figure-data/<member>-<mode>-
+// {runs,median}.dat, dir/figure.gp, then dir/figure.png and figure.svg (atomically, as
+// render_figure). Each row is height × 2/3 tall. Throws eqaug::Error if no member has runs.
+FigureFiles render_study_figure(const Study& study, const std::filesystem::path& dir,
+                                const FigureOptions& options = {});
+
 // The whole `eqaug report`: reads the sweep, prints the table and the paths written
-// (summary.csv, and the figure if `plot`). Returns the process exit status (0); errors are
-// thrown as eqaug::Error.
+// (summary.csv, and the figure if `plot`). On a study folder (is_study), the ordinary report
+// of every member with finished runs (the others listed as "not run yet"), then the study's
+// table, summary.csv and Figure 6. Returns the process exit status (0); errors are thrown as
+// eqaug::Error.
 int run_report(const std::filesystem::path& dir, std::ostream& out, bool plot = true,
                const FigureOptions& options = {});
+
+// ---------------------------------------------------------------------------------------
+// Contact sheets of data sets (`eqaug data <preset> --out DIR`).
+struct ContactSheet {
+  std::string title;
+  std::size_t side = 0;  // N: images are N×N
+  // Each side*side, row-major, row 0 at the top; values in [0,1] (0 black, 1 white; finite
+  // values outside are clipped).
+  std::vector<std::vector<double>> images;
+  // Empty, or one entry per image: zero or more side*side masks drawn beside the image.
+  std::vector<std::vector<std::vector<double>>> masks;
+  std::vector<std::string> mask_names;  // empty, or one per mask position ("triangle", ...)
+  std::vector<std::string> labels;      // empty, or one caption per image ("7 (Sneaker)")
+};
+
+// Draws the sheet with gnuplot (pngcairo, grayscale, every pixel a square): a grid of up to
+// 8 tiles per row, each the image and its masks side by side with its caption underneath.
+// Writes `png` atomically (a temporary name next to it, renamed once gnuplot has succeeded),
+// creating its folder; returns `png`. Throws eqaug::Error on an empty sheet, wrong sizes,
+// non-finite values or a gnuplot failure. options.width is the PNG's width; its height
+// follows from the grid.
+std::filesystem::path write_contact_sheet(const ContactSheet& sheet, const std::filesystem::path& png,
+                                          const FigureOptions& options = {});
 
 }  // namespace eqaug::report

@@ -1,0 +1,198 @@
+#include "gnuplot.hpp"
+
+#include "eqaug/core/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace eqaug::report::detail {
+
+namespace fs = std::filesystem;
+
+std::string in_quotes(const fs::path& p) { return "'" + p.string() + "'"; }
+
+// A gnuplot single-quoted string: no escapes inside, a quote is written twice. Spaces and
+// backslashes in paths therefore need nothing further.
+std::string gp_string(const std::string& s) {
+  if (s.find('\n') != std::string::npos)
+    throw Error("cannot write a gnuplot script for " + in_quotes(s) + ": the name contains a line break");
+  std::string out = "'";
+  for (char c : s) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+std::string data_number(double v) {
+  if (std::isnan(v)) return "NaN";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string mode_colour(const std::string& mode, std::size_t index) {
+  if (mode == "nom") return "d62728";
+  if (mode == "aug") return "1f77b4";
+  if (mode == "equi") return "2ca02c";
+  static const char* const others[] = {"ff7f0e", "9467bd", "8c564b", "e377c2", "17becf"};
+  return others[index % std::size(others)];
+}
+
+double finite_max(double current, const std::vector<double>& values) {
+  for (double v : values)
+    if (std::isfinite(v)) current = std::max(current, v);
+  return current;
+}
+
+MedianPath median_path(const Sweep& sweep, const std::string& mode) {
+  MedianPath m;
+  const auto found = sweep.curves.find(mode);
+  if (found == sweep.curves.end() || found->second.empty()) return m;
+  const auto& curves = found->second;
+  const std::size_t steps = curves.front().step.size();
+  for (std::size_t s = 0; s < steps; ++s) {
+    std::vector<double> x, y;
+    for (const auto& c : curves) {
+      x.push_back(c.dist_init[s]);
+      y.push_back(c.dist_E[s]);
+    }
+    m.x.push_back(describe(x).median);
+    m.y.push_back(describe(y).median);
+    m.step.push_back(curves.front().step[s]);
+  }
+  return m;
+}
+
+std::string runs_data(const std::string& mode, const Sweep& sweep) {
+  std::ostringstream os;
+  os << "# " << mode << ": one block per run, columns dist_init dist_E step\n";
+  const auto& curves = sweep.curves.at(mode);
+  for (std::size_t i = 0; i < curves.size(); ++i) {
+    if (i > 0) os << '\n';  // a single blank line breaks the line between runs
+    os << "# run " << sweep.runs[i] << '\n';
+    const auto& c = curves[i];
+    for (std::size_t s = 0; s < c.step.size(); ++s)
+      os << data_number(c.dist_init[s]) << ' ' << data_number(c.dist_E[s]) << ' ' << data_number(c.step[s]) << '\n';
+  }
+  return os.str();
+}
+
+// The median path: x and y are medians taken separately at each step, as in the paper.
+std::string median_data(const std::string& mode, const Sweep& sweep) {
+  const auto& curves = sweep.curves.at(mode);
+  std::ostringstream os;
+  os << "# " << mode << ": per-step medians over " << curves.size()
+     << " runs, columns median(dist_init) median(dist_E) step\n";
+  const MedianPath m = median_path(sweep, mode);
+  for (std::size_t s = 0; s < m.step.size(); ++s)
+    os << data_number(m.x[s]) << ' ' << data_number(m.y[s]) << ' ' << data_number(m.step[s]) << '\n';
+  return os.str();
+}
+
+namespace {
+
+struct ProcessResult {
+  int status;
+  std::string output;
+};
+
+// posix_spawn with an argument vector instead of std::system: no shell, so no quoting of
+// the paths, and a missing executable is reported as such rather than as exit status 127.
+ProcessResult run_process(const std::vector<std::string>& argv) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(std::string("cannot create a pipe: ") + std::strerror(errno));
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
+
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+
+  pid_t pid = 0;
+  const int spawn_error = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipe_fds[1]);
+  if (spawn_error != 0) {
+    ::close(pipe_fds[0]);
+    std::string reason = std::strerror(spawn_error);
+    if (spawn_error == ENOENT) reason = "not found on PATH";
+    throw Error("cannot run " + in_quotes(argv[0]) + ": " + reason +
+                "; install gnuplot (e.g. the gnuplot-nox package) to draw the figure");
+  }
+
+  ProcessResult result{0, {}};
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
+    if (n > 0) result.output.append(buffer, static_cast<std::size_t>(n));
+    else if (n == 0 || errno != EINTR) break;
+  }
+  ::close(pipe_fds[0]);
+  while (::waitpid(pid, &result.status, 0) < 0)
+    if (errno != EINTR) throw Error(std::string("cannot wait for gnuplot: ") + std::strerror(errno));
+  return result;
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
+  return "status " + std::to_string(status);
+}
+
+bool non_empty_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec) && fs::file_size(p, ec) > 0 && !ec;
+}
+
+}  // namespace
+
+void run_gnuplot(const FigureOptions& options, const fs::path& script,
+                 const std::vector<std::pair<std::string, fs::path>>& outputs) {
+  const std::string tag = ".tmp-" + std::to_string(::getpid());
+  std::vector<fs::path> temporaries;
+  std::string assignments;
+  for (const auto& [variable, path] : outputs) {
+    temporaries.push_back(path.parent_path() / ("." + path.filename().string() + tag));
+    if (!assignments.empty()) assignments += "; ";
+    assignments += variable + " = " + gp_string(temporaries.back().string());
+  }
+  const auto remove_temporaries = [&] {
+    std::error_code ec;
+    for (const auto& tmp : temporaries) fs::remove(tmp, ec);
+  };
+  try {
+    const ProcessResult result = run_process({options.gnuplot, "-e", assignments, script.string()});
+    if (!WIFEXITED(result.status) || WEXITSTATUS(result.status) != 0)
+      throw Error("gnuplot failed on " + in_quotes(script) + " (" + describe_status(result.status) +
+                  "): " + result.output);
+    for (const auto& tmp : temporaries)
+      if (!non_empty_file(tmp))
+        throw Error("gnuplot ran " + in_quotes(script) + " but wrote no " + in_quotes(tmp) + "; its output: " +
+                    result.output);
+    for (std::size_t i = 0; i < outputs.size(); ++i) fs::rename(temporaries[i], outputs[i].second);
+  } catch (const fs::filesystem_error& e) {
+    remove_temporaries();
+    throw Error(std::string("cannot put the figure in place: ") + e.what());
+  } catch (...) {
+    remove_temporaries();
+    throw;
+  }
+}
+
+}  // namespace eqaug::report::detail
