@@ -321,7 +321,7 @@ ImageSet load_images_npy(const fs::path& dir) {
   if (npy_kind(img.descr) != 'f')
     throw Error(images_path.string() + ": expected float32 or float64 pixels, found dtype '" + img.descr + "'");
   if (img.shape.size() != 3 || img.shape[0] == 0 || img.shape[1] == 0 || img.shape[2] == 0)
-    throw Error(images_path.string() + ": expected a non-empty array of shape (n, N, N), found " +
+    throw Error(images_path.string() + ": expected a non-empty array of shape (n, height, width), found " +
                 format_shape(img.shape));
   check_unit_interval(img, images_path, "pixels");
   const io::NpyArray lab = io::read_npy(labels_path);

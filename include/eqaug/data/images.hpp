@@ -54,7 +54,7 @@ ImageSet load_idx_pair(const std::filesystem::path& images, const std::filesyste
 ImageSet load_mnist_dir(const std::filesystem::path& dir, const std::string& split, std::size_t samples);
 
 /// Where Debian's dataset-fashion-mnist package puts Fashion-MNIST (gzip IDX files).
-inline const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
 /// DIR/images.npy of shape (n, H, W), float32/64 in [0, 1], and DIR/labels.npy of
 /// shape (n,), integers ≥ 0 (an integer dtype, or floats with integral values).
