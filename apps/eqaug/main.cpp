@@ -11,6 +11,7 @@
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/io/config.hpp"
+#include "eqaug/experiment/study.hpp"
 #include "eqaug/experiment/sweep.hpp"
 #include "eqaug/report/report.hpp"
 
@@ -21,7 +22,8 @@ struct RunArgs {
   std::optional<std::size_t> runs, epochs, aug_passes, batch, threads, chunk;
   std::optional<std::uint64_t> seed;
   std::optional<double> lr;
-  std::optional<std::string> aug_per, precision, equi_update, data_npy, init_weights;
+  std::optional<std::string> aug_per, precision, equi_update, equi_eval, data_npy, data_dir, init_weights;
+  std::string scale = "full";
   std::vector<std::string> modes;
   bool aug_exact = false;
   std::string out;
@@ -56,9 +58,91 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
   if (a.aug_per) table(t, "aug", source + ": train.aug")["per"] = *a.aug_per;
   if (a.aug_exact) table(t, "aug", source + ": train.aug")["exact"] = true;
   if (a.equi_update) table(t, "equi", source + ": train.equi")["update"] = *a.equi_update;
+  if (a.equi_eval) table(t, "equi", source + ": train.equi")["eval"] = *a.equi_eval;
   if (a.init_weights) t["init_weights"] = absolute_dir("--init-weights", *a.init_weights);
   if (a.data_npy) table(j, "data", source + ": data")["npy"] = absolute_dir("--data-npy", *a.data_npy);
+  if (a.data_dir) {
+    auto& d = table(j, "data", source + ": data");
+    if (d.value("kind", std::string()) != "images")
+      throw eqaug::Error("--data-dir: only image presets (data.kind = \"images\") read MNIST-format files");
+    d["dir"] = absolute_dir("--data-dir", *a.data_dir);
+  }
   return j;
+}
+
+/// The configuration as every command sees it: the file, its scale, then the overrides.
+nlohmann::json load_config(const RunArgs& a, std::string& source) {
+  const auto file = eqaug::io::find_config(a.config);
+  source = file.string();
+  return apply_overrides(eqaug::io::apply_scale(eqaug::io::load_toml(file), a.scale, source), a, source);
+}
+
+/// One resolved configuration per member of a study, or the configuration itself.
+std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> resolve_all(const nlohmann::json& j,
+                                                                             const std::string& source) {
+  std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> out;
+  const auto members = eqaug::io::study_members(j, source);
+  if (members.empty()) out.emplace_back("", eqaug::io::resolve(j, source));
+  for (const auto& m : members) out.emplace_back(m.name, eqaug::io::resolve(m.json, source + " (study member " + m.name + ")"));
+  return out;
+}
+
+const char* const kFashionClasses[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+/// `eqaug data`: a contact sheet of the first samples with their labels or masks.
+int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesystem::path& dir, std::size_t count,
+                     bool force) {
+  const auto group = eqaug::io::build_group(cfg);
+  const auto data = eqaug::io::build_data(cfg, *group);
+  const auto& in = data.input;
+  const std::size_t side = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(in.sites))));
+  if (in.order != 1 || in.channels != 1 || side * side != in.sites)
+    throw eqaug::Error(cfg.name + ": contact sheets show images (one channel on an N x N grid); the inputs of this "
+                       "preset are " + std::to_string(in.channels) + " channel(s) on " + std::to_string(in.sites) +
+                       " sites of order " + std::to_string(in.order) + " (e.g. graphs: see --save-data of Perm)");
+  const auto png = dir / (cfg.name + "-data.png");
+  if (std::filesystem::exists(png) && !force)
+    throw eqaug::Error(png.string() + " already exists; pass --force to replace it");
+  eqaug::report::ContactSheet sheet;
+  sheet.side = side;
+  count = std::min(count, data.size);
+  const bool fashion = data.name.rfind("fashion-mnist", 0) == 0;
+  const auto& tg = data.target;
+  if (tg.order == 1)
+    for (std::size_t c = 0; c < tg.channels; ++c) sheet.mask_names.push_back(c == 0 ? "triangle mask" : c == 1 ? "pentagon mask" : "mask " + std::to_string(c));
+  for (std::size_t i = 0; i < count; ++i) {
+    sheet.images.emplace_back(data.x.begin() + static_cast<std::ptrdiff_t>(i * in.dim()),
+                              data.x.begin() + static_cast<std::ptrdiff_t>((i + 1) * in.dim()));
+    const double* y = data.y.data() + i * tg.dim();
+    if (tg.order == 1) {
+      std::vector<std::vector<double>> masks;
+      std::string what;
+      for (std::size_t c = 0; c < tg.channels; ++c) {
+        masks.emplace_back(y + c * tg.sites, y + (c + 1) * tg.sites);
+        double on = 0;
+        for (std::size_t s = 0; s < tg.sites; ++s) on += y[c * tg.sites + s];
+        if (on > 0 && on < static_cast<double>(tg.sites) && tg.channels == 2) what = c == 0 ? "triangle" : "pentagon";
+      }
+      sheet.masks.push_back(std::move(masks));
+      sheet.labels.push_back(what.empty() ? "#" + std::to_string(i) : what);
+    } else {
+      std::size_t label = 0;
+      for (std::size_t c = 1; c < tg.channels; ++c)
+        if (y[c] > y[label]) label = c;
+      std::string text = tg.channels == 1 ? (y[0] > 0.5 ? "1" : "0") : std::to_string(label);
+      if (fashion && label < 10 && tg.channels == 10) text += std::string(" (") + kFashionClasses[label] + ")";
+      sheet.labels.push_back(text);
+    }
+  }
+  sheet.title = cfg.name + ": first " + std::to_string(count) + " of " + std::to_string(data.size) + " samples, " +
+                data.name + ", " + std::to_string(side) + "x" + std::to_string(side) + " pixels in [0,1] (before the " +
+                std::to_string(cfg.json.at("data").value("input_shift", 0.0)) + " shift)";
+  std::filesystem::create_directories(dir);
+  const auto written = eqaug::report::write_contact_sheet(sheet, png);
+  std::cout << "wrote " << written.string() << " (" << data.name << ")\n";
+  for (const auto& note : data.notes) std::cout << "note: " << note << "\n";
+  return 0;
 }
 
 /// A finite real number > 0, with a message a person can read (CLI11's PositiveNumber
@@ -130,7 +214,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   run->add_option("--threads", a.threads, "Worker threads (default: all cores); results do not depend on it")
       ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
-  run->add_option("--data-npy", a.data_npy, "Read the graphs from DIR/graphmat{i}.npy and DIR/graphlabel{i}.npy (the authors' layout)");
+  run->add_option("--scale", a.scale, "Preset scale: 'full' (the paper's settings) or a [scales.<name>] table such as 'small' (default: full)");
+  run->add_option("--data-npy", a.data_npy,
+                  "Read the data from DIR: Perm: graphmat{i}.npy, graphlabel{i}.npy; Trans/Groups: images.npy (n,N,N) in "
+                  "[0,1] and labels.npy (n,); Rot: shpsimg{i}.npy, shpstrig{i}.npy, shpspent{i}.npy (the authors' layouts)");
+  run->add_option("--data-dir", a.data_dir,
+                  "Image presets: DIR with the MNIST-format IDX files (t10k-images-idx3-ubyte[.gz], ...) instead of "
+                  "Debian's Fashion-MNIST (default: data.dir, \"\" = /usr/share/datasets/fashion-mnist)");
+  run->add_option("--equi-eval", a.equi_eval,
+                  "Equi layers through E's structure ('structured': FFT convolutions, orbit pooling), on dense weights "
+                  "('dense', the oracle) or 'auto' = structured where a Fourier path exists (default: train.equi.eval; auto)")
+      ->check(CLI::IsMember({"auto", "structured", "dense"}));
   run->add_option("--init-weights", a.init_weights, "Start every strategy from DIR/A<j>.npy (projected onto E first)");
   run->add_flag("--save-weights", a.save_weights, "Write OUT/<mode>/run-<k>/{init,final}/A<j>.npy");
   run->add_option("--out", a.out, "Results directory (default: results/<config name>)");
@@ -138,9 +232,24 @@ int main(int argc, char** argv) {
   run->add_flag("--resume", a.resume, "Continue an interrupted sweep in --out (same configuration required)");
   run->add_flag("--no-report", a.no_report, "Do not print the summary table and draw the figure at the end");
 
-  std::string dims_config;
+  RunArgs d;
   auto* dims = app.add_subcommand("dims", "Dimensions of L and of the equivariant subspace E, layer by layer");
-  dims->add_option("config", dims_config, "Preset name (perm) or path to a config .toml")->required();
+  dims->add_option("config", d.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")->required();
+  dims->add_option("--scale", d.scale, "Preset scale: full or small (default: full)");
+
+  RunArgs ds;
+  std::string data_out;
+  std::size_t data_count = 32;
+  bool data_force = false;
+  auto* datacmd = app.add_subcommand("data", "Contact sheet (PNG) of the first samples of a preset's data, with labels or masks");
+  datacmd->add_option("config", ds.config, "Preset name (trans, rot, groups) or path to a config .toml")->required();
+  datacmd->add_option("--out", data_out, "Folder for <name>-data.png")->required();
+  datacmd->add_option("--count", data_count, "Samples shown (default: 32)")->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+  datacmd->add_option("--scale", ds.scale, "Preset scale: full or small (default: full)");
+  datacmd->add_option("--data-npy", ds.data_npy, "As for run");
+  datacmd->add_option("--data-dir", ds.data_dir, "As for run");
+  datacmd->add_option("--seed", ds.seed, "Seed of generated data (default: train.seed)")->check(whole_number);
+  datacmd->add_flag("--force", data_force, "Replace an existing sheet");
 
   std::string report_dir;
   bool no_plot = false;
@@ -160,42 +269,58 @@ int main(int argc, char** argv) {
 
   try {
     if (*run) {
-      const auto file = eqaug::io::find_config(a.config);
-      const auto json = apply_overrides(eqaug::io::load_toml(file), a, file.string());
-      const auto cfg = eqaug::io::resolve(json, file.string());
+      std::string source;
+      const auto json = load_config(a, source);
       eqaug::experiment::SweepOptions opts;
-      opts.out = a.out.empty() ? std::filesystem::path("results") / cfg.name : std::filesystem::path(a.out);
       opts.force = a.force;
       opts.resume = a.resume;
       opts.threads = a.threads.value_or(0);
       opts.save_weights = a.save_weights;
       opts.command_line = joined(argc, argv);
       opts.progress = &std::cerr;
-      const auto summary = eqaug::experiment::run_sweep(cfg, opts);
-      std::cerr << "sweep finished: " << summary.runs_done << " run(s) in " << summary.wall_s << " s";
-      if (summary.runs_skipped) std::cerr << " (" << summary.runs_skipped << " already done)";
-      std::cerr << "\n";
+      if (!eqaug::io::study_members(json, source).empty()) {
+        opts.out = a.out.empty() ? std::filesystem::path("results") / json.value("name", std::string("study"))
+                                 : std::filesystem::path(a.out);
+        const auto summaries = eqaug::experiment::run_study(json, source, opts);
+        std::size_t done = 0;
+        for (const auto& s : summaries) done += s.runs_done;
+        std::cerr << "study finished: " << done << " run(s) in " << summaries.size() << " member(s)\n";
+      } else {
+        const auto cfg = eqaug::io::resolve(json, source);
+        opts.out = a.out.empty() ? std::filesystem::path("results") / cfg.name : std::filesystem::path(a.out);
+        const auto summary = eqaug::experiment::run_sweep(cfg, opts);
+        std::cerr << "sweep finished: " << summary.runs_done << " run(s) in " << summary.wall_s << " s";
+        if (summary.runs_skipped) std::cerr << " (" << summary.runs_skipped << " already done)";
+        std::cerr << "\n";
+      }
       if (!a.no_report) return eqaug::report::run_report(opts.out, std::cout, true);
       return 0;
     }
     if (*rep) return eqaug::report::run_report(report_dir, std::cout, !no_plot);
+    if (*datacmd) {
+      std::string source;
+      const auto all = resolve_all(load_config(ds, source), source);
+      return write_data_sheet(all.front().second, data_out, data_count, data_force);
+    }
     if (*dims) {
-      const auto file = eqaug::io::find_config(dims_config);
-      const auto cfg = eqaug::io::resolve(eqaug::io::load_toml(file), file.string());
-      const auto group = eqaug::io::build_group(cfg);
-      const auto spec = eqaug::io::build_model(cfg, group);
-      std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s\n", cfg.name.c_str(), group->name().c_str(), "layer",
-                  "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L");
-      for (std::size_t j = 0; j < spec->linear_layers().size(); ++j) {
-        const auto& l = spec->linear_layer(j);
-        const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +
-                                  std::to_string(l.out.sites) + "," + std::to_string(l.in.sites) + ")";
-        std::printf("%-6s %-22s %12zu %8zu %10zu %12.4g\n", l.name.c_str(), shape.c_str(), l.count,
-                    l.subspace->orbits().count(), l.subspace->dim(),
-                    static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count));
+      std::string source;
+      for (const auto& [member, cfg] : resolve_all(load_config(d, source), source)) {
+        const auto group = eqaug::io::build_group(cfg);
+        const auto spec = eqaug::io::build_model(cfg, group);
+        std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s\n", cfg.name.c_str(), group->name().c_str(), "layer",
+                    "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L");
+        for (std::size_t j = 0; j < spec->linear_layers().size(); ++j) {
+          const auto& l = spec->linear_layer(j);
+          const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +
+                                    std::to_string(l.out.sites) + "," + std::to_string(l.in.sites) + ")";
+          std::printf("%-6s %-22s %12zu %8zu %10zu %12.4g\n", l.name.c_str(), shape.c_str(), l.count,
+                      l.subspace->orbits().count(), l.subspace->dim(),
+                      static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count));
+        }
+        std::printf("%-6s %-22s %12zu %8s %10zu %12.4g\n", "total", "", spec->num_params(), "", spec->dim_E(),
+                    static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
+        if (!member.empty()) std::printf("\n");
       }
-      std::printf("%-6s %-22s %12zu %8s %10zu %12.4g\n", "total", "", spec->num_params(), "", spec->dim_E(),
-                  static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
       return 0;
     }
   } catch (const eqaug::Error& e) {

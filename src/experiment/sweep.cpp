@@ -72,7 +72,8 @@ json model_info(const ModelSpec& spec) {
 std::string format_duration(double s) {
   std::ostringstream os;
   if (s < 60) os << std::fixed << std::setprecision(1) << s << " s";
-  else os << static_cast<long>(s) / 60 << " min " << static_cast<long>(s) % 60 << " s";
+  else if (s < 3600) os << static_cast<long>(s) / 60 << " min " << static_cast<long>(s) % 60 << " s";
+  else os << static_cast<long>(s) / 3600 << " h " << static_cast<long>(s) % 3600 / 60 << " min";
   return os.str();
 }
 
@@ -225,7 +226,9 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   const std::size_t threads = opts.threads ? opts.threads : ThreadPool::available_cores();
   ThreadPool pool(threads);
   GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
-  Trainer<T> trainer(engine, cfg.train);
+  TrainOptions train = cfg.train;
+  train.keep_final_params = opts.save_weights;  // a double copy of every model: only when saved
+  Trainer<T> trainer(engine, train);
   const auto names = layer_names(*spec);
 
   // Only now is OUT touched. The lock is taken before anything in it is read or removed.
@@ -263,11 +266,16 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
                          {"init", "(seed, 'init', run)"},
                          {"aug", "(seed, 'aug', run, step, mode)"}}}};
   manifest["model"] = model_info(*spec);
-  double positives = 0;
-  for (double y : data.y) positives += y;
-  json data_info = {{"name", data.name}, {"samples", data.size},
-                    {"positive_fraction", positives / static_cast<double>(data.y.size())},
+  for (const auto& st : cfg.train.strategies)
+    if (st.mode == Mode::Equi && uses_structured_equi(st, engine))
+      manifest["model"]["equi_layer_eval"] = engine.equi_network().layer_kinds();
+  json data_info = {{"name", data.name}, {"samples", data.size}, {"accuracy", accuracy_kind(*spec)},
                     {"fingerprint", fingerprint({&data.x, &data.y})}, {"notes", data.notes}};
+  if (data.target.dim() == 1) {
+    double positives = 0;
+    for (double y : data.y) positives += y;
+    data_info["positive_fraction"] = positives / static_cast<double>(data.y.size());
+  }
   // Resuming on other inputs (an edited --data-npy or --init-weights folder) would mix results.
   if (resumed && manifest.contains("data") && manifest["data"].value("fingerprint", "") != data_info["fingerprint"])
     throw Error("--resume: the data differ from those the sweep in " + opts.out.string() +
@@ -305,9 +313,25 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     if (done[k]) continue;
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<double> a0 = given.params.empty() ? initial_point(*spec, cfg.train.seed, k) : given.params;
+    // Within a run: the step rate gives the ETA of the run and of the sweep (runs are
+    // alike); on a terminal every step, in a log file at most once a minute.
+    auto last_line = t0;
     auto progress = [&](std::size_t step, const std::vector<StrategyRun>&) {
-      if (tty) log << "\r  run " << k + 1 << "/" << cfg.runs << "  step " << step << "/" << cfg.train.epochs
-                   << std::flush;
+      if (!show) return;
+      const auto now = std::chrono::steady_clock::now();
+      const double in_run = std::chrono::duration<double>(now - t0).count();
+      const double per_step = in_run / static_cast<double>(step + 1);
+      const double run_left = per_step * static_cast<double>(cfg.train.epochs - step);
+      const double run_total = per_step * static_cast<double>(cfg.train.epochs + 1);
+      const double sweep_left = run_left + run_total * static_cast<double>(todo - finished_now - 1);
+      const bool due = tty || std::chrono::duration<double>(now - last_line).count() >= 60.0;
+      if (!due || step == cfg.train.epochs) return;
+      last_line = now;
+      log << (tty ? "\r" : "") << "  run " << k + 1 << "/" << cfg.runs << "  step " << step + 1 << "/"
+          << cfg.train.epochs + 1 << "  " << format_duration(per_step) << "/step  run ETA "
+          << format_duration(run_left);
+      if (todo - finished_now > 1) log << ", sweep ETA " << format_duration(sweep_left);
+      log << (tty ? "   " : "\n") << std::flush;
     };
     const auto result = trainer.run(k, a0, progress);
     for (const auto& sr : result) {

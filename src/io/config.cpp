@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "eqaug/core/error.hpp"
+#include "eqaug/data/images.hpp"
 
 namespace eqaug::io {
 
@@ -148,39 +149,81 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
   cfg.source = source;
   cfg.json = j;
   Fields top(j, source, "");
+  if (j.is_object() && j.contains("study"))
+    top.fail("study", "this configuration is a study of several members; run it with `eqaug run` (members are resolved one by one)");
+  if (j.is_object() && j.contains("scales"))
+    top.fail("scales", "internal: scales must be applied before resolving");
   cfg.name = top.str("name");
   // The name becomes the default results folder: keep it a plain file name.
   if (cfg.name.empty() || cfg.name.find_first_not_of(
                               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos ||
       cfg.name[0] == '.')
     top.fail("name", "expected letters, digits, '.', '_' or '-' (it names the results folder), found '" + cfg.name + "'");
+  if (top.has("scale")) {
+    const auto& sc = top.raw("scale");
+    if (!sc.is_string()) top.fail("scale", "expected a string such as \"full\" or \"small\"");
+  } else {
+    cfg.json["scale"] = "full";
+  }
+  bool pixels = false;
   {
     Fields g(top.raw("group"), source, "group");
     const auto kind = g.str("kind");
-    if (kind != "symmetric") g.fail("group.kind", "unknown group '" + kind + "' (available: symmetric)");
-    g.count("n", 1);
+    if (kind == "symmetric") {
+      g.count("n", 1);
+    } else if (kind == "translation2d" || kind == "translation_x" || kind == "rotation" ||
+               kind == "translation_rotation") {
+      pixels = true;
+      const auto side = g.count("side", 1);
+      if (side > 1024) g.fail("group.side", "images larger than 1024x1024 are not supported");
+    } else {
+      g.fail("group.kind", "unknown group '" + kind +
+                               "' (available: symmetric, translation2d, translation_x, rotation, translation_rotation)");
+    }
     g.done();
   }
   {
     Fields d(top.raw("data"), source, "data");
     const auto kind = d.str("kind");
-    if (kind != "sbm") d.fail("data.kind", "unknown data set '" + kind + "' (available: sbm)");
     json& out = cfg.json["data"];
-    out["samples"] = d.count_or("samples", 1000, 1);
-    if (d.has("clusters")) {
-      const auto& c = d.raw("clusters");
-      if (!c.is_array() || c.empty()) d.fail("data.clusters", "expected a list of cluster sizes");
-      for (const auto& x : c)
-        if (!x.is_number_integer() || x.get<std::int64_t>() < 1)
-          d.fail("data.clusters", "cluster sizes must be positive integers, found " + x.dump());
+    if (kind == "sbm") {
+      if (pixels) d.fail("data.kind", "SBM graphs need group.kind = \"symmetric\" (they live on node pairs)");
+      out["samples"] = d.count_or("samples", 1000, 1);
+      if (d.has("clusters")) {
+        const auto& c = d.raw("clusters");
+        if (!c.is_array() || c.empty()) d.fail("data.clusters", "expected a list of cluster sizes");
+        for (const auto& x : c)
+          if (!x.is_number_integer() || x.get<std::int64_t>() < 1)
+            d.fail("data.clusters", "cluster sizes must be positive integers, found " + x.dump());
+      } else {
+        out["clusters"] = SbmOptions{}.clusters;
+      }
+      const std::pair<const char*, double> probabilities[] = {{"p", SbmOptions{}.p}, {"q", SbmOptions{}.q}};
+      for (const auto& [key, def] : probabilities) {
+        const double p = d.num(key, def);
+        if (p < 0 || p > 1) d.fail(d.at(key), "a probability must lie in [0, 1]");
+        out[key] = p;
+      }
+    } else if (kind == "images") {
+      if (!pixels) d.fail("data.kind", "images need an image group (group.kind translation2d, translation_x, rotation or translation_rotation)");
+      out["samples"] = d.count_or("samples", 10000, 1);
+      out["classes"] = d.count_or("classes", 10, 2);
+      out["dir"] = d.str("dir", "");
+      const auto split = d.str("split", "test");
+      if (split != "test" && split != "train") d.fail("data.split", "expected \"test\" or \"train\", found '" + split + "'");
+      out["split"] = split;
+    } else if (kind == "shapes") {
+      if (!pixels) d.fail("data.kind", "shapes need an image group (group.kind translation2d, translation_x, rotation or translation_rotation)");
+      out["samples"] = d.count_or("samples", 3000, 1);
+      const double r_min = d.num("r_min", ShapesOptions{}.r_min), r_max = d.num("r_max", ShapesOptions{}.r_max);
+      if (!(r_min > 0) || r_max < r_min) d.fail("data.r_max", "expected 0 < r_min <= r_max");
+      const double shift = d.num("shift", ShapesOptions{}.shift);
+      if (shift < 0) d.fail("data.shift", "must be non-negative");
+      out["r_min"] = r_min;
+      out["r_max"] = r_max;
+      out["shift"] = shift;
     } else {
-      out["clusters"] = SbmOptions{}.clusters;
-    }
-    const std::pair<const char*, double> probabilities[] = {{"p", SbmOptions{}.p}, {"q", SbmOptions{}.q}};
-    for (const auto& [key, def] : probabilities) {
-      const double p = d.num(key, def);
-      if (p < 0 || p > 1) d.fail(d.at(key), "a probability must lie in [0, 1]");
-      out[key] = p;
+      d.fail("data.kind", "unknown data set '" + kind + "' (available: sbm, images, shapes)");
     }
     out["input_shift"] = d.num("input_shift", 0.0);
     out["npy"] = d.str("npy", "");
@@ -193,7 +236,8 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
     if (in.count("order") > 4) in.fail("model.input.order", "tuples of more than 4 points are not supported");
     in.done();
     const auto loss = m.str("loss");
-    if (loss != "bce") m.fail("model.loss", "unknown loss '" + loss + "' (available: bce)");
+    if (loss != "bce" && loss != "cross_entropy")
+      m.fail("model.loss", "unknown loss '" + loss + "' (available: bce, cross_entropy)");
     const auto& layers = m.raw("layers");
     if (!layers.is_array() || layers.empty()) m.fail("model.layers", "expected a non-empty list of layers");
     for (std::size_t i = 0; i < layers.size(); ++i) {
@@ -260,6 +304,11 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
       } catch (const Error& err) {
         e.fail("train.equi.update", err.what());
       }
+      try {
+        equi.equi_eval = parse_equi_eval(e.str("eval", "auto"));
+      } catch (const Error& err) {
+        e.fail("train.equi.eval", err.what());
+      }
       e.done();
     }
     std::vector<std::string> modes = {"nom", "aug", "equi"};
@@ -304,13 +353,22 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
     t["batch"] = st.batch;
     if (st.mode == Mode::Aug)
       t["aug"] = {{"passes", st.passes}, {"per", to_string(st.per)}, {"exact", st.exact}};
-    if (st.mode == Mode::Equi) t["equi"] = {{"update", to_string(st.equi_update)}};
+    if (st.mode == Mode::Equi)
+      t["equi"] = {{"update", to_string(st.equi_update)}, {"eval", to_string(st.equi_eval)}};
   }
   return cfg;
 }
 
 GroupPtr build_group(const ExperimentConfig& cfg) {
-  return symmetric_group(cfg.json.at("group").at("n").get<std::size_t>());
+  const json& g = cfg.json.at("group");
+  const auto kind = g.at("kind").get<std::string>();
+  if (kind == "symmetric") return symmetric_group(g.at("n").get<std::size_t>());
+  PixelGroupSpec p;
+  p.side = g.at("side").get<std::size_t>();
+  p.shift_x = kind == "translation2d" || kind == "translation_x" || kind == "translation_rotation";
+  p.shift_y = kind == "translation2d" || kind == "translation_rotation";
+  p.rotations = kind == "rotation" || kind == "translation_rotation";
+  return pixel_group(p);
 }
 
 std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupPtr& group) {
@@ -346,28 +404,132 @@ std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupP
       throw Error(cfg.source + ": model.layers[" + std::to_string(i) + "]: " + e.what());
     }
   }
-  spec->loss(LossKind::BCE);
-  if (layers.back().at("type") != "sigmoid")
-    throw Error(cfg.source + ": model.layers: the bce loss needs a final sigmoid layer");
+  if (m.at("loss") == "bce") {
+    spec->loss(LossKind::BCE);
+    if (layers.back().at("type") != "sigmoid")
+      throw Error(cfg.source + ": model.layers: the bce loss needs a final sigmoid layer");
+  } else {
+    spec->loss(LossKind::CrossEntropy);
+    if (layers.back().at("type") != "linear")
+      throw Error(cfg.source + ": model.layers: cross_entropy applies the softmax to the logits itself, so the "
+                               "last layer must be linear (no sigmoid or softmax layer)");
+  }
   return spec;
 }
 
 Dataset build_data(const ExperimentConfig& cfg, const FiniteGroup& group) {
   const json& d = cfg.json.at("data");
+  const auto kind = d.at("kind").get<std::string>();
   const auto samples = d.at("samples").get<std::size_t>();
   const auto npy = d.at("npy").get<std::string>();
-  if (!npy.empty()) return load_graph_npy(npy, samples, group);
-  SbmOptions o;
-  o.samples = samples;
-  o.clusters = d.at("clusters").get<std::vector<std::size_t>>();
-  o.p = d.at("p").get<double>();
-  o.q = d.at("q").get<double>();
   Rng rng = Rng::stream(cfg.train.seed, "data");
   try {
+    if (kind == "images") {
+      const std::size_t side = cfg.json.at("group").at("side").get<std::size_t>();
+      const auto classes = d.at("classes").get<std::size_t>();
+      ImageSet set;
+      std::string name;
+      if (!npy.empty()) {
+        set = load_images_npy(npy);
+        name = "images.npy (" + npy + ")";
+      } else {
+        const auto dir = d.at("dir").get<std::string>();
+        const auto split = d.at("split").get<std::string>();
+        set = load_mnist_dir(dir.empty() ? kFashionMnistDir : dir, split, samples);
+        name = (dir.empty() ? std::string("fashion-mnist (Debian's dataset-fashion-mnist, ") : "idx (" + dir + ", ") +
+               split + " split)";
+      }
+      if (set.count < samples)
+        throw Error(name + " holds " + std::to_string(set.count) + " images, fewer than data.samples = " +
+                    std::to_string(samples));
+      if (set.count > samples) {
+        set.pixels.resize(samples * set.height * set.width);
+        set.labels.resize(samples);
+        set.count = samples;
+      }
+      return classification_dataset(set, side, classes, group, name);
+    }
+    if (kind == "shapes") {
+      if (!npy.empty()) return load_shapes_npy(npy, samples, group);
+      ShapesOptions o;
+      o.samples = samples;
+      o.side = cfg.json.at("group").at("side").get<std::size_t>();
+      o.r_min = d.at("r_min").get<double>();
+      o.r_max = d.at("r_max").get<double>();
+      o.shift = d.at("shift").get<double>();
+      return make_shapes(o, group, rng);
+    }
+    if (!npy.empty()) return load_graph_npy(npy, samples, group);
+    SbmOptions o;
+    o.samples = samples;
+    o.clusters = d.at("clusters").get<std::vector<std::size_t>>();
+    o.p = d.at("p").get<double>();
+    o.q = d.at("q").get<double>();
     return make_sbm(o, group, rng);
   } catch (const Error& e) {
     throw Error(cfg.source + ": data: " + e.what());
   }
+}
+
+json merge_tables(json base, const json& over) {
+  if (!base.is_object() || !over.is_object()) return over;
+  for (const auto& [k, v] : over.items()) base[k] = base.contains(k) ? merge_tables(base[k], v) : v;
+  return base;
+}
+
+json apply_scale(json j, const std::string& scale, const std::string& source) {
+  if (!j.is_object()) throw Error(source + ": expected a table at the top level");
+  json scales = j.contains("scales") ? j["scales"] : json::object();
+  if (!scales.is_object()) throw Error(source + ": scales: expected tables [scales.<name>]");
+  j.erase("scales");
+  if (scale != "full") {
+    if (!scales.contains(scale)) {
+      std::string names = "full";
+      for (const auto& [k, v] : scales.items()) names += ", " + k;
+      throw Error(source + ": scale '" + scale + "' is not defined (available: " + names + ")");
+    }
+    if (!scales[scale].is_object()) throw Error(source + ": scales." + scale + ": expected a table");
+    j = merge_tables(std::move(j), scales[scale]);
+  }
+  j["scale"] = scale;
+  return j;
+}
+
+std::vector<StudyMember> study_members(const json& j, const std::string& source) {
+  std::vector<StudyMember> out;
+  if (!j.is_object() || !j.contains("study")) return out;
+  const json& st = j["study"];
+  if (!st.is_object() || !st.contains("members") || !st["members"].is_array() || st["members"].empty())
+    throw Error(source + ": study: expected members = [ { name = \"...\", ... }, ... ]");
+  for (const auto& [k, v] : st.items())
+    if (k != "members") throw Error(source + ": study." + k + ": unknown setting");
+  json base = j;
+  base.erase("study");
+  const std::string name = base.value("name", std::string());
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < st["members"].size(); ++i) {
+    const json& m = st["members"][i];
+    const std::string where = source + ": study.members[" + std::to_string(i) + "]";
+    if (!m.is_object() || !m.contains("name") || !m["name"].is_string())
+      throw Error(where + ": expected a table with a name");
+    const auto member = m["name"].get<std::string>();
+    if (member.empty() || member.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
+      throw Error(where + ".name: expected lower-case letters, digits, '_' or '-' (it names a folder), found '" +
+                  member + "'");
+    if (!seen.insert(member).second) throw Error(where + ".name: '" + member + "' appears twice");
+    json over = m;
+    over.erase("name");
+    json cj = merge_tables(base, over);
+    cj["name"] = name + "-" + member;
+    out.push_back({member, std::move(cj)});
+  }
+  return out;
+}
+
+std::string accuracy_kind(const ModelSpec& spec) {
+  if (spec.loss_kind() == LossKind::CrossEntropy)
+    return spec.output().sites == 1 ? "classification accuracy" : "per-site classification accuracy";
+  return spec.output().sites == 1 ? "binary accuracy" : "per-pixel mask accuracy";
 }
 
 }  // namespace eqaug::io

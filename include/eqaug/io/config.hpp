@@ -40,6 +40,26 @@ nlohmann::json load_toml(const std::filesystem::path& path);
 /// Validates and resolves; throws eqaug::Error naming `source` and the field.
 ExperimentConfig resolve(const nlohmann::json& json, const std::string& source);
 
+/// `over` merged into `base`: tables merge key by key (recursively), anything else
+/// (numbers, strings, lists such as model.layers) is replaced.
+nlohmann::json merge_tables(nlohmann::json base, const nlohmann::json& over);
+
+/// Picks a scale of a preset: "full" (the paper's settings, the file as written) or a
+/// table [scales.<name>] merged over it (e.g. "small"). Removes [scales] and records the
+/// choice as the top-level `scale`.
+nlohmann::json apply_scale(nlohmann::json j, const std::string& scale, const std::string& source);
+
+/// A study runs one configuration per member: the file minus [study], with the member's
+/// own tables merged over it and the name "<name>-<member>". Empty for a plain config.
+struct StudyMember {
+  std::string name;
+  nlohmann::json json;
+};
+std::vector<StudyMember> study_members(const nlohmann::json& j, const std::string& source);
+
+/// What the accuracy column means for a model and data set (recorded in the manifest).
+std::string accuracy_kind(const ModelSpec& spec);
+
 /// The group, model and data a configuration describes.
 GroupPtr build_group(const ExperimentConfig& cfg);
 std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupPtr& group);
