@@ -119,5 +119,3 @@ BENCHMARK(BM_RawGemmSameShapes<float>)->Arg(250)->Arg(500)->Arg(1000)->Unit(benc
 BENCHMARK(BM_PermChunk<double>)->Arg(500)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RawGemmSameShapes<double>)->Arg(500)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PermStep)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
-
-BENCHMARK_MAIN();

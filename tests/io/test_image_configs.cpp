@@ -1,0 +1,219 @@
+// The image presets as configurations: scales, studies, the new groups/data/losses and
+// their errors; a tiny study on disk; the CLI's data sheet, dims and study run.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+
+#include "eqaug/core/error.hpp"
+#include "eqaug/experiment/study.hpp"
+#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/io/config.hpp"
+
+namespace fs = std::filesystem;
+using eqaug::Error;
+using nlohmann::json;
+namespace io = eqaug::io;
+
+namespace {
+
+json preset(const std::string& name, const std::string& scale = "full") {
+  const auto f = io::find_config(name);
+  return io::apply_scale(io::load_toml(f), scale, f.string());
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+/// A Trans study shrunk to milliseconds: 4x4 images, 2 channels, 12 samples.
+json tiny_groups() {
+  json j = preset("groups", "small");
+  j["group"]["side"] = 4;
+  j["data"]["samples"] = 12;
+  j["train"]["runs"] = 2;
+  j["train"]["epochs"] = 2;
+  j["train"]["chunk"] = 5;
+  j["train"]["batch"] = 4;
+  j["train"]["aug"]["passes"] = 2;
+  for (auto& l : j["model"]["layers"])
+    if (l["type"] == "linear" && l["channels"] != 10) l["channels"] = 2;
+  return j;
+}
+
+struct Run {
+  int code;
+  std::string output;
+};
+Run cli(const std::string& args) {
+  const std::string cmd = std::string(EQAUG_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+fs::path temp_dir(const std::string& tag) {
+  const auto d = fs::temp_directory_path() / ("eqaug-imgcfg-" + std::to_string(::getpid()) + "-" + tag);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+}  // namespace
+
+TEST(ImageConfigs, PresetsResolveToThePaperSettings) {
+  const auto t = io::resolve(preset("trans"), "trans.toml");
+  EXPECT_EQ(t.json["scale"], "full");
+  EXPECT_DOUBLE_EQ(t.train.lr, 1e-5);
+  EXPECT_EQ(t.train.strategies[1].per, eqaug::AugPer::Batch);
+  EXPECT_EQ(t.train.strategies[1].batch, 25u);
+  const auto g = io::build_group(t);
+  EXPECT_EQ(g->degree(), 196u);
+  EXPECT_EQ(*g->order(), 196u);
+  const auto spec = io::build_model(t, g);
+  EXPECT_EQ(spec->loss_kind(), eqaug::LossKind::CrossEntropy);
+  ASSERT_EQ(spec->linear_layers().size(), 4u);
+  EXPECT_EQ(spec->linear_layer(1).count, 32u * 32 * 196 * 196);
+  EXPECT_EQ(spec->linear_layer(2).subspace->dim(), 32u * 32);
+  EXPECT_EQ(io::accuracy_kind(*spec), "classification accuracy");
+
+  const auto r = io::resolve(preset("rot"), "rot.toml");
+  const auto rg = io::build_group(r);
+  EXPECT_EQ(*rg->order(), 4u);
+  const auto rspec = io::build_model(r, rg);
+  EXPECT_EQ(rspec->output().channels, 2u);
+  EXPECT_EQ(rspec->output().sites, 196u);
+  EXPECT_EQ(rspec->linear_layer(3).subspace->dim(), 2u * 16 * 196 * 196 / 4);
+  EXPECT_EQ(io::accuracy_kind(*rspec), "per-pixel mask accuracy");
+
+  const auto members = io::study_members(preset("groups"), "groups.toml");
+  ASSERT_EQ(members.size(), 4u);
+  const char* kinds[] = {"translation2d", "rotation", "translation_x", "translation_rotation"};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(members[i].json["group"]["kind"], kinds[i]);
+    const auto cfg = io::resolve(members[i].json, "groups.toml");
+    EXPECT_EQ(cfg.name, "groups-" + members[i].name);
+    EXPECT_DOUBLE_EQ(cfg.train.lr, 5e-5);
+  }
+}
+
+TEST(ImageConfigs, ScaleSmallReplacesSizesAndIsRecorded) {
+  const auto cfg = io::resolve(preset("trans", "small"), "trans.toml");
+  EXPECT_EQ(cfg.json["scale"], "small");
+  EXPECT_EQ(cfg.json["group"]["side"], 8);
+  EXPECT_EQ(cfg.json["data"]["samples"], 1000);
+  EXPECT_EQ(cfg.runs, 10u);
+  EXPECT_EQ(cfg.json["data"]["classes"], 10);  // untouched keys stay
+  const auto spec = io::build_model(cfg, io::build_group(cfg));
+  EXPECT_EQ(spec->linear_layer(0).out.channels, 8u);
+  EXPECT_NE(message_of([] { preset("trans", "tiny"); }).find("scale 'tiny' is not defined (available: full, small)"),
+            std::string::npos);
+  // merge_tables: tables merge, lists are replaced.
+  const json m = io::merge_tables(json{{"a", {{"x", 1}, {"y", 2}}}, {"l", {1, 2, 3}}},
+                                  json{{"a", {{"y", 5}}}, {"l", {9}}});
+  EXPECT_EQ(m, (json{{"a", {{"x", 1}, {"y", 5}}}, {"l", {9}}}));
+}
+
+TEST(ImageConfigs, ErrorsNameTheFieldAndWhatIsExpected) {
+  auto with = [](const std::string& name, const std::function<void(json&)>& edit) {
+    json j = preset(name);
+    edit(j);
+    return message_of([&] {
+      const auto cfg = io::resolve(j, "my.toml");
+      const auto g = io::build_group(cfg);
+      io::build_model(cfg, g);
+      io::build_data(cfg, *g);
+    });
+  };
+  EXPECT_NE(with("trans", [](json& j) { j["group"]["kind"] = "translation3d"; }).find("my.toml: group.kind: unknown group 'translation3d'"),
+            std::string::npos);
+  EXPECT_NE(with("trans", [](json& j) { j["group"].erase("side"); }).find("group.side: missing"), std::string::npos);
+  EXPECT_NE(with("trans", [](json& j) { j["data"]["kind"] = "sbm"; }).find("SBM graphs need group.kind"), std::string::npos);
+  EXPECT_NE(with("trans", [](json& j) { j["data"]["split"] = "val"; }).find("data.split"), std::string::npos);
+  EXPECT_NE(with("trans", [](json& j) { j["model"]["loss"] = "mse"; }).find("unknown loss 'mse'"), std::string::npos);
+  EXPECT_NE(with("trans", [](json& j) { j["model"]["layers"].push_back({{"type", "sigmoid"}}); })
+                .find("cross_entropy applies the softmax to the logits itself"),
+            std::string::npos);
+  EXPECT_NE(with("trans", [](json& j) { j["data"]["dir"] = "/nonexistent-mnist"; }).find("my.toml: data:"),
+            std::string::npos);
+  EXPECT_NE(with("trans", [](json& j) { j["data"]["samples"] = 20000; }).find("20000"),
+            std::string::npos);
+  EXPECT_NE(with("rot", [](json& j) { j["data"]["r_max"] = 0.1; }).find("data.r_max"), std::string::npos);
+  EXPECT_NE(with("rot", [](json& j) { j["train"]["equi"]["eval"] = "fast"; }).find("train.equi.eval"), std::string::npos);
+  // A study must go through the study runner; its members' errors name the member.
+  EXPECT_NE(message_of([] { io::resolve(preset("groups"), "groups.toml"); }).find("study"), std::string::npos);
+  json bad = preset("groups");
+  bad["study"]["members"][1]["name"] = "trans";
+  EXPECT_NE(message_of([&] { io::study_members(bad, "g.toml"); }).find("appears twice"), std::string::npos);
+  bad = preset("groups");
+  bad["study"]["members"][2]["group"]["kind"] = "mirror";
+  EXPECT_NE(message_of([&] {
+              for (const auto& m : io::study_members(bad, "g.toml")) io::resolve(m.json, "g.toml (study member " + m.name + ")");
+            }).find("g.toml (study member onedtrans): group.kind: unknown group 'mirror'"),
+            std::string::npos);
+}
+
+TEST(ImageConfigs, StudyWritesOneSweepPerMemberAndResumes) {
+  const auto dir = temp_dir("study");
+  eqaug::experiment::SweepOptions o;
+  o.out = dir / "groups";
+  o.threads = 2;
+  const auto s = eqaug::experiment::run_study(tiny_groups(), "groups.toml", o);
+  ASSERT_EQ(s.size(), 4u);
+  const json study = json::parse(io::read_file(o.out / "study.json"));
+  EXPECT_EQ(study["kind"], "study");
+  EXPECT_TRUE(study["complete"].get<bool>());
+  ASSERT_EQ(study["members"].size(), 4u);
+  EXPECT_EQ(study["members"][3]["name"], "transrot");
+  EXPECT_EQ(study["members"][1]["group"], "C_4 on 4x4 pixels");
+  for (const char* m : {"trans", "rot", "onedtrans", "transrot"}) {
+    EXPECT_TRUE(fs::exists(o.out / m / "manifest.json")) << m;
+    EXPECT_TRUE(fs::exists(o.out / m / "aug" / "run-001.csv")) << m;
+  }
+  // Refused without --force/--resume; resume finds every run done.
+  EXPECT_NE(message_of([&] { eqaug::experiment::run_study(tiny_groups(), "groups.toml", o); }).find("already exists"),
+            std::string::npos);
+  const std::string before = io::read_file(o.out / "rot" / "nom" / "run-000.csv");
+  o.resume = true;
+  const auto r = eqaug::experiment::run_study(tiny_groups(), "groups.toml", o);
+  for (const auto& x : r) EXPECT_EQ(x.runs_done, 0u);
+  EXPECT_EQ(io::read_file(o.out / "rot" / "nom" / "run-000.csv"), before);
+  fs::remove_all(dir);
+}
+
+TEST(ImageConfigs, CliDataSheetDimsAndSmallStudy) {
+  const auto dir = temp_dir("cli");
+  auto r = cli("data rot --scale small --count 6 --out " + (dir / "sheets").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "sheets" / "rot-data.png")) << r.output;
+  r = cli("data rot --scale small --count 6 --out " + (dir / "sheets").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("already exists"), std::string::npos) << r.output;
+  r = cli("data perm --out " + (dir / "sheets").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("contact sheets show images"), std::string::npos) << r.output;
+  r = cli("data rot --out " + (dir / "x").string() + " --data-npy " + (dir / "missing").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = cli("dims groups");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("groups-transrot: group C_4 x| (Z_14 x Z_14)"), std::string::npos) << r.output;
+  r = cli("run trans --scale huge --out " + (dir / "t").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("scale 'huge' is not defined"), std::string::npos) << r.output;
+  r = cli("run perm --data-dir /tmp --out " + (dir / "p").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("--data-dir: only image presets"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
