@@ -53,4 +53,15 @@ template <typename T>
 std::unique_ptr<EquiLinearOp<T>> make_equi_op(std::shared_ptr<const EquivariantSubspace> sub,
                                               EquiEval eval = EquiEval::Structured);
 
+/// Knobs of the structured ops, for benchmarks; the defaults are the measured best.
+struct EquiOpTuning {
+  /// Samples per batched FFT block of the "fft" op (the channel-mixing GEMMs are
+  /// block × channels); a batch's tail runs in descending powers of two.
+  std::size_t fft_block = 64;
+};
+
+template <typename T>
+std::unique_ptr<EquiLinearOp<T>> make_equi_op(std::shared_ptr<const EquivariantSubspace> sub, EquiEval eval,
+                                              const EquiOpTuning& tuning);
+
 }  // namespace eqaug
