@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "eqaug/core/blas.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/nn/ops.hpp"
 
@@ -72,7 +73,9 @@ private:
 // ---------------------------------------------------------------------------------------
 // "pool": sites → the one trivial site. The orbit of the pair (0, s_i) is the G-orbit O_k
 // of s_i, and |orbit of pairs| = |O_k|, so W x = c · P with P[c_i, k] = Σ_{s∈O_k} x[c_i, s]
-// / √|O_k|: a (C_out × C_in·K) product on the pooled input.
+// / √|O_k|: P = X M for the fixed S_in × K pooling matrix M[s, k] = [s ∈ O_k] / √|O_k|,
+// then a (C_out × C_in·K) product. Both are GEMMs (a plain summation loop would not
+// vectorise without reassociating the sum).
 
 template <typename T>
 class PoolOp final : public EquiLinearOp<T> {
@@ -83,10 +86,10 @@ public:
         co_(sub_->out().channels),
         s_(sub_->in().sites),
         k_(sub_->orbits().count()),
-        orbit_(sub_->orbits().orbit_of().begin(), sub_->orbits().orbit_of().begin() + static_cast<std::ptrdiff_t>(s_)),
-        scale_(k_) {
-    for (std::size_t k = 0; k < k_; ++k)
-      scale_[k] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(sub_->orbits().sizes()[k])));
+        pool_(s_ * k_, T(0)) {
+    const auto& orb = sub_->orbits().orbit_of();
+    for (std::size_t s = 0; s < s_; ++s)
+      pool_[s * k_ + orb[s]] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(sub_->orbits().sizes()[orb[s]])));
   }
   std::string kind() const override { return "pool"; }
   std::size_t scratch_size(std::size_t batch) const override { return batch * ci_ * k_; }
@@ -97,11 +100,9 @@ public:
   }
   void input_grad(const T* c, const T* gy, T* gx, std::size_t batch, T* scratch) const override {
     ops::linear_input_grad(c, gy, scratch, batch, ci_ * k_, co_);
-    for (std::size_t r = 0; r < batch * ci_; ++r) {
-      const T* gp = scratch + r * k_;
-      T* g = gx + r * s_;
-      for (std::size_t s = 0; s < s_; ++s) g[s] = gp[orbit_[s]] * scale_[orbit_[s]];
-    }
+    // gx = GP Mᵀ, rows (sample, c_in).
+    blas::gemm<T>(blas::Op::N, blas::Op::T, batch * ci_, s_, k_, T(1), scratch, k_, pool_.data(), k_, T(0), gx,
+                  s_);
   }
   void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate,
                   T* scratch) const override {
@@ -111,25 +112,12 @@ public:
 
 private:
   void pool(const T* x, T* p, std::size_t batch) const {
-    for (std::size_t r = 0; r < batch * ci_; ++r) {
-      const T* xr = x + r * s_;
-      T* pr = p + r * k_;
-      if (k_ == 1) {
-        T acc = 0;
-        for (std::size_t s = 0; s < s_; ++s) acc += xr[s];
-        pr[0] = acc * scale_[0];
-      } else {
-        std::fill(pr, pr + k_, T(0));
-        for (std::size_t s = 0; s < s_; ++s) pr[orbit_[s]] += xr[s];
-        for (std::size_t k = 0; k < k_; ++k) pr[k] *= scale_[k];
-      }
-    }
+    blas::gemm<T>(blas::Op::N, blas::Op::N, batch * ci_, k_, s_, T(1), x, s_, pool_.data(), k_, T(0), p, k_);
   }
 
   std::shared_ptr<const EquivariantSubspace> sub_;
   std::size_t ci_, co_, s_, k_;
-  std::vector<std::uint32_t> orbit_;  // orbit of (0, s) for each input site s
-  std::vector<T> scale_;              // 1/√|O_k|
+  std::vector<T> pool_;  // M, S_in × K
 };
 
 // ---------------------------------------------------------------------------------------
@@ -181,31 +169,35 @@ private:
 // ---------------------------------------------------------------------------------------
 // "fft": pixels → pixels on an N×N grid, the orbit of (s_o, s_i) a function of the circular
 // offset δ = s_o − s_i alone. Then W is a multi-channel circular convolution with kernels
-// kern[c_o, c_i, δ] = c[(c_o·C_in + c_i)·K + k(δ)] / √|orbit k(δ)|, evaluated with real 2D
+// kern[c_o, c_i, δ] = c[(c_o·C_in + c_i)·K + k(δ)] / √|orbit k(δ)|, evaluated with 2D
 // FFTs and a complex GEMM per frequency that mixes channels.
 //
-// Layout in the Fourier domain: frequency-major. A batched r2c over n images writes the
-// F = N·(N/2+1) coefficients of image j at [f·n + j], so for each f the images of a block
-// form a row-major (batch × channels) complex matrix and the channel mixing is one GEMM
-// per frequency with no transposes.
+// Spectra are kept for the half grid of frequencies h = k_r·(N/2+1) + k_c, k_c ≤ N/2 (the
+// rest follow by Hermitian symmetry), frequency-major: the coefficient h of image j of a
+// block of n images at [h·n + j]. For each h the images of a block then form a row-major
+// (batch × channels) complex matrix, and channel mixing is one GEMM per frequency.
+//
+// FFTW's real-data codelets are scalar; its complex ones are SIMD and about 2.5× faster
+// here per real image. So two real images a, b go through one complex transform of
+// a + i·b and are separated with A[f] = (Z[f] + conj Z[−f])/2, B[f] = (Z[f] − conj Z[−f])/2i;
+// the inverse assembles Z = A + i·B on the full grid and reads a, b off the real and
+// imaginary parts. FFTW only ever sees our own (aligned) scratch buffers.
 
 template <typename T>
 struct Fftw;
 
+// howmany N×N complex transforms; `freq_major` picks which side is frequency-major
+// (coefficient f of transform j at [f·howmany + j]); the other side is contiguous.
 template <>
 struct Fftw<double> {
   using plan = fftw_plan;
   using cpx = fftw_complex;
-  static plan r2c(int howmany, const int* n, const int* rembed, const int* cembed, int dist_r,
-                  int stride_c, double* in, cpx* out, unsigned flags) {
-    return fftw_plan_many_dft_r2c(2, n, howmany, in, rembed, 1, dist_r, out, cembed, stride_c, 1, flags);
+  static plan dft(int howmany, const int* n, cpx* in, cpx* out, int sign, unsigned flags) {
+    const int S = n[0] * n[1];
+    return sign == FFTW_FORWARD ? fftw_plan_many_dft(2, n, howmany, in, n, 1, S, out, n, howmany, 1, sign, flags)
+                                : fftw_plan_many_dft(2, n, howmany, in, n, howmany, 1, out, n, 1, S, sign, flags);
   }
-  static plan c2r(int howmany, const int* n, const int* rembed, const int* cembed, int dist_r,
-                  int stride_c, cpx* in, double* out, unsigned flags) {
-    return fftw_plan_many_dft_c2r(2, n, howmany, in, cembed, stride_c, 1, out, rembed, 1, dist_r, flags);
-  }
-  static void exec(plan p, double* in, cpx* out) { fftw_execute_dft_r2c(p, in, out); }
-  static void exec(plan p, cpx* in, double* out) { fftw_execute_dft_c2r(p, in, out); }
+  static void exec(plan p, cpx* in, cpx* out) { fftw_execute_dft(p, in, out); }
   static void destroy(plan p) { fftw_destroy_plan(p); }
   static void* alloc(std::size_t bytes) { return fftw_malloc(bytes); }
   static void release(void* p) { fftw_free(p); }
@@ -223,16 +215,12 @@ template <>
 struct Fftw<float> {
   using plan = fftwf_plan;
   using cpx = fftwf_complex;
-  static plan r2c(int howmany, const int* n, const int* rembed, const int* cembed, int dist_r,
-                  int stride_c, float* in, cpx* out, unsigned flags) {
-    return fftwf_plan_many_dft_r2c(2, n, howmany, in, rembed, 1, dist_r, out, cembed, stride_c, 1, flags);
+  static plan dft(int howmany, const int* n, cpx* in, cpx* out, int sign, unsigned flags) {
+    const int S = n[0] * n[1];
+    return sign == FFTW_FORWARD ? fftwf_plan_many_dft(2, n, howmany, in, n, 1, S, out, n, howmany, 1, sign, flags)
+                                : fftwf_plan_many_dft(2, n, howmany, in, n, howmany, 1, out, n, 1, S, sign, flags);
   }
-  static plan c2r(int howmany, const int* n, const int* rembed, const int* cembed, int dist_r,
-                  int stride_c, cpx* in, float* out, unsigned flags) {
-    return fftwf_plan_many_dft_c2r(2, n, howmany, in, cembed, stride_c, 1, out, rembed, 1, dist_r, flags);
-  }
-  static void exec(plan p, float* in, cpx* out) { fftwf_execute_dft_r2c(p, in, out); }
-  static void exec(plan p, cpx* in, float* out) { fftwf_execute_dft_c2r(p, in, out); }
+  static void exec(plan p, cpx* in, cpx* out) { fftwf_execute_dft(p, in, out); }
   static void destroy(plan p) { fftwf_destroy_plan(p); }
   static void* alloc(std::size_t bytes) { return fftwf_malloc(bytes); }
   static void release(void* p) { fftwf_free(p); }
@@ -286,42 +274,47 @@ public:
         k_(sub_->orbits().count()),
         block_(std::max<std::size_t>(1, block)),
         orbit_(s_),
-        scale_(k_) {
+        scale_(k_),
+        half_(f_),
+        neg_(f_),
+        full_src_(s_),
+        full_conj_(s_) {
     const auto& orb = sub_->orbits().orbit_of();
     for (std::size_t d = 0; d < s_; ++d) orbit_[d] = orb[d * s_];
     // 1/√|orbit| and the 1/N² of the unnormalised inverse FFT, folded into the kernel.
     for (std::size_t k = 0; k < k_; ++k)
       scale_[k] = 1.0 / (std::sqrt(static_cast<double>(sub_->orbits().sizes()[k])) * static_cast<double>(s_));
-    std::vector<std::size_t> counts{ci_ * co_};
+    const std::size_t hc = N / 2 + 1;
+    for (std::size_t kr = 0; kr < N; ++kr)
+      for (std::size_t kc = 0; kc < N; ++kc) {
+        const std::size_t g = kr * N + kc, nr = (N - kr) % N, nc = (N - kc) % N;
+        if (kc < hc) {
+          half_[kr * hc + kc] = static_cast<std::uint32_t>(g);
+          neg_[kr * hc + kc] = static_cast<std::uint32_t>(nr * N + nc);
+          full_src_[g] = static_cast<std::uint32_t>(kr * hc + kc);
+          full_conj_[g] = 0;
+        } else {
+          full_src_[g] = static_cast<std::uint32_t>(nr * hc + nc);
+          full_conj_[g] = 1;
+        }
+      }
+    std::vector<std::size_t> pairs{pairs_of(ci_ * co_)};
     for (std::size_t m = block_; m >= 1; m /= 2) {
-      counts.push_back(m * ci_);
-      counts.push_back(m * co_);
-      if (m == 1) break;
+      pairs.push_back(pairs_of(m * ci_));
+      pairs.push_back(pairs_of(m * co_));
     }
     std::lock_guard lock(fftw_planner_mutex());
-    for (std::size_t n : counts) {
-      if (plans_.count(n)) continue;
-      // FFTW_ESTIMATE does not touch the arrays; FFTW_UNALIGNED lets every call run the
-      // plan on the caller's (arbitrarily offset) arrays.
-      void* re = F::alloc(n * s_ * sizeof(T));
-      void* cx = F::alloc(n * f_ * sizeof(cpx));
-      const int dims[2] = {int(n_), int(n_)}, cemb[2] = {int(n_), int(n_ / 2 + 1)};
-      const unsigned flags = FFTW_ESTIMATE | FFTW_UNALIGNED;
-      Plans p;
-      p.r2c = F::r2c(int(n), dims, dims, cemb, int(s_), int(n), static_cast<T*>(re), static_cast<cpx*>(cx), flags);
-      p.c2r = F::c2r(int(n), dims, dims, cemb, int(s_), int(n), static_cast<cpx*>(cx), static_cast<T*>(re), flags);
-      F::release(re);
-      F::release(cx);
-      if (!p.r2c || !p.c2r) throw Error("FFTW could not plan a " + std::to_string(n_) + "x" + std::to_string(n_) + " transform");
-      plans_.emplace(n, p);
+    try {
+      for (std::size_t np : pairs)
+        if (!plans_.count(np)) plans_.emplace(np, make_plans(np));
+    } catch (...) {
+      destroy_plans();
+      throw;
     }
   }
   ~FftOp() override {
     std::lock_guard lock(fftw_planner_mutex());
-    for (auto& [n, p] : plans_) {
-      F::destroy(p.r2c);
-      F::destroy(p.c2r);
-    }
+    destroy_plans();
   }
   FftOp(const FftOp&) = delete;
   FftOp& operator=(const FftOp&) = delete;
@@ -330,50 +323,55 @@ public:
 
   std::size_t scratch_size(std::size_t batch) const override {
     const std::size_t m = std::min(block_, std::max<std::size_t>(batch, 1));
-    return region_size<T, cpx>(f_ * ci_ * co_) + region_size<T, T>(ci_ * co_ * s_) +
-           region_size<T, cpx>(f_ * m * ci_) + region_size<T, cpx>(f_ * m * co_);
+    const std::size_t np = max_pairs(m);
+    return 2 * region_size<T, cpx>(f_ * ci_ * co_) + region_size<T, T>(ci_ * co_ * s_) +
+           region_size<T, cpx>(f_ * m * ci_) + region_size<T, cpx>(f_ * m * co_) + 2 * region_size<T, cpx>(np * s_);
   }
 
   void forward(const T* c, const T* x, T* y, std::size_t batch, T* scratch) const override {
-    Buffers b = carve(scratch, batch);
-    kernel_spectrum(c, b);
+    const Buffers b = carve(scratch, batch);
+    kernel_spectrum(c, b, false);
     for_blocks(batch, [&](std::size_t b0, std::size_t m) {
-      F::exec(plan(m * ci_).r2c, const_cast<T*>(x + b0 * ci_ * s_), b.xh);
-      for (std::size_t f = 0; f < f_; ++f)
-        F::gemm(CblasNoTrans, CblasTrans, m, co_, ci_, b.xh + f * m * ci_, ci_, b.kh + f * co_ * ci_, ci_, false,
-                b.yh + f * m * co_, co_);
-      F::exec(plan(m * co_).c2r, b.yh, y + b0 * co_ * s_);
+      spectra(m * ci_, x + b0 * ci_ * s_, b.xh, b);
+      mix_forward(m, b);
+      images(m * co_, b.yh, y + b0 * co_ * s_, b);
     });
   }
 
   void input_grad(const T* c, const T* gy, T* gx, std::size_t batch, T* scratch) const override {
-    Buffers b = carve(scratch, batch);
-    kernel_spectrum(c, b);
-    // Wᵀ is the correlation with the same kernels: conj(K̂) in the Fourier domain.
-    for (std::size_t i = 0; i < f_ * co_ * ci_; ++i) b.kh[i][1] = -b.kh[i][1];
+    const Buffers b = carve(scratch, batch);
+    kernel_spectrum(c, b, true);
     for_blocks(batch, [&](std::size_t b0, std::size_t m) {
-      F::exec(plan(m * co_).r2c, const_cast<T*>(gy + b0 * co_ * s_), b.yh);
-      for (std::size_t f = 0; f < f_; ++f)
-        F::gemm(CblasNoTrans, CblasNoTrans, m, ci_, co_, b.yh + f * m * co_, co_, b.kh + f * co_ * ci_, ci_, false,
-                b.xh + f * m * ci_, ci_);
-      F::exec(plan(m * ci_).c2r, b.xh, gx + b0 * ci_ * s_);
+      spectra(m * co_, gy + b0 * co_ * s_, b.yh, b);
+      mix_input_grad(m, b);
+      images(m * ci_, b.xh, gx + b0 * ci_ * s_, b);
     });
   }
 
   void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate,
                   T* scratch) const override {
-    Buffers b = carve(scratch, batch);
-    // gkern[c_o, c_i, δ] = Σ_b Σ_s gy[b, c_o, s] x[b, c_i, s − δ]: per frequency
-    // Σ_b GY·conj(X), accumulated as its transpose Xᴴ·GY (C_in × C_out) over the blocks.
-    std::fill(b.kh[0], b.kh[0] + 2 * f_ * ci_ * co_, T(0));
+    backward(nullptr, x, gy, nullptr, gc, batch, accumulate, scratch);
+  }
+
+  void backward(const T* c, const T* x, const T* gy, T* gx, T* gc, std::size_t batch, bool accumulate,
+                T* scratch) const override {
+    const Buffers b = carve(scratch, batch);
+    if (gx) kernel_spectrum(c, b, true);
+    std::fill(b.gk[0], b.gk[0] + 2 * f_ * ci_ * co_, T(0));
     for_blocks(batch, [&](std::size_t b0, std::size_t m) {
-      F::exec(plan(m * ci_).r2c, const_cast<T*>(x + b0 * ci_ * s_), b.xh);
-      F::exec(plan(m * co_).r2c, const_cast<T*>(gy + b0 * co_ * s_), b.yh);
+      spectra(m * co_, gy + b0 * co_ * s_, b.yh, b);
+      spectra(m * ci_, x + b0 * ci_ * s_, b.xh, b);
+      // gkern[c_o, c_i, δ] = Σ_b Σ_s gy[b, c_o, s] x[b, c_i, s − δ]: per frequency
+      // Σ_b GY·conj(X), accumulated as its transpose Xᴴ·GY (C_in × C_out).
       for (std::size_t f = 0; f < f_; ++f)
         F::gemm(CblasConjTrans, CblasNoTrans, ci_, co_, m, b.xh + f * m * ci_, ci_, b.yh + f * m * co_, co_, true,
-                b.kh + f * ci_ * co_, co_);
+                b.gk + f * ci_ * co_, co_);
+      if (gx) {
+        mix_input_grad(m, b);
+        images(m * ci_, b.xh, gx + b0 * ci_ * s_, b);
+      }
     });
-    F::exec(plan(ci_ * co_).c2r, b.kh, b.kern);  // image ci·C_out + co, times N²
+    images(ci_ * co_, b.gk, b.kern, b);  // image c_i·C_out + c_o, times N²
     // gc_k = Σ_{δ ∈ orbit k} gkern[δ] / √|orbit k| (scale_ also holds the 1/N²).
     std::vector<double> acc(k_);
     for (std::size_t co = 0; co < co_; ++co)
@@ -391,30 +389,156 @@ public:
 
 private:
   struct Plans {
-    typename F::plan r2c, c2r;
+    typename F::plan fwd = nullptr, bwd = nullptr;
   };
   struct Buffers {
-    cpx* kh;   // f_ × C_out × C_in: the kernels' spectra (or their gradient)
+    cpx* kh;   // f_ × C_out × C_in: the kernels' spectra (conjugated for Wᵀ)
+    cpx* gk;   // f_ × C_in × C_out: the kernel gradient's spectrum
     T* kern;   // C_out·C_in images N×N
     cpx* xh;   // f_ × block × C_in
     cpx* yh;   // f_ × block × C_out
+    cpx* zs;   // pairs of images packed as complex images, contiguous
+    cpx* zf;   // their full spectra, frequency-major
   };
+
+  static std::size_t pairs_of(std::size_t images) { return (images + 1) / 2; }
+  std::size_t max_pairs(std::size_t m) const {
+    return pairs_of(std::max({m * ci_, m * co_, ci_ * co_}));
+  }
+
+  Plans make_plans(std::size_t np) {
+    cpx* a = static_cast<cpx*>(F::alloc(np * s_ * sizeof(cpx)));
+    cpx* z = static_cast<cpx*>(F::alloc(np * s_ * sizeof(cpx)));
+    const int dims[2] = {int(n_), int(n_)};
+    Plans p;
+    // FFTW_ESTIMATE leaves the arrays alone and plans in microseconds; FFTW_MEASURE
+    // found nothing faster for these sizes.
+    p.fwd = F::dft(int(np), dims, a, z, FFTW_FORWARD, FFTW_ESTIMATE);
+    p.bwd = F::dft(int(np), dims, z, a, FFTW_BACKWARD, FFTW_ESTIMATE);
+    F::release(a);
+    F::release(z);
+    if (!p.fwd || !p.bwd) {
+      destroy(p);
+      throw Error("FFTW could not plan " + std::to_string(np) + " transforms of " + std::to_string(n_) + "x" +
+                  std::to_string(n_));
+    }
+    return p;
+  }
+  static void destroy(Plans& p) {
+    if (p.fwd) F::destroy(p.fwd);
+    if (p.bwd) F::destroy(p.bwd);
+  }
+  void destroy_plans() {
+    for (auto& [np, p] : plans_) destroy(p);
+    plans_.clear();
+  }
+  const Plans& plan(std::size_t np) const {
+    const auto it = plans_.find(np);
+    EQAUG_CHECK(it != plans_.end(), "no FFT plan for this block");
+    return it->second;
+  }
+
+  /// n real images (contiguous) → their half-grid spectra, frequency-major, in `out`.
+  void spectra(std::size_t n, const T* in, cpx* out, const Buffers& b) const {
+    const std::size_t np = pairs_of(n);
+    for (std::size_t p = 0; p < np; ++p) {
+      const T* a = in + 2 * p * s_;
+      T* z = b.zs[p * s_];
+      if (2 * p + 1 < n) {
+        const T* bb = a + s_;
+        for (std::size_t s = 0; s < s_; ++s) {
+          z[2 * s] = a[s];
+          z[2 * s + 1] = bb[s];
+        }
+      } else {
+        for (std::size_t s = 0; s < s_; ++s) {
+          z[2 * s] = a[s];
+          z[2 * s + 1] = T(0);
+        }
+      }
+    }
+    F::exec(plan(np).fwd, b.zs, b.zf);
+    const T half = T(0.5);
+    for (std::size_t h = 0; h < f_; ++h) {
+      const T* z1 = b.zf[half_[h] * np];
+      const T* z2 = b.zf[neg_[h] * np];
+      T* o = out[h * n];
+      const std::size_t full = n / 2;
+      for (std::size_t p = 0; p < full; ++p) {
+        const T r1 = z1[2 * p], i1 = z1[2 * p + 1], r2 = z2[2 * p], i2 = -z2[2 * p + 1];
+        o[4 * p] = half * (r1 + r2);
+        o[4 * p + 1] = half * (i1 + i2);
+        o[4 * p + 2] = half * (i1 - i2);
+        o[4 * p + 3] = -half * (r1 - r2);
+      }
+      if (n % 2) {
+        const std::size_t p = full;
+        o[4 * p] = half * (z1[2 * p] + z2[2 * p]);
+        o[4 * p + 1] = half * (z1[2 * p + 1] - z2[2 * p + 1]);
+      }
+    }
+  }
+
+  /// Half-grid spectra of n images, frequency-major (left intact) → the real images.
+  void images(std::size_t n, const cpx* in, T* out, const Buffers& b) const {
+    const std::size_t np = pairs_of(n), full = n / 2;
+    for (std::size_t g = 0; g < s_; ++g) {
+      const T* a = in[full_src_[g] * n];
+      T* z = b.zf[g * np];
+      const T sign = full_conj_[g] ? T(-1) : T(1);
+      // z = A + i·B with A, B the spectra of images 2p, 2p+1 at g (conjugated off the half grid).
+      for (std::size_t p = 0; p < full; ++p) {
+        const T ar = a[4 * p], ai = sign * a[4 * p + 1], br = a[4 * p + 2], bi = sign * a[4 * p + 3];
+        z[2 * p] = ar - bi;
+        z[2 * p + 1] = ai + br;
+      }
+      if (n % 2) {
+        z[2 * full] = a[4 * full];
+        z[2 * full + 1] = sign * a[4 * full + 1];
+      }
+    }
+    F::exec(plan(np).bwd, b.zf, b.zs);
+    for (std::size_t p = 0; p < np; ++p) {
+      const T* z = b.zs[p * s_];
+      T* a = out + 2 * p * s_;
+      if (2 * p + 1 < n) {
+        T* bb = a + s_;
+        for (std::size_t s = 0; s < s_; ++s) {
+          a[s] = z[2 * s];
+          bb[s] = z[2 * s + 1];
+        }
+      } else {
+        for (std::size_t s = 0; s < s_; ++s) a[s] = z[2 * s];
+      }
+    }
+  }
+
+  /// Y_f (m × C_out) = X_f (m × C_in) · K_fᵀ.
+  void mix_forward(std::size_t m, const Buffers& b) const {
+    for (std::size_t f = 0; f < f_; ++f)
+      F::gemm(CblasNoTrans, CblasTrans, m, co_, ci_, b.xh + f * m * ci_, ci_, b.kh + f * co_ * ci_, ci_, false,
+              b.yh + f * m * co_, co_);
+  }
+  /// GX_f (m × C_in) = GY_f (m × C_out) · conj(K_f); kh must hold conj(K̂).
+  void mix_input_grad(std::size_t m, const Buffers& b) const {
+    for (std::size_t f = 0; f < f_; ++f)
+      F::gemm(CblasNoTrans, CblasNoTrans, m, ci_, co_, b.yh + f * m * co_, co_, b.kh + f * co_ * ci_, ci_, false,
+              b.xh + f * m * ci_, ci_);
+  }
 
   Buffers carve(T* scratch, std::size_t batch) const {
     const std::size_t m = std::min(block_, std::max<std::size_t>(batch, 1));
+    const std::size_t np = max_pairs(m);
     Carver cv(scratch);
     Buffers b;
     b.kh = cv.take<cpx>(f_ * ci_ * co_);
+    b.gk = cv.take<cpx>(f_ * ci_ * co_);
     b.kern = cv.take<T>(ci_ * co_ * s_);
     b.xh = cv.take<cpx>(f_ * m * ci_);
     b.yh = cv.take<cpx>(f_ * m * co_);
+    b.zs = cv.take<cpx>(np * s_);
+    b.zf = cv.take<cpx>(np * s_);
     return b;
-  }
-
-  const Plans& plan(std::size_t n) const {
-    const auto it = plans_.find(n);
-    EQAUG_CHECK(it != plans_.end(), "no FFT plan for this block");
-    return it->second;
   }
 
   /// Blocks of `block_` samples, then the rest in descending powers of two (each has a plan).
@@ -432,8 +556,9 @@ private:
       }
   }
 
-  /// K̂ (frequency-major, C_out × C_in per frequency) from the coordinates, 1/N² included.
-  void kernel_spectrum(const T* c, const Buffers& b) const {
+  /// K̂ (frequency-major, C_out × C_in per frequency) from the coordinates, 1/N² included;
+  /// its complex conjugate (the spectra of Wᵀ's kernels) when `conjugate`.
+  void kernel_spectrum(const T* c, const Buffers& b, bool conjugate) const {
     std::vector<T> vals(k_);
     for (std::size_t j = 0; j < co_ * ci_; ++j) {
       const T* cj = c + j * k_;
@@ -441,14 +566,19 @@ private:
       T* kern = b.kern + j * s_;
       for (std::size_t d = 0; d < s_; ++d) kern[d] = vals[orbit_[d]];
     }
-    F::exec(plan(ci_ * co_).r2c, b.kern, b.kh);
+    spectra(ci_ * co_, b.kern, b.kh, b);
+    if (conjugate)
+      for (std::size_t i = 0; i < f_ * co_ * ci_; ++i) b.kh[i][1] = -b.kh[i][1];
   }
 
   std::shared_ptr<const EquivariantSubspace> sub_;
   std::size_t n_, s_, f_, ci_, co_, k_, block_;
   std::vector<std::uint32_t> orbit_;  // k(δ)
   std::vector<double> scale_;         // 1 / (√|orbit k| · N²)
-  std::map<std::size_t, Plans> plans_;
+  std::vector<std::uint32_t> half_, neg_;          // half-grid h → full index of f and of −f
+  std::vector<std::uint32_t> full_src_;            // full g → half-grid index of g or of −g
+  std::vector<std::uint8_t> full_conj_;            // … and whether it is −g (conjugate)
+  std::map<std::size_t, Plans> plans_;             // by number of packed pairs
 };
 
 }  // namespace

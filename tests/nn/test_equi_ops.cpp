@@ -63,9 +63,21 @@ std::vector<T> cast(const std::vector<U>& v) {
   return std::vector<T>(v.begin(), v.end());
 }
 
+/// An array of T at an offset of `shift` elements from its allocation, filled with 7s or
+/// with values.
+template <typename T>
+struct Buf {
+  std::vector<T> store;
+  T* p;
+  Buf(std::size_t n, std::size_t shift) : store(n + 1, T(7)), p(store.data() + shift) {}
+  Buf(const std::vector<double>& v, std::size_t shift) : Buf(v.size(), shift) {
+    std::copy(v.begin(), v.end(), p);
+  }
+};
+
 /// max |a − b| / max |b|.
 template <typename T>
-double rel_err(const std::vector<T>& a, const std::vector<double>& b) {
+double rel_err(const T* a, const std::vector<double>& b) {
   double num = 0, den = 0;
   for (std::size_t i = 0; i < b.size(); ++i) {
     num = std::max(num, std::abs(static_cast<double>(a[i]) - b[i]));
@@ -99,19 +111,31 @@ void check_against_oracle(const EquiLinearOp<T>& op, const EquivariantSubspace& 
     std::vector<double> gc_acc_ref(dim);
     for (std::size_t i = 0; i < dim; ++i) gc_acc_ref[i] = gc0d[i] + gc_ref[i];
 
-    const auto c = cast<T>(cd), x = cast<T>(xd), gy = cast<T>(gyd);
-    // One extra element so the scratch pointer can be deliberately misaligned.
-    std::vector<T> scratch_store(op.scratch_size(batch) + 1);
-    T* scratch = scratch_store.data() + 1;
-    std::vector<T> y(batch * out), gx(batch * in), gc(dim, T(7)), gc_acc = cast<T>(gc0d);
-    op.forward(c.data(), x.data(), y.data(), batch, scratch);
-    op.input_grad(c.data(), gy.data(), gx.data(), batch, scratch);
-    op.coord_grad(x.data(), gy.data(), gc.data(), batch, false, scratch);
-    op.coord_grad(x.data(), gy.data(), gc_acc.data(), batch, true, scratch);
-    EXPECT_LT(rel_err(y, y_ref), tol) << "forward";
-    EXPECT_LT(rel_err(gx, gx_ref), tol) << "input_grad";
-    EXPECT_LT(rel_err(gc, gc_ref), tol) << "coord_grad";
-    EXPECT_LT(rel_err(gc_acc, gc_acc_ref), tol) << "coord_grad, accumulated";
+    // Every array once aligned and once shifted by one element (FFTW plans depend on it).
+    for (std::size_t shift : {0, 1}) {
+      SCOPED_TRACE("arrays shifted by " + std::to_string(shift));
+      Buf<T> c(cd, shift), x(xd, shift), gy(gyd, shift), y(batch * out, shift), gx(batch * in, shift),
+          gc(dim, shift), gc_acc(gc0d, shift), gx2(batch * in, shift), gc2(gc0d, shift), gc3(dim, shift);
+      std::vector<T> scratch_store(op.scratch_size(batch) + 1);
+      T* scratch = scratch_store.data() + shift;
+      op.forward(c.p, x.p, y.p, batch, scratch);
+      op.input_grad(c.p, gy.p, gx.p, batch, scratch);
+      op.coord_grad(x.p, gy.p, gc.p, batch, false, scratch);
+      op.coord_grad(x.p, gy.p, gc_acc.p, batch, true, scratch);
+      EXPECT_LT(rel_err(y.p, y_ref), tol) << "forward";
+      EXPECT_LT(rel_err(gx.p, gx_ref), tol) << "input_grad";
+      EXPECT_LT(rel_err(gc.p, gc_ref), tol) << "coord_grad";
+      EXPECT_LT(rel_err(gc_acc.p, gc_acc_ref), tol) << "coord_grad, accumulated";
+      // The fused backward, with and without the input gradient.
+      op.backward(c.p, x.p, gy.p, gx2.p, gc2.p, batch, true, scratch);
+      op.backward(c.p, x.p, gy.p, nullptr, gc3.p, batch, false, scratch);
+      EXPECT_LT(rel_err(gx2.p, gx_ref), tol) << "backward, input gradient";
+      EXPECT_LT(rel_err(gc2.p, gc_acc_ref), tol) << "backward, accumulated coordinate gradient";
+      EXPECT_LT(rel_err(gc3.p, gc_ref), tol) << "backward without input gradient";
+      // Inputs are left alone.
+      EXPECT_EQ(rel_err(x.p, xd), 0.0);
+      EXPECT_EQ(rel_err(gy.p, gyd), 0.0);
+    }
   }
 }
 
