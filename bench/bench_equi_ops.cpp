@@ -5,7 +5,7 @@
 //    both gradients through backward(), which transforms gy once);
 //  - BM_DenseLayerChunk/layer: the same three products as dense GEMMs on W (6272×6272 for
 //    layer 1, 6272×196 for layer 0);
-//  - BM_TransEquiPass/threads: the whole Equi model (fft 1→32, fft 32→32, pool 32 pixels →
+//  - BM_TransEquiPass/threads/block: the whole Equi model (fft 1→32, fft 32→32, pool 32 pixels →
 //    32, trivial 32→10, with the point-wise non-linearities) forward and backward over
 //    10 000 images in chunks of 500, chunks spread over the threads.
 #include <benchmark/benchmark.h>
@@ -115,7 +115,8 @@ void BM_TransEquiPass(benchmark::State& state) {
   std::vector<std::vector<float>> coords;
   std::size_t width = 0, scratch = 0, n_coords = 0;
   for (std::size_t j = 0; j < 4; ++j) {
-    ops_.push_back(make_equi_op<float>(t.layers[j]));
+    ops_.push_back(make_equi_op<float>(t.layers[j], EquiEval::Structured,
+                                       EquiOpTuning{static_cast<std::size_t>(state.range(1))}));
     coords.push_back(random_floats(t.layers[j]->dim(), 10 + j, 0.1));
     width = std::max({width, t.layers[j]->in().dim(), t.layers[j]->out().dim()});
     scratch = std::max(scratch, ops_[j]->scratch_size(kChunk));
@@ -177,13 +178,17 @@ void BM_TransEquiPass(benchmark::State& state) {
 
 BENCHMARK(BM_EquiLayerChunk)
     ->ArgNames({"layer", "block", "fused"})
-    ->ArgsProduct({{0, 1}, {16, 32, 64, 128}, {1}})
-    ->Args({0, 64, 0})
-    ->Args({1, 64, 0})
-    ->Args({2, 64, 0})
-    ->Args({3, 64, 0})
+    ->ArgsProduct({{0, 1}, {8, 16, 32, 64}, {1}})
+    ->Args({0, 16, 0})
+    ->Args({1, 16, 0})
+    ->Args({2, 16, 0})
+    ->Args({3, 16, 0})
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DenseLayerChunk)->ArgName("layer")->Arg(0)->Arg(1)->Arg(2)->Arg(3)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_TransEquiPass)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TransEquiPass)
+    ->ArgNames({"threads", "block"})
+    ->ArgsProduct({{1, 2}, {16, 32, 64}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // main() comes from bench_perm.cpp (one eqaug_bench binary).

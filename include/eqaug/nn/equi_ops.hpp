@@ -64,7 +64,7 @@ std::unique_ptr<EquiLinearOp<T>> make_equi_op(std::shared_ptr<const EquivariantS
 struct EquiOpTuning {
   /// Samples per batched FFT block of the "fft" op (the channel-mixing GEMMs are
   /// block × channels); a batch's tail runs in descending powers of two.
-  std::size_t fft_block = 64;
+  std::size_t fft_block = 16;
 };
 
 template <typename T>
