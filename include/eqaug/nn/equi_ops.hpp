@@ -40,6 +40,13 @@ public:
   /// gc = to_coords(Σ_b gy_b x_bᵀ), written (accumulate = false) or added.
   virtual void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate,
                           T* scratch) const = 0;
+  /// input_grad (skipped when gx is null) and coord_grad in one call; ops that transform gy
+  /// (fft) do it once for both.
+  virtual void backward(const T* c, const T* x, const T* gy, T* gx, T* gc, std::size_t batch,
+                        bool accumulate, T* scratch) const {
+    if (gx) input_grad(c, gy, gx, batch, scratch);
+    coord_grad(x, gy, gc, batch, accumulate, scratch);
+  }
 };
 
 enum class EquiEval {
@@ -52,5 +59,16 @@ enum class EquiEval {
 template <typename T>
 std::unique_ptr<EquiLinearOp<T>> make_equi_op(std::shared_ptr<const EquivariantSubspace> sub,
                                               EquiEval eval = EquiEval::Structured);
+
+/// Knobs of the structured ops, for benchmarks; the defaults are the measured best.
+struct EquiOpTuning {
+  /// Samples per batched FFT block of the "fft" op (the channel-mixing GEMMs are
+  /// block × channels); a batch's tail runs in descending powers of two.
+  std::size_t fft_block = 16;
+};
+
+template <typename T>
+std::unique_ptr<EquiLinearOp<T>> make_equi_op(std::shared_ptr<const EquivariantSubspace> sub, EquiEval eval,
+                                              const EquiOpTuning& tuning);
 
 }  // namespace eqaug
