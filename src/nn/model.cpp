@@ -208,9 +208,8 @@ ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>
           ops::linear_weight_grad(x, gy, grad + l.offset, batch, l.in.dim(), l.out.dim(), accumulate);
           if (need_gx) ops::linear_input_grad(params + l.offset, gy, gx, batch, l.in.dim(), l.out.dim());
         } else {
-          const auto& op = *ops_[linear_index_[i]];
-          op.coord_grad(x, gy, grad + l.coord_offset, batch, accumulate, ws.scratch.data());
-          if (need_gx) op.input_grad(params + l.coord_offset, gy, gx, batch, ws.scratch.data());
+          ops_[linear_index_[i]]->backward(params + l.coord_offset, x, gy, need_gx ? gx : nullptr,
+                                           grad + l.coord_offset, batch, accumulate, ws.scratch.data());
         }
         break;
       case LayerKind::LeakyReLU:
