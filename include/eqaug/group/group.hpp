@@ -69,7 +69,9 @@ GroupPtr symmetric_group(std::size_t n);
 /// the rotations by 90° about the image centre, (row, col) ↦ (col, N−1−row). Every
 /// element is uniquely (shift) ∘ (rotation), so drawing the rotation and both shifts
 /// uniformly is Haar sampling. SPEC §2: Trans = Z_N², OneDTrans = Z_N (x-shifts), Rot =
-/// C_4, TransRot = C_4 ⋉ Z_N².
+/// C_4, TransRot = C_4 ⋉ Z_N². For N ≤ 2 the action is not faithful (distinct elements
+/// may move the pixels alike): elements() then repeats permutations, each equally often,
+/// so orbits, Π_E and Haar averages stay right.
 struct PixelGroupSpec {
   std::size_t side = 14;
   bool shift_x = true, shift_y = true;
