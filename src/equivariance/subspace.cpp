@@ -4,8 +4,10 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <thread>
 
 #include "eqaug/core/error.hpp"
+#include "eqaug/core/thread_pool.hpp"
 
 namespace eqaug {
 
@@ -73,19 +75,46 @@ EquivariantSubspace::EquivariantSubspace(std::shared_ptr<const OrbitPartition> o
     inv_sqrt_size_[k] = 1.0 / std::sqrt(static_cast<double>(orbits_->sizes()[k]));
 }
 
+namespace {
+
+// Layers with at least this many entries (the image models' 40 M, not Perm's 0.3 M) are
+// swept by several threads, each over a fixed block of output channels; every sum still
+// belongs to one block and is formed in the same order, so no result depends on the
+// thread count. Small layers keep the one-thread loops.
+constexpr std::size_t kParallelEntries = std::size_t{1} << 22;
+
+template <typename F>
+void over_output_channels(std::size_t channels, std::size_t entries, const F& f) {
+  const std::size_t threads =
+      entries >= kParallelEntries ? std::min(channels, ThreadPool::available_cores()) : std::size_t{1};
+  if (threads <= 1) {
+    f(0, channels);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t)
+    pool.emplace_back([&, t] { f(channels * t / threads, channels * (t + 1) / threads); });
+  f(0, channels / threads);
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace
+
 template <typename T>
 void EquivariantSubspace::orbit_sums(const T* w, std::vector<double>& sums) const {
   const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
   const auto& orbit = orbits_->orbit_of();
   sums.assign(out_.channels * Ci * K, 0.0);
-  for (std::size_t co = 0; co < out_.channels; ++co)
-    for (std::size_t so = 0; so < So; ++so)
-      for (std::size_t ci = 0; ci < Ci; ++ci) {
-        const T* row = w + ((co * So + so) * Ci + ci) * Si;
-        double* s = sums.data() + (co * Ci + ci) * K;
-        const std::uint32_t* ids = orbit.data() + so * Si;
-        for (std::size_t si = 0; si < Si; ++si) s[ids[si]] += static_cast<double>(row[si]);
-      }
+  over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t co = c0; co < c1; ++co)
+      for (std::size_t so = 0; so < So; ++so)
+        for (std::size_t ci = 0; ci < Ci; ++ci) {
+          const T* row = w + ((co * So + so) * Ci + ci) * Si;
+          double* s = sums.data() + (co * Ci + ci) * K;
+          const std::uint32_t* ids = orbit.data() + so * Si;
+          for (std::size_t si = 0; si < Si; ++si) s[ids[si]] += static_cast<double>(row[si]);
+        }
+  });
 }
 
 template <typename T>
@@ -100,17 +129,19 @@ template <typename T>
 void EquivariantSubspace::from_coords(const double* c, T* w) const {
   const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
   const auto& orbit = orbits_->orbit_of();
-  std::vector<T> values(K);
-  for (std::size_t co = 0; co < out_.channels; ++co)
-    for (std::size_t ci = 0; ci < Ci; ++ci) {
-      const double* cc = c + (co * Ci + ci) * K;
-      for (std::size_t k = 0; k < K; ++k) values[k] = static_cast<T>(cc[k] * inv_sqrt_size_[k]);
-      for (std::size_t so = 0; so < So; ++so) {
-        T* row = w + ((co * So + so) * Ci + ci) * Si;
-        const std::uint32_t* ids = orbit.data() + so * Si;
-        for (std::size_t si = 0; si < Si; ++si) row[si] = values[ids[si]];
+  over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+    std::vector<T> values(K);
+    for (std::size_t co = c0; co < c1; ++co)
+      for (std::size_t ci = 0; ci < Ci; ++ci) {
+        const double* cc = c + (co * Ci + ci) * K;
+        for (std::size_t k = 0; k < K; ++k) values[k] = static_cast<T>(cc[k] * inv_sqrt_size_[k]);
+        for (std::size_t so = 0; so < So; ++so) {
+          T* row = w + ((co * So + so) * Ci + ci) * Si;
+          const std::uint32_t* ids = orbit.data() + so * Si;
+          for (std::size_t si = 0; si < Si; ++si) row[si] = values[ids[si]];
+        }
       }
-    }
+  });
 }
 
 template <typename T>
@@ -129,18 +160,29 @@ double EquivariantSubspace::distance(const T* w) const {
   for (std::size_t j = 0; j < means.size(); ++j)
     means[j] /= static_cast<double>(orbits_->sizes()[j % K]);
   const auto& orbit = orbits_->orbit_of();
-  double acc = 0.0;
-  for (std::size_t co = 0; co < out_.channels; ++co)
-    for (std::size_t so = 0; so < So; ++so)
-      for (std::size_t ci = 0; ci < Ci; ++ci) {
-        const T* row = w + ((co * So + so) * Ci + ci) * Si;
-        const double* m = means.data() + (co * Ci + ci) * K;
-        const std::uint32_t* ids = orbit.data() + so * Si;
-        for (std::size_t si = 0; si < Si; ++si) {
-          const double d = static_cast<double>(row[si]) - m[ids[si]];
-          acc += d * d;
+  auto squares = [&](std::size_t c0, std::size_t c1) {
+    double acc = 0.0;
+    for (std::size_t co = c0; co < c1; ++co)
+      for (std::size_t so = 0; so < So; ++so)
+        for (std::size_t ci = 0; ci < Ci; ++ci) {
+          const T* row = w + ((co * So + so) * Ci + ci) * Si;
+          const double* m = means.data() + (co * Ci + ci) * K;
+          const std::uint32_t* ids = orbit.data() + so * Si;
+          for (std::size_t si = 0; si < Si; ++si) {
+            const double d = static_cast<double>(row[si]) - m[ids[si]];
+            acc += d * d;
+          }
         }
-      }
+    return acc;
+  };
+  if (ambient_dim() < kParallelEntries) return std::sqrt(squares(0, out_.channels));
+  // One partial sum per output channel, added in channel order: the same for any thread count.
+  std::vector<double> partial(out_.channels);
+  over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t co = c0; co < c1; ++co) partial[co] = squares(co, co + 1);
+  });
+  double acc = 0.0;
+  for (double x : partial) acc += x;
   return std::sqrt(acc);
 }
 

@@ -347,3 +347,44 @@ TEST(EquivarianceCoords, DistanceByHandOnTinyLayer) {
 
 }  // namespace
 }  // namespace eqaug
+
+namespace eqaug {
+
+// Layers of the image models' size take the multi-threaded path: the same Π_E and
+// distance as a plain computation.
+TEST(SubspaceLarge, ParallelProjectionAndDistanceMatchThePlainComputation) {
+  const auto g = pixel_group({8, true, true, false});
+  SubspaceCache cache(g);
+  const auto sub = cache.hom(make_space(*g, 33, 1), make_space(*g, 32, 1));
+  ASSERT_GE(sub->ambient_dim(), std::size_t{1} << 22);
+  std::vector<double> w(sub->ambient_dim());
+  Rng rng(4);
+  for (auto& x : w) x = rng.normal();
+  // Plain: orbit means per channel pair.
+  const auto& orbit = sub->orbits().orbit_of();
+  const std::size_t K = sub->orbits().count(), S = 64, Ci = 33, Co = 32;
+  std::vector<double> mean(Co * Ci * K, 0.0);
+  for (std::size_t co = 0; co < Co; ++co)
+    for (std::size_t so = 0; so < S; ++so)
+      for (std::size_t ci = 0; ci < Ci; ++ci)
+        for (std::size_t si = 0; si < S; ++si)
+          mean[(co * Ci + ci) * K + orbit[so * S + si]] += w[((co * S + so) * Ci + ci) * S + si] / 64.0;
+  double d2 = 0;
+  std::vector<double> p(w);
+  sub->project(p.data());
+  double worst = 0;
+  for (std::size_t co = 0; co < Co; ++co)
+    for (std::size_t so = 0; so < S; ++so)
+      for (std::size_t ci = 0; ci < Ci; ++ci)
+        for (std::size_t si = 0; si < S; ++si) {
+          const std::size_t i = ((co * S + so) * Ci + ci) * S + si;
+          const double m = mean[(co * Ci + ci) * K + orbit[so * S + si]];
+          d2 += (w[i] - m) * (w[i] - m);
+          worst = std::max(worst, std::abs(p[i] - m));
+        }
+  EXPECT_LT(worst, 1e-12);
+  EXPECT_NEAR(sub->distance(w.data()), std::sqrt(d2), 1e-9 * std::sqrt(d2));
+  EXPECT_LT(sub->distance(p.data()), 1e-9);
+}
+
+}  // namespace eqaug
