@@ -11,8 +11,9 @@ namespace {
 // Bound on the memory of per-item gradient buffers; items beyond it run in waves.
 constexpr std::size_t kItemBufferBytes = std::size_t{1} << 30;
 constexpr std::size_t kMaxWave = 128;
-// A job whose gradient buffer per worker would exceed this runs its items one at a time.
-constexpr std::size_t kSequentialBytes = std::size_t{256} << 20;
+// A job whose gradient is larger than this runs its items one at a time. The rule does not
+// involve the thread count, so neither does the path a model takes.
+constexpr std::size_t kSequentialBytes = std::size_t{128} << 20;
 }  // namespace
 
 template <typename T>
@@ -85,11 +86,12 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
   for (std::size_t j = 0; j < jobs.size(); ++j)
     for (std::size_t c = 0; c < chunks; ++c) items.push_back({j, c});
   auto sequential = [&](const Item& it) {
-    return jobs[it.job].grad && params_of(jobs[it.job]) * sizeof(T) * pool_->size() > sequential_bytes_;
+    return jobs[it.job].grad && params_of(jobs[it.job]) * sizeof(T) > sequential_bytes_;
   };
 
   std::vector<ChunkStats> stats(items.size());
-  auto evaluate = [&](std::size_t index, std::size_t slot, std::size_t worker) {
+  // `accumulate`: add this item's gradient to the slot (the chunks of one job, in order).
+  auto evaluate = [&](std::size_t index, std::size_t slot, std::size_t worker, bool accumulate) {
     const Item& it = items[index];
     const Job& job = jobs[it.job];
     const std::size_t first = it.chunk * chunk_, count = std::min(chunk_, n - first);
@@ -102,7 +104,7 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
       g = buf.data();
     }
     const Network<T>& net = job.equi ? equi_net_ : net_;
-    stats[index] = net.evaluate(job.params, count, ws, g, /*accumulate=*/false);
+    stats[index] = net.evaluate(job.params, count, ws, g, accumulate);
   };
   // Adds the buffers of items [i0, i1) (in slots 0, 1, ...) in item order, split over
   // parameter blocks.
@@ -123,21 +125,35 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
     });
   };
 
+  // Adds slot 0, which holds the whole gradient of item i's job.
+  auto reduce_job = [&](std::size_t i) {
+    const Job& job = jobs[items[i].job];
+    const std::size_t P = params_of(job), block = 1 << 15, blocks = (P + block - 1) / block;
+    double* acc = out[job.group].grad.data();
+    const T* g = item_grads_[0].data();
+    pool_->parallel_for(blocks, [&](std::size_t b, std::size_t) {
+      for (std::size_t p = b * block; p < std::min(P, (b + 1) * block); ++p) acc[p] += static_cast<double>(g[p]);
+    });
+  };
+
   for (std::size_t i = 0; i < items.size();) {
     if (sequential(items[i])) {
-      // One item at a time, every core inside the BLAS calls.
-      if (item_grads_.empty()) item_grads_.resize(1);
+      // The chunks of one job one at a time, every core inside the BLAS calls, summed in
+      // the working precision by the weight-gradient GEMMs themselves (one pass over the
+      // parameters per chunk is the price of a large model), then added in double once.
+      const std::size_t job = items[i].job;
+      std::size_t end = i;
       item_grads_.resize(1);
       blas::set_num_threads(static_cast<int>(pool_->size()));
       try {
-        evaluate(i, 0, 0);
+        for (; end < items.size() && items[end].job == job; ++end) evaluate(end, 0, 0, end > i);
       } catch (...) {
         blas::set_num_threads(1);
         throw;
       }
       blas::set_num_threads(1);
-      reduce(i, i + 1);
-      ++i;
+      reduce_job(i);
+      i = end;
       continue;
     }
     // A wave of consecutive parallel items, bounded in buffer memory.
@@ -150,7 +166,7 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
       ++end;
     }
     if (item_grads_.size() < end - i) item_grads_.resize(end - i);
-    pool_->parallel_for(end - i, [&](std::size_t k, std::size_t worker) { evaluate(i + k, k, worker); });
+    pool_->parallel_for(end - i, [&](std::size_t k, std::size_t worker) { evaluate(i + k, k, worker, false); });
     reduce(i, end);
     i = end;
   }

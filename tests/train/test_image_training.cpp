@@ -54,7 +54,7 @@ typename GradientEngine<T>::GroupResult nominal(GradientEngine<T>& e, const std:
   return e.run({{a.data(), &p, true, 0}}, 1)[0];
 }
 
-TEST(ImageTraining, SequentialLargeModelPathIsBitIdenticalToParallelAndThreadIndependent) {
+TEST(ImageTraining, SequentialLargeModelPathIsThreadIndependentAndAgreesWithTheParallelOne) {
   const auto g = pixel_group({5, true, true, false});
   const ModelSpec spec = trans_like(g, 3);
   const Dataset data = random_images(*g, 23, 3, 5);
@@ -78,13 +78,20 @@ TEST(ImageTraining, SequentialLargeModelPathIsBitIdenticalToParallelAndThreadInd
     const Pass& p = pass ? *pass : id;
     const auto r0 = nominal(parallel, a, p), r1 = nominal(seq1, a, p), r2 = nominal(seq2, a, p);
     ASSERT_EQ(r0.grad.size(), spec.num_params());
-    EXPECT_EQ(r0.grad, r1.grad);
-    EXPECT_EQ(r0.grad, r2.grad);
+    // One item at a time with 1 or 2 BLAS threads: the same bits.
+    EXPECT_EQ(r1.grad, r2.grad);
+    EXPECT_EQ(r1.stats.loss_sum, r2.stats.loss_sum);
+    // Against the parallel path (chunks summed in double rather than by the GEMMs in
+    // float): the same gradient up to float rounding, the same statistics.
+    double norm = 0, diff = 0;
+    for (std::size_t k = 0; k < r0.grad.size(); ++k) {
+      norm = std::max(norm, std::abs(r0.grad[k]));
+      diff = std::max(diff, std::abs(r0.grad[k] - r2.grad[k]));
+    }
+    EXPECT_GT(norm, 0.0);
+    EXPECT_LT(diff, 1e-5 * norm);
     EXPECT_EQ(r0.stats.loss_sum, r2.stats.loss_sum);
     EXPECT_EQ(r0.stats.correct, r2.stats.correct);
-    double norm = 0;
-    for (double x : r0.grad) norm += x * x;
-    EXPECT_GT(norm, 0.0);
   }
 }
 

@@ -2,10 +2,13 @@
 // Full-batch risk and gradient over many (parameters, pass) jobs at once. The work is
 // cut into items (job × chunk of samples); each item writes its own gradient buffer and
 // buffers are added in item order — so the result is the same for every thread count.
-// Small models run items in parallel, one per thread, with a single-threaded BLAS. Large
-// ones (where a gradient buffer per thread would multiply the memory of the parameters)
-// run one item at a time with a multi-threaded BLAS, whose products are split over
-// output blocks, never over the summed dimension, so the bits do not change either.
+// Small models run items in parallel, one per thread, with a single-threaded BLAS, and add
+// the per-item gradients in double. Large ones (a gradient of more than 128 MB, where a
+// buffer per thread would multiply the memory of the parameters) run one item at a time
+// with a multi-threaded BLAS, whose products are split over output blocks, never over the
+// summed dimension, so the bits do not change either; there the chunks of a job are summed
+// by the GEMMs in the working precision and added in double once per job. Which path a
+// model takes depends on its size only.
 #include <cstddef>
 #include <vector>
 
@@ -44,7 +47,7 @@ public:
   const Dataset& data() const { return *data_; }
   const ModelSpec& spec() const { return net_.spec(); }
   const Network<T>& equi_network() const { return equi_net_; }
-  /// Parameter bytes above which a job's items run one at a time (multi-threaded BLAS).
+  /// Gradient bytes above which a job's items run one at a time (multi-threaded BLAS).
   void set_sequential_threshold(std::size_t bytes) { sequential_bytes_ = bytes; }
 
 private:
