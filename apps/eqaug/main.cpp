@@ -11,6 +11,7 @@
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/io/config.hpp"
+#include "eqaug/io/results.hpp"
 #include "eqaug/experiment/study.hpp"
 #include "eqaug/experiment/sweep.hpp"
 #include "eqaug/report/report.hpp"
@@ -137,7 +138,7 @@ int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesyst
   }
   sheet.title = cfg.name + ": first " + std::to_string(count) + " of " + std::to_string(data.size) + " samples, " +
                 data.name + ", " + std::to_string(side) + "x" + std::to_string(side) + " pixels in [0,1] (before the " +
-                std::to_string(cfg.json.at("data").value("input_shift", 0.0)) + " shift)";
+                eqaug::io::csv_number(cfg.json.at("data").value("input_shift", 0.0)) + " shift)";
   std::filesystem::create_directories(dir);
   const auto written = eqaug::report::write_contact_sheet(sheet, png);
   std::cout << "wrote " << written.string() << " (" << data.name << ")\n";
@@ -185,8 +186,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   RunArgs a;
-  auto* run = app.add_subcommand("run", "Run a sweep of an experiment (a preset in configs/ or a .toml file)");
-  run->add_option("config", a.config, "Preset name (perm) or path to a config .toml")->required();
+  auto* run = app.add_subcommand("run", "Run a sweep of an experiment (a preset in configs/: perm, trans, rot, groups; or a .toml file)");
+  run->add_option("config", a.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")->required();
   run->add_option("--runs", a.runs, "Independent runs (default: the config's train.runs; perm: 30)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   run->add_option("--epochs", a.epochs, "Gradient steps per run, one per full pass (default: train.epochs; perm: 50)")
@@ -253,7 +254,7 @@ int main(int argc, char** argv) {
 
   std::string report_dir;
   bool no_plot = false;
-  auto* rep = app.add_subcommand("report", "Summary table and Figure-1 panel (PNG + SVG via gnuplot) of a results directory");
+  auto* rep = app.add_subcommand("report", "Summary table and figures (PNG + SVG via gnuplot) of a results directory: Figure 1 panels of a sweep, Figure 6 of a study");
   rep->add_option("results", report_dir, "Results directory written by 'eqaug run'")->required();
   rep->add_flag("--no-plot", no_plot, "Only print the table and write summary.csv");
 
