@@ -1,5 +1,6 @@
 // eqaug — equivariance versus augmentation, the command line.
 #include <CLI/CLI.hpp>
+#include <signal.h>
 
 #include <cmath>
 #include <cstdio>
@@ -18,6 +19,26 @@
 
 namespace {
 
+// Set by SIGINT/SIGTERM to the signal number; the sweep stops at the next chunk. The
+// handler then steps aside, so a second Ctrl-C ends the process at once.
+std::atomic<int> g_stop{0};
+extern "C" void on_stop_signal(int sig) {
+  g_stop.store(sig);
+  ::signal(sig, SIG_DFL);
+}
+
+void catch_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Exit statuses (documented in --help and the README).
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
 struct RunArgs {
   std::string config;
   std::optional<std::size_t> runs, epochs, aug_passes, batch, threads, chunk;
@@ -25,8 +46,9 @@ struct RunArgs {
   std::optional<double> lr;
   std::optional<std::string> aug_per, precision, equi_update, equi_eval, data_npy, data_dir, init_weights;
   std::string scale = "full";
-  std::vector<std::string> modes;
-  bool aug_exact = false;
+  std::optional<std::string> modes;  // comma-separated, one token (never swallows the config path)
+  std::optional<bool> aug_exact;     // --aug-exact, --aug-exact=false
+  bool passes_or_per_given = false;
   std::string out;
   bool force = false, resume = false, save_weights = false, no_report = false;
 };
@@ -54,10 +76,22 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
   if (a.seed) t["seed"] = *a.seed;
   if (a.chunk) t["chunk"] = *a.chunk;
   if (a.precision) t["precision"] = *a.precision;
-  if (!a.modes.empty()) t["modes"] = a.modes;
+  if (a.modes) {
+    nlohmann::json list = nlohmann::json::array();
+    std::string rest = *a.modes;
+    for (std::size_t at; !rest.empty(); rest = at == std::string::npos ? "" : rest.substr(at + 1)) {
+      at = rest.find(',');
+      const std::string m = rest.substr(0, at);
+      if (m != "nom" && m != "aug" && m != "equi")
+        throw eqaug::Error("--modes: '" + m + "' is not a mode (expected a comma-separated list of nom, aug, equi)");
+      list.push_back(m);
+    }
+    if (list.empty()) throw eqaug::Error("--modes: empty list (expected e.g. nom,aug,equi)");
+    t["modes"] = list;
+  }
   if (a.aug_passes) table(t, "aug", source + ": train.aug")["passes"] = *a.aug_passes;
   if (a.aug_per) table(t, "aug", source + ": train.aug")["per"] = *a.aug_per;
-  if (a.aug_exact) table(t, "aug", source + ": train.aug")["exact"] = true;
+  if (a.aug_exact) table(t, "aug", source + ": train.aug")["exact"] = *a.aug_exact;
   if (a.equi_update) table(t, "equi", source + ": train.equi")["update"] = *a.equi_update;
   if (a.equi_eval) table(t, "equi", source + ": train.equi")["eval"] = *a.equi_eval;
   if (a.init_weights) t["init_weights"] = absolute_dir("--init-weights", *a.init_weights);
@@ -71,13 +105,6 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
   return j;
 }
 
-/// The configuration as every command sees it: the file, its scale, then the overrides.
-nlohmann::json load_config(const RunArgs& a, std::string& source) {
-  const auto file = eqaug::io::find_config(a.config);
-  source = file.string();
-  return apply_overrides(eqaug::io::apply_scale(eqaug::io::load_toml(file), a.scale, source), a, source);
-}
-
 /// One resolved configuration per member of a study, or the configuration itself.
 std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> resolve_all(const nlohmann::json& j,
                                                                              const std::string& source) {
@@ -86,6 +113,26 @@ std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> resolve_all(con
   if (members.empty()) out.emplace_back("", eqaug::io::resolve(j, source));
   for (const auto& m : members) out.emplace_back(m.name, eqaug::io::resolve(m.json, source + " (study member " + m.name + ")"));
   return out;
+}
+
+/// The configuration as every command sees it: the file, its scale, then the overrides.
+/// The file is validated as written first: a bad value in it is an error even where the
+/// command line would replace it.
+nlohmann::json load_config(const RunArgs& a, std::string& source) {
+  const auto file = eqaug::io::find_config(a.config);
+  source = file.string();
+  auto j = eqaug::io::apply_scale(eqaug::io::load_toml(file), a.scale, source);
+  resolve_all(j, source);
+  j = apply_overrides(std::move(j), a, source);
+  if (a.aug_passes || a.aug_per) {
+    const auto& t = j["train"];
+    const bool exact = t.contains("aug") && t["aug"].is_object() && t["aug"].value("exact", false);
+    if (exact)
+      throw eqaug::Error(std::string(a.aug_passes ? "--aug-passes" : "--aug-per") +
+                         ": not used with exact augmentation (one pass per group element); drop it, or "
+                         "pass --aug-exact=false");
+  }
+  return j;
 }
 
 const char* const kFashionClasses[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -163,8 +210,14 @@ const CLI::Validator positive_real(
 /// Digits only: unsigned options must not take "-1" (it would wrap around).
 const CLI::Validator whole_number(
     [](std::string& value) -> std::string {
-      if (!value.empty() && value.find_first_not_of("0123456789") == std::string::npos) return {};
-      return "expected a non-negative whole number, found '" + value + "'";
+      if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
+        return "expected a non-negative whole number, found '" + value + "'";
+      // Refused, not clamped: 2^64 - 1 is the largest seed.
+      const std::string max = "18446744073709551615";
+      const std::string digits = value.substr(std::min(value.find_first_not_of('0'), value.size() - 1));
+      if (digits.size() > max.size() || (digits.size() == max.size() && digits > max))
+        return "'" + value + "' does not fit in 64 bits (at most " + max + ")";
+      return {};
     },
     "UINT");
 
@@ -196,15 +249,19 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
   run->add_option("--aug-per", a.aug_per, "One group element per 'sample' or per minibatch ('batch') (default: train.aug.per; perm: sample)")
       ->check(CLI::IsMember({"sample", "batch"}));
-  run->add_flag("--aug-exact", a.aug_exact, "Aug descends the exact Haar average over all group elements (small groups only)");
+  bool aug_exact_flag = false;
+  auto* aug_exact_opt = run->add_flag("--aug-exact", aug_exact_flag,
+                                      "Aug descends the exact Haar average over all group elements (small groups "
+                                      "only); --aug-exact=false turns a config's exact = true off (default: "
+                                      "train.aug.exact; false)");
   run->add_option("--lr", a.lr, "Learning rate eta (default: train.lr; perm: 1e-4)")->check(positive_real);
   run->add_option("--batch", a.batch, "Minibatch size: samples sharing one group element with --aug-per batch (default: train.batch; perm: 200)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000'000}));
   run->add_option("--seed", a.seed, "Master seed of the data, init and augmentation streams (default: train.seed; perm: 0)")
       ->check(whole_number);
-  run->add_option("--modes", a.modes, "Strategies to train, any of nom aug equi (default: train.modes; all three)")
-      ->check(CLI::IsMember({"nom", "aug", "equi"}))
-      ->delimiter(',');
+  run->add_option("--modes", a.modes,
+                  "Strategies to train, a comma-separated list of nom, aug, equi, e.g. --modes nom,equi "
+                  "(default: train.modes; all three)");
   run->add_option("--precision", a.precision, "f32 (as the paper) or f64 (default: train.precision; perm: f32)")
       ->check(CLI::IsMember({"f32", "f64"}));
   run->add_option("--equi-update", a.equi_update,
@@ -218,7 +275,8 @@ int main(int argc, char** argv) {
   run->add_option("--scale", a.scale, "Preset scale: 'full' (the paper's settings) or a [scales.<name>] table such as 'small' (default: full)");
   run->add_option("--data-npy", a.data_npy,
                   "Read the data from DIR: Perm: graphmat{i}.npy, graphlabel{i}.npy; Trans/Groups: images.npy (n,N,N) in "
-                  "[0,1] and labels.npy (n,); Rot: shpsimg{i}.npy, shpstrig{i}.npy, shpspent{i}.npy (the authors' layouts)");
+                  "[0,1] and labels.npy (n,); Rot: shpsimg{i}.npy, shpstrig{i}.npy, shpspent{i}.npy (the authors' layouts) "
+                  "(default: data.npy; none: the preset's own data)");
   run->add_option("--data-dir", a.data_dir,
                   "Image presets: DIR with the MNIST-format IDX files (t10k-images-idx3-ubyte[.gz], ...) instead of "
                   "Debian's Fashion-MNIST (default: data.dir, \"\" = /usr/share/datasets/fashion-mnist)");
@@ -226,12 +284,15 @@ int main(int argc, char** argv) {
                   "Equi layers through E's structure ('structured': FFT convolutions, orbit pooling), on dense weights "
                   "('dense', the oracle) or 'auto' = structured where a Fourier path exists (default: train.equi.eval; auto)")
       ->check(CLI::IsMember({"auto", "structured", "dense"}));
-  run->add_option("--init-weights", a.init_weights, "Start every strategy from DIR/A<j>.npy (projected onto E first)");
-  run->add_flag("--save-weights", a.save_weights, "Write OUT/<mode>/run-<k>/{init,final}/A<j>.npy");
-  run->add_option("--out", a.out, "Results directory (default: results/<config name>)");
-  run->add_flag("--force", a.force, "Replace an existing results directory");
-  run->add_flag("--resume", a.resume, "Continue an interrupted sweep in --out (same configuration required)");
-  run->add_flag("--no-report", a.no_report, "Do not print the summary table and draw the figure at the end");
+  run->add_option("--init-weights", a.init_weights,
+                  "Start every strategy from DIR/A<j>.npy, projected onto E first (default: train.init_weights; "
+                  "none: each run draws its own start)");
+  run->add_flag("--save-weights", a.save_weights, "Write OUT/<mode>/run-<k>/{init,final}/A<j>.npy (default: off)");
+  auto* out_opt = run->add_option("--out", a.out, "Results directory (default: results/<config name>)");
+  run->add_flag("--force", a.force, "Replace an existing results directory (default: off)");
+  run->add_flag("--resume", a.resume, "Continue an interrupted sweep in --out, same configuration required (default: off)");
+  run->add_flag("--no-report", a.no_report,
+                "Do not print the summary table and draw the figure at the end (default: off: report)");
 
   RunArgs d;
   auto* dims = app.add_subcommand("dims", "Dimensions of L and of the equivariant subspace E, layer by layer");
@@ -247,25 +308,49 @@ int main(int argc, char** argv) {
   datacmd->add_option("--out", data_out, "Folder for <name>-data.png")->required();
   datacmd->add_option("--count", data_count, "Samples shown (default: 32)")->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
   datacmd->add_option("--scale", ds.scale, "Preset scale: full or small (default: full)");
-  datacmd->add_option("--data-npy", ds.data_npy, "As for run");
-  datacmd->add_option("--data-dir", ds.data_dir, "As for run");
+  datacmd->add_option("--data-npy", ds.data_npy, "As for run (default: data.npy; none)");
+  datacmd->add_option("--data-dir", ds.data_dir, "As for run (default: data.dir; Debian's Fashion-MNIST)");
   datacmd->add_option("--seed", ds.seed, "Seed of generated data (default: train.seed)")->check(whole_number);
-  datacmd->add_flag("--force", data_force, "Replace an existing sheet");
+  datacmd->add_flag("--force", data_force, "Replace an existing sheet (default: off)");
 
   std::string report_dir;
   bool no_plot = false;
   auto* rep = app.add_subcommand("report", "Summary table and figures (PNG + SVG via gnuplot) of a results directory: Figure 1 panels of a sweep, Figure 6 of a study");
   rep->add_option("results", report_dir, "Results directory written by 'eqaug run'")->required();
-  rep->add_flag("--no-plot", no_plot, "Only print the table and write summary.csv");
+  rep->add_flag("--no-plot", no_plot, "Only print the table and write summary.csv (default: off: draw the figures)");
+
+  app.footer(
+      "Exit status: 0 done; 1 runtime failure (a file could not be written, gnuplot failed, out of memory, an "
+      "internal error); 2 bad usage or input (unknown option, bad value, invalid config or data file); 130 or 143 "
+      "interrupted by Ctrl-C (SIGINT) or SIGTERM: finished runs are kept, continue with --resume.");
 
   if (argc == 1) {
     std::cout << app.help();
     return 0;
   }
+  // A first word that is no option and no subcommand is a mistyped command: name it.
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string cmd = argv[1];
+    bool known = false;
+    for (const auto* sub : app.get_subcommands({})) known = known || sub->get_name() == cmd;
+    if (!known) {
+      std::cerr << "eqaug: error: unknown command '" << cmd << "' (expected one of: run, report, dims, data; see eqaug --help)\n";
+      return kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+    if (aug_exact_opt->count() > 0) a.aug_exact = aug_exact_flag;
+    if (out_opt->count() > 0 && a.out.empty()) throw CLI::ValidationError("--out", "empty path (expected a results directory)");
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "eqaug: error: " << e.what() << " (see eqaug " << (*run ? "run " : *rep ? "report " : *dims ? "dims " : *datacmd ? "data " : "") << "--help)\n";
+    return kExitUsage;
   }
 
   try {
@@ -279,6 +364,8 @@ int main(int argc, char** argv) {
       opts.save_weights = a.save_weights;
       opts.command_line = joined(argc, argv);
       opts.progress = &std::cerr;
+      opts.stop = &g_stop;
+      catch_stop_signals();
       if (!eqaug::io::study_members(json, source).empty()) {
         opts.out = a.out.empty() ? std::filesystem::path("results") / json.value("name", std::string("study"))
                                  : std::filesystem::path(a.out);
@@ -324,18 +411,25 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+  } catch (const eqaug::experiment::Interrupted& e) {
+    std::cerr << "\neqaug: interrupted after " << e.runs_done << " of " << e.runs_total
+              << " runs; continue with --resume\n";
+    return 128 + e.signal;
+  } catch (const eqaug::RuntimeFailure& e) {
+    std::cerr << "eqaug: error: " << e.what() << "\n";
+    return kExitRuntime;
   } catch (const eqaug::Error& e) {
     std::cerr << "eqaug: error: " << e.what() << "\n";
-    return 2;
+    return kExitUsage;
   } catch (const std::filesystem::filesystem_error& e) {
     std::cerr << "eqaug: error: " << e.what() << "\n";
-    return 2;
+    return kExitRuntime;
   } catch (const std::bad_alloc&) {
     std::cerr << "eqaug: error: out of memory: the model or data set is too large for this machine\n";
-    return 2;
+    return kExitRuntime;
   } catch (const std::exception& e) {
-    std::cerr << "eqaug: internal error: " << e.what() << "\n";
-    return 3;
+    std::cerr << "eqaug: error: internal error: " << e.what() << "\n";
+    return kExitRuntime;
   }
   return 0;
 }

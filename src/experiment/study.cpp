@@ -65,7 +65,19 @@ std::vector<SweepSummary> run_study(const json& j, const std::string& source, co
     if (opts.progress)
       *opts.progress << "study " << study["name"].get<std::string>() << ": member " << i + 1 << "/" << members.size()
                      << " (" << members[i].name << ", " << listed[i]["group"].get<std::string>() << ")\n";
-    out.push_back(run_sweep(cfgs[i], o));
+    try {
+      out.push_back(run_sweep(cfgs[i], o));
+    } catch (Interrupted& e) {
+      // Count the whole study: members before this one are finished, later ones not begun.
+      std::size_t before = 0, total = 0;
+      for (std::size_t m = 0; m < cfgs.size(); ++m) {
+        total += cfgs[m].runs;
+        if (m < i) before += cfgs[m].runs;
+      }
+      e.runs_done += before;
+      e.runs_total = total;
+      throw;
+    }
   }
   study["complete"] = true;
   study["finished"] = io::utc_now_iso();

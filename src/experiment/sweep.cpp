@@ -229,6 +229,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   TrainOptions train = cfg.train;
   train.keep_final_params = opts.save_weights;  // a double copy of every model: only when saved
   Trainer<T> trainer(engine, train);
+  engine.set_stop_flag(opts.stop);
   const auto names = layer_names(*spec);
 
   // Only now is OUT touched. The lock is taken before anything in it is read or removed.
@@ -333,7 +334,21 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       if (todo - finished_now > 1) log << ", sweep ETA " << format_duration(sweep_left);
       log << (tty ? "   " : "\n") << std::flush;
     };
-    const auto result = trainer.run(k, a0, progress);
+    auto interrupted = [&](int signal) {
+      if (show && tty) log << "\n";
+      Interrupted e;
+      e.signal = signal;
+      e.runs_done = summary.runs_skipped + finished_now;
+      e.runs_total = cfg.runs;
+      return e;
+    };
+    if (opts.stop && opts.stop->load() != 0) throw interrupted(opts.stop->load());
+    std::vector<StrategyRun> result;
+    try {
+      result = trainer.run(k, a0, progress);
+    } catch (const StopRequested& s) {
+      throw interrupted(s.signal);
+    }
     for (const auto& sr : result) {
       write_file_atomic(opts.out / sr.strategy.name() / (run_name(k) + ".csv"), records_csv(sr, names));
       if (opts.save_weights) {

@@ -19,7 +19,12 @@ namespace fs = std::filesystem;
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
+// Writing is the environment's business (a full disk, no permission); reading names a
+// file the user gave, so a missing one is bad input.
 [[noreturn]] void throw_errno(const std::string& what, const fs::path& path, int err) {
+  throw RuntimeFailure(what + " " + quoted(path) + ": " + std::strerror(err));
+}
+[[noreturn]] void throw_read_errno(const std::string& what, const fs::path& path, int err) {
   throw Error(what + " " + quoted(path) + ": " + std::strerror(err));
 }
 
@@ -95,7 +100,7 @@ void write_file_atomic(const fs::path& path, std::string_view contents) {
     if (::fsync(fd.get()) != 0) throw_errno("cannot flush temporary file", tmp, errno);
     if (fd.close() != 0) throw_errno("cannot close temporary file", tmp, errno);
     if (::rename(tmp.c_str(), path.c_str()) != 0)
-      throw Error("cannot replace " + quoted(path) + " with " + quoted(tmp) + ": " + std::strerror(errno));
+      throw RuntimeFailure("cannot replace " + quoted(path) + " with " + quoted(tmp) + ": " + std::strerror(errno));
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
@@ -105,9 +110,9 @@ void write_file_atomic(const fs::path& path, std::string_view contents) {
 
 std::string read_file(const fs::path& path) {
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw_errno("cannot open", path, errno);
+  if (fd.get() < 0) throw_read_errno("cannot open", path, errno);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat", path, errno);
+  if (::fstat(fd.get(), &st) != 0) throw_read_errno("cannot stat", path, errno);
   // open() succeeds on a directory; read() would then fail with a less helpful EISDIR.
   if (S_ISDIR(st.st_mode)) throw Error("cannot read " + quoted(path) + ": expected a file, found a directory");
 
@@ -119,7 +124,7 @@ std::string read_file(const fs::path& path) {
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw_errno("cannot read", path, errno);
+      throw_read_errno("cannot read", path, errno);
     }
     contents.append(buffer, static_cast<std::size_t>(n));
   }

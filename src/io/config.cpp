@@ -351,8 +351,11 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
   for (const auto& st : cfg.train.strategies) {
     t["modes"].push_back(st.name());
     t["batch"] = st.batch;
+    // Exact augmentation makes one pass per group element: passes and per are not used,
+    // and the manifest records only what ran.
     if (st.mode == Mode::Aug)
-      t["aug"] = {{"passes", st.passes}, {"per", to_string(st.per)}, {"exact", st.exact}};
+      t["aug"] = st.exact ? json{{"exact", true}}
+                          : json{{"passes", st.passes}, {"per", to_string(st.per)}, {"exact", false}};
     if (st.mode == Mode::Equi)
       t["equi"] = {{"update", to_string(st.equi_update)}, {"eval", to_string(st.equi_eval)}};
   }

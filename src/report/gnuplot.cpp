@@ -112,7 +112,7 @@ struct ProcessResult {
 // the paths, and a missing executable is reported as such rather than as exit status 127.
 ProcessResult run_process(const std::vector<std::string>& argv) {
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw Error(std::string("cannot create a pipe: ") + std::strerror(errno));
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw RuntimeFailure(std::string("cannot create a pipe: ") + std::strerror(errno));
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -132,7 +132,7 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
     ::close(pipe_fds[0]);
     std::string reason = std::strerror(spawn_error);
     if (spawn_error == ENOENT) reason = "not found on PATH";
-    throw Error("cannot run " + in_quotes(argv[0]) + ": " + reason +
+    throw RuntimeFailure("cannot run " + in_quotes(argv[0]) + ": " + reason +
                 "; install gnuplot (e.g. the gnuplot-nox package) to draw the figure");
   }
 
@@ -145,7 +145,7 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
   }
   ::close(pipe_fds[0]);
   while (::waitpid(pid, &result.status, 0) < 0)
-    if (errno != EINTR) throw Error(std::string("cannot wait for gnuplot: ") + std::strerror(errno));
+    if (errno != EINTR) throw RuntimeFailure(std::string("cannot wait for gnuplot: ") + std::strerror(errno));
   return result;
 }
 
@@ -179,16 +179,16 @@ void run_gnuplot(const FigureOptions& options, const fs::path& script,
   try {
     const ProcessResult result = run_process({options.gnuplot, "-e", assignments, script.string()});
     if (!WIFEXITED(result.status) || WEXITSTATUS(result.status) != 0)
-      throw Error("gnuplot failed on " + in_quotes(script) + " (" + describe_status(result.status) +
+      throw RuntimeFailure("gnuplot failed on " + in_quotes(script) + " (" + describe_status(result.status) +
                   "): " + result.output);
     for (const auto& tmp : temporaries)
       if (!non_empty_file(tmp))
-        throw Error("gnuplot ran " + in_quotes(script) + " but wrote no " + in_quotes(tmp) + "; its output: " +
+        throw RuntimeFailure("gnuplot ran " + in_quotes(script) + " but wrote no " + in_quotes(tmp) + "; its output: " +
                     result.output);
     for (std::size_t i = 0; i < outputs.size(); ++i) fs::rename(temporaries[i], outputs[i].second);
   } catch (const fs::filesystem_error& e) {
     remove_temporaries();
-    throw Error(std::string("cannot put the figure in place: ") + e.what());
+    throw RuntimeFailure(std::string("cannot put the figure in place: ") + e.what());
   } catch (...) {
     remove_temporaries();
     throw;

@@ -136,7 +136,14 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
     });
   };
 
+  auto check_stop = [&] {
+    if (stop_ && stop_->load() != 0) {
+      blas::set_num_threads(1);
+      throw StopRequested{stop_->load()};
+    }
+  };
   for (std::size_t i = 0; i < items.size();) {
+    check_stop();
     if (sequential(items[i])) {
       // The chunks of one job one at a time, every core inside the BLAS calls, summed in
       // the working precision by the weight-gradient GEMMs themselves (one pass over the
@@ -146,7 +153,10 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
       item_grads_.resize(1);
       blas::set_num_threads(static_cast<int>(pool_->size()));
       try {
-        for (; end < items.size() && items[end].job == job; ++end) evaluate(end, 0, 0, end > i);
+        for (; end < items.size() && items[end].job == job; ++end) {
+          check_stop();
+          evaluate(end, 0, 0, end > i);
+        }
       } catch (...) {
         blas::set_num_threads(1);
         throw;

@@ -12,6 +12,13 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/// A failure of the environment rather than of the user's input: a file that cannot be
+/// written, a tool (gnuplot) that fails. The command line exits 1 for these, 2 for Error.
+class RuntimeFailure : public Error {
+public:
+  using Error::Error;
+};
+
 [[noreturn]] void invariant_failed(const char* expr, const char* file, int line, const std::string& msg);
 
 }  // namespace eqaug

@@ -4,7 +4,9 @@
 // --force (which replaces it) or --resume (which continues it: runs the manifest lists
 // as finished are kept, everything else is redone with the same streams, so the
 // result files equal those of an uninterrupted sweep).
+#include <atomic>
 #include <cstddef>
+#include <exception>
 #include <filesystem>
 #include <iosfwd>
 #include <string>
@@ -24,6 +26,16 @@ struct SweepOptions {
   bool save_weights = false;
   std::string command_line;
   std::ostream* progress = nullptr;  // where progress goes (stderr), or nowhere
+  // Raised (to a signal number) when the user asks to stop: the run in progress is
+  // abandoned at the next chunk, finished runs stay on disk, the lock is released.
+  const std::atomic<int>* stop = nullptr;
+};
+
+/// A sweep or study stopped through SweepOptions::stop.
+struct Interrupted : std::exception {
+  int signal = 0;
+  std::size_t runs_done = 0, runs_total = 0;  // finished (now or before) of planned
+  const char* what() const noexcept override { return "interrupted"; }
 };
 
 struct SweepSummary {

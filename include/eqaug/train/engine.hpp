@@ -9,6 +9,7 @@
 // summed dimension, so the bits do not change either; there the chunks of a job are summed
 // by the GEMMs in the working precision and added in double once per job. Which path a
 // model takes depends on its size only.
+#include <atomic>
 #include <cstddef>
 #include <vector>
 
@@ -18,6 +19,11 @@
 #include "eqaug/train/strategy.hpp"
 
 namespace eqaug {
+
+/// Thrown by GradientEngine::run between items once the stop flag holds a signal number.
+struct StopRequested {
+  int signal;
+};
 
 template <typename T>
 class GradientEngine {
@@ -49,6 +55,9 @@ public:
   const Network<T>& equi_network() const { return equi_net_; }
   /// Gradient bytes above which a job's items run one at a time (multi-threaded BLAS).
   void set_sequential_threshold(std::size_t bytes) { sequential_bytes_ = bytes; }
+  /// Checked between items: a nonzero value (a signal number) abandons run() with
+  /// StopRequested, leaving the engine usable.
+  void set_stop_flag(const std::atomic<int>* stop) { stop_ = stop; }
 
 private:
   void load_chunk(const Pass& pass, std::size_t first, std::size_t count, Workspace<T>& ws) const;
@@ -61,6 +70,7 @@ private:
   std::vector<Workspace<T>> workspaces_;
   std::vector<std::vector<T>> item_grads_;
   std::size_t sequential_bytes_;
+  const std::atomic<int>* stop_ = nullptr;
 };
 
 }  // namespace eqaug

@@ -1,0 +1,170 @@
+// The command line's contract (issue 6, "Command line"): the error prefix and exit codes,
+// list options that leave the config path alone, booleans that can be turned off,
+// refused out-of-range values, and Ctrl-C / SIGTERM during a sweep.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eqaug/io/atomic_file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result cli(const std::string& args) {
+  const std::string cmd = std::string(EQAUG_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+fs::path temp_dir(const std::string& tag) {
+  const auto d = fs::temp_directory_path() / ("eqaug-cliwf-" + std::to_string(::getpid()) + "-" + tag);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+/// Starts eqaug with stdout/stderr to `log`, sends `sig` after `after`, returns the exit status.
+int run_and_signal(const std::string& args, const fs::path& log, int sig, std::chrono::milliseconds after) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string cmd = "exec " + std::string(EQAUG_BINARY) + " " + args + " > '" + log.string() + "' 2>&1";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(after);
+  ::kill(pid, sig);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST(CliWorkflow, ErrorsHaveThePrefixAndExitTwo) {
+  for (const char* args : {"run perm --bogus-option", "run perm --aug-per pixel", "run perm --runs -1", "run",
+                           "run perm --seed 18446744073709551616", "run perm --seed 99999999999999999999999",
+                           "run perm --out \"\"", "run perm --modes nom,bogus", "report", "dims no-such-preset"}) {
+    const auto r = cli(args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.output;
+    EXPECT_EQ(r.output.rfind("eqaug: error: ", 0), 0u) << args << ": " << r.output;
+  }
+  EXPECT_NE(cli("run perm --seed 18446744073709551616").output.find("does not fit in 64 bits"), std::string::npos);
+  // The largest seed is accepted (dims does not run anything).
+  const auto runn = cli("runn perm");
+  EXPECT_EQ(runn.code, 2);
+  EXPECT_NE(runn.output.find("unknown command 'runn'"), std::string::npos) << runn.output;
+  const auto help = cli("--help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.output.find("130 or 143"), std::string::npos) << help.output;
+  // Every option of run states its default (an entry runs until the next option line).
+  const std::string text = cli("run --help").output;
+  std::vector<std::string> entries;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    const std::string line = text.substr(at, end - at);
+    at = end + 1;
+    if (line.rfind("  -", 0) == 0) entries.push_back(line);
+    else if (!entries.empty() && line.rfind("    ", 0) == 0) entries.back() += line;
+    else if (!entries.empty() && !line.empty() && line[0] != ' ') break;  // the next section
+  }
+  std::size_t checked = 0;
+  for (const auto& e : entries) {
+    if (e.find("--help") != std::string::npos) continue;
+    ++checked;
+    EXPECT_NE(e.find("default"), std::string::npos) << "no default in: " << e;
+  }
+  EXPECT_GT(checked, 20u);
+}
+
+TEST(CliWorkflow, ListOptionLeavesTheConfigPathAndBooleansTurnOff) {
+  const auto dir = temp_dir("lists");
+  // --modes takes one comma-separated token: the preset after it is the config.
+  auto r = cli("run --modes nom,equi perm --runs 1 --epochs 0 --no-report --out " + (dir / "a").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto manifest = nlohmann::json::parse(eqaug::io::read_file(dir / "a" / "manifest.json"));
+  EXPECT_EQ(manifest["config"]["train"]["modes"], (nlohmann::json{"nom", "equi"})) << manifest.dump();
+  // --aug-exact turns exact augmentation on (S_10 is too large for it: a clear refusal)...
+  r = cli("run perm --aug-exact --modes aug --runs 1 --epochs 0 --out " + (dir / "b").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("exact augmentation"), std::string::npos) << r.output;
+  // ... and --aug-exact=false turns a config's exact = true off.
+  std::ifstream in(std::string(EQAUG_SOURCE_CONFIG_DIR) + "/perm.toml");
+  std::string toml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "exact = false";
+  ASSERT_NE(toml.find(from), std::string::npos);
+  toml.replace(toml.find(from), from.size(), "exact = true");
+  std::ofstream(dir / "exact.toml") << toml;
+  r = cli("run " + (dir / "exact.toml").string() + " --aug-exact=false --modes aug --aug-passes 1 --runs 1 --epochs 0 --no-report --out " +
+            (dir / "c").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  // With exact augmentation the sampling settings are refused, not silently ignored.
+  r = cli("run " + (dir / "exact.toml").string() + " --aug-passes 3 --out " + (dir / "d").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--aug-passes: not used with exact augmentation"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
+TEST(CliWorkflow, ConfigValuesAreCheckedEvenWhenTheCommandLineReplacesThem) {
+  const auto dir = temp_dir("cfg");
+  std::ifstream in(std::string(EQAUG_SOURCE_CONFIG_DIR) + "/perm.toml");
+  std::string toml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  toml.replace(toml.find("runs = 30"), 9, "runs = -3");
+  std::ofstream(dir / "bad.toml") << toml;
+  const auto r = cli("run " + (dir / "bad.toml").string() + " --runs 1 --out " + (dir / "never").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("train.runs"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "never"));
+  fs::remove_all(dir);
+}
+
+TEST(CliWorkflow, InterruptKeepsFinishedRunsAndResumeCompletesTheSweep) {
+  const auto dir = temp_dir("interrupt");
+  const std::string common = "run perm --runs 12 --epochs 3 --aug-passes 2 --threads 2 --no-report --out ";
+  for (int sig : {SIGINT, SIGTERM}) {
+    const auto out = dir / ("sig" + std::to_string(sig));
+    const int code = run_and_signal(common + out.string(), dir / "log.txt", sig, std::chrono::milliseconds(2500));
+    const std::string log = eqaug::io::read_file(dir / "log.txt");
+    ASSERT_EQ(code, 128 + sig) << log;
+    EXPECT_NE(log.find("interrupted after "), std::string::npos) << log;
+    EXPECT_NE(log.find("of 12 runs; continue with --resume"), std::string::npos) << log;
+    EXPECT_FALSE(fs::exists(out / ".lock"));  // the lock is released
+    const auto r = cli(common + out.string() + " --resume");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("resuming:"), std::string::npos) << r.output;
+  }
+  // The interrupted-then-resumed sweeps equal an uninterrupted one, file by file.
+  const auto whole = dir / "whole";
+  ASSERT_EQ(cli(common + whole.string()).code, 0);
+  for (int sig : {SIGINT, SIGTERM})
+    for (const char* mode : {"nom", "aug", "equi"})
+      for (int k = 0; k < 12; ++k) {
+        char name[32];
+        std::snprintf(name, sizeof name, "run-%03d.csv", k);
+        const auto a = dir / ("sig" + std::to_string(sig)) / mode / name;
+        ASSERT_TRUE(fs::exists(a)) << a;
+        EXPECT_EQ(eqaug::io::read_file(a), eqaug::io::read_file(whole / mode / name)) << a;
+      }
+  fs::remove_all(dir);
+}
