@@ -46,7 +46,7 @@ std::vector<SweepSummary> run_study(const json& j, const std::string& source, co
     throw Error("--resume: " + study_file.string() + " does not exist (nothing to resume; drop --resume)");
   }
   fs::create_directories(opts.out);
-  json study = {{"program", {{"name", "eqaug"}, {"version", EQAUG_VERSION}}},
+  json study = {{"program", program_info()},
                 {"kind", "study"},
                 {"name", j.value("name", std::string())},
                 {"scale", j.value("scale", std::string("full"))},

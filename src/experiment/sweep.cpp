@@ -18,6 +18,8 @@
 #include <thread>
 
 #include "eqaug/core/blas.hpp"
+#include "eqaug_build_info.hpp"
+#include "eqaug_revision.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/io/atomic_file.hpp"
 #include "eqaug/io/npy.hpp"
@@ -116,12 +118,27 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
     if (!fs::exists(manifest))
       throw Error("--resume: " + manifest.string() + " does not exist (nothing to resume; drop --resume)");
     json old = read_manifest(manifest);
-    if (old["config"] != cfg.json) {
+    // Runs are independent streams: more runs extend a sweep; anything else must match.
+    json before = old["config"], now = cfg.json;
+    const std::size_t old_runs = before.contains("train") ? before["train"].value("runs", std::size_t{0}) : 0;
+    if (before.contains("train") && before["train"].is_object()) before["train"].erase("runs");
+    if (now.contains("train") && now["train"].is_object()) now["train"].erase("runs");
+    if (before != now) {
       std::string diff;
-      for (const auto& d : json::diff(old["config"], cfg.json)) diff += "\n  " + d.at("path").get<std::string>();
+      for (const auto& d : json::diff(before, now)) diff += "\n  " + d.at("path").get<std::string>();
       throw Error("--resume: the configuration differs from the one in " + manifest.string() +
                   "; differing fields:" + diff + "\nuse the same preset and options, or a new --out");
     }
+    if (cfg.runs < old_runs)
+      throw Error("--resume: the sweep in " + opts.out.string() + " has " + std::to_string(old_runs) +
+                  " runs; --runs " + std::to_string(cfg.runs) +
+                  " would drop some (resume with at least as many, or report the finished runs as they are)");
+    const bool saved = old.value("save_weights", false);
+    if (saved != opts.save_weights)
+      throw Error(std::string("--resume: the sweep in ") + opts.out.string() +
+                  (saved ? " saves weights; pass --save-weights to resume it" : " saves no weights; drop --save-weights") +
+                  " (a sweep saves the weights of all its runs or of none)");
+    old["config"] = cfg.json;
     if (!old.contains("runs") || !old["runs"].is_array()) throw Error(manifest.string() + ": field runs: expected a list");
     json kept = json::array();
     for (const auto& r : old["runs"]) {
@@ -142,8 +159,17 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
   }
   bool empty = true;  // but for our own lock file
   for (const auto& entry : fs::directory_iterator(opts.out)) empty = empty && entry.path().filename() == ".lock";
+  // A sweep that failed before finishing any run left nothing worth keeping: start over.
+  bool nothing_finished = false;
+  if (!empty && fs::exists(manifest)) {
+    try {
+      const json m = read_manifest(manifest);
+      nothing_finished = m.contains("runs") && m["runs"].is_array() && m["runs"].empty();
+    } catch (const Error&) {
+    }
+  }
   if (!empty) {
-    if (!opts.force)
+    if (!opts.force && !nothing_finished)
       throw Error("results directory '" + opts.out.string() +
                   "' already exists; pass --force to replace it or --resume to continue it");
     if (!fs::exists(manifest))
@@ -253,12 +279,13 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   json manifest = prepare_dir(cfg, opts, done);
   const bool resumed = !manifest.empty();
   if (!resumed) {
-    manifest["program"] = {{"name", "eqaug"}, {"version", EQAUG_VERSION}, {"compiler", __VERSION__}};
+    manifest["program"] = program_info();
     manifest["config"] = cfg.json;
     manifest["runs"] = json::array();
     manifest["started"] = utc_now_iso();
     manifest["sessions"] = json::array();
   }
+  manifest["save_weights"] = opts.save_weights;
   manifest["command"] = opts.command_line;
   manifest["machine"] = machine_info();
   manifest["seeds"] = {{"seed", cfg.train.seed},
@@ -407,6 +434,15 @@ SweepSummary run_sweep(const ExperimentConfig& cfg, const SweepOptions& opts) {
   if (cfg.precision == Precision::F32) sweep_typed<float>(cfg, opts, summary);
   else sweep_typed<double>(cfg, opts, summary);
   return summary;
+}
+
+json program_info() {
+  return {{"name", "eqaug"},
+          {"version", EQAUG_VERSION},
+          {"revision", EQAUG_SOURCE_REVISION},
+          {"compiler", std::string(EQAUG_COMPILER) + ", " + __VERSION__},
+          {"build_type", EQAUG_BUILD_TYPE},
+          {"build_flags", EQAUG_BUILD_FLAGS}};
 }
 
 }  // namespace eqaug::experiment

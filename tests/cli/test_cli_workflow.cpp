@@ -105,6 +105,11 @@ TEST(CliWorkflow, ListOptionLeavesTheConfigPathAndBooleansTurnOff) {
   ASSERT_EQ(r.code, 0) << r.output;
   const auto manifest = nlohmann::json::parse(eqaug::io::read_file(dir / "a" / "manifest.json"));
   EXPECT_EQ(manifest["config"]["train"]["modes"], (nlohmann::json{"nom", "equi"})) << manifest.dump();
+  // The manifest identifies the build: source revision, compiler, flags.
+  for (const char* key : {"revision", "compiler", "build_flags", "build_type", "version"}) {
+    ASSERT_TRUE(manifest["program"].contains(key)) << key;
+    EXPECT_FALSE(manifest["program"][key].get<std::string>().empty()) << key;
+  }
   // --aug-exact turns exact augmentation on (S_10 is too large for it: a clear refusal)...
   r = cli("run perm --aug-exact --modes aug --runs 1 --epochs 0 --out " + (dir / "b").string());
   EXPECT_EQ(r.code, 2) << r.output;

@@ -426,3 +426,57 @@ TEST_F(SweepTest, ResumeRefusesChangedInputData) {
   const std::string m = message_of([&] { eqaug::experiment::run_sweep(cfg, o); });
   EXPECT_NE(m.find("the data differ"), std::string::npos) << m;
 }
+
+TEST_F(SweepTest, ResumeWithMoreRunsExtendsTheSweep) {
+  auto j = small_perm();
+  j["train"]["runs"] = 2;
+  eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("grown"));
+  j["train"]["runs"] = 4;
+  const auto four = eqaug::io::resolve(j, "small");
+  eqaug::experiment::run_sweep(four, options("whole"));
+  auto o = options("grown");
+  o.resume = true;
+  const auto s = eqaug::experiment::run_sweep(four, o);
+  EXPECT_EQ(s.runs_skipped, 2u);
+  EXPECT_EQ(s.runs_done, 2u);
+  for (const char* mode : {"nom", "aug", "equi"})
+    for (const char* run : {"run-000.csv", "run-001.csv", "run-002.csv", "run-003.csv"})
+      EXPECT_EQ(read(root_ / "grown" / mode / run), read(root_ / "whole" / mode / run)) << mode << "/" << run;
+  const json m = json::parse(read(root_ / "grown/manifest.json"));
+  EXPECT_EQ(m["config"]["train"]["runs"], 4);
+  EXPECT_TRUE(m["complete"].get<bool>());
+  // Fewer runs than the sweep has would drop some: refused.
+  j["train"]["runs"] = 3;
+  EXPECT_NE(message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), o); }).find("would drop"),
+            std::string::npos);
+}
+
+TEST_F(SweepTest, SaveWeightsIsPartOfTheSweepsSettings) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");
+  auto o = options("w");
+  o.save_weights = true;
+  eqaug::experiment::run_sweep(cfg, o);
+  EXPECT_TRUE(json::parse(read(root_ / "w/manifest.json"))["save_weights"].get<bool>());
+  auto r = options("w");
+  r.resume = true;  // without --save-weights
+  EXPECT_NE(message_of([&] { eqaug::experiment::run_sweep(cfg, r); }).find("pass --save-weights to resume it"),
+            std::string::npos);
+  r.save_weights = true;
+  EXPECT_EQ(message_of([&] { eqaug::experiment::run_sweep(cfg, r); }), "(no error)");
+}
+
+TEST_F(SweepTest, ASweepThatFinishedNoRunDoesNotBlockTheNextAttempt) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");
+  eqaug::experiment::run_sweep(cfg, options("failed"));
+  // As a sweep killed during its first run leaves it: a manifest with no finished run.
+  json m = json::parse(read(root_ / "failed/manifest.json"));
+  m["runs"] = json::array();
+  m["complete"] = false;
+  eqaug::io::write_file_atomic(root_ / "failed/manifest.json", m.dump(2));
+  fs::remove_all(root_ / "failed/aug");
+  EXPECT_EQ(message_of([&] { eqaug::experiment::run_sweep(cfg, options("failed")); }), "(no error)");
+  EXPECT_EQ(json::parse(read(root_ / "failed/manifest.json"))["runs"].size(), 3u);
+  // A sweep with finished runs still needs --force or --resume.
+  EXPECT_NE(message_of([&] { eqaug::experiment::run_sweep(cfg, options("failed")); }).find("already exists"),
+            std::string::npos);
+}

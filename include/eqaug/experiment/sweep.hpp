@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "eqaug/io/config.hpp"
 
 namespace eqaug::experiment {
@@ -44,5 +46,9 @@ struct SweepSummary {
 };
 
 SweepSummary run_sweep(const io::ExperimentConfig& cfg, const SweepOptions& opts);
+
+/// What a manifest records of this program: name, version, source revision (the git
+/// commit it was built from, "-dirty" with local changes), compiler, build type and flags.
+nlohmann::json program_info();
 
 }  // namespace eqaug::experiment
