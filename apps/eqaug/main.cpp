@@ -46,6 +46,7 @@ struct RunArgs {
   std::optional<double> lr;
   std::optional<std::string> aug_per, precision, equi_update, equi_eval, data_npy, data_dir, init_weights;
   std::string scale = "full";
+  std::vector<std::string> sets;  // --set key.path=value, any config key
   std::optional<std::string> modes;  // comma-separated, one token (never swallows the config path)
   std::optional<bool> aug_exact;     // --aug-exact, --aug-exact=false
   bool passes_or_per_given = false;
@@ -64,6 +65,50 @@ nlohmann::json& table(nlohmann::json& parent, const std::string& key, const std:
 std::string absolute_dir(const std::string& option, const std::string& path) {
   if (path.empty()) throw eqaug::Error(option + ": empty path");
   return std::filesystem::weakly_canonical(std::filesystem::absolute(path)).string();
+}
+
+/// --set a.b.c=VALUE: VALUE is read as a TOML value (a number, true/false, "text",
+/// [lists], { tables }), or taken as a plain string when it is none of those.
+void set_key(nlohmann::json& j, const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw eqaug::Error("--set: expected KEY=VALUE such as train.lr=2e-5 or model.layers[0].channels=16, found '" + kv + "'");
+  const std::string path = kv.substr(0, eq), text = kv.substr(eq + 1);
+  nlohmann::json value;
+  try {
+    value = eqaug::io::toml_value(text);
+  } catch (const eqaug::Error&) {
+    value = text;  // a bare word: a string
+  }
+  nlohmann::json* node = &j;
+  std::size_t at = 0;
+  while (at < path.size()) {
+    std::size_t end = path.find_first_of(".[", at);
+    if (end == std::string::npos) end = path.size();
+    const std::string key = path.substr(at, end - at);
+    if (key.empty() && !(at < path.size() && path[at] == '['))
+      throw eqaug::Error("--set: '" + path + "': empty key");
+    if (!key.empty()) {
+      if (!node->is_object()) throw eqaug::Error("--set: '" + path + "': '" + key + "' is not inside a table");
+      node = &(*node)[key];
+    }
+    at = end;
+    while (at < path.size() && path[at] == '[') {
+      const std::size_t close = path.find(']', at);
+      if (close == std::string::npos) throw eqaug::Error("--set: '" + path + "': missing ]");
+      const std::string index = path.substr(at + 1, close - at - 1);
+      if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos)
+        throw eqaug::Error("--set: '" + path + "': expected a list index, found '" + index + "'");
+      const std::size_t i = std::stoul(index);
+      if (!node->is_array() || i >= node->size())
+        throw eqaug::Error("--set: '" + path + "': no element " + index + " (the list has " +
+                           std::to_string(node->is_array() ? node->size() : 0) + ")");
+      node = &(*node)[i];
+      at = close + 1;
+    }
+    if (at < path.size() && path[at] == '.') ++at;
+  }
+  *node = value;
 }
 
 nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::string& source) {
@@ -96,6 +141,7 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
   if (a.equi_eval) table(t, "equi", source + ": train.equi")["eval"] = *a.equi_eval;
   if (a.init_weights) t["init_weights"] = absolute_dir("--init-weights", *a.init_weights);
   if (a.data_npy) table(j, "data", source + ": data")["npy"] = absolute_dir("--data-npy", *a.data_npy);
+  for (const auto& kv : a.sets) set_key(j, kv);
   if (a.data_dir) {
     auto& d = table(j, "data", source + ": data");
     if (d.value("kind", std::string()) != "images")
@@ -272,6 +318,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   run->add_option("--threads", a.threads, "Worker threads (default: all cores); results do not depend on it")
       ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
+  run->add_option("--set", a.sets,
+                  "Set any config key, KEY=VALUE with a dotted path and a TOML value, e.g. --set train.lr=2e-5 "
+                  "--set model.layers[0].channels=16 --set data.p=0.4; repeatable, applied after the file and "
+                  "before the other options (default: none)")
+      ->allow_extra_args(false);
   run->add_option("--scale", a.scale, "Preset scale: 'full' (the paper's settings) or a [scales.<name>] table such as 'small' (default: full)");
   run->add_option("--data-npy", a.data_npy,
                   "Read the data from DIR: Perm: graphmat{i}.npy, graphlabel{i}.npy; Trans/Groups: images.npy (n,N,N) in "

@@ -242,7 +242,18 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   const GroupPtr group = build_group(cfg);
   const auto spec = build_model(cfg, group);
   const Dataset data = build_data(cfg, *group);
-  check_compatible(data, spec->input(), spec->output());
+  // Name the fields that disagree: the inputs are model.input, the targets the last layer's output.
+  if (data.input.dim() != spec->input().dim() || data.input.order != spec->input().order ||
+      data.target.dim() != spec->output().dim() || data.target.order != spec->output().order) {
+    const bool inputs = data.input.dim() != spec->input().dim() || data.input.order != spec->input().order;
+    try {
+      check_compatible(data, spec->input(), spec->output());
+    } catch (const Error& e) {
+      throw Error(cfg.source + ": " +
+                  (inputs ? std::string("model.input") : "model.layers[" + std::to_string(cfg.json["model"]["layers"].size() - 1) + "]") +
+                  " does not fit data (kind " + cfg.json["data"].value("kind", std::string("?")) + "): " + e.what());
+    }
+  }
 
   // Read everything that can fail before touching OUT.
   const StartPoint given = load_start_point(cfg, *spec);

@@ -1,5 +1,6 @@
 #include "eqaug/io/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -61,6 +62,22 @@ json to_json(const toml::node& node) {
   throw Error("unsupported TOML value (dates and times are not used by eqaug)");
 }
 
+/// Levenshtein distance, for "did you mean" on misspelt keys.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
 /// Reads fields of one JSON object, naming source and dotted path in every error, and
 /// rejects keys nobody asked for (typos must not pass silently).
 class Fields {
@@ -78,7 +95,13 @@ public:
     return obj_.contains(key);
   }
   const json& raw(const std::string& key) {
-    if (!has(key)) fail(at(key), "missing");
+    if (!has(key)) {
+      // A misspelling of this key is reported as what it is, not as the key missing.
+      for (const auto& [k, v] : obj_.items())
+        if (!used_.count(k) && edit_distance(k, key) <= 2)
+          fail(at(k), "unknown key; did you mean `" + key + "`?");
+      fail(at(key), "missing");
+    }
     return obj_.at(key);
   }
   std::string str(const std::string& key, const std::string& def) {
@@ -120,8 +143,19 @@ public:
     return v.get<bool>();
   }
   void done() const {
-    for (const auto& [k, v] : obj_.items())
-      if (!used_.count(k)) fail(at(k), "unknown setting");
+    for (const auto& [k, v] : obj_.items()) {
+      if (used_.count(k)) continue;
+      std::string best;
+      std::size_t best_d = 3;  // suggest only near misses
+      for (const auto& u : used_) {
+        const std::size_t d = edit_distance(k, u);
+        if (d < best_d && !obj_.contains(u)) {
+          best_d = d;
+          best = u;
+        }
+      }
+      fail(at(k), best.empty() ? "unknown key" : "unknown key; did you mean `" + best + "`?");
+    }
   }
 
 private:
@@ -141,6 +175,16 @@ json load_toml(const std::filesystem::path& path) {
     os << path.string() << ":" << e.source().begin.line << ":" << e.source().begin.column
        << ": invalid TOML: " << e.description();
     throw Error(os.str());
+  }
+}
+
+json toml_value(const std::string& text) {
+  try {
+    const auto table = toml::parse("value = " + text);
+    if (!table.contains("value") || table.size() != 1) throw Error("not one TOML value: " + text);
+    return to_json(*table.get("value"));
+  } catch (const toml::parse_error& e) {
+    throw Error("not a TOML value: " + text + " (" + std::string(e.description()) + ")");
   }
 }
 
@@ -269,7 +313,9 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
     m.done();
   }
   {
-    Fields t(top.raw("train"), source, "train");
+    // A file without [train] trains with every default (30 runs x 50 steps, ...).
+    static const json no_table = json::object();
+    Fields t(top.has("train") ? top.raw("train") : no_table, source, "train");
     cfg.runs = t.count_or("runs", 30, 1);
     cfg.train.epochs = t.count_or("epochs", 50);
     cfg.train.lr = t.num("lr", 1e-4);
@@ -505,7 +551,7 @@ std::vector<StudyMember> study_members(const json& j, const std::string& source)
   if (!st.is_object() || !st.contains("members") || !st["members"].is_array() || st["members"].empty())
     throw Error(source + ": study: expected members = [ { name = \"...\", ... }, ... ]");
   for (const auto& [k, v] : st.items())
-    if (k != "members") throw Error(source + ": study." + k + ": unknown setting");
+    if (k != "members") throw Error(source + ": study." + k + ": unknown key");
   json base = j;
   base.erase("study");
   const std::string name = base.value("name", std::string());

@@ -173,3 +173,42 @@ TEST(CliWorkflow, InterruptKeepsFinishedRunsAndResumeCompletesTheSweep) {
       }
   fs::remove_all(dir);
 }
+
+TEST(CliWorkflow, SetOverridesAnyKeyAndMisspeltKeysAreNamed) {
+  const auto dir = temp_dir("set");
+  auto r = cli("run perm --set model.layers[0].channels=8 --set data.p=0.4 --set train.aug.per=batch --runs 1 "
+               "--epochs 0 --no-report --out " + (dir / "a").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto m = nlohmann::json::parse(eqaug::io::read_file(dir / "a" / "manifest.json"));
+  EXPECT_EQ(m["config"]["model"]["layers"][0]["channels"], 8);
+  EXPECT_EQ(m["config"]["data"]["p"], 0.4);
+  EXPECT_EQ(m["config"]["train"]["aug"]["per"], "batch");
+  EXPECT_EQ(m["model"]["layers"][0]["shape"][0], 8);
+  for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
+           {"--set model.layers[20].channels=8", "no element 20 (the list has 9)"},
+           {"--set train.lr=abc", "train.lr: expected a number"},
+           {"--set noequals", "expected KEY=VALUE"}}) {
+    r = cli("run perm " + args + " --out " + (dir / "never").string());
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_NE(r.output.find(want), std::string::npos) << args << ": " << r.output;
+  }
+  // A misspelt key in a file is named as such, with the key it resembles.
+  std::ifstream in(std::string(EQAUG_SOURCE_CONFIG_DIR) + "/perm.toml");
+  std::string toml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string from = "{ type = \"linear\", channels = 32, order = 2";
+  ASSERT_NE(toml.find(from), std::string::npos);
+  toml.replace(toml.find(from), from.size(), "{ type = \"linear\", chanels = 32, order = 2");
+  std::ofstream(dir / "typo.toml") << toml;
+  r = cli("dims " + (dir / "typo.toml").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("model.layers[0].chanels: unknown key; did you mean `channels`?"), std::string::npos)
+      << r.output;
+  // A file without [train] trains with the defaults, for run and dims alike.
+  std::string no_train = eqaug::io::read_file(std::string(EQAUG_SOURCE_CONFIG_DIR) + "/perm.toml");
+  no_train = no_train.substr(0, no_train.find("[train]"));
+  std::ofstream(dir / "no-train.toml") << no_train;
+  EXPECT_EQ(cli("dims " + (dir / "no-train.toml").string()).code, 0);
+  r = cli("run " + (dir / "no-train.toml").string() + " --runs 1 --epochs 0 --no-report --out " + (dir / "b").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  fs::remove_all(dir);
+}

@@ -37,6 +37,9 @@ std::vector<std::filesystem::path> preset_dirs();
 std::filesystem::path find_config(const std::string& preset_or_path);
 /// Reads a TOML file into JSON (errors name the file, line and column).
 nlohmann::json load_toml(const std::filesystem::path& path);
+/// One TOML value written as text ("2e-5", "true", "\"a\"", "[1, 2]", "{ a = 1 }") as JSON;
+/// throws eqaug::Error when it is not one.
+nlohmann::json toml_value(const std::string& text);
 /// Validates and resolves; throws eqaug::Error naming `source` and the field.
 ExperimentConfig resolve(const nlohmann::json& json, const std::string& source);
 
