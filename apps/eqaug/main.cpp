@@ -364,6 +364,10 @@ int main(int argc, char** argv) {
   datacmd->add_option("--seed", ds.seed, "Seed of generated data (default: train.seed)")->check(whole_number);
   datacmd->add_flag("--force", data_force, "Replace an existing sheet (default: off)");
 
+  auto* refcmd = app.add_subcommand("config-reference",
+                                    "Print the reference of every config key (type, default, allowed values, meaning) "
+                                    "as Markdown: docs/config.md");
+
   std::string report_dir;
   bool no_plot = false;
   auto* rep = app.add_subcommand("report", "Summary table and figures (PNG + SVG via gnuplot) of a results directory: Figure 1 panels of a sweep, Figure 6 of a study");
@@ -385,7 +389,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const auto* sub : app.get_subcommands({})) known = known || sub->get_name() == cmd;
     if (!known) {
-      std::cerr << "eqaug: error: unknown command '" << cmd << "' (expected one of: run, report, dims, data; see eqaug --help)\n";
+      std::cerr << "eqaug: error: unknown command '" << cmd << "' (expected one of: run, report, dims, data, config-reference; see eqaug --help)\n";
       return kExitUsage;
     }
   }
@@ -436,6 +440,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*rep) return eqaug::report::run_report(report_dir, std::cout, !no_plot);
+    if (*refcmd) {
+      std::cout << eqaug::io::config_reference_markdown();
+      return 0;
+    }
     if (*datacmd) {
       std::string source;
       const auto all = resolve_all(load_config(ds, source), source);

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <sstream>
+
+#include <regex>
 
 #include <toml++/toml.h>
 
@@ -62,6 +65,12 @@ json to_json(const toml::node& node) {
   throw Error("unsupported TOML value (dates and times are not used by eqaug)");
 }
 
+std::string number_text(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.12g", x);
+  return buf;
+}
+
 /// Levenshtein distance, for "did you mean" on misspelt keys.
 std::size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -82,8 +91,8 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 /// rejects keys nobody asked for (typos must not pass silently).
 class Fields {
 public:
-  Fields(const json& obj, std::string source, std::string path)
-      : obj_(obj), source_(std::move(source)), path_(std::move(path)) {
+  Fields(const json& obj, std::string source, std::string path, std::vector<KeyUse>* log)
+      : obj_(obj), source_(std::move(source)), path_(std::move(path)), log_(log) {
     if (!obj_.is_object()) fail(path_, "expected a table");
   }
   [[noreturn]] void fail(const std::string& field, const std::string& what) const {
@@ -105,19 +114,29 @@ public:
     return obj_.at(key);
   }
   std::string str(const std::string& key, const std::string& def) {
+    note(key, "string", def.empty() ? "\"\"" : def);
     if (!has(key)) return def;
-    return str(key);
+    return read_str(key);
   }
   std::string str(const std::string& key) {
+    note(key, "string", "");
+    return read_str(key);
+  }
+  std::string read_str(const std::string& key) {
     const auto& v = raw(key);
     if (!v.is_string()) fail(at(key), "expected a string, found " + v.dump());
     return v.get<std::string>();
   }
   double num(const std::string& key, double def) {
+    note(key, "number", number_text(def));
     if (!has(key)) return def;
-    return num(key);
+    return read_num(key);
   }
   double num(const std::string& key) {
+    note(key, "number", "");
+    return read_num(key);
+  }
+  double read_num(const std::string& key) {
     const auto& v = raw(key);
     if (!v.is_number()) fail(at(key), "expected a number, found " + v.dump());
     const double x = v.get<double>();
@@ -125,10 +144,15 @@ public:
     return x;
   }
   std::uint64_t count_or(const std::string& key, std::uint64_t def, std::uint64_t min = 0) {
+    note(key, "integer", std::to_string(def));
     if (!has(key)) return def;
-    return count(key, min);
+    return read_count(key, min);
   }
   std::uint64_t count(const std::string& key, std::uint64_t min = 0) {
+    note(key, "integer", "");
+    return read_count(key, min);
+  }
+  std::uint64_t read_count(const std::string& key, std::uint64_t min) {
     const auto& v = raw(key);
     if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0))
       fail(at(key), "expected a non-negative integer, found " + v.dump());
@@ -137,6 +161,7 @@ public:
     return x;
   }
   bool flag(const std::string& key, bool def) {
+    note(key, "boolean", def ? "true" : "false");
     if (!has(key)) return def;
     const auto& v = raw(key);
     if (!v.is_boolean()) fail(at(key), "expected true or false, found " + v.dump());
@@ -158,10 +183,29 @@ public:
     }
   }
 
+  /// A list or table read as a whole (its items are checked by the caller).
+  /// `def` describes the default of an optional one (as the reference writes it).
+  const json& list(const std::string& key, const std::string& def = "") {
+    note(key, "list", def);
+    return raw(key);
+  }
+  const json& table(const std::string& key, const std::string& def = "") {
+    note(key, "table", def);
+    return raw(key);
+  }
+
 private:
+  void note(const std::string& key, const char* type, std::string def) {
+    if (!log_) return;
+    // model.layers[3].std → model.layers[].std: the reference documents a key once.
+    static const std::regex index(R"(\[[0-9]+\])");
+    log_->push_back({std::regex_replace(at(key), index, "[]"), type, std::move(def)});
+  }
+
   const json& obj_;
   std::string source_, path_;
   std::set<std::string> used_;
+  std::vector<KeyUse>* log_;
 };
 
 }  // namespace
@@ -188,11 +232,11 @@ json toml_value(const std::string& text) {
   }
 }
 
-ExperimentConfig resolve(const json& j, const std::string& source) {
+ExperimentConfig resolve(const json& j, const std::string& source, std::vector<KeyUse>* log) {
   ExperimentConfig cfg;
   cfg.source = source;
   cfg.json = j;
-  Fields top(j, source, "");
+  Fields top(j, source, "", log);
   if (j.is_object() && j.contains("study"))
     top.fail("study", "this configuration is a study of several members; run it with `eqaug run` (members are resolved one by one)");
   if (j.is_object() && j.contains("scales"))
@@ -203,15 +247,10 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
                               "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos ||
       cfg.name[0] == '.')
     top.fail("name", "expected letters, digits, '.', '_' or '-' (it names the results folder), found '" + cfg.name + "'");
-  if (top.has("scale")) {
-    const auto& sc = top.raw("scale");
-    if (!sc.is_string()) top.fail("scale", "expected a string such as \"full\" or \"small\"");
-  } else {
-    cfg.json["scale"] = "full";
-  }
+  cfg.json["scale"] = top.str("scale", "full");
   bool pixels = false;
   {
-    Fields g(top.raw("group"), source, "group");
+    Fields g(top.table("group"), source, "group", log);
     const auto kind = g.str("kind");
     if (kind == "symmetric") {
       g.count("n", 1);
@@ -227,14 +266,14 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
     g.done();
   }
   {
-    Fields d(top.raw("data"), source, "data");
+    Fields d(top.table("data"), source, "data", log);
     const auto kind = d.str("kind");
     json& out = cfg.json["data"];
     if (kind == "sbm") {
       if (pixels) d.fail("data.kind", "SBM graphs need group.kind = \"symmetric\" (they live on node pairs)");
       out["samples"] = d.count_or("samples", 1000, 1);
       if (d.has("clusters")) {
-        const auto& c = d.raw("clusters");
+        const auto& c = d.list("clusters", "[5, 5]");
         if (!c.is_array() || c.empty()) d.fail("data.clusters", "expected a list of cluster sizes");
         for (const auto& x : c)
           if (!x.is_number_integer() || x.get<std::int64_t>() < 1)
@@ -274,18 +313,18 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
     d.done();
   }
   {
-    Fields m(top.raw("model"), source, "model");
-    Fields in(m.raw("input"), source, "model.input");
+    Fields m(top.table("model"), source, "model", log);
+    Fields in(m.table("input"), source, "model.input", log);
     in.count("channels", 1);
     if (in.count("order") > 4) in.fail("model.input.order", "tuples of more than 4 points are not supported");
     in.done();
     const auto loss = m.str("loss");
     if (loss != "bce" && loss != "cross_entropy")
       m.fail("model.loss", "unknown loss '" + loss + "' (available: bce, cross_entropy)");
-    const auto& layers = m.raw("layers");
+    const auto& layers = m.list("layers");
     if (!layers.is_array() || layers.empty()) m.fail("model.layers", "expected a non-empty list of layers");
     for (std::size_t i = 0; i < layers.size(); ++i) {
-      Fields l(layers[i], source, "model.layers[" + std::to_string(i) + "]");
+      Fields l(layers[i], source, "model.layers[" + std::to_string(i) + "]", log);
       const auto type = l.str("type");
       json& out = cfg.json["model"]["layers"][i];
       if (type == "linear") {
@@ -315,7 +354,7 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
   {
     // A file without [train] trains with every default (30 runs x 50 steps, ...).
     static const json no_table = json::object();
-    Fields t(top.has("train") ? top.raw("train") : no_table, source, "train");
+    Fields t(top.has("train") ? top.table("train", "(optional)") : no_table, source, "train", log);
     cfg.runs = t.count_or("runs", 30, 1);
     cfg.train.epochs = t.count_or("epochs", 50);
     cfg.train.lr = t.num("lr", 1e-4);
@@ -333,7 +372,7 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
     aug.batch = batch;
     equi.mode = Mode::Equi;
     if (t.has("aug")) {
-      Fields a(t.raw("aug"), source, "train.aug");
+      Fields a(t.table("aug", "(optional)"), source, "train.aug", log);
       aug.passes = a.count_or("passes", 25, 1);
       try {
         aug.per = parse_aug_per(a.str("per", "sample"));
@@ -344,7 +383,7 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
       a.done();
     }
     if (t.has("equi")) {
-      Fields e(t.raw("equi"), source, "train.equi");
+      Fields e(t.table("equi", "(optional)"), source, "train.equi", log);
       try {
         equi.equi_update = parse_equi_update(e.str("update", "orbit"));
       } catch (const Error& err) {
@@ -359,7 +398,7 @@ ExperimentConfig resolve(const json& j, const std::string& source) {
     }
     std::vector<std::string> modes = {"nom", "aug", "equi"};
     if (t.has("modes")) {
-      const auto& mj = t.raw("modes");
+      const auto& mj = t.list("modes", "[\"nom\", \"aug\", \"equi\"]");
       if (!mj.is_array() || mj.empty()) t.fail("train.modes", "expected a non-empty list such as [\"nom\", \"aug\", \"equi\"]");
       modes.clear();
       for (const auto& x : mj) {

@@ -40,8 +40,26 @@ nlohmann::json load_toml(const std::filesystem::path& path);
 /// One TOML value written as text ("2e-5", "true", "\"a\"", "[1, 2]", "{ a = 1 }") as JSON;
 /// throws eqaug::Error when it is not one.
 nlohmann::json toml_value(const std::string& text);
+/// A key the parser read: its path (list indices as []), type and default ("" when the
+/// key is required). Logged by resolve() so tests can hold the reference to the parser.
+struct KeyUse {
+  std::string path, type, default_value;
+};
+
 /// Validates and resolves; throws eqaug::Error naming `source` and the field.
-ExperimentConfig resolve(const nlohmann::json& json, const std::string& source);
+ExperimentConfig resolve(const nlohmann::json& json, const std::string& source, std::vector<KeyUse>* log = nullptr);
+
+/// One documented key of the configuration reference (docs/config.md).
+struct KeyDoc {
+  std::string path;           // dotted, list items as []
+  std::string type;           // string, integer, number, boolean, list, table
+  std::string default_value;  // `value` (several `a` (when ...) where it depends), or "required"
+  std::string allowed;
+  std::string meaning;
+};
+const std::vector<KeyDoc>& config_reference();
+/// docs/config.md: the reference as Markdown.
+std::string config_reference_markdown();
 
 /// `over` merged into `base`: tables merge key by key (recursively), anything else
 /// (numbers, strings, lists such as model.layers) is replaced.

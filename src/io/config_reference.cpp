@@ -1,0 +1,120 @@
+// The reference of every configuration key: docs/config.md is this table printed
+// (`eqaug config-reference`), and tests/io/test_config_reference.cpp holds it to the
+// parser: every key resolve() reads is here with the same type and default, and every
+// entry here is read by resolve() for some preset.
+#include <sstream>
+
+#include "eqaug/io/config.hpp"
+
+namespace eqaug::io {
+
+const std::vector<KeyDoc>& config_reference() {
+  static const std::vector<KeyDoc> keys = {
+      {"name", "string", "required", "letters, digits, `.`, `_`, `-`",
+       "Name of the experiment; the default results folder is `results/<name>` (a study member's is `<name>-<member>`)."},
+      {"scale", "string", "`full`", "`full` or a table name under `[scales]`",
+       "Which scale ran; set by `--scale` (a `[scales.<name>]` table merged over the file). Recorded in the manifest."},
+      {"group", "table", "required", "", "The symmetry group."},
+      {"group.kind", "string", "required", "`symmetric`, `translation2d`, `translation_x`, `rotation`, `translation_rotation`",
+       "`symmetric`: S_n permuting graph nodes (Perm). Image groups on N×N pixels: `translation2d` Z_N² circular shifts "
+       "(Trans), `translation_x` Z_N shifts along x (OneDTrans), `rotation` C_4 about the centre (Rot), "
+       "`translation_rotation` C_4 ⋉ Z_N² (TransRot)."},
+      {"group.n", "integer", "required (symmetric)", "≥ 1", "Number of graph nodes n of S_n."},
+      {"group.side", "integer", "required (image groups)", "1 … 1024", "Image side N; image data are resized to N×N."},
+      {"data", "table", "required", "", "The data set."},
+      {"data.kind", "string", "required", "`sbm`, `images`, `shapes`",
+       "`sbm`: stochastic-block-model graphs, label 1 if connected (Perm). `images`: MNIST-format images with class "
+       "labels (Trans, Groups). `shapes`: triangles and pentagons with two target masks (Rot)."},
+      {"data.samples", "integer", "`1000` (sbm), `10000` (images), `3000` (shapes)", "≥ 1",
+       "Number of samples (the first ones of a file)."},
+      {"data.clusters", "list", "`[5, 5]`", "positive integers", "sbm: cluster sizes; the node count is their sum (= group.n)."},
+      {"data.p", "number", "`0.5`", "0 … 1", "sbm: edge probability inside a cluster."},
+      {"data.q", "number", "`0.05`", "0 … 1", "sbm: edge probability between clusters."},
+      {"data.classes", "integer", "`10`", "≥ 2", "images: number of classes (one-hot targets on the trivial site)."},
+      {"data.dir", "string", "`\"\"`", "a folder",
+       "images: folder of MNIST-format IDX files (`t10k-images-idx3-ubyte[.gz]`, ...); `\"\"` = Debian's Fashion-MNIST "
+       "in /usr/share/datasets/fashion-mnist. `--data-dir`."},
+      {"data.split", "string", "`test`", "`test`, `train`", "images: which IDX files (`t10k-*` or `train-*`)."},
+      {"data.r_min", "number", "`0.7`", "> 0", "shapes: smallest scale r of the unit-circle polygon."},
+      {"data.r_max", "number", "`0.8`", "≥ r_min", "shapes: largest scale r."},
+      {"data.shift", "number", "`0.5`", "≥ 0", "shapes: the centre is drawn from U[−shift, shift]² on the canvas [−1, 1]²."},
+      {"data.input_shift", "number", "`0`", "", "Added to every input value (the presets use −0.5, as the reference)."},
+      {"data.npy", "string", "`\"\"`", "a folder",
+       "Read the data from .npy files instead: sbm `graphmat{i}.npy`/`graphlabel{i}.npy`; images `images.npy` "
+       "(n,H,W) in [0,1] and `labels.npy` (n,); shapes `shpsimg{i}.npy`, `shpstrig{i}.npy`, `shpspent{i}.npy`. "
+       "`--data-npy`."},
+      {"model", "table", "required", "", "The network: a chain of layers."},
+      {"model.input", "table", "required", "", "The input space."},
+      {"model.input.channels", "integer", "required", "≥ 1", "Input channels."},
+      {"model.input.order", "integer", "required", "0 … 4",
+       "Sites of the input: tuples of this many base points (2: node pairs / adjacency matrices, 1: pixels, 0: the "
+       "one trivial site)."},
+      {"model.loss", "string", "required", "`bce`, `cross_entropy`",
+       "`bce`: binary cross-entropy on probabilities, per sample the sum over channels of the mean over sites (needs "
+       "a final `sigmoid`). `cross_entropy`: softmax over the channels at each site from the logits (the last layer "
+       "must be `linear`)."},
+      {"model.layers", "list", "required", "tables", "The layers, input to output."},
+      {"model.layers[].type", "string", "required", "`linear`, `lrelu`, `layernorm`, `sigmoid`, `tanh`",
+       "Layer type. `layernorm` normalises across the channels at each site, without affine parameters."},
+      {"model.layers[].channels", "integer", "required (linear)", "≥ 1", "Output channels of a linear layer."},
+      {"model.layers[].order", "integer", "required (linear)", "0 … 4", "Output site order of a linear layer."},
+      {"model.layers[].init", "string", "`normal`", "`normal`, `normal_per_channel_pair`",
+       "How a linear layer is drawn before the projection onto E: N(0, std²) per entry, or one value per channel "
+       "pair repeated over all sites."},
+      {"model.layers[].std", "number", "required (linear)", "≥ 0", "Standard deviation of the initialisation."},
+      {"model.layers[].slope", "number", "`0.01`", "≥ 0", "lrelu: slope for negative inputs."},
+      {"model.layers[].eps", "number", "`1e-05`", "> 0", "layernorm: added to the variance."},
+      {"train", "table", "every default", "", "Training; a file without `[train]` takes every default below."},
+      {"train.runs", "integer", "`30`", "≥ 1", "Independent runs (each its own start A⁰ and augmentation draws). `--runs`."},
+      {"train.epochs", "integer", "`50`", "≥ 0", "Full-batch gradient steps per run. `--epochs`."},
+      {"train.lr", "number", "`0.0001`", "> 0", "Learning rate η. `--lr`."},
+      {"train.seed", "integer", "`0`", "0 … 2⁶⁴−1",
+       "Master seed: data, init and augmentation streams derive from (seed, purpose, run, ...). `--seed`."},
+      {"train.chunk", "integer", "`500`", "≥ 1",
+       "Samples per matrix product; a speed setting, but fixed for reproducibility (float sums depend on it). `--chunk`."},
+      {"train.batch", "integer", "`200`", "≥ 1", "Minibatch: the samples that share one group element when aug.per = batch. `--batch`."},
+      {"train.precision", "string", "`f32`", "`f32`, `f64`", "Arithmetic of the passes. `--precision`."},
+      {"train.init_weights", "string", "`\"\"`", "a folder",
+       "Start every run from `A<j>.npy` in this folder (projected onto E): shape (C_out, C_in, S_out, S_in), or "
+       "(out, in) for layers between one-site spaces; float32 or float64. `--init-weights`."},
+      {"train.modes", "list", "`[\"nom\", \"aug\", \"equi\"]`", "`nom`, `aug`, `equi`, each once", "Strategies to train. `--modes`."},
+      {"train.aug", "table", "every default", "", "The Aug strategy."},
+      {"train.aug.passes", "integer", "`25`", "≥ 1", "L: augmented passes over the data per step (not used when exact). `--aug-passes`."},
+      {"train.aug.per", "string", "`sample`", "`sample`, `batch`",
+       "One Haar-random group element per sample or per minibatch of train.batch samples (not used when exact). `--aug-per`."},
+      {"train.aug.exact", "boolean", "`false`", "",
+       "Average over every group element (one pass each): the augmented risk itself, for small groups. `--aug-exact`."},
+      {"train.equi", "table", "every default", "", "The Equi strategy."},
+      {"train.equi.update", "string", "`orbit`", "`orbit`, `dense`",
+       "`orbit`: update the orthonormal orbit coordinates of E (kept in float64); `dense`: the reference's update of "
+       "the dense weights with the projected gradient. `--equi-update`."},
+      {"train.equi.eval", "string", "`auto`", "`auto`, `structured`, `dense`",
+       "How Equi evaluates its layers with orbit updates: through E's structure (FFT convolutions, orbit pooling), on "
+       "dense weights (the oracle), or `auto` = structured where a layer has a Fourier path. `--equi-eval`."},
+      {"scales.<name>", "table", "none", "any keys above",
+       "Merged over the file by `--scale <name>` (tables key by key; lists such as model.layers replaced whole)."},
+      {"study.members", "list", "none", "tables with a `name`",
+       "A study: one sweep per member, each the file (without [study]) with the member's tables merged over it, "
+       "written to `OUT/<member>/`."},
+  };
+  return keys;
+}
+
+std::string config_reference_markdown() {
+  std::ostringstream os;
+  os << "# Configuration reference\n\n"
+     << "Generated from the table in `src/io/config_reference.cpp` by `eqaug config-reference`; a test holds it "
+        "to the parser (every key the parser reads is listed here with its type and default). Configurations are "
+        "TOML files (`configs/*.toml`); any key can also be set with `eqaug run --set KEY=VALUE`. Unknown keys are "
+        "errors.\n\n"
+     << "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
+  for (const auto& k : config_reference())
+    os << "| `" << k.path << "` | " << k.type << " | " << k.default_value << " | " << k.allowed << " | " << k.meaning
+       << " |\n";
+  os << "\nLayer weights on disk (`--save-weights`, `--init-weights`): `A<j>.npy` per linear layer j, shape "
+        "(C_out, C_in, S_out, S_in) in C order — a site index is Σ_k t_k·d^(order−1−k) for the tuple (t_0, …) of "
+        "base points (node pairs: i·n + j; pixels: row·N + col) — or (out, in) when both spaces have one site.\n";
+  return os.str();
+}
+
+}  // namespace eqaug::io
