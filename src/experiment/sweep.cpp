@@ -82,7 +82,7 @@ std::string format_duration(double s) {
 /// What eqaug writes into OUT; --force removes these and nothing else.
 bool is_ours(const fs::path& entry) {
   const std::string name = entry.filename().string();
-  if (name == "manifest.json" || name == "summary.csv" || name == "figure-data" ||
+  if (name == "manifest.json" || name == "summary.csv" || name == "steps.csv" || name == "figure-data" ||
       name.rfind("figure.", 0) == 0)
     return true;
   for (Mode m : {Mode::Nom, Mode::Aug, Mode::Equi})
@@ -398,6 +398,16 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     manifest["runs"].push_back({{"run", k}, {"wall_s", wall}, {"finished", utc_now_iso()}});
+    {
+      // The tidy table of every finished run, rewritten with each run (read back from the
+      // per-run files, so resumed sweeps include the runs of earlier sessions).
+      std::vector<std::size_t> finished;
+      for (const auto& r : manifest["runs"]) finished.push_back(r["run"].get<std::size_t>());
+      std::sort(finished.begin(), finished.end());
+      std::vector<std::string> modes;
+      for (const auto& st : cfg.train.strategies) modes.push_back(st.name());
+      write_file_atomic(opts.out / "steps.csv", steps_csv(opts.out, modes, finished, names));
+    }
     session["runs"].push_back(k);
     json with_session = manifest;
     with_session["sessions"].push_back(session);

@@ -1,5 +1,6 @@
 #include "eqaug/io/results.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <ctime>
 
 #include "eqaug/core/error.hpp"
+#include "eqaug/io/atomic_file.hpp"
 #include "eqaug/io/npy.hpp"
 
 namespace eqaug::io {
@@ -77,6 +79,57 @@ std::string records_csv(const StrategyRun& run, const std::vector<std::string>& 
     s += "\n";
   }
   return s;
+}
+
+std::string steps_csv(const fs::path& out, const std::vector<std::string>& modes,
+                      const std::vector<std::size_t>& runs, const std::vector<std::string>& layer_names) {
+  // Per-run header names → tidy names, in the tidy order.
+  std::vector<std::pair<std::string, std::string>> columns = {{"step", "step"},         {"loss", "loss"},
+                                                              {"accuracy", "accuracy"}, {"dist_init", "dist_init"},
+                                                              {"dist_E", "dist_E"},     {"loss_aug", "loss_aug"}};
+  for (const auto& n : layer_names) columns.push_back({"dist_init." + n, "dist_init_" + n});
+  for (const auto& n : layer_names) columns.push_back({"dist_E." + n, "dist_E_" + n});
+  std::string csv = "mode,run";
+  for (const auto& c : columns) csv += "," + c.second;
+  csv += "\n";
+  for (const auto& mode : modes)
+    for (std::size_t k : runs) {
+      const fs::path file = out / mode / (run_name(k) + ".csv");
+      const std::string text = read_file(file);
+      std::vector<std::string> lines;
+      for (std::size_t at = 0; at < text.size();) {
+        const std::size_t end = std::min(text.find('\n', at), text.size());
+        if (end > at) lines.push_back(text.substr(at, end - at));
+        at = end + 1;
+      }
+      if (lines.empty()) throw Error(file.string() + ": empty, expected a header and rows");
+      auto split = [](const std::string& line) {
+        std::vector<std::string> cells;
+        for (std::size_t at = 0;;) {
+          const std::size_t comma = line.find(',', at);
+          cells.push_back(line.substr(at, comma - at));
+          if (comma == std::string::npos) return cells;
+          at = comma + 1;
+        }
+      };
+      const auto header = split(lines[0]);
+      std::vector<int> index;
+      for (const auto& c : columns) {
+        const auto it = std::find(header.begin(), header.end(), c.first);
+        if (it == header.end() && c.first != "loss_aug") throw Error(file.string() + ": no column " + c.first);
+        index.push_back(it == header.end() ? -1 : static_cast<int>(it - header.begin()));
+      }
+      for (std::size_t r = 1; r < lines.size(); ++r) {
+        const auto cells = split(lines[r]);
+        if (cells.size() != header.size())
+          throw Error(file.string() + ": row " + std::to_string(r) + " has " + std::to_string(cells.size()) +
+                      " cells, expected " + std::to_string(header.size()));
+        csv += mode + "," + std::to_string(k);
+        for (int i : index) csv += "," + (i < 0 ? std::string() : cells[static_cast<std::size_t>(i)]);
+        csv += "\n";
+      }
+    }
+  return csv;
 }
 
 template <typename T>

@@ -480,3 +480,39 @@ TEST_F(SweepTest, ASweepThatFinishedNoRunDoesNotBlockTheNextAttempt) {
   EXPECT_NE(message_of([&] { eqaug::experiment::run_sweep(cfg, options("failed")); }).find("already exists"),
             std::string::npos);
 }
+
+TEST_F(SweepTest, StepsCsvIsOneTidyTableOfThePerRunFiles) {
+  const auto cfg = eqaug::io::resolve(small_perm(), "small");  // 3 runs x 2 steps
+  eqaug::experiment::run_sweep(cfg, options("tidy"));
+  std::istringstream in(read(root_ / "tidy/steps.csv"));
+  std::string header;
+  std::getline(in, header);
+  EXPECT_EQ(header,
+            "mode,run,step,loss,accuracy,dist_init,dist_E,loss_aug,dist_init_A0,dist_init_A1,dist_init_A2,"
+            "dist_init_A3,dist_E_A0,dist_E_A1,dist_E_A2,dist_E_A3");
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(in, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 3u * 3u * 3u);  // modes x runs x (epochs + 1)
+  // Row (mode, run, step) carries that per-run file's numbers, loss_aug empty outside Aug.
+  std::size_t i = 0;
+  for (const char* mode : {"nom", "aug", "equi"})
+    for (int k = 0; k < 3; ++k) {
+      std::istringstream run(read(root_ / "tidy" / mode / ("run-00" + std::to_string(k) + ".csv")));
+      std::string h, line;
+      std::getline(run, h);
+      for (int step = 0; std::getline(run, line); ++step, ++i) {
+        const std::string& row = rows[i];
+        const std::string prefix = std::string(mode) + "," + std::to_string(k) + ",";
+        ASSERT_EQ(row.rfind(prefix, 0), 0u) << row;
+        // The first five per-run columns are the same text.
+        std::string first5 = line;
+        std::size_t cut = 0;
+        for (int c = 0; c < 5; ++c) cut = first5.find(',', cut) + 1;
+        EXPECT_EQ(row.substr(prefix.size(), cut), line.substr(0, cut)) << row;
+        const std::size_t commas = static_cast<std::size_t>(std::count(row.begin(), row.end(), ','));
+        EXPECT_EQ(commas, 15u) << row;
+        const bool empty_aug = row.find(",,") != std::string::npos;
+        EXPECT_EQ(empty_aug, std::string(mode) != "aug") << row;
+      }
+    }
+}
