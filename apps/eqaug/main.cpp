@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <signal.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/io/config.hpp"
+#include "eqaug/io/npy.hpp"
 #include "eqaug/io/results.hpp"
 #include "eqaug/experiment/study.hpp"
 #include "eqaug/experiment/sweep.hpp"
@@ -184,6 +186,40 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
 const char* const kFashionClasses[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
+/// `eqaug data --save-data`: the data set as .npy files in the layout --data-npy reads.
+void export_data(const eqaug::io::ExperimentConfig& cfg, const std::filesystem::path& dir, bool force) {
+  namespace fs = std::filesystem;
+  const auto group = eqaug::io::build_group(cfg);
+  const auto data = eqaug::io::build_data(cfg, *group);
+  if (fs::exists(dir) && !fs::is_empty(dir) && !force)
+    throw eqaug::Error("--save-data: '" + dir.string() + "' exists and is not empty; pass --force to write into it");
+  fs::create_directories(dir);
+  const auto kind = cfg.json.at("data").at("kind").get<std::string>();
+  const std::size_t D = data.input.dim(), Y = data.target.dim(), S = data.input.sites;
+  const std::size_t side = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(S))));
+  if (kind == "sbm") {
+    for (std::size_t i = 0; i < data.size; ++i) {
+      eqaug::io::write_npy<double>(dir / ("graphmat" + std::to_string(i) + ".npy"), data.x.data() + i * D, {side, side});
+      eqaug::io::write_npy<double>(dir / ("graphlabel" + std::to_string(i) + ".npy"), data.y.data() + i * Y, {});
+    }
+  } else if (kind == "shapes") {
+    for (std::size_t i = 0; i < data.size; ++i) {
+      eqaug::io::write_npy<double>(dir / ("shpsimg" + std::to_string(i) + ".npy"), data.x.data() + i * D, {side, side});
+      eqaug::io::write_npy<double>(dir / ("shpstrig" + std::to_string(i) + ".npy"), data.y.data() + i * Y, {side, side});
+      eqaug::io::write_npy<double>(dir / ("shpspent" + std::to_string(i) + ".npy"), data.y.data() + i * Y + S, {side, side});
+    }
+  } else {
+    std::vector<double> labels(data.size);
+    for (std::size_t i = 0; i < data.size; ++i)
+      labels[i] = static_cast<double>(std::max_element(data.y.begin() + static_cast<std::ptrdiff_t>(i * Y),
+                                                       data.y.begin() + static_cast<std::ptrdiff_t>((i + 1) * Y)) -
+                                      (data.y.begin() + static_cast<std::ptrdiff_t>(i * Y)));
+    eqaug::io::write_npy<double>(dir / "images.npy", data.x.data(), {data.size, side, side});
+    eqaug::io::write_npy<double>(dir / "labels.npy", labels.data(), {data.size});
+  }
+  std::cout << "wrote " << data.size << " samples of " << data.name << " to " << dir.string() << "\n";
+}
+
 /// `eqaug data`: a contact sheet of the first samples with their labels or masks.
 int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesystem::path& dir, std::size_t count,
                      bool force) {
@@ -349,6 +385,7 @@ int main(int argc, char** argv) {
   auto* dims = app.add_subcommand("dims", "Dimensions of L and of the equivariant subspace E, layer by layer");
   dims->add_option("config", d.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")->required();
   dims->add_option("--scale", d.scale, "Preset scale: full or small (default: full)");
+  dims->add_option("--set", d.sets, "As for run: KEY=VALUE for any config key (default: none)")->allow_extra_args(false);
 
   RunArgs ds;
   std::string data_out;
@@ -356,9 +393,15 @@ int main(int argc, char** argv) {
   bool data_force = false;
   auto* datacmd = app.add_subcommand("data", "Contact sheet (PNG) of the first samples of a preset's data, with labels or masks");
   datacmd->add_option("config", ds.config, "Preset name (trans, rot, groups) or path to a config .toml")->required();
-  datacmd->add_option("--out", data_out, "Folder for <name>-data.png")->required();
+  datacmd->add_option("--out", data_out, "Folder for the contact sheet <name>-data.png (default: none; needs --out or --save-data)");
+  std::string save_data;
+  datacmd->add_option("--save-data", save_data,
+                      "Export the data set to DIR as .npy in the authors' layout: graphs graphmat{i}.npy + "
+                      "graphlabel{i}.npy, shapes shpsimg{i}.npy + shpstrig{i}.npy + shpspent{i}.npy, images "
+                      "images.npy + labels.npy (default: none); --data-npy reads it back");
   datacmd->add_option("--count", data_count, "Samples shown (default: 32)")->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
   datacmd->add_option("--scale", ds.scale, "Preset scale: full or small (default: full)");
+  datacmd->add_option("--set", ds.sets, "As for run: KEY=VALUE for any config key (default: none)")->allow_extra_args(false);
   datacmd->add_option("--data-npy", ds.data_npy, "As for run (default: data.npy; none)");
   datacmd->add_option("--data-dir", ds.data_dir, "As for run (default: data.dir; Debian's Fashion-MNIST)");
   datacmd->add_option("--seed", ds.seed, "Seed of generated data (default: train.seed)")->check(whole_number);
@@ -445,9 +488,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*datacmd) {
+      if (data_out.empty() && save_data.empty())
+        throw eqaug::Error("data: nothing to do; pass --out DIR (a contact sheet) and/or --save-data DIR (.npy files)");
       std::string source;
       const auto all = resolve_all(load_config(ds, source), source);
-      return write_data_sheet(all.front().second, data_out, data_count, data_force);
+      if (!save_data.empty()) export_data(all.front().second, save_data, data_force);
+      if (!data_out.empty()) return write_data_sheet(all.front().second, data_out, data_count, data_force);
+      return 0;
     }
     if (*dims) {
       std::string source;

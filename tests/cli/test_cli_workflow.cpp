@@ -212,3 +212,23 @@ TEST(CliWorkflow, SetOverridesAnyKeyAndMisspeltKeysAreNamed) {
   EXPECT_EQ(r.code, 0) << r.output;
   fs::remove_all(dir);
 }
+
+TEST(CliWorkflow, SaveDataExportsWhatDataNpyReadsBack) {
+  const auto dir = temp_dir("savedata");
+  for (const char* preset : {"perm", "rot --scale small", "trans --scale small"}) {
+    const std::string p = preset, tag = p.substr(0, p.find(' '));
+    const std::string common = " --set data.samples=24 ";
+    auto r = cli("data " + p + common + "--save-data " + (dir / tag).string());
+    ASSERT_EQ(r.code, 0) << r.output;
+    const std::string run = "run " + p + common + "--runs 1 --epochs 0 --modes nom --no-report --out ";
+    ASSERT_EQ(cli(run + (dir / (tag + "-own")).string()).code, 0);
+    r = cli(run + (dir / (tag + "-npy")).string() + " --data-npy " + (dir / tag).string());
+    ASSERT_EQ(r.code, 0) << r.output;
+    const auto own = nlohmann::json::parse(eqaug::io::read_file(dir / (tag + "-own") / "manifest.json"));
+    const auto npy = nlohmann::json::parse(eqaug::io::read_file(dir / (tag + "-npy") / "manifest.json"));
+    EXPECT_EQ(own["data"]["fingerprint"], npy["data"]["fingerprint"]) << tag;  // the same numbers
+    EXPECT_EQ(cli("data " + p + common + "--save-data " + (dir / tag).string()).code, 2);  // not over a full folder
+  }
+  EXPECT_EQ(cli("data perm").code, 2);  // nothing to do
+  fs::remove_all(dir);
+}
