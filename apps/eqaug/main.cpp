@@ -49,7 +49,7 @@ struct RunArgs {
   std::optional<std::string> aug_per, precision, equi_update, equi_eval, data_npy, data_dir, init_weights;
   std::string scale = "full";
   std::vector<std::string> sets;  // --set key.path=value, any config key
-  std::optional<std::string> modes;  // comma-separated, one token (never swallows the config path)
+  std::optional<std::string> modes, start;  // comma-separated, one token (never swallows the config path)
   std::optional<bool> aug_exact;     // --aug-exact, --aug-exact=false
   bool passes_or_per_given = false;
   std::string out;
@@ -142,6 +142,7 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
   if (a.equi_update) table(t, "equi", source + ": train.equi")["update"] = *a.equi_update;
   if (a.equi_eval) table(t, "equi", source + ": train.equi")["eval"] = *a.equi_eval;
   if (a.init_weights) t["init_weights"] = absolute_dir("--init-weights", *a.init_weights);
+  if (a.start) t["start"] = *a.start;
   if (a.data_npy) table(j, "data", source + ": data")["npy"] = absolute_dir("--data-npy", *a.data_npy);
   for (const auto& kv : a.sets) set_key(j, kv);
   if (a.data_dir) {
@@ -374,6 +375,11 @@ int main(int argc, char** argv) {
   run->add_option("--init-weights", a.init_weights,
                   "Start every strategy from DIR/A<j>.npy, projected onto E first (default: train.init_weights; "
                   "none: each run draws its own start)");
+  run->add_option("--start", a.start,
+                  "'projected': start every run at A0 projected onto E (the paper); 'raw': at the drawn or "
+                  "--init-weights point as it is, off E (Equi starts at its projection) (default: train.start; "
+                  "projected)")
+      ->check(CLI::IsMember({"projected", "raw"}));
   run->add_flag("--save-weights", a.save_weights, "Write OUT/<mode>/run-<k>/{init,final}/A<j>.npy (default: off)");
   auto* out_opt = run->add_option("--out", a.out, "Results directory (default: results/<config name>)");
   run->add_flag("--force", a.force, "Replace an existing results directory (default: off)");

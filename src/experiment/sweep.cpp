@@ -228,8 +228,9 @@ StartPoint load_start_point(const ExperimentConfig& cfg, const ModelSpec& spec) 
     total += d[j] * d[j];
   }
   dist["total"] = std::sqrt(total);
-  s.info = {{"dir", cfg.init_weights}, {"projection_distance", dist}, {"fingerprint", fingerprint({&s.params})}};
-  spec.project(s.params.data());
+  s.info = {{"dir", cfg.init_weights}, {"projection_distance", dist}, {"fingerprint", fingerprint({&s.params})},
+            {"projected", !cfg.train.raw_start}};
+  if (!cfg.train.raw_start) spec.project(s.params.data());
   return s;
 }
 
@@ -257,9 +258,14 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
 
   // Read everything that can fail before touching OUT.
   const StartPoint given = load_start_point(cfg, *spec);
-  if (show && !given.params.empty())
-    log << "init weights from " << cfg.init_weights << ": projected onto E, ||A - P_E A|| = "
-        << csv_number(given.info["projection_distance"]["total"].get<double>()) << "\n";
+  if (show && !given.params.empty()) {
+    log << "init weights from " << cfg.init_weights << (cfg.train.raw_start ? ": used as they are (--start raw), "
+                                                                            : ": projected onto E, ")
+        << "||A - P_E A|| = " << csv_number(given.info["projection_distance"]["total"].get<double>()) << "\n";
+    if (cfg.runs > 1)
+      log << "note: every run starts from these weights, so Nom and Equi (which draw nothing) will be identical in all "
+          << cfg.runs << " runs; only Aug's draws differ\n";
+  }
   const std::size_t threads = opts.threads ? opts.threads : ThreadPool::available_cores();
   ThreadPool pool(threads);
   GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
@@ -302,7 +308,8 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   manifest["seeds"] = {{"seed", cfg.train.seed},
                        {"streams",
                         {{"data", "(seed, 'data')"},
-                         {"init", "(seed, 'init', run)"},
+                         {"init", cfg.train.raw_start ? "(seed, 'init', run), not projected (start raw)"
+                                                       : "(seed, 'init', run), projected onto E"},
                          {"aug", "(seed, 'aug', run, step, mode)"}}}};
   manifest["model"] = model_info(*spec);
   for (const auto& st : cfg.train.strategies)
@@ -351,7 +358,8 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   for (std::size_t k = 0; k < cfg.runs; ++k) {
     if (done[k]) continue;
     const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<double> a0 = given.params.empty() ? initial_point(*spec, cfg.train.seed, k) : given.params;
+    const std::vector<double> a0 =
+        given.params.empty() ? initial_point(*spec, cfg.train.seed, k, !cfg.train.raw_start) : given.params;
     // Within a run: the step rate gives the ETA of the run and of the sweep (runs are
     // alike); on a terminal every step, in a log file at most once a minute.
     auto last_line = t0;

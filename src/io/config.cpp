@@ -367,6 +367,10 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
     else if (prec == "f64") cfg.precision = Precision::F64;
     else t.fail("train.precision", "expected f32 or f64, found '" + prec + "'");
     cfg.init_weights = t.str("init_weights", "");
+    const auto start = t.str("start", "projected");
+    if (start != "projected" && start != "raw")
+      t.fail("train.start", "expected \"projected\" or \"raw\", found '" + start + "'");
+    cfg.train.raw_start = start == "raw";
     Strategy aug, equi;
     aug.mode = Mode::Aug;
     aug.batch = batch;
@@ -432,6 +436,7 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
   t["chunk"] = cfg.chunk;
   t["precision"] = cfg.precision == Precision::F32 ? "f32" : "f64";
   t["init_weights"] = cfg.init_weights;
+  t["start"] = cfg.train.raw_start ? "raw" : "projected";
   t["modes"] = json::array();
   for (const auto& st : cfg.train.strategies) {
     t["modes"].push_back(st.name());

@@ -77,6 +77,9 @@ const std::vector<KeyDoc>& config_reference() {
       {"train.init_weights", "string", "`\"\"`", "a folder",
        "Start every run from `A<j>.npy` in this folder (projected onto E): shape (C_out, C_in, S_out, S_in), or "
        "(out, in) for layers between one-site spaces; float32 or float64. `--init-weights`."},
+      {"train.start", "string", "`projected`", "`projected`, `raw`",
+       "Where runs start: A⁰ projected onto E (the paper), or `raw`: the drawn (or --init-weights) point as it is, "
+       "off E; Equi then starts at Π_E A⁰. `--start`."},
       {"train.modes", "list", "`[\"nom\", \"aug\", \"equi\"]`", "`nom`, `aug`, `equi`, each once", "Strategies to train. `--modes`."},
       {"train.aug", "table", "every default", "", "The Aug strategy."},
       {"train.aug.passes", "integer", "`25`", "≥ 1", "L: augmented passes over the data per step (not used when exact). `--aug-passes`."},

@@ -4,10 +4,10 @@
 
 namespace eqaug {
 
-std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run) {
+std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run, bool project) {
   Rng rng = Rng::stream(seed, "init", {run});
   auto a = spec.draw_init(rng);
-  spec.project(a.data());
+  if (project) spec.project(a.data());
   return a;
 }
 
@@ -83,6 +83,12 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
   EQAUG_CHECK(a0.size() == spec.num_params(), "initial point has the wrong size");
   const std::size_t S = opts_.strategies.size();
   const std::vector<T> start(a0.begin(), a0.end());
+  std::vector<T> start_in_E;  // Equi's start when A⁰ lies off E
+  if (opts_.raw_start) {
+    std::vector<double> p(a0);
+    spec.project(p.data());
+    start_in_E.assign(p.begin(), p.end());
+  }
 
   struct State {
     std::vector<T> a;
@@ -95,7 +101,8 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
   for (std::size_t k = 0; k < S; ++k) {
     const Strategy& st = opts_.strategies[k];
     out[k].strategy = st;
-    state[k].a = start;
+    const bool equi_from_E = opts_.raw_start && st.mode == Mode::Equi;
+    state[k].a = equi_from_E ? start_in_E : start;
     state[k].structured = uses_structured_equi(st, *engine_);
     out[k].layer_eval = state[k].structured ? engine_->equi_network().layer_kinds()
                                             : std::vector<std::string>(spec.linear_layers().size(), "dense");
@@ -128,7 +135,7 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       auto results = engine_->run(jobs, 2);
       auto& desc = results[0];
       const auto& risk = st.mode == Mode::Aug ? results[1] : desc;
-      EpochRecord rec = measure(spec, step, a, start);
+      EpochRecord rec = measure(spec, step, a, opts_.raw_start && st.mode == Mode::Equi ? start_in_E : start);
       rec.loss = risk.stats.loss_sum / static_cast<double>(risk.samples);
       rec.accuracy = risk.stats.correct / risk.stats.predictions;
       if (st.mode == Mode::Aug) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);

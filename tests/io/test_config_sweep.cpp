@@ -516,3 +516,27 @@ TEST_F(SweepTest, StepsCsvIsOneTidyTableOfThePerRunFiles) {
       }
     }
 }
+
+TEST_F(SweepTest, StartRawBeginsOffEExceptForEqui) {
+  auto j = small_perm();
+  j["train"]["start"] = "raw";
+  const auto cfg = eqaug::io::resolve(j, "small");
+  EXPECT_TRUE(cfg.train.raw_start);
+  eqaug::experiment::run_sweep(cfg, options("raw"));
+  auto step0 = [&](const char* mode) {
+    std::istringstream in(read(root_ / "raw" / mode / "run-000.csv"));
+    std::string header, row;
+    std::getline(in, header);
+    std::getline(in, row);
+    std::vector<double> v;
+    std::istringstream cells(row);
+    for (std::string c; std::getline(cells, c, ',');) v.push_back(std::stod(c));
+    return v;  // step, loss, accuracy, dist_init, dist_E, ...
+  };
+  EXPECT_GT(step0("nom")[4], 1.0);  // the drawn point, far from E
+  EXPECT_EQ(step0("nom")[4], step0("aug")[4]);
+  EXPECT_EQ(step0("equi")[4], 0.0);  // Equi starts at the projection
+  EXPECT_NE(step0("nom")[1], step0("equi")[1]);
+  j["train"]["start"] = "sideways";
+  EXPECT_NE(message_of([&] { eqaug::io::resolve(j, "small"); }).find("train.start"), std::string::npos);
+}

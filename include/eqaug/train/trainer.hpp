@@ -19,6 +19,9 @@ struct TrainOptions {
   std::uint64_t seed = 0;
   std::vector<Strategy> strategies;
   bool keep_final_params = true;  // fill StrategyRun::final_params (needs memory: double per parameter)
+  // The start A⁰ may lie off E (--start raw): Nom and Aug start there; Equi, which lives
+  // in E, starts at Π_E A⁰ and measures its travel from there.
+  bool raw_start = false;
 };
 
 /// The state after `step` steps.
@@ -43,8 +46,8 @@ template <typename T>
 bool uses_structured_equi(const Strategy& s, const GradientEngine<T>& engine);
 
 /// A⁰ for run `run`: each layer drawn by its InitSpec from the stream (seed, "init", run),
-/// then projected onto E.
-std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run);
+/// then projected onto E (unless `project` is false: --start raw).
+std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run, bool project = true);
 
 /// Stream of a run's augmentation draws at one step; keyed by the mode, not its position
 /// in the list, so Aug draws the same elements whichever other strategies run beside it.
