@@ -146,8 +146,8 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
     check_stop();
     if (sequential(items[i])) {
       // The chunks of one job one at a time, every core inside the BLAS calls, summed in
-      // the working precision by the weight-gradient GEMMs themselves (one pass over the
-      // parameters per chunk is the price of a large model), then added in double once.
+      // the working precision by the weight-gradient GEMMs themselves (beta = 1), then
+      // added in double once per job rather than once per chunk.
       const std::size_t job = items[i].job;
       std::size_t end = i;
       item_grads_.resize(1);
