@@ -73,6 +73,10 @@ double max_median_all(const Sweep& sweep, bool y) {
 std::string member_title(const StudyMember& m) {
   std::string t = m.name;
   if (!m.group.empty()) t += " (" + m.group + ")";
+  if (m.sweep.precision == "f32" || m.sweep.precision == "f64")
+    t += m.sweep.precision == "f32" ? ", float32" : ", float64";
+  else if (!m.sweep.precision.empty())
+    t += ", " + m.sweep.precision;
   if (std::isfinite(m.dim_ratio())) t += ", dim E/dim L = " + format_number(m.dim_ratio());
   return t;
 }
@@ -167,9 +171,11 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
     std::string runs = std::to_string(sweep.runs.size()) + " runs";
     if (in_progress(sweep)) runs = progress_text(sweep);
     std::string full_title = member_title(member) + " — " + runs;
-    if (const std::string aug = augmentation_text(sweep); !aug.empty()) full_title += ", " + aug;
     if (!gr.note.empty()) full_title += " [" + gr.note + "]";
-    const std::string zoom_title = member.name + " — zoom (y to κ × full)";
+    // The augmentation goes to the zoom panel's title, where Aug is resolved (and so that
+    // neither title outgrows its half of the row).
+    std::string zoom_title = member.name + " — zoom (y to κ × full)";
+    if (const std::string aug = augmentation_text(sweep); !aug.empty()) zoom_title += "; " + aug;
     const AxisTicks xt = axis_ticks(gr.x_max);
     const double y0 = legend + row_h * static_cast<double>(plotted.size() - 1 - g);
     os << "  set xrange [0:" << data_number(gr.x_max) << "]\n"
