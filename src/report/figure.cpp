@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 namespace eqaug::report {
@@ -14,49 +16,54 @@ namespace {
 namespace fs = std::filesystem;
 using namespace detail;
 
-// "trans, group Z_14 x Z_14, f32 (30 runs, 50 steps)"; group and precision when the
-// manifest gives them.
-std::string figure_title(const Sweep& sweep) {
-  std::string title = sweep.name.empty() ? "eqaug" : sweep.name;
-  if (!sweep.group.empty()) title += ", group " + sweep.group;
-  if (!sweep.precision.empty()) title += ", " + sweep.precision;
-  const int done = static_cast<int>(sweep.runs.size());
-  title += done == sweep.planned_runs ? " (" + std::to_string(done) + " runs"
-                                      : " (" + std::to_string(done) + " of " + std::to_string(sweep.planned_runs) + " runs";
-  return title + ", " + std::to_string(sweep.epochs) + " steps)";
+std::string precision_name(const std::string& precision) {
+  if (precision == "f32") return "float32";
+  if (precision == "f64") return "float64";
+  return precision;
 }
 
-std::string script(const Sweep& sweep, const fs::path& out_dir, const FigureRanges& r, const FigureOptions& o) {
+// Pixels of the canvas above the panels (title lines) and below them (the legend).
+constexpr int kTitleLine = 22, kTitlePad = 14, kLegend = 42;
+
+std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOptions& o) {
+  const bool progress = in_progress(sweep);
+  const int top_px = kTitlePad + kTitleLine * (progress ? 2 : 1);
+  const double top = static_cast<double>(top_px) / o.height;
+  const double legend = static_cast<double>(kLegend) / o.height;
+  const double panel_h = 1 - top - legend;
+  const RunStyle style = run_style(sweep.runs.size());
+  const AxisTicks xt = axis_ticks(r.x_max);
+
   std::ostringstream os;
   os << "# Figure 1 of the paper for the results in this directory, written by `eqaug report`.\n"
-     << "# Rerun with `gnuplot figure.gp`; png_out / svg_out can be overridden with -e.\n"
-     << "if (!exists(\"png_out\")) png_out = " << gp_string((out_dir / "figure.png").string()) << "\n"
-     << "if (!exists(\"svg_out\")) svg_out = " << gp_string((out_dir / "figure.svg").string()) << "\n"
-     << "data = " << gp_string((out_dir / "figure-data").string()) << "\n"
-     << "set encoding utf8\n"
-     << "do for [pass = 1:2] {\n"
-     << "  if (pass == 1) {\n"
-     << "    set terminal pngcairo size " << o.width << "," << o.height
-     << " enhanced font 'sans,11' background '#ffffff'\n"
-     << "    set output png_out\n"
-     << "  } else {\n"
-     << "    set terminal svg size " << o.width << "," << o.height
-     << " dynamic enhanced font 'sans,11' background '#ffffff'\n"
-     << "    set output svg_out\n"
-     << "  }\n"
-     << "  set multiplot layout 1,2 title " << gp_string(figure_title(sweep)) << " font ',13' noenhanced\n"
-     << "  set grid lc rgb '#e0e0e0'\n"
-     << "  set key top left Left reverse opaque\n"
-     << "  set xlabel '‖A − A^0‖ (distance travelled)'\n"
-     << "  set ylabel '‖A − Π_E A‖ (distance to E)'\n"
-     << "  set xrange [0:" << data_number(r.x_max) << "]\n";
+     << "# Rerun with `gnuplot figure.gp` (from anywhere); png_out / svg_out / pdf_out can be\n"
+     << "# overridden with -e.\n"
+     << "# Zoomed panel: " << r.zoom_rule << ".\n"
+     << cd_to_script_folder()
+     << "if (!exists(\"png_out\")) png_out = 'figure.png'\n"
+     << "if (!exists(\"svg_out\")) svg_out = 'figure.svg'\n"
+     << "if (!exists(\"pdf_out\")) pdf_out = 'figure.pdf'\n"
+     << "data = 'figure-data'\n"
+     << terminal_passes(o.width, o.height)
+     << "  set multiplot\n"
+     << "  set label 101 " << gp_string(figure_title(sweep)) << " at screen 0.5, screen "
+     << data_number(1 - (kTitlePad / 2.0 + kTitleLine / 2.0) / o.height) << " center font ',13' noenhanced\n";
+  if (progress)
+    os << "  set label 102 " << gp_string("provisional: not every run has finished; `eqaug report` redraws it")
+       << " at screen 0.5, screen " << data_number(1 - (kTitlePad / 2.0 + kTitleLine * 1.5) / o.height)
+       << " center font ',12' textcolor rgb '#c00000' noenhanced\n";
+  os << "  set grid lc rgb '#e0e0e0'\n"
+     << "  unset key\n"
+     << "  set xrange [0:" << data_number(r.x_max) << "]\n"
+     << "  " << tics_command('x', xt)
+     << "  set xlabel '‖A − A^0‖ (distance travelled)" << exponent_suffix(xt) << "'\n";
 
   // Faint runs first so that every median is drawn on top of all of them.
   std::string plot;
   for (std::size_t i = 0; i < sweep.modes.size(); ++i) {
     const auto& mode = sweep.modes[i];
-    plot += "data.'/" + mode + "-runs.dat' using 1:2 with lines lw 0.8 lc rgb '#C0" + mode_colour(mode, i) +
-            "' notitle, \\\n       ";
+    plot += "data.'/" + mode + "-runs.dat' using 1:2 with lines lw " + format_number(style.width) + " lc rgb '#" +
+            style.alpha + mode_colour(mode, i) + "' notitle, \\\n       ";
   }
   for (std::size_t i = 0; i < sweep.modes.size(); ++i) {
     const auto& mode = sweep.modes[i];
@@ -65,34 +72,148 @@ std::string script(const Sweep& sweep, const fs::path& out_dir, const FigureRang
     if (i + 1 < sweep.modes.size()) plot += ", \\\n       ";
   }
 
-  const auto panel = [&](const char* title, double y_max) {
-    os << "  set title '" << title << "'\n"
+  const auto panel = [&](double x0, const std::string& title, double y_max) {
+    const AxisTicks yt = axis_ticks(y_max);
+    os << "  set origin " << data_number(x0) << "," << data_number(legend) << "\n"
+       << "  set size 0.5," << data_number(panel_h) << "\n"
+       << "  set title " << gp_string(title) << " noenhanced\n"
        << "  set yrange [" << data_number(-0.03 * y_max) << ":" << data_number(y_max) << "]\n"
+       << "  " << tics_command('y', yt)
+       << "  set ylabel '‖A − Π_E A‖ (distance to E)" << exponent_suffix(yt) << "'\n"
        << "  plot " << plot << "\n";
   };
-  panel("all strategies", r.y_max);
-  panel("near E (zoomed)", r.y_max_zoom);
-  os << "  unset multiplot\n"
-     << "  set output\n"
-     << "}\n";
+  panel(0, "all strategies", r.y_max);
+  os << "  unset label 101\n  unset label 102\n";
+  panel(0.5, "near E (zoomed: " + r.zoom_rule + ")", r.y_max_zoom);
+  os << legend_strip(sweep.modes, style, legend) << closing_passes();
   return os.str();
 }
 
 }  // namespace
 
+bool in_progress(const Sweep& sweep) {
+  return !sweep.complete || static_cast<int>(sweep.runs.size()) < sweep.planned_runs;
+}
+
+std::string progress_text(const Sweep& sweep) {
+  if (!in_progress(sweep)) return "";
+  return "in progress: " + std::to_string(sweep.runs.size()) + " of " + std::to_string(sweep.planned_runs) + " runs";
+}
+
+std::string augmentation_text(const Sweep& sweep) {
+  if (std::find(sweep.modes.begin(), sweep.modes.end(), "aug") == sweep.modes.end()) return "";
+  const auto& m = sweep.manifest;
+  if (!m.is_object() || !m.contains("config") || !m["config"].is_object()) return "";
+  const auto& config = m["config"];
+  if (!config.contains("train") || !config["train"].is_object()) return "";
+  const auto& train = config["train"];
+  if (!train.contains("aug") || !train["aug"].is_object()) return "";
+  const auto& aug = train["aug"];
+  if (aug.contains("exact") && aug["exact"].is_boolean() && aug["exact"].get<bool>())
+    return "Aug exact (every group element)";
+  std::string text = "Aug sampled";
+  if (aug.contains("per") && aug["per"].is_string()) text += " per " + aug["per"].get<std::string>();
+  if (aug.contains("passes") && aug["passes"].is_number_integer())
+    text += ", L = " + std::to_string(aug["passes"].get<long long>());
+  return text;
+}
+
+std::string figure_title(const Sweep& sweep) {
+  std::vector<std::string> parts;
+  if (!sweep.group.empty()) parts.push_back("group " + sweep.group);
+  if (!sweep.precision.empty()) parts.push_back(precision_name(sweep.precision));
+  if (const std::string aug = augmentation_text(sweep); !aug.empty()) parts.push_back(aug);
+  std::string title = sweep.name.empty() ? "eqaug" : sweep.name;
+  for (std::size_t i = 0; i < parts.size(); ++i) title += (i ? ", " : ": ") + parts[i];
+  title += " — ";
+  title += in_progress(sweep) ? progress_text(sweep) : std::to_string(sweep.runs.size()) + " runs";
+  return title + ", " + std::to_string(sweep.epochs) + " steps";
+}
+
+double zoom_floor_factor(const std::string& precision) { return precision == "f64" ? 1e-9 : 1e-5; }
+
+double zoom_range(double aug_max_median, double y_max, const std::string& precision) {
+  double zoom = 1e-12;
+  if (std::isfinite(aug_max_median)) zoom = std::max(zoom, 1.1 * aug_max_median);
+  if (std::isfinite(y_max)) zoom = std::max(zoom, zoom_floor_factor(precision) * y_max);
+  return zoom;
+}
+
 FigureRanges figure_ranges(const Sweep& sweep) {
-  double x = 0, y = 0, y_zoom = 0;
+  double x = 0, y = 0;
   for (const auto& [mode, curves] : sweep.curves)
     for (const auto& c : curves) {
       x = finite_max(x, c.dist_init);
       y = finite_max(y, c.dist_E);
-      if (mode != "nom") y_zoom = finite_max(y_zoom, c.dist_E);
     }
   FigureRanges r;
   r.x_max = x > 0 ? 1.05 * x : 1.0;
   r.y_max = y > 0 ? 1.05 * y : 1.0;
-  r.y_max_zoom = y_zoom > 0 ? 1.1 * y_zoom : 0.01 * r.y_max;
+
+  const MedianPath aug = median_path(sweep, "aug");
+  const bool has_aug = std::any_of(aug.y.begin(), aug.y.end(), [](double v) { return std::isfinite(v); });
+  if (has_aug) {
+    const double aug_max = finite_max(0.0, aug.y);
+    r.y_max_zoom = zoom_range(aug_max, r.y_max, sweep.precision);
+    if (1.1 * aug_max >= r.y_max_zoom) {
+      r.zoom_rule = "y to 1.1 × max median of Aug";
+    } else {
+      r.zoom_rule = "Aug's median stays within " + format_number(zoom_floor_factor(sweep.precision)) +
+                    " × the full range of E";
+    }
+    return r;
+  }
+  double other = 0;
+  std::string from;
+  for (const auto& mode : sweep.modes) {
+    if (mode == "nom") continue;
+    const double v = finite_max(0.0, median_path(sweep, mode).y);
+    if (v > other) {
+      other = v;
+      from = mode_label(mode);
+    }
+  }
+  if (other > 0) {
+    r.y_max_zoom = 1.1 * other;
+    r.zoom_rule = "y to 1.1 × max median of " + from;
+  } else {
+    r.y_max_zoom = 0.01 * r.y_max;
+    r.zoom_rule = "1% of the full range";
+  }
   return r;
+}
+
+AxisTicks axis_ticks(double max) {
+  if (!(max > 0) || !std::isfinite(max)) max = 1;
+  const int magnitude = static_cast<int>(std::floor(std::log10(max)));
+  double step = 0;
+  int best = 1 << 30;
+  for (int k = magnitude - 2; k <= magnitude + 1; ++k)
+    for (double m : {1.0, 2.0, 5.0}) {
+      const double s = m * std::pow(10.0, k);
+      const int n = static_cast<int>(std::floor(max / s * (1 + 1e-9)));
+      if (n < 3 || n > 8) continue;
+      const int score = std::abs(n - 5);
+      if (score < best || (score == best && s > step)) {
+        best = score;
+        step = s;
+      }
+    }
+  if (step == 0) step = max / 4;  // unreachable for finite max > 0; a safe fallback
+
+  AxisTicks t;
+  t.exponent = (max < 0.01 || max >= 1e4) ? magnitude : 0;
+  const double unit = std::pow(10.0, t.exponent);
+  const double scaled_step = step / unit;
+  const int decimals = std::max(0, -static_cast<int>(std::floor(std::log10(scaled_step) + 1e-9)));
+  const int count = static_cast<int>(std::floor(max / step * (1 + 1e-9)));
+  for (int k = 0; k <= count; ++k) {
+    char label[64];
+    std::snprintf(label, sizeof label, "%.*f", decimals, k * scaled_step);
+    t.values.push_back(k * step);
+    t.labels.push_back(label);
+  }
+  return t;
 }
 
 FigureFiles render_figure(const Sweep& sweep, const fs::path& dir, const FigureOptions& options) {
@@ -102,11 +223,11 @@ FigureFiles render_figure(const Sweep& sweep, const fs::path& dir, const FigureO
     throw Error("figure size " + std::to_string(options.width) + "x" + std::to_string(options.height) +
                 ": expected positive width and height");
 
-  // Absolute paths in the script, so that it can be rerun from any working directory.
   const fs::path out_dir = fs::absolute(dir).lexically_normal();
   FigureFiles files;
   files.png = out_dir / "figure.png";
   files.svg = out_dir / "figure.svg";
+  files.pdf = out_dir / "figure.pdf";
   files.script = out_dir / "figure.gp";
 
   const fs::path data_dir = out_dir / "figure-data";
@@ -119,9 +240,17 @@ FigureFiles render_figure(const Sweep& sweep, const fs::path& dir, const FigureO
     files.data.push_back(data_dir / (mode + "-median.dat"));
     io::write_file_atomic(files.data.back(), median_data(mode, sweep));
   }
-  io::write_file_atomic(files.script, script(sweep, out_dir, figure_ranges(sweep), options));
-  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}});
+  io::write_file_atomic(files.script, script(sweep, figure_ranges(sweep), options));
+  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
   return files;
+}
+
+void remove_stale_report(const fs::path& dir) {
+  remove_figure(dir);
+  const fs::path summary = dir / "summary.csv";
+  std::error_code ec;
+  if (!fs::remove(summary, ec) && ec)
+    throw RuntimeFailure("cannot remove " + in_quotes(summary) + ": " + ec.message());
 }
 
 }  // namespace eqaug::report

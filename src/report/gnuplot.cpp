@@ -196,3 +196,111 @@ void run_gnuplot(const FigureOptions& options, const fs::path& script,
 }
 
 }  // namespace eqaug::report::detail
+
+namespace eqaug::report::detail {
+
+std::string cd_to_script_folder() {
+  return "# Everything below is relative to the folder of this file, so that a copy of the results\n"
+         "# folder redraws itself (from its own figure-data) wherever gnuplot is started.\n"
+         "if (exists(\"ARG0\") && strlen(ARG0) > 0) {\n"
+         "  here = ARG0\n"
+         "  while (strlen(here) > 0 && here[strlen(here):strlen(here)] ne '/') { here = here[1:strlen(here)-1] }\n"
+         "  if (strlen(here) > 0) { cd here }\n"
+         "}\n";
+}
+
+std::string terminal_passes(int width, int height) {
+  char pdf_size[64];
+  std::snprintf(pdf_size, sizeof pdf_size, "%.3fin,%.3fin", width / 144.0, height / 144.0);
+  std::ostringstream os;
+  os << "do for [pass = 1:3] {\n"
+     << "  reset\n"
+     << "  set encoding utf8\n"
+     << "  if (pass == 1) {\n"
+     << "    set terminal pngcairo size " << width << "," << height
+     << " enhanced font 'sans,11' background '#ffffff'\n"
+     << "    set output png_out\n"
+     << "  }\n"
+     << "  if (pass == 2) {\n"
+     << "    set terminal svg size " << width << "," << height
+     << " dynamic enhanced font 'sans,11' background '#ffffff'\n"
+     << "    set output svg_out\n"
+     << "  }\n"
+     << "  if (pass == 3) {\n"
+     << "    set terminal pdfcairo size " << pdf_size << " enhanced font 'sans,11' background '#ffffff'\n"
+     << "    set output pdf_out\n"
+     << "  }\n";
+  return os.str();
+}
+
+std::string closing_passes() {
+  return "  unset multiplot\n"
+         "  set output\n"
+         "}\n";
+}
+
+RunStyle run_style(std::size_t runs) {
+  if (runs <= 5) return {1.5, "50"};
+  if (runs <= 12) return {1.1, "80"};
+  return {0.8, "B0"};
+}
+
+std::string tics_command(char axis, const AxisTicks& ticks) {
+  std::string s = std::string("set ") + axis + "tics (";
+  for (std::size_t i = 0; i < ticks.values.size(); ++i) {
+    if (i) s += ", ";
+    s += "\"" + ticks.labels[i] + "\" " + data_number(ticks.values[i]);
+  }
+  return s + ")\n";
+}
+
+std::string exponent_suffix(const AxisTicks& ticks) {
+  if (ticks.exponent == 0) return "";
+  return "  [×10^{" + std::to_string(ticks.exponent) + "}]";
+}
+
+std::string legend_strip(const std::vector<std::string>& modes, const RunStyle& runs, double height) {
+  std::ostringstream os;
+  os << "  # The legend: a strip below the panels, outside every plotting area.\n"
+     << "  set origin 0,0\n"
+     << "  set size 1," << data_number(height) << "\n"
+     << "  set margins 0,0,0,0\n"
+     << "  unset title\n  unset xlabel\n  unset ylabel\n  unset tics\n  unset border\n  unset grid\n"
+     << "  unset label\n"
+     << "  set xrange [0:1]\n  set yrange [0:1]\n"
+     << "  set key center center horizontal maxrows 1 reverse Left samplen 3 width 3 noopaque noenhanced\n"
+     << "  plot ";
+  // y = 2 lies outside [0:1]: only the key entries are drawn.
+  for (std::size_t i = 0; i < modes.size(); ++i)
+    os << "2 with lines lw 3 lc rgb '#" << mode_colour(modes[i], i) << "' title "
+       << gp_string(mode_label(modes[i]) + " (median)") << ", \\\n       ";
+  os << "2 with lines lw " << format_number(runs.width) << " lc rgb '#" << runs.alpha
+     << "606060' title 'single runs'\n";
+  return os.str();
+}
+
+bool remove_figure(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return false;
+  bool removed = false;
+  std::vector<fs::path> doomed;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::error_code type_ec;
+    if (name.rfind("figure.", 0) == 0 && entry.is_regular_file(type_ec)) doomed.push_back(entry.path());
+  }
+  if (ec) throw RuntimeFailure("cannot list " + in_quotes(dir) + ": " + ec.message());
+  for (const auto& p : doomed) {
+    if (!fs::remove(p, ec) && ec) throw RuntimeFailure("cannot remove " + in_quotes(p) + ": " + ec.message());
+    removed = true;
+  }
+  const fs::path data = dir / "figure-data";
+  if (fs::is_directory(fs::symlink_status(data, ec))) {
+    fs::remove_all(data, ec);
+    if (ec) throw RuntimeFailure("cannot remove " + in_quotes(data) + ": " + ec.message());
+    removed = true;
+  }
+  return removed;
+}
+
+}  // namespace eqaug::report::detail

@@ -36,6 +36,38 @@ MedianPath median_path(const Sweep& sweep, const std::string& mode);
 std::string runs_data(const std::string& mode, const Sweep& sweep);
 std::string median_data(const std::string& mode, const Sweep& sweep);
 
+// Script lines that change to the script's own folder (from ARG0), so that the relative
+// paths after them (figure-data/, figure.png, ...) name the copy a script sits in.
+std::string cd_to_script_folder();
+
+// Opens `do for [pass = 1:3]`: png (pngcairo, width × height pixels), svg (the same in
+// points) and pdf (pdfcairo, width/144 × height/144 inches: the PNG's proportions of text to
+// canvas), each pass starting from `reset`. The caller closes the loop with `closing_passes`.
+std::string terminal_passes(int width, int height);
+std::string closing_passes();
+
+// Faint run curves: wider and more opaque the fewer the runs, so that 2 or 3 runs stay
+// visible and 30 do not drown the medians. alpha is gnuplot's transparency byte ("00"
+// opaque, "FF" invisible).
+struct RunStyle {
+  double width;
+  std::string alpha;
+};
+RunStyle run_style(std::size_t runs);
+
+// `set xtics (...)` with the labels of `ticks`, and the suffix of the axis label that names
+// its exponent (" [×10^{-3}]", enhanced text; "" for plain labels).
+std::string tics_command(char axis, const AxisTicks& ticks);
+std::string exponent_suffix(const AxisTicks& ticks);
+
+// A strip [0, height] of the canvas (screen fractions) that holds the one legend of a
+// figure: the strategies' medians (bold) and one entry for the single runs (thin).
+std::string legend_strip(const std::vector<std::string>& modes, const RunStyle& runs, double height);
+
+// Removes figure.* (regular files) and figure-data/ from dir; absent ones are skipped.
+// Returns whether anything was removed. Throws eqaug::RuntimeFailure on a failure.
+bool remove_figure(const std::filesystem::path& dir);
+
 // Runs `gnuplot -e "<var> = '<temporary>'; ..." script` for every (variable, final path) in
 // `outputs`; the temporaries sit next to the final paths and are renamed onto them only once
 // gnuplot has exited 0 and written every one of them (non-empty). Throws eqaug::Error (gnuplot

@@ -1,3 +1,5 @@
+#include "gnuplot.hpp"
+
 #include "eqaug/report/report.hpp"
 
 namespace eqaug::report {
@@ -10,6 +12,7 @@ std::string shown(const fs::path& p) { return fs::absolute(p).lexically_normal()
 void print_figure_files(const FigureFiles& files, std::ostream& out) {
   out << "wrote " << files.png.string() << '\n'
       << "wrote " << files.svg.string() << '\n'
+      << "wrote " << files.pdf.string() << '\n'
       << "wrote " << files.script.string() << " (and its data in "
       << (files.script.parent_path() / "figure-data").string() << ")\n";
 }
@@ -17,15 +20,27 @@ void print_figure_files(const FigureFiles& files, std::ostream& out) {
 void report_sweep(const Sweep& sweep, const fs::path& dir, std::ostream& out, bool plot, const FigureOptions& options) {
   const auto rows = summarize(sweep);
 
-  out << (sweep.name.empty() ? std::string("eqaug") : sweep.name) << ": " << sweep.runs.size() << " of "
-      << sweep.planned_runs << " runs finished, " << sweep.epochs << " steps"
-      << (sweep.complete ? "" : " (sweep incomplete)") << '\n'
-      << '\n'
-      << format_table(rows, sweep.accuracy) << '\n';
+  const bool progress = in_progress(sweep);
+  out << (sweep.name.empty() ? std::string("eqaug") : sweep.name) << ": ";
+  if (progress) out << "IN PROGRESS, ";
+  out << sweep.runs.size() << " of " << sweep.planned_runs << " runs finished, " << sweep.epochs << " steps";
+  if (progress) out << " (sweep incomplete: the table, summary.csv and figure are provisional)";
+  out << '\n' << '\n' << format_table(rows, sweep.accuracy);
+  if (progress) out << "status: " << progress_text(sweep) << " (summary.csv's runs column counts the runs summarised)\n";
+  out << '\n';
 
   out << "wrote " << shown(write_summary_csv(dir, rows)) << '\n';
-  if (!plot) return;
+  // A figure left from an earlier state of an unfinished sweep (or of the sweep before it was
+  // extended) would no longer match the table: remove it when none is drawn now.
+  const auto drop_stale_figure = [&] {
+    if (progress && detail::remove_figure(dir)) out << "removed the figure of an earlier state from " << shown(dir) << '\n';
+  };
+  if (!plot) {
+    drop_stale_figure();
+    return;
+  }
   if (sweep.runs.empty()) {
+    detail::remove_figure(dir);
     out << "figure: skipped, no finished runs to plot\n";
     return;
   }
@@ -56,8 +71,13 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
   const auto rows = summarize_study(study);
   out << "\n== " << name << ": all groups ==\n\n" << format_study_table(study, rows) << '\n';
   out << "wrote " << shown(write_study_summary_csv(dir, rows)) << '\n';
-  if (!plot) return;
+  if (!plot) {
+    if (in_progress(study) && detail::remove_figure(dir))
+      out << "removed the figure of an earlier state from " << shown(dir) << '\n';
+    return;
+  }
   if (with_runs == 0) {
+    detail::remove_figure(dir);
     out << "figure: skipped, no member has finished runs to plot\n";
     return;
   }

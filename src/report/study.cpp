@@ -73,12 +73,21 @@ double max_median_all(const Sweep& sweep, bool y) {
 std::string member_title(const StudyMember& m) {
   std::string t = m.name;
   if (!m.group.empty()) t += " (" + m.group + ")";
+  if (m.sweep.precision == "f32" || m.sweep.precision == "f64")
+    t += m.sweep.precision == "f32" ? ", float32" : ", float64";
+  else if (!m.sweep.precision.empty())
+    t += ", " + m.sweep.precision;
   if (std::isfinite(m.dim_ratio())) t += ", dim E/dim L = " + format_number(m.dim_ratio());
   return t;
 }
 
+// Pixels of the canvas above the rows (title lines) and below them (the legend).
+constexpr int kTitleLine = 20, kTitlePad = 14, kLegend = 42;
+
+int title_lines(const Study& study) { return in_progress(study) ? 4 : 3; }
+
 std::string study_script(const Study& study, const std::vector<const StudyMember*>& plotted, const StudyRanges& r,
-                         const fs::path& out_dir, const FigureOptions& o, int height) {
+                         const FigureOptions& o, int height) {
   std::ostringstream os;
   const std::string name = study.name.empty() ? "study" : study.name;
   std::string kappa_rule;
@@ -87,10 +96,30 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
                  " reaches 1.5 × its max median of Aug";
   else
     kappa_rule = "κ = " + format_number(r.kappa) + " (no Aug curve: 1% of the full range)";
-  const std::string title_1 = name + ": ‖A − Π_E A‖ against ‖A − A⁰‖ per group (paper App. E.2, Figure 6)";
-  const std::string title_2 = "limits relative to the medians: x = 1.1 × max median ‖A − A⁰‖ of Equi; full y = 1.1 × "
-                              "max median ‖A − Π_E A‖ of Nom; zoom y = κ × full y,";
-  const std::string title_3 = kappa_rule + " (the paper's own factors were lost; these are eqaug's)";
+  std::vector<std::string> title = {
+      name + ": ‖A − Π_E A‖ against ‖A − A⁰‖ per group (paper App. E.2, Figure 6)",
+      "limits relative to the medians: x = 1.1 × max median ‖A − A⁰‖ of Equi; full y = 1.1 × "
+      "max median ‖A − Π_E A‖ of Nom; zoom y = κ × full y,",
+      kappa_rule + " (the paper's own factors were lost; these are eqaug's)"};
+  if (in_progress(study)) {
+    int finished = 0;
+    for (const auto& m : study.members) finished += m.has_runs() && !in_progress(m.sweep) ? 1 : 0;
+    title.push_back("in progress: " + std::to_string(finished) + " of " + std::to_string(study.members.size()) +
+                    " groups finished: this figure is provisional");
+  }
+
+  // Modes in order of first appearance, for the one legend.
+  std::vector<std::string> modes;
+  std::size_t most_runs = 0;
+  for (const StudyMember* m : plotted) {
+    most_runs = std::max(most_runs, m->sweep.runs.size());
+    for (const auto& mode : m->sweep.modes)
+      if (std::find(modes.begin(), modes.end(), mode) == modes.end()) modes.push_back(mode);
+  }
+
+  const int top_px = kTitlePad + kTitleLine * static_cast<int>(title.size());
+  const double legend = static_cast<double>(kLegend) / height;
+  const double row_h = (1 - static_cast<double>(top_px) / height - legend) / static_cast<double>(plotted.size());
 
   os << "# Figure 6 of the paper (App. E.2) for the study in this directory, written by `eqaug report`.\n"
      << "# Axis limits, relative to the Nom and Equi medians so that the groups compare (median over\n"
@@ -99,68 +128,84 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
      << "#   y (full panel)  = 1.1 x max median dist_E of Nom\n"
      << "#   y (zoom panel)  = kappa x y (full), kappa common to all groups, chosen so that the first\n"
      << "#                     group with an Aug curve has y (zoom) = 1.5 x its max median dist_E of Aug\n"
+     << "#                     (at least 1e-9 in f64, 1e-5 in f32: far above rounding)\n"
      << "# Fallbacks: no Equi -> x from all curves; no Nom -> y from all curves; no Aug anywhere ->\n"
      << "# kappa = 0.01. Here kappa = " << data_number(r.kappa) << ".\n"
-     << "# Rerun with `gnuplot figure.gp`; png_out / svg_out can be overridden with -e.\n"
-     << "if (!exists(\"png_out\")) png_out = " << gp_string((out_dir / "figure.png").string()) << "\n"
-     << "if (!exists(\"svg_out\")) svg_out = " << gp_string((out_dir / "figure.svg").string()) << "\n"
-     << "data = " << gp_string((out_dir / "figure-data").string()) << "\n"
-     << "set encoding utf8\n"
-     << "do for [pass = 1:2] {\n"
-     << "  if (pass == 1) {\n"
-     << "    set terminal pngcairo size " << o.width << "," << height
-     << " enhanced font 'sans,11' background '#ffffff'\n"
-     << "    set output png_out\n"
-     << "  } else {\n"
-     << "    set terminal svg size " << o.width << "," << height
-     << " dynamic enhanced font 'sans,11' background '#ffffff'\n"
-     << "    set output svg_out\n"
-     << "  }\n"
-     << "  set multiplot layout " << plotted.size() << ",2 title " << gp_string(title_1) << ".\"\\n\"."
-     << gp_string(title_2) << ".\"\\n\"." << gp_string(title_3) << " font ',12' noenhanced\n"
-     << "  set grid lc rgb '#e0e0e0'\n"
-     << "  set key top left Left reverse opaque font ',9'\n"
-     << "  set xlabel '‖A − A^0‖'\n"
-     << "  set ylabel '‖A − Π_E A‖'\n";
+     << "# Rerun with `gnuplot figure.gp` (from anywhere); png_out / svg_out / pdf_out can be\n"
+     << "# overridden with -e.\n"
+     << cd_to_script_folder()
+     << "if (!exists(\"png_out\")) png_out = 'figure.png'\n"
+     << "if (!exists(\"svg_out\")) svg_out = 'figure.svg'\n"
+     << "if (!exists(\"pdf_out\")) pdf_out = 'figure.pdf'\n"
+     << "data = 'figure-data'\n"
+     << terminal_passes(o.width, height)
+     << "  set multiplot\n";
+  for (std::size_t l = 0; l < title.size(); ++l) {
+    const double y = 1 - (kTitlePad / 2.0 + kTitleLine * (static_cast<double>(l) + 0.5)) / height;
+    os << "  set label " << 101 + l << " " << gp_string(title[l]) << " at screen 0.5, screen " << data_number(y)
+       << " center font '," << (l == 0 ? 13 : 11) << "'"
+       << (l == 3 ? " textcolor rgb '#c00000'" : "") << " noenhanced\n";
+  }
+  os << "  set grid lc rgb '#e0e0e0'\n"
+     << "  unset key\n";
 
   for (std::size_t g = 0; g < plotted.size(); ++g) {
     const StudyMember& member = *plotted[g];
     const Sweep& sweep = member.sweep;
     const GroupRanges& gr = r.groups[g];
+    const RunStyle style = run_style(sweep.runs.size());
     std::string plot;
     for (std::size_t i = 0; i < sweep.modes.size(); ++i) {
       const auto& mode = sweep.modes[i];
-      plot += "data.'/" + member.name + "-" + mode + "-runs.dat' using 1:2 with lines lw 0.8 lc rgb '#C0" +
-              mode_colour(mode, i) + "' notitle, \\\n       ";
+      const std::size_t colour = std::find(modes.begin(), modes.end(), mode) - modes.begin();
+      plot += "data.'/" + member.name + "-" + mode + "-runs.dat' using 1:2 with lines lw " +
+              format_number(style.width) + " lc rgb '#" + style.alpha + mode_colour(mode, colour) + "' notitle, \\\n       ";
     }
     for (std::size_t i = 0; i < sweep.modes.size(); ++i) {
       const auto& mode = sweep.modes[i];
+      const std::size_t colour = std::find(modes.begin(), modes.end(), mode) - modes.begin();
       plot += "data.'/" + member.name + "-" + mode + "-median.dat' using 1:2 with lines lw 3 lc rgb '#" +
-              mode_colour(mode, i) + "' title " + gp_string(mode_label(mode));
+              mode_colour(mode, colour) + "' title " + gp_string(mode_label(mode));
       if (i + 1 < sweep.modes.size()) plot += ", \\\n       ";
     }
     std::string runs = std::to_string(sweep.runs.size()) + " runs";
-    if (static_cast<int>(sweep.runs.size()) != sweep.planned_runs)
-      runs = std::to_string(sweep.runs.size()) + " of " + std::to_string(sweep.planned_runs) + " runs";
+    if (in_progress(sweep)) runs = progress_text(sweep);
     std::string full_title = member_title(member) + " — " + runs;
     if (!gr.note.empty()) full_title += " [" + gr.note + "]";
-    const std::string zoom_title = member.name + " — zoom (y to κ × full)";
-    os << "  set xrange [0:" << data_number(gr.x_max) << "]\n";
-    const auto panel = [&](const std::string& title, double y_max) {
-      os << "  set title " << gp_string(title) << " noenhanced\n"
+    // The augmentation goes to the zoom panel's title, where Aug is resolved (and so that
+    // neither title outgrows its half of the row).
+    std::string zoom_title = member.name + " — zoom (y to κ × full)";
+    if (const std::string aug = augmentation_text(sweep); !aug.empty()) zoom_title += "; " + aug;
+    const AxisTicks xt = axis_ticks(gr.x_max);
+    const double y0 = legend + row_h * static_cast<double>(plotted.size() - 1 - g);
+    os << "  set xrange [0:" << data_number(gr.x_max) << "]\n"
+       << "  " << tics_command('x', xt)
+       << "  set xlabel '‖A − A^0‖" << exponent_suffix(xt) << "'\n";
+    const auto panel = [&](double x0, const std::string& panel_title, double y_max) {
+      const AxisTicks yt = axis_ticks(y_max);
+      os << "  set origin " << data_number(x0) << "," << data_number(y0) << "\n"
+         << "  set size 0.5," << data_number(row_h) << "\n"
+         << "  set title " << gp_string(panel_title) << " noenhanced\n"
          << "  set yrange [" << data_number(-0.03 * y_max) << ":" << data_number(y_max) << "]\n"
+         << "  " << tics_command('y', yt)
+         << "  set ylabel '‖A − Π_E A‖" << exponent_suffix(yt) << "'\n"
          << "  plot " << plot << "\n";
     };
-    panel(full_title, gr.y_max);
-    panel(zoom_title, gr.y_max_zoom);
+    panel(0, full_title, gr.y_max);
+    if (g == 0) os << "  unset label\n";
+    panel(0.5, zoom_title, gr.y_max_zoom);
   }
-  os << "  unset multiplot\n"
-     << "  set output\n"
-     << "}\n";
+  os << legend_strip(modes, run_style(most_runs), legend) << closing_passes();
   return os.str();
 }
 
 }  // namespace
+
+bool in_progress(const Study& study) {
+  if (!study.complete) return true;
+  return std::any_of(study.members.begin(), study.members.end(),
+                     [](const StudyMember& m) { return !m.has_runs() || in_progress(m.sweep); });
+}
 
 bool is_study(const fs::path& dir) {
   std::error_code ec;
@@ -266,7 +311,7 @@ StudyRanges study_ranges(const std::vector<Sweep>& sweeps) {
     if (r.kappa_from < 0) {
       const double aug = max_median(sweep, "aug", true);
       if (aug > 0) {
-        r.kappa = 1.5 * aug / g.y_max;
+        r.kappa = std::max(1.5 * aug / g.y_max, zoom_floor_factor(sweep.precision));
         r.kappa_from = static_cast<int>(i);
       }
     }
@@ -289,12 +334,14 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
     throw Error("figure size " + std::to_string(options.width) + "x" + std::to_string(options.height) +
                 ": expected positive width and height");
   const int row_height = std::max(1, options.height * 2 / 3);
-  const int height = row_height * static_cast<int>(plotted.size()) + 90;  // + the three title lines
+  const int height = row_height * static_cast<int>(plotted.size()) + kTitlePad +
+                     kTitleLine * title_lines(study) + kLegend;
 
   const fs::path out_dir = fs::absolute(dir).lexically_normal();
   FigureFiles files;
   files.png = out_dir / "figure.png";
   files.svg = out_dir / "figure.svg";
+  files.pdf = out_dir / "figure.pdf";
   files.script = out_dir / "figure.gp";
   const fs::path data_dir = out_dir / "figure-data";
   std::error_code ec;
@@ -308,8 +355,8 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
       io::write_file_atomic(files.data.back(), median_data(mode, m->sweep));
     }
   io::write_file_atomic(files.script,
-                        study_script(study, plotted, study_ranges(sweeps), out_dir, options, height));
-  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}});
+                        study_script(study, plotted, study_ranges(sweeps), options, height));
+  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
   return files;
 }
 

@@ -81,6 +81,8 @@ struct SweepSpec {
   std::string name = "perm", group, precision, accuracy;
   double aug_scale = 1e-3;  // dist_E of Aug = aug_scale · dist_init
   nlohmann::json model;     // manifest "model" when not null
+  nlohmann::json aug;       // manifest config.train.aug when not null
+  bool complete_field = true;  // write "complete" (false: an older manifest without it)
 };
 
 void write_sweep(const fs::path& dir, const SweepSpec& spec) {
@@ -89,8 +91,9 @@ void write_sweep(const fs::path& dir, const SweepSpec& spec) {
   nlohmann::json manifest = {
       {"program", {{"name", "eqaug"}, {"version", "0.1.0"}}},
       {"config", {{"name", spec.name}, {"train", {{"modes", spec.modes}, {"runs", spec.planned}, {"epochs", spec.epochs}}}}},
-      {"runs", runs},
-      {"complete", spec.finished.size() == static_cast<std::size_t>(spec.planned)}};
+      {"runs", runs}};
+  if (spec.complete_field) manifest["complete"] = spec.finished.size() == static_cast<std::size_t>(spec.planned);
+  if (!spec.aug.is_null()) manifest["config"]["train"]["aug"] = spec.aug;
   if (!spec.precision.empty()) manifest["config"]["train"]["precision"] = spec.precision;
   if (!spec.model.is_null()) manifest["model"] = spec.model;
   if (!spec.group.empty()) manifest["model"]["group"] = spec.group;
@@ -352,7 +355,9 @@ TEST_F(ReportTest, ZoomRangeResolvesTheStrategiesOtherThanNom) {
   const FigureRanges r = figure_ranges(read_sweep(root_));
   EXPECT_DOUBLE_EQ(r.x_max, 1.05 * 5);
   EXPECT_DOUBLE_EQ(r.y_max, 1.05 * 50);
-  EXPECT_DOUBLE_EQ(r.y_max_zoom, 1.1 * 5e-3);
+  // The zoom comes from Aug's median (3e-3 at the last step), not from its widest run (5e-3).
+  EXPECT_DOUBLE_EQ(r.y_max_zoom, 1.1 * 3e-3);
+  EXPECT_EQ(r.zoom_rule, "y to 1.1 × max median of Aug");
 
   // Equi alone stays in E exactly: the zoom must still be a proper range.
   SweepSpec spec;
@@ -361,6 +366,68 @@ TEST_F(ReportTest, ZoomRangeResolvesTheStrategiesOtherThanNom) {
   write_sweep(other, spec);
   const FigureRanges e = figure_ranges(read_sweep(other));
   EXPECT_DOUBLE_EQ(e.y_max_zoom, 0.01 * 1.05 * 50);
+}
+
+TEST(ReportZoom, FloorIsFarAboveRounding) {
+  // Aug's median decides while it is above the floor.
+  EXPECT_DOUBLE_EQ(zoom_range(3e-3, 52.5, "f32"), 1.1 * 3e-3);
+  EXPECT_DOUBLE_EQ(zoom_range(3e-3, 52.5, "f64"), 1.1 * 3e-3);
+  // Exact augmentation in f64: a median of 1e-15 (rounding) gives 1e-9 of the full range.
+  EXPECT_DOUBLE_EQ(zoom_range(1e-15, 2.0, "f64"), 1e-9 * 2.0);
+  EXPECT_DOUBLE_EQ(zoom_range(2e-14, 1e-3, "f64"), 1e-12);
+  // f32 (and an unknown precision) rounds at ~1e-7: its floor is 1e-5 of the full range.
+  EXPECT_DOUBLE_EQ(zoom_range(1e-10, 1.0, "f32"), 1e-5);
+  EXPECT_DOUBLE_EQ(zoom_range(1e-10, 1.0, ""), 1e-5);
+  EXPECT_DOUBLE_EQ(zoom_floor_factor("f64"), 1e-9);
+  EXPECT_DOUBLE_EQ(zoom_floor_factor("f32"), 1e-5);
+  // Nothing moved at all, or no number: an absolute 1e-12 keeps the axis proper.
+  EXPECT_DOUBLE_EQ(zoom_range(0, 0, "f64"), 1e-12);
+  EXPECT_DOUBLE_EQ(zoom_range(kNaN, kNaN, "f64"), 1e-12);
+  EXPECT_DOUBLE_EQ(zoom_range(kNaN, 1.0, "f64"), 1e-9);
+}
+
+TEST_F(ReportTest, ExactAugmentationInFloat64ZoomsToTheFloor) {
+  SweepSpec spec;
+  spec.precision = "f64";
+  spec.aug_scale = 1e-16;  // Aug's dist_E is rounding noise
+  spec.aug = {{"exact", true}};
+  write_sweep(root_, spec);
+  const Sweep sweep = read_sweep(root_);
+  const FigureRanges r = figure_ranges(sweep);
+  EXPECT_DOUBLE_EQ(r.y_max, 1.05 * 50);
+  EXPECT_DOUBLE_EQ(r.y_max_zoom, 1e-9 * 1.05 * 50);
+  EXPECT_NE(r.zoom_rule.find("1e-9"), std::string::npos) << r.zoom_rule;
+  EXPECT_EQ(augmentation_text(sweep), "Aug exact (every group element)");
+}
+
+TEST(ReportTicks, OneFormatPerAxis) {
+  for (double max : {1.0, 0.014, 5.25, 52.5, 0.0055, 1.6e-3, 2e-12, 3.3e4, 999.0, 0.0105, 7.7e-5}) {
+    SCOPED_TRACE(max);
+    const AxisTicks t = axis_ticks(max);
+    ASSERT_GE(t.values.size(), 4u);
+    ASSERT_LE(t.values.size(), 9u);
+    ASSERT_EQ(t.labels.size(), t.values.size());
+    EXPECT_EQ(t.values.front(), 0);
+    EXPECT_LE(t.values.back(), max * (1 + 1e-9));
+    EXPECT_EQ(t.exponent != 0, max < 0.01 || max >= 1e4);
+    // Every label has the same number of decimals, no exponent, and reads as value / 10^exponent.
+    const auto decimals = [](const std::string& l) {
+      const auto dot = l.find('.');
+      return dot == std::string::npos ? std::size_t{0} : l.size() - dot - 1;
+    };
+    for (std::size_t i = 0; i < t.labels.size(); ++i) {
+      EXPECT_EQ(t.labels[i].find_first_of("eE"), std::string::npos) << t.labels[i];
+      EXPECT_EQ(decimals(t.labels[i]), decimals(t.labels[0])) << t.labels[i] << " vs " << t.labels[0];
+      EXPECT_NEAR(std::stod(t.labels[i]) * std::pow(10.0, t.exponent), t.values[i], 1e-9 * max) << t.labels[i];
+    }
+  }
+  const AxisTicks plain = axis_ticks(0.014);
+  EXPECT_EQ(plain.labels, (std::vector<std::string>{"0.000", "0.002", "0.004", "0.006", "0.008", "0.010", "0.012",
+                                                    "0.014"}));
+  const AxisTicks small = axis_ticks(1.6e-3);
+  EXPECT_EQ(small.exponent, -3);
+  EXPECT_EQ(small.labels.front(), "0.0");
+  EXPECT_EQ(small.labels.back(), "1.5");
 }
 
 TEST_F(ReportTest, MissingGnuplotIsAClearError) {
@@ -397,6 +464,11 @@ TEST_F(ReportTest, RendersPngAndSvgInADirectoryWithSpacesAndQuotes) {
   const std::string svg = read_text(dir / "figure.svg");
   EXPECT_NE(svg.find("<svg"), std::string::npos);
   EXPECT_NE(svg.find("Equi"), std::string::npos);
+  // PDF beside PNG and SVG, for papers.
+  const std::string pdf = read_text(dir / "figure.pdf");
+  EXPECT_EQ(pdf.rfind("%PDF-", 0), 0u);
+  EXPECT_NE(pdf.find("%%EOF"), std::string::npos);
+  EXPECT_NE(out.str().find("figure.pdf"), std::string::npos) << out.str();
   EXPECT_TRUE(fs::exists(dir / "figure.gp"));
   EXPECT_TRUE(fs::exists(dir / "figure-data" / "aug-median.dat"));
   for (const auto& entry : fs::directory_iterator(dir))
@@ -429,6 +501,7 @@ TEST_F(ReportTest, GnuplotFailureIsAnErrorAndLeavesNoFigure) {
 
   EXPECT_FALSE(fs::exists(root_ / "figure.png"));
   EXPECT_FALSE(fs::exists(root_ / "figure.svg"));
+  EXPECT_FALSE(fs::exists(root_ / "figure.pdf"));
   for (const auto& entry : fs::directory_iterator(root_))
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }
@@ -495,7 +568,207 @@ TEST_F(ReportTest, FigureTitleNamesExperimentGroupAndPrecision) {
   options.gnuplot = "eqaug-no-such-gnuplot";  // the script is written before gnuplot runs
   error_of([&] { render_figure(sweep, root_, options); });
   const std::string script = read_text(root_ / "figure.gp");
-  EXPECT_NE(script.find("'trans, group Z_14 x Z_14, f32 (5 runs, 4 steps)'"), std::string::npos) << script;
+  EXPECT_NE(script.find("'trans: group Z_14 x Z_14, float32 — 5 runs, 4 steps'"), std::string::npos) << script;
+  EXPECT_EQ(figure_title(sweep), "trans: group Z_14 x Z_14, float32 — 5 runs, 4 steps");
+}
+
+TEST_F(ReportTest, FigureTitleNamesTheAugmentation) {
+  SweepSpec spec;
+  spec.name = "trans";
+  spec.precision = "f64";
+  spec.aug = {{"passes", 25}, {"per", "batch"}, {"exact", false}};
+  write_sweep(root_, spec);
+  Sweep sweep = read_sweep(root_);
+  EXPECT_EQ(augmentation_text(sweep), "Aug sampled per batch, L = 25");
+  EXPECT_EQ(figure_title(sweep), "trans: float64, Aug sampled per batch, L = 25 — 5 runs, 4 steps");
+  sweep.manifest["config"]["train"]["aug"] = {{"passes", 4}, {"per", "sample"}, {"exact", false}};
+  EXPECT_EQ(augmentation_text(sweep), "Aug sampled per sample, L = 4");
+  sweep.manifest["config"]["train"]["aug"] = {{"exact", true}};
+  EXPECT_EQ(figure_title(sweep), "trans: float64, Aug exact (every group element) — 5 runs, 4 steps");
+  // No Aug strategy: nothing to say about augmentation.
+  sweep.modes = {"nom", "equi"};
+  EXPECT_EQ(augmentation_text(sweep), "");
+}
+
+// ---------------------------------------------------------------------------------------
+// Unfinished sweeps and stale reports.
+
+TEST_F(ReportTest, UnfinishedSweepIsMarkedInProgress) {
+  SweepSpec spec;
+  spec.finished = {0, 2, 3};
+  write_sweep(root_, spec);
+  const Sweep sweep = read_sweep(root_);
+  EXPECT_TRUE(in_progress(sweep));
+  EXPECT_EQ(progress_text(sweep), "in progress: 3 of 5 runs");
+  EXPECT_EQ(figure_title(sweep), "perm — in progress: 3 of 5 runs, 4 steps");
+
+  std::ostringstream out;
+  EXPECT_EQ(run_report(root_, out, false), 0);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("perm: IN PROGRESS, 3 of 5 runs finished"), std::string::npos) << text;
+  EXPECT_NE(text.find("status: in progress: 3 of 5 runs"), std::string::npos) << text;
+  // summary.csv stays a plain table: the header first, no comment lines, the runs it summarises.
+  std::istringstream lines(read_text(root_ / "summary.csv"));
+  std::string header, nom;
+  std::getline(lines, header);
+  std::getline(lines, nom);
+  EXPECT_EQ(header.rfind("mode,runs,dist_init_median,", 0), 0u) << header;
+  EXPECT_EQ(nom.rfind("nom,3,", 0), 0u) << nom;
+
+  // A finished sweep is not in progress; a manifest that says "complete": false is, even
+  // with every run listed (the runner stopped before it marked the sweep done).
+  SweepSpec done;
+  write_sweep(root_ / "done", done);
+  EXPECT_FALSE(in_progress(read_sweep(root_ / "done")));
+  EXPECT_EQ(progress_text(read_sweep(root_ / "done")), "");
+  done.complete_field = false;
+  write_sweep(root_ / "unmarked", done);
+  EXPECT_TRUE(in_progress(read_sweep(root_ / "unmarked")));
+}
+
+TEST_F(ReportTest, UnfinishedSweepFigureSaysInProgress) {
+  SweepSpec spec;
+  spec.finished = {1, 4};
+  write_sweep(root_, spec);
+  FigureOptions options;
+  options.gnuplot = "eqaug-no-such-gnuplot";  // the script is written before gnuplot runs
+  error_of([&] { render_figure(read_sweep(root_), root_, options); });
+  const std::string script = read_text(root_ / "figure.gp");
+  EXPECT_NE(script.find("'perm — in progress: 2 of 5 runs, 4 steps'"), std::string::npos) << script;
+  EXPECT_NE(script.find("provisional"), std::string::npos) << script;
+
+  write_sweep(root_ / "done", {});
+  error_of([&] { render_figure(read_sweep(root_ / "done"), root_ / "done", options); });
+  const std::string final_script = read_text(root_ / "done" / "figure.gp");
+  EXPECT_EQ(final_script.find("in progress"), std::string::npos);
+  EXPECT_EQ(final_script.find("provisional"), std::string::npos);
+}
+
+TEST_F(ReportTest, ReportWithoutFigureRemovesTheFigureOfAnEarlierState) {
+  // A figure drawn when the sweep was complete; then the sweep was extended (--resume --runs).
+  write_sweep(root_, {});
+  for (const char* name : {"figure.png", "figure.svg", "figure.pdf", "figure.gp", "figure-data/nom-runs.dat"})
+    write_text(root_ / name, "old");
+  std::ostringstream out;
+  EXPECT_EQ(run_report(root_, out, false), 0);  // complete: the figure is left alone
+  EXPECT_TRUE(fs::exists(root_ / "figure.png"));
+
+  auto manifest = nlohmann::json::parse(read_text(root_ / "manifest.json"));
+  manifest["config"]["train"]["runs"] = 8;
+  manifest["complete"] = false;
+  write_text(root_ / "manifest.json", manifest.dump());
+  std::ostringstream again;
+  EXPECT_EQ(run_report(root_, again, false), 0);
+  for (const char* name : {"figure.png", "figure.svg", "figure.pdf", "figure.gp", "figure-data"})
+    EXPECT_FALSE(fs::exists(root_ / name)) << name;
+  EXPECT_NE(again.str().find("removed the figure of an earlier state"), std::string::npos) << again.str();
+  EXPECT_NE(read_text(root_ / "summary.csv").find("\nnom,5,"), std::string::npos);
+  EXPECT_TRUE(fs::exists(root_ / "manifest.json"));
+  EXPECT_TRUE(fs::exists(root_ / "nom" / "run-000.csv"));
+}
+
+TEST_F(ReportTest, NoFinishedRunsRemovesAnOldFigure) {
+  SweepSpec spec;
+  spec.finished = {};
+  write_sweep(root_, spec);
+  write_text(root_ / "figure.png", "old");
+  write_text(root_ / "figure-data" / "nom-runs.dat", "old");
+  std::ostringstream out;
+  EXPECT_EQ(run_report(root_, out, true), 0);
+  EXPECT_FALSE(fs::exists(root_ / "figure.png"));
+  EXPECT_FALSE(fs::exists(root_ / "figure-data"));
+}
+
+TEST_F(ReportTest, RemoveStaleReportDeletesOnlyWhatReportWrote) {
+  write_sweep(root_, {});
+  for (const char* name : {"summary.csv", "figure.png", "figure.svg", "figure.pdf", "figure.gp",
+                           "figure-data/nom-runs.dat", "figure-data/aug-median.dat"})
+    write_text(root_ / name, "old");
+  write_text(root_ / "figure-notes.txt", "mine");  // not figure.*
+  write_text(root_ / "notes" / "figure.png", "mine");  // not in the sweep folder itself
+  remove_stale_report(root_);
+  for (const char* name : {"summary.csv", "figure.png", "figure.svg", "figure.pdf", "figure.gp", "figure-data"})
+    EXPECT_FALSE(fs::exists(root_ / name)) << name;
+  EXPECT_TRUE(fs::exists(root_ / "figure-notes.txt"));
+  EXPECT_TRUE(fs::exists(root_ / "notes" / "figure.png"));
+  EXPECT_TRUE(fs::exists(root_ / "manifest.json"));
+  for (const char* mode : {"nom", "aug", "equi"})
+    EXPECT_TRUE(fs::exists(root_ / mode / "run-004.csv")) << mode;
+  EXPECT_NO_THROW(read_sweep(root_));
+  // Nothing left to remove, or no folder at all: not an error.
+  EXPECT_NO_THROW(remove_stale_report(root_));
+  EXPECT_NO_THROW(remove_stale_report(root_ / "no such folder"));
+}
+
+TEST_F(ReportTest, RunCurvesStayVisibleWithFewRunsAndTheLegendIsOutside) {
+  SweepSpec spec;
+  spec.finished = {0, 1};
+  spec.planned = 2;
+  write_sweep(root_, spec);
+  FigureOptions options;
+  options.gnuplot = "eqaug-no-such-gnuplot";
+  error_of([&] { render_figure(read_sweep(root_), root_, options); });
+  std::string script = read_text(root_ / "figure.gp");
+  EXPECT_NE(script.find("nom-runs.dat' using 1:2 with lines lw 1.5 lc rgb '#50d62728'"), std::string::npos) << script;
+  // The panels draw no key; one legend sits in a strip of its own below them.
+  const auto first_plot = script.find("  plot ");
+  EXPECT_LT(script.find("unset key"), first_plot);
+  const auto key = script.find("  set key center");
+  ASSERT_NE(key, std::string::npos);
+  EXPECT_GT(key, script.rfind("set origin 0,0"));
+  EXPECT_NE(script.find("unset border", script.rfind("set origin 0,0")), std::string::npos);
+
+  // Many runs: thinner, fainter lines.
+  Sweep many;
+  many.name = "many";
+  many.modes = {"nom"};
+  many.epochs = 1;
+  many.planned_runs = 30;
+  many.complete = true;
+  for (int k = 0; k < 30; ++k) {
+    many.runs.push_back(k);
+    RunCurve c;
+    c.step = {0, 1};
+    c.dist_init = {0, 1.0 + k};
+    c.dist_E = {0, 0.5 + k};
+    many.curves["nom"].push_back(c);
+  }
+  error_of([&] { render_figure(many, root_ / "many", options); });
+  script = read_text(root_ / "many" / "figure.gp");
+  EXPECT_NE(script.find("nom-runs.dat' using 1:2 with lines lw 0.8 lc rgb '#B0d62728'"), std::string::npos) << script;
+}
+
+TEST_F(ReportTest, CopiedResultsFolderRedrawsItself) {
+  if (!gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not on PATH";
+  const fs::path original = root_ / "original";
+  write_sweep(original, {});
+  std::ostringstream out;
+  ASSERT_EQ(run_report(original, out), 0);
+  const std::string script = read_text(original / "figure.gp");
+  EXPECT_EQ(script.find(original.string()), std::string::npos) << "figure.gp names an absolute path:\n" << script;
+
+  const fs::path copy = root_ / "copy";
+  fs::copy(original, copy, fs::copy_options::recursive);
+  const std::string original_png = read_text(original / "figure.png");
+  const auto original_time = fs::last_write_time(original / "figure.png");
+  // Without its data, the original cannot be what the copy draws from.
+  fs::remove_all(original / "figure-data");
+  for (const char* name : {"figure.png", "figure.svg", "figure.pdf"}) fs::remove(copy / name);
+
+  const std::string redraw = "cd '" + copy.string() + "' && gnuplot figure.gp >/dev/null 2>&1";
+  ASSERT_EQ(std::system(redraw.c_str()), 0) << redraw;
+  for (const char* name : {"figure.png", "figure.svg", "figure.pdf"}) EXPECT_TRUE(fs::exists(copy / name)) << name;
+  EXPECT_EQ(read_text(copy / "figure.png").substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_EQ(read_text(original / "figure.png"), original_png);
+  EXPECT_EQ(fs::last_write_time(original / "figure.png"), original_time);
+
+  // From another working directory too: the script changes to its own folder first.
+  fs::remove(copy / "figure.png");
+  const std::string elsewhere = "cd '" + root_.string() + "' && gnuplot copy/figure.gp >/dev/null 2>&1";
+  ASSERT_EQ(std::system(elsewhere.c_str()), 0) << elsewhere;
+  EXPECT_TRUE(fs::exists(copy / "figure.png"));
+  EXPECT_FALSE(fs::exists(root_ / "figure.png"));
+  EXPECT_EQ(read_text(original / "figure.png"), original_png);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -768,7 +1041,12 @@ TEST_F(ReportTest, StudyReportDrawsFigureSix) {
   ASSERT_GT(png.size(), 8u);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   EXPECT_NE(read_text(root_ / "figure.svg").find("<svg"), std::string::npos);
+  EXPECT_EQ(read_text(root_ / "figure.pdf").rfind("%PDF-", 0), 0u);
+  EXPECT_TRUE(fs::exists(root_ / "trans" / "figure.pdf"));
   const std::string script = read_text(root_ / "figure.gp");
+  EXPECT_EQ(script.find(root_.string()), std::string::npos) << "absolute path in the study's figure.gp";
+  // Members not run yet and a study not marked complete: the figure says so.
+  EXPECT_NE(script.find("in progress: 2 of 4 groups finished"), std::string::npos) << script;
   EXPECT_NE(script.find("1.1 x max median dist_init of Equi"), std::string::npos);
   EXPECT_NE(script.find("reaches 1.5 × its max median of Aug"), std::string::npos);
   EXPECT_TRUE(fs::exists(root_ / "figure-data" / "trans-aug-median.dat"));

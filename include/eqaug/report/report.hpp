@@ -42,6 +42,25 @@ struct Sweep {
   std::map<std::string, std::vector<RunCurve>> curves;
 };
 
+// An unfinished sweep: the manifest says "complete": false, or fewer runs finished than
+// config.train.runs. Its table and figure say so ("in progress: k of n runs").
+bool in_progress(const Sweep& sweep);
+
+// "" for a finished sweep, else "in progress: 3 of 30 runs".
+std::string progress_text(const Sweep& sweep);
+
+// What the Aug strategy did, from the manifest's config.train.aug: "Aug sampled per sample,
+// L = 25", "Aug sampled per batch, L = 25", "Aug exact (every group element)"; "" when the
+// sweep has no Aug strategy or the manifest does not say.
+std::string augmentation_text(const Sweep& sweep);
+
+// Deletes what `eqaug report` wrote into a sweep (or study) folder: summary.csv, every
+// regular file named figure.* (png, svg, pdf, gp) and the folder figure-data/. Nothing else
+// (run files, manifest) is touched; what does not exist is skipped. The runner calls it when
+// a sweep starts or resumes, so that no summary or figure of an earlier state stays behind
+// looking final. Throws eqaug::RuntimeFailure when something cannot be removed.
+void remove_stale_report(const std::filesystem::path& dir);
+
 // Validates as it reads: manifest.json present and well formed, and for every finished run
 // and mode a CSV with the required columns and exactly epochs + 1 rows of numbers. Throws
 // eqaug::Error naming the offending file (and field, column or row).
@@ -92,22 +111,53 @@ struct FigureOptions {
 struct FigureRanges {
   double x_max;       // both panels: [0, x_max]
   double y_max;       // full panel: [−margin, y_max]
-  double y_max_zoom;  // zoomed panel: resolves every strategy other than Nom
+  double y_max_zoom;  // zoomed panel: [−margin, y_max_zoom], from Aug's median (zoom_range)
+  std::string zoom_rule;  // how y_max_zoom was chosen, for the zoomed panel's title
 };
 
-// 1.05 × the largest finite value, and 1.1 × the largest dist_E outside Nom for the zoom;
-// when that is 0 (only Equi, which stays in E exactly) the zoom falls back to 1% of the
-// full range, so it still shows the neighbourhood of E instead of a degenerate axis.
+// The floor of a zoomed y-range relative to the full panel's range: far above the rounding
+// of the precision (f64: 1e-9; f32 or unknown: 1e-5), so that an Aug that stays in E up
+// to rounding (exact augmentation) draws as a flat line at 0, not as wandering noise.
+double zoom_floor_factor(const std::string& precision);
+
+// The zoomed panel's y-limit: max(1.1 × aug_max_median, zoom_floor_factor(precision) ×
+// y_max, 1e-12), where aug_max_median is the max over steps of Aug's per-step median
+// dist_E and y_max the full panel's limit. The absolute 1e-12 keeps the axis proper when
+// everything is 0.
+double zoom_range(double aug_max_median, double y_max, const std::string& precision);
+
+// x and y: 1.05 × the largest finite value over all runs. The zoom: zoom_range of Aug's
+// median; without an Aug strategy (or with Aug's median all NaN), 1.1 × the max median
+// dist_E of the strategies other than Nom, and when that is 0 (only Equi, which stays in E
+// exactly) 1% of the full range, so the zoom still shows the neighbourhood of E.
 FigureRanges figure_ranges(const Sweep& sweep);
 
+// Tick marks of an axis [0, max] in one format: 3 to 8 steps of 1, 2 or 5 × 10^k, labelled
+// with the same number of decimals; for max < 0.01 or max >= 10^4 the labels are value /
+// 10^exponent and the axis label says "×10^{exponent}".
+struct AxisTicks {
+  std::vector<double> values;
+  std::vector<std::string> labels;
+  int exponent = 0;  // 0: the labels are the values
+};
+AxisTicks axis_ticks(double max);
+
+// "perm: group S_10, float32, Aug sampled per sample, L = 25 — 30 runs, 50 steps", or
+// "… — in progress: 3 of 30 runs, 50 steps" for an unfinished sweep.
+std::string figure_title(const Sweep& sweep);
+
 struct FigureFiles {
-  std::filesystem::path png, svg, script;
+  std::filesystem::path png, svg, pdf, script;
   std::vector<std::filesystem::path> data;
 };
 
 // Writes dir/figure-data/<mode>-runs.dat and <mode>-median.dat (per-step medians of x and y
-// taken separately), dir/figure.gp, then runs gnuplot on it; figure.png and figure.svg
-// appear only once gnuplot has succeeded (written to temporary names, then renamed).
+// taken separately), dir/figure.gp, then runs gnuplot on it; figure.png, figure.svg and
+// figure.pdf appear only once gnuplot has succeeded (written to temporary names, then
+// renamed). figure.gp names its data and outputs relative to its own folder (it changes
+// there first), so a copied results folder redraws itself with `gnuplot figure.gp`.
+// The legend sits below the panels, the run curves get wider and more opaque the fewer
+// runs there are, and an unfinished sweep is marked "in progress" in the title.
 // Throws eqaug::Error if there are no finished runs, gnuplot is missing or it fails.
 FigureFiles render_figure(const Sweep& sweep, const std::filesystem::path& dir, const FigureOptions& options = {});
 
@@ -147,6 +197,10 @@ struct Study {
   std::vector<StudyMember> members;  // study.json order
 };
 
+// An unfinished study: study.json says "complete": false (or leaves it out), or a member is
+// not run yet or in_progress.
+bool in_progress(const Study& study);
+
 // dir/study.json exists (a regular file): `run_report` treats dir as a study.
 bool is_study(const std::filesystem::path& dir);
 
@@ -166,6 +220,8 @@ Study read_study(const std::filesystem::path& dir);
 //   no Nom (or 0/NaN):                      y from the max median dist_E of all modes;
 //   still 0 (nothing moved):                the limit is 1;
 //   no sweep with a positive Aug median:    κ = 0.01 (the zoom shows 1% of the full range).
+// κ is at least zoom_floor_factor(precision of the sweep that fixed it), so that an exact
+// augmentation in f64 (Aug's median ~1e-15) does not zoom into rounding noise.
 struct GroupRanges {
   double x_max = 1, y_max = 1, y_max_zoom = 0.01;
   std::string note;  // "" or which fallbacks were used, e.g. "no Equi: x from all curves"
@@ -198,13 +254,19 @@ std::filesystem::path write_study_summary_csv(const std::filesystem::path& dir,
 
 // Figure 6: one row per member with finished runs, two panels per row (full and zoom, axes
 // from study_ranges), faint runs and bold medians. Writes dir/figure-data/<member>-<mode>-
-// {runs,median}.dat, dir/figure.gp, then dir/figure.png and figure.svg (atomically, as
-// render_figure). Each row is height × 2/3 tall. Throws eqaug::Error if no member has runs.
+// {runs,median}.dat, dir/figure.gp, then dir/figure.png, figure.svg and figure.pdf
+// (atomically, as render_figure; figure.gp relative to its folder). Each row is height × 2/3
+// tall; one legend below the rows. An unfinished study or member is marked "in progress".
+// Throws eqaug::Error if no member has runs.
 FigureFiles render_study_figure(const Study& study, const std::filesystem::path& dir,
                                 const FigureOptions& options = {});
 
 // The whole `eqaug report`: reads the sweep, prints the table and the paths written
-// (summary.csv, and the figure if `plot`). On a study folder (is_study), the ordinary report
+// (summary.csv, and the figure if `plot`). An unfinished sweep is reported as such in the
+// line above the table ("in progress: k of n runs") and in the figure's title; summary.csv
+// keeps its columns (its "runs" column says how many runs it summarises) and is rewritten by
+// every report. Without `plot`, or with no finished run to plot, the figure of an unfinished
+// sweep is removed rather than left behind from an earlier state. On a study folder (is_study), the ordinary report
 // of every member with finished runs (the others listed as "not run yet"), then the study's
 // table, summary.csv and Figure 6. Returns the process exit status (0); errors are thrown as
 // eqaug::Error.
