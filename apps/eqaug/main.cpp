@@ -419,7 +419,7 @@ int main(int argc, char** argv) {
 
   std::string report_dir;
   bool no_plot = false;
-  auto* rep = app.add_subcommand("report", "Summary table and figures (PNG + SVG via gnuplot) of a results directory: Figure 1 panels of a sweep, Figure 6 of a study");
+  auto* rep = app.add_subcommand("report", "Summary table and figures (PNG, SVG and PDF via gnuplot) of a results directory: Figure 1 panels of a sweep, Figure 6 of a study");
   rep->add_option("results", report_dir, "Results directory written by 'eqaug run'")->required();
   rep->add_flag("--no-plot", no_plot, "Only print the table and write summary.csv (default: off: draw the figures)");
 

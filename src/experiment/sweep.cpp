@@ -24,6 +24,7 @@
 #include "eqaug/io/atomic_file.hpp"
 #include "eqaug/io/npy.hpp"
 #include "eqaug/io/results.hpp"
+#include "eqaug/report/report.hpp"
 
 extern "C" char* openblas_get_config(void);
 
@@ -295,6 +296,9 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   std::vector<bool> done;
   json manifest = prepare_dir(cfg, opts, done);
   const bool resumed = !manifest.empty();
+  // A summary or figure of an earlier state must not pass for this sweep's: `report` draws
+  // them anew (marked in progress until the sweep is complete).
+  report::remove_stale_report(opts.out);
   if (!resumed) {
     manifest["program"] = program_info();
     manifest["config"] = cfg.json;

@@ -540,3 +540,17 @@ TEST_F(SweepTest, StartRawBeginsOffEExceptForEqui) {
   j["train"]["start"] = "sideways";
   EXPECT_NE(message_of([&] { eqaug::io::resolve(j, "small"); }).find("train.start"), std::string::npos);
 }
+
+TEST_F(SweepTest, ResumingRemovesTheReportOfAnEarlierState) {
+  auto j = small_perm();
+  j["train"]["runs"] = 2;
+  eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("stale"));
+  for (const char* f : {"summary.csv", "figure.png", "figure.gp"}) eqaug::io::write_file_atomic(root_ / "stale" / f, "old");
+  fs::create_directories(root_ / "stale/figure-data");
+  j["train"]["runs"] = 3;
+  auto o = options("stale");
+  o.resume = true;
+  eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), o);
+  for (const char* f : {"summary.csv", "figure.png", "figure.gp", "figure-data"}) EXPECT_FALSE(fs::exists(root_ / "stale" / f)) << f;
+  EXPECT_TRUE(fs::exists(root_ / "stale/steps.csv"));
+}
