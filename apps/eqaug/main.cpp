@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -49,9 +50,9 @@ struct RunArgs {
   std::optional<std::string> aug_per, precision, equi_update, equi_eval, data_npy, data_dir, init_weights;
   std::string scale = "full";
   std::vector<std::string> sets;  // --set key.path=value, any config key
-  std::optional<std::string> modes, start;  // comma-separated, one token (never swallows the config path)
-  std::optional<bool> aug_exact;     // --aug-exact, --aug-exact=false
-  bool passes_or_per_given = false;
+  std::optional<std::string> modes;  // comma-separated, one token (never swallows the config path)
+  std::optional<std::string> start;
+  std::optional<bool> aug_exact;  // --aug-exact, --aug-exact=false
   std::string out;
   bool force = false, resume = false, save_weights = false, no_report = false;
 };
@@ -115,6 +116,8 @@ void set_key(nlohmann::json& j, const std::string& kv) {
 
 nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::string& source) {
   if (!j.is_object()) throw eqaug::Error(source + ": expected a table at the top level");
+  // --set first, so that the options of their own (--lr, ...) have the last word.
+  for (const auto& kv : a.sets) set_key(j, kv);
   auto& t = table(j, "train", source + ": train");
   if (a.runs) t["runs"] = *a.runs;
   if (a.epochs) t["epochs"] = *a.epochs;
@@ -144,7 +147,6 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
   if (a.init_weights) t["init_weights"] = absolute_dir("--init-weights", *a.init_weights);
   if (a.start) t["start"] = *a.start;
   if (a.data_npy) table(j, "data", source + ": data")["npy"] = absolute_dir("--data-npy", *a.data_npy);
-  for (const auto& kv : a.sets) set_key(j, kv);
   if (a.data_dir) {
     auto& d = table(j, "data", source + ": data");
     if (d.value("kind", std::string()) != "images")
