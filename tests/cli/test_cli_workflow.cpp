@@ -184,6 +184,10 @@ TEST(CliWorkflow, SetOverridesAnyKeyAndMisspeltKeysAreNamed) {
   EXPECT_EQ(m["config"]["data"]["p"], 0.4);
   EXPECT_EQ(m["config"]["train"]["aug"]["per"], "batch");
   EXPECT_EQ(m["model"]["layers"][0]["shape"][0], 8);
+  // The options of their own have the last word over --set.
+  r = cli("run perm --set train.lr=0.5 --lr 0.25 --runs 1 --epochs 0 --no-report --out " + (dir / "lr").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(eqaug::io::read_file(dir / "lr" / "manifest.json"))["config"]["train"]["lr"], 0.25);
   for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
            {"--set model.layers[20].channels=8", "no element 20 (the list has 9)"},
            {"--set train.lr=abc", "train.lr: expected a number"},
