@@ -223,17 +223,8 @@ FigureFiles render_figure(const Sweep& sweep, const fs::path& dir, const FigureO
     throw Error("figure size " + std::to_string(options.width) + "x" + std::to_string(options.height) +
                 ": expected positive width and height");
 
-  const fs::path out_dir = fs::absolute(dir).lexically_normal();
-  FigureFiles files;
-  files.png = out_dir / "figure.png";
-  files.svg = out_dir / "figure.svg";
-  files.pdf = out_dir / "figure.pdf";
-  files.script = out_dir / "figure.gp";
-
-  const fs::path data_dir = out_dir / "figure-data";
-  std::error_code ec;
-  fs::create_directories(data_dir, ec);
-  if (ec) throw Error("cannot create directory " + in_quotes(data_dir) + ": " + ec.message());
+  fs::path data_dir;
+  FigureFiles files = figure_files(dir, data_dir);
   for (const auto& mode : sweep.modes) {
     files.data.push_back(data_dir / (mode + "-runs.dat"));
     io::write_file_atomic(files.data.back(), runs_data(mode, sweep));

@@ -303,4 +303,18 @@ bool remove_figure(const fs::path& dir) {
   return removed;
 }
 
+FigureFiles figure_files(const fs::path& dir, fs::path& data_dir) {
+  const fs::path out_dir = fs::absolute(dir).lexically_normal();
+  FigureFiles files;
+  files.png = out_dir / "figure.png";
+  files.svg = out_dir / "figure.svg";
+  files.pdf = out_dir / "figure.pdf";
+  files.script = out_dir / "figure.gp";
+  data_dir = out_dir / "figure-data";
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) throw RuntimeFailure("cannot create directory " + in_quotes(data_dir) + ": " + ec.message());
+  return files;
+}
+
 }  // namespace eqaug::report::detail

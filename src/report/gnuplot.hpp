@@ -68,6 +68,10 @@ std::string legend_strip(const std::vector<std::string>& modes, const RunStyle& 
 // Returns whether anything was removed. Throws eqaug::RuntimeFailure on a failure.
 bool remove_figure(const std::filesystem::path& dir);
 
+// The figure files of a results folder (figure.png/svg/pdf/gp, absolute) and its
+// figure-data/ folder, created.
+FigureFiles figure_files(const std::filesystem::path& dir, std::filesystem::path& data_dir);
+
 // Runs `gnuplot -e "<var> = '<temporary>'; ..." script` for every (variable, final path) in
 // `outputs`; the temporaries sit next to the final paths and are renamed onto them only once
 // gnuplot has exited 0 and written every one of them (non-empty). Throws eqaug::Error (gnuplot

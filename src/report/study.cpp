@@ -337,16 +337,8 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
   const int height = row_height * static_cast<int>(plotted.size()) + kTitlePad +
                      kTitleLine * title_lines(study) + kLegend;
 
-  const fs::path out_dir = fs::absolute(dir).lexically_normal();
-  FigureFiles files;
-  files.png = out_dir / "figure.png";
-  files.svg = out_dir / "figure.svg";
-  files.pdf = out_dir / "figure.pdf";
-  files.script = out_dir / "figure.gp";
-  const fs::path data_dir = out_dir / "figure-data";
-  std::error_code ec;
-  fs::create_directories(data_dir, ec);
-  if (ec) throw Error("cannot create directory " + in_quotes(data_dir) + ": " + ec.message());
+  fs::path data_dir;
+  FigureFiles files = figure_files(dir, data_dir);
   for (const StudyMember* m : plotted)
     for (const auto& mode : m->sweep.modes) {
       files.data.push_back(data_dir / (m->name + "-" + mode + "-runs.dat"));

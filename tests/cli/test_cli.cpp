@@ -1,5 +1,7 @@
 // The command line as a user meets it: exit codes and messages.
 #include <gtest/gtest.h>
+
+#include "../support/helpers.hpp"
 #include <sys/wait.h>
 
 #include <array>
@@ -9,63 +11,51 @@
 
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result eqaug(const std::string& args) {
-  const std::string cmd = std::string(EQAUG_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = eqaug::testing::CliResult;
+Result cli(const std::string& args) { return eqaug::testing::run_cli(args); }
 
 }  // namespace
 
 TEST(Cli, HelpExplainsEveryOverride) {
-  const auto r = eqaug("run --help");
+  const auto r = cli("run --help");
   EXPECT_EQ(r.code, 0);
   for (const char* opt : {"--runs", "--epochs", "--aug-passes", "--aug-per", "--lr", "--batch", "--seed",
                           "--modes", "--precision", "--threads", "--out", "--force", "--resume",
                           "--equi-update", "--data-npy", "--init-weights", "--save-weights"})
     EXPECT_NE(r.output.find(opt), std::string::npos) << opt;
-  EXPECT_EQ(eqaug("--help").code, 0);
-  const auto bare = eqaug("");
+  EXPECT_EQ(cli("--help").code, 0);
+  const auto bare = cli("");
   EXPECT_EQ(bare.code, 0);
   EXPECT_NE(bare.output.find("Subcommands"), std::string::npos) << bare.output;
 }
 
 TEST(Cli, BadInputFailsWithAMessage) {
-  auto r = eqaug("run perm --bogus-option");
+  auto r = cli("run perm --bogus-option");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("bogus-option"), std::string::npos) << r.output;
-  r = eqaug("run perm --aug-per pixel");
+  r = cli("run perm --aug-per pixel");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("aug-per"), std::string::npos) << r.output;
-  r = eqaug("run perm --lr -3");
+  r = cli("run perm --lr -3");
   EXPECT_NE(r.code, 0);
   for (const char* bad : {"--threads 0", "--threads -1", "--runs -1", "--runs 0", "--chunk 0", "--batch 0",
                           "--aug-passes 0", "--epochs -2", "--precision f16", "--modes nom,bogus", "--seed -1",
                           "--lr abc", "--lr 0"}) {
-    r = eqaug(std::string("run perm --out /tmp/eqaug-cli-never ") + bad);
+    r = cli(std::string("run perm --out /tmp/eqaug-cli-never ") + bad);
     EXPECT_NE(r.code, 0) << bad;
     EXPECT_NE(r.output.find(std::string(bad).substr(2, std::string(bad).find(' ') - 2)), std::string::npos)
         << bad << ": " << r.output;
   }
-  r = eqaug("run perm --modes nom,nom --out /tmp/eqaug-cli-never");
+  r = cli("run perm --modes nom,nom --out /tmp/eqaug-cli-never");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("twice"), std::string::npos) << r.output;
-  r = eqaug("run no-such-preset");
+  r = cli("run no-such-preset");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("no-such-preset"), std::string::npos) << r.output;
-  r = eqaug("report /nonexistent/results");
+  r = cli("report /nonexistent/results");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("/nonexistent/results"), std::string::npos) << r.output;
-  r = eqaug("run perm --data-npy /nonexistent/data --out /tmp/eqaug-cli-never");
+  r = cli("run perm --data-npy /nonexistent/data --out /tmp/eqaug-cli-never");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("/nonexistent/data"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists("/tmp/eqaug-cli-never"));
@@ -74,19 +64,19 @@ TEST(Cli, BadInputFailsWithAMessage) {
 TEST(Cli, SmallRunEndsWithTableAndFigure) {
   const auto dir = std::filesystem::temp_directory_path() / ("eqaug-cli-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  const auto r = eqaug("run perm --runs 2 --epochs 1 --aug-passes 2 --threads 2 --out " + dir.string());
+  const auto r = cli("run perm --runs 2 --epochs 1 --aug-passes 2 --threads 2 --out " + dir.string());
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("run 2/2 done"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Equi"), std::string::npos) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir / "summary.csv"));
-  const auto again = eqaug("run perm --runs 2 --epochs 1 --aug-passes 2 --out " + dir.string());
+  const auto again = cli("run perm --runs 2 --epochs 1 --aug-passes 2 --out " + dir.string());
   EXPECT_EQ(again.code, 2);
   EXPECT_NE(again.output.find("--force"), std::string::npos) << again.output;
   std::filesystem::remove_all(dir);
 }
 
 TEST(Cli, DimsListsTheEquivariantSubspaceOfEveryLayer) {
-  const auto r = eqaug("dims perm");
+  const auto r = cli("dims perm");
   ASSERT_EQ(r.code, 0) << r.output;
   // A0: 32·1 channel pairs × 15 orbits; A1: 64·32 × 2; the dense layers are all of E.
   EXPECT_NE(r.output.find("320000       15        480"), std::string::npos) << r.output;

@@ -17,26 +17,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../support/helpers.hpp"
 #include "eqaug/io/atomic_file.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result cli(const std::string& args) {
-  const std::string cmd = std::string(EQAUG_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using eqaug::testing::run_cli;
+using Result = eqaug::testing::CliResult;
+Result cli(const std::string& args) { return run_cli(args); }
 
 fs::path temp_dir(const std::string& tag) {
   const auto d = fs::temp_directory_path() / ("eqaug-cliwf-" + std::to_string(::getpid()) + "-" + tag);

@@ -2,6 +2,8 @@
 // authors' simpshape files.
 #include <gtest/gtest.h>
 
+#include "../support/helpers.hpp"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -29,33 +31,16 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<std::uint8_t>;
 
-class TempDir {
+/// A temporary folder for the test, named after it.
+class TempDir : public testing::TempDir {
 public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("eqaug_test_images_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-             std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
-private:
-  fs::path path_;
+  TempDir() : testing::TempDir("eqaug_test_images") {}
 };
 
 template <typename F>
 std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no eqaug::Error thrown>";
+  const std::string m = testing::message_of(std::forward<F>(f));
+  return m == "(no error)" ? "<no eqaug::Error thrown>" : m;
 }
 
 bool contains(const std::string& haystack, const std::string& needle) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../support/helpers.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/io/atomic_file.hpp"
 #include "eqaug/io/config.hpp"
@@ -36,14 +37,7 @@ json small_perm() {
   return j;
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using eqaug::testing::message_of;
 
 class SweepTest : public ::testing::Test {
 protected:

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "../support/helpers.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/experiment/study.hpp"
 #include "eqaug/io/atomic_file.hpp"
@@ -26,14 +27,7 @@ json preset(const std::string& name, const std::string& scale = "full") {
   return io::apply_scale(io::load_toml(f), scale, f.string());
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using eqaug::testing::message_of;
 
 /// A Trans study shrunk to milliseconds: 4x4 images, 2 channels, 12 samples.
 json tiny_groups() {
@@ -50,19 +44,8 @@ json tiny_groups() {
   return j;
 }
 
-struct Run {
-  int code;
-  std::string output;
-};
-Run cli(const std::string& args) {
-  const std::string cmd = std::string(EQAUG_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), buf.size(), p)) out += buf.data();
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Run = eqaug::testing::CliResult;
+Run cli(const std::string& args) { return eqaug::testing::run_cli(args); }
 
 fs::path temp_dir(const std::string& tag) {
   const auto d = fs::temp_directory_path() / ("eqaug-imgcfg-" + std::to_string(::getpid()) + "-" + tag);
