@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "eqaug/core/error.hpp"
+#include "eqaug/equivariance/closed_forms.hpp"
 #include "eqaug/io/config.hpp"
 #include "eqaug/io/npy.hpp"
 #include "eqaug/io/results.hpp"
@@ -506,24 +507,37 @@ int main(int argc, char** argv) {
     }
     if (*dims) {
       std::string source;
+      bool mismatch = false;
       for (const auto& [member, cfg] : resolve_all(load_config(d, source), source)) {
         const auto group = eqaug::io::build_group(cfg);
         const auto spec = eqaug::io::build_model(cfg, group);
-        std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s\n", cfg.name.c_str(), group->name().c_str(), "layer",
-                    "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L");
+        const auto& g = cfg.json.at("group");
+        const auto family = eqaug::group_family(g.at("kind").get<std::string>(),
+                                                g.contains("n") ? g.at("n").get<std::size_t>() : g.at("side").get<std::size_t>());
+        std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), "layer",
+                    "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L", "orbits by closed form (SPEC §2)");
         for (std::size_t j = 0; j < spec->linear_layers().size(); ++j) {
           const auto& l = spec->linear_layer(j);
           const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +
                                     std::to_string(l.out.sites) + "," + std::to_string(l.in.sites) + ")";
-          std::printf("%-6s %-22s %12zu %8zu %10zu %12.4g\n", l.name.c_str(), shape.c_str(), l.count,
-                      l.subspace->orbits().count(), l.subspace->dim(),
-                      static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count));
+          const std::size_t orbits = l.subspace->orbits().count();
+          const auto expected = family ? eqaug::closed_form_orbits(*family, l.out.order, l.in.order) : std::nullopt;
+          std::string check = "-";
+          if (expected) {
+            const std::size_t want = expected.value();
+            check = want == orbits ? "checked (" + std::to_string(want) + ")" : "MISMATCH: closed form " + std::to_string(want);
+            mismatch = mismatch || want != orbits;
+          }
+          std::printf("%-6s %-22s %12zu %8zu %10zu %12.4g  %s\n", l.name.c_str(), shape.c_str(), l.count, orbits,
+                      l.subspace->dim(), static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count),
+                      check.c_str());
         }
         std::printf("%-6s %-22s %12zu %8s %10zu %12.4g\n", "total", "", spec->num_params(), "", spec->dim_E(),
                     static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
         if (!member.empty()) std::printf("\n");
       }
-      return 0;
+      if (mismatch) std::cerr << "eqaug: error: an orbit count disagrees with its closed form (a bug in eqaug)\n";
+      return mismatch ? kExitRuntime : 0;
     }
   } catch (const eqaug::experiment::Interrupted& e) {
     std::cerr << "\neqaug: interrupted after " << e.runs_done << " of " << e.runs_total
