@@ -47,7 +47,7 @@ struct RunArgs {
   std::string config;
   std::optional<std::size_t> runs, epochs, aug_passes, batch, threads, chunk;
   std::optional<std::uint64_t> seed;
-  std::optional<double> lr;
+  std::optional<double> lr, penalty;
   std::optional<std::string> aug_per, precision, equi_update, equi_eval, data_npy, data_dir, init_weights;
   std::string scale = "full";
   std::vector<std::string> sets;  // --set key.path=value, any config key
@@ -123,6 +123,7 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
   if (a.runs) t["runs"] = *a.runs;
   if (a.epochs) t["epochs"] = *a.epochs;
   if (a.lr) t["lr"] = *a.lr;
+  if (a.penalty) t["penalty"] = *a.penalty;
   if (a.batch) t["batch"] = *a.batch;
   if (a.seed) t["seed"] = *a.seed;
   if (a.chunk) t["chunk"] = *a.chunk;
@@ -133,8 +134,8 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
     for (std::size_t at; !rest.empty(); rest = at == std::string::npos ? "" : rest.substr(at + 1)) {
       at = rest.find(',');
       const std::string m = rest.substr(0, at);
-      if (m != "nom" && m != "aug" && m != "equi")
-        throw eqaug::Error("--modes: '" + m + "' is not a mode (expected a comma-separated list of nom, aug, equi)");
+      if (m != "nom" && m != "aug" && m != "equi" && m != "augpen")
+        throw eqaug::Error("--modes: '" + m + "' is not a mode (expected a comma-separated list of nom, aug, equi, augpen)");
       list.push_back(m);
     }
     if (list.empty()) throw eqaug::Error("--modes: empty list (expected e.g. nom,aug,equi)");
@@ -346,8 +347,12 @@ int main(int argc, char** argv) {
   run->add_option("--seed", a.seed, "Master seed of the data, init and augmentation streams (default: train.seed; perm: 0)")
       ->check(whole_number);
   run->add_option("--modes", a.modes,
-                  "Strategies to train, a comma-separated list of nom, aug, equi, e.g. --modes nom,equi "
-                  "(default: train.modes; all three)");
+                  "Strategies to train, a comma-separated list of nom, aug, equi, augpen, e.g. --modes nom,equi "
+                  "(default: train.modes; nom,aug,equi)");
+  run->add_option("--penalty", a.penalty,
+                  "gamma of the augpen strategy: Aug plus gamma/2 |A - P_E A|^2, with Aug's draws; use with "
+                  "--modes ...,augpen (default: train.penalty; 0)")
+      ->check(positive_real);
   run->add_option("--precision", a.precision, "f32 (as the paper) or f64 (default: train.precision; perm: f32)")
       ->check(CLI::IsMember({"f32", "f64"}));
   run->add_option("--equi-update", a.equi_update,

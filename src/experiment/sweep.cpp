@@ -86,7 +86,7 @@ bool is_ours(const fs::path& entry) {
   if (name == "manifest.json" || name == "summary.csv" || name == "steps.csv" || name == "figure-data" ||
       name.rfind("figure.", 0) == 0)
     return true;
-  for (Mode m : {Mode::Nom, Mode::Aug, Mode::Equi})
+  for (Mode m : {Mode::Nom, Mode::Aug, Mode::Equi, Mode::AugPen})
     if (name == to_string(m)) return true;
   return false;
 }

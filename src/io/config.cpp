@@ -373,6 +373,8 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
     cfg.train.raw_start = start == "raw";
     Strategy aug, equi;
     aug.mode = Mode::Aug;
+    const double penalty = t.num("penalty", 0.0);
+    if (penalty < 0) t.fail("train.penalty", "must be non-negative");
     aug.batch = batch;
     equi.mode = Mode::Equi;
     if (t.has("aug")) {
@@ -419,8 +421,12 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
         t.fail("train.modes", e.what());
       }
       if (!seen.insert(m).second) t.fail("train.modes", "mode '" + s + "' listed twice");
-      Strategy st = m == Mode::Aug ? aug : m == Mode::Equi ? equi : Strategy{};
+      Strategy st = m == Mode::Aug || m == Mode::AugPen ? aug : m == Mode::Equi ? equi : Strategy{};
       st.mode = m;
+      if (m == Mode::AugPen) {
+        if (!(penalty > 0)) t.fail("train.penalty", "mode augpen needs a positive penalty gamma (e.g. penalty = 1.0 or --penalty 1)");
+        st.penalty = penalty;
+      }
       st.batch = batch;
       cfg.train.strategies.push_back(st);
     }
@@ -438,12 +444,14 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
   t["init_weights"] = cfg.init_weights;
   t["start"] = cfg.train.raw_start ? "raw" : "projected";
   t["modes"] = json::array();
+  t.erase("penalty");  // recorded below only where augpen runs
   for (const auto& st : cfg.train.strategies) {
     t["modes"].push_back(st.name());
     t["batch"] = st.batch;
     // Exact augmentation makes one pass per group element: passes and per are not used,
     // and the manifest records only what ran.
-    if (st.mode == Mode::Aug)
+    if (st.mode == Mode::AugPen) t["penalty"] = st.penalty;
+    if (st.augments())
       t["aug"] = st.exact ? json{{"exact", true}}
                           : json{{"passes", st.passes}, {"per", to_string(st.per)}, {"exact", false}};
     if (st.mode == Mode::Equi)

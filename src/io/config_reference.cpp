@@ -80,7 +80,10 @@ const std::vector<KeyDoc>& config_reference() {
       {"train.start", "string", "`projected`", "`projected`, `raw`",
        "Where runs start: A⁰ projected onto E (the paper), or `raw`: the drawn (or --init-weights) point as it is, "
        "off E; Equi then starts at Π_E A⁰. `--start`."},
-      {"train.modes", "list", "`[\"nom\", \"aug\", \"equi\"]`", "`nom`, `aug`, `equi`, each once", "Strategies to train. `--modes`."},
+      {"train.modes", "list", "`[\"nom\", \"aug\", \"equi\"]`", "`nom`, `aug`, `equi`, `augpen`, each once",
+       "Strategies to train (`augpen`: Aug plus the penalty γ/2 ‖A − Π_E A‖², with Aug's draws). `--modes`."},
+      {"train.penalty", "number", "`0`", "> 0 when `augpen` runs",
+       "γ of augpen's penalty γ/2 ‖A − Π_E A‖² (the stabiliser of E the paper proposes); recorded only when augpen runs. `--penalty`."},
       {"train.aug", "table", "every default", "", "The Aug strategy."},
       {"train.aug.passes", "integer", "`25`", "≥ 1", "L: augmented passes over the data per step (not used when exact). `--aug-passes`."},
       {"train.aug.per", "string", "`sample`", "`sample`, `batch`",

@@ -64,7 +64,7 @@ std::string shape_str(const std::vector<std::size_t>& s) {
 }
 
 std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names) {
-  const bool aug = run.strategy.mode == Mode::Aug;
+  const bool aug = run.strategy.augments();
   std::string s = "step,loss,accuracy,dist_init,dist_E";
   if (aug) s += ",loss_aug";
   for (const auto& n : layer_names) s += ",dist_init." + n;

@@ -101,20 +101,27 @@ std::string progress_text(const Sweep& sweep) {
 }
 
 std::string augmentation_text(const Sweep& sweep) {
-  if (std::find(sweep.modes.begin(), sweep.modes.end(), "aug") == sweep.modes.end()) return "";
+  const bool aug = std::find(sweep.modes.begin(), sweep.modes.end(), "aug") != sweep.modes.end();
+  const bool pen = std::find(sweep.modes.begin(), sweep.modes.end(), "augpen") != sweep.modes.end();
+  if (!aug && !pen) return "";
   const auto& m = sweep.manifest;
   if (!m.is_object() || !m.contains("config") || !m["config"].is_object()) return "";
   const auto& config = m["config"];
   if (!config.contains("train") || !config["train"].is_object()) return "";
   const auto& train = config["train"];
   if (!train.contains("aug") || !train["aug"].is_object()) return "";
-  const auto& aug = train["aug"];
-  if (aug.contains("exact") && aug["exact"].is_boolean() && aug["exact"].get<bool>())
-    return "Aug exact (every group element)";
-  std::string text = "Aug sampled";
-  if (aug.contains("per") && aug["per"].is_string()) text += " per " + aug["per"].get<std::string>();
-  if (aug.contains("passes") && aug["passes"].is_number_integer())
-    text += ", L = " + std::to_string(aug["passes"].get<long long>());
+  const auto& settings = train["aug"];
+  std::string text;
+  if (settings.contains("exact") && settings["exact"].is_boolean() && settings["exact"].get<bool>()) {
+    text = "Aug exact (every group element)";
+  } else {
+    text = "Aug sampled";
+    if (settings.contains("per") && settings["per"].is_string()) text += " per " + settings["per"].get<std::string>();
+    if (settings.contains("passes") && settings["passes"].is_number_integer())
+      text += ", L = " + std::to_string(settings["passes"].get<long long>());
+  }
+  if (pen && train.contains("penalty") && train["penalty"].is_number())
+    text += ", AugPen γ = " + format_number(train["penalty"].get<double>());
   return text;
 }
 

@@ -82,6 +82,7 @@ std::string mode_label(const std::string& mode) {
   if (mode == "nom") return "Nom";
   if (mode == "aug") return "Aug";
   if (mode == "equi") return "Equi";
+  if (mode == "augpen") return "AugPen";
   std::string label = mode;
   if (!label.empty()) label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
   return label;

@@ -9,6 +9,7 @@ std::string to_string(Mode m) {
     case Mode::Nom: return "nom";
     case Mode::Aug: return "aug";
     case Mode::Equi: return "equi";
+    case Mode::AugPen: return "augpen";
   }
   return "?";
 }
@@ -34,7 +35,8 @@ Mode parse_mode(const std::string& s) {
   if (s == "nom") return Mode::Nom;
   if (s == "aug") return Mode::Aug;
   if (s == "equi") return Mode::Equi;
-  throw Error("unknown mode '" + s + "' (expected nom, aug or equi)");
+  if (s == "augpen") return Mode::AugPen;
+  throw Error("unknown mode '" + s + "' (expected nom, aug, equi or augpen)");
 }
 AugPer parse_aug_per(const std::string& s) {
   if (s == "sample") return AugPer::Sample;

@@ -25,10 +25,12 @@ Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&eng
   const double pass_bytes = static_cast<double>(data.size) *
                             static_cast<double>(data.input.sites + data.target.sites) * sizeof(std::uint32_t);
   for (const auto& st : opts_.strategies) {
-    if (st.mode == Mode::Aug && !st.exact && static_cast<double>(st.passes) * pass_bytes > 8e9)
+    if (st.augments() && !st.exact && static_cast<double>(st.passes) * pass_bytes > 8e9)
       throw Error(std::to_string(st.passes) + " augmentation passes over " + std::to_string(data.size) +
                   " samples need more than 8 GB of permutations per step; use fewer passes");
-    if (st.mode == Mode::Aug && st.exact) {
+    if (st.mode == Mode::AugPen && !(st.penalty > 0))
+      throw Error("augpen needs a positive penalty gamma (train.penalty, --penalty)");
+    if (st.augments() && st.exact) {
       const auto order = group.order();
       if (!order || *order > kMaxExactOrder)
         throw Error("exact augmentation averages over every element, but " + group.name() + " has " +
@@ -122,8 +124,9 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       // Groups: 0 = what the strategy descends (its gradient), 1 = Aug's un-augmented risk.
       std::vector<Pass> aug_passes;
       std::vector<typename GradientEngine<T>::Job> jobs;
-      if (st.mode == Mode::Aug) {
-        Rng rng = augmentation_rng(opts_.seed, run_index, step, st.mode);
+      if (st.augments()) {
+        // AugPen draws what Aug draws, so that the penalty is the only difference.
+        Rng rng = augmentation_rng(opts_.seed, run_index, step, Mode::Aug);
         aug_passes = augmentation_passes(st, *spec.group(), data, rng);
         for (const auto& p : aug_passes) jobs.push_back({a.data(), &p, !last, 0});
         jobs.push_back({a.data(), &identity, false, 1});
@@ -134,17 +137,23 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       }
       auto results = engine_->run(jobs, 2);
       auto& desc = results[0];
-      const auto& risk = st.mode == Mode::Aug ? results[1] : desc;
+      const auto& risk = st.augments() ? results[1] : desc;
       EpochRecord rec = measure(spec, step, a, opts_.raw_start && st.mode == Mode::Equi ? start_in_E : start);
       rec.loss = risk.stats.loss_sum / static_cast<double>(risk.samples);
       rec.accuracy = risk.stats.correct / risk.stats.predictions;
-      if (st.mode == Mode::Aug) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
+      if (st.augments()) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
       out[k].records.push_back(std::move(rec));
       if (last) continue;
 
       std::vector<double>& g = desc.grad;
       const double scale = 1.0 / static_cast<double>(desc.samples);
       for (double& x : g) x *= scale;
+      if (st.mode == Mode::AugPen) {
+        // ∇ γ/2 ‖A − Π_E A‖² = γ (A − Π_E A): Π_E is an orthogonal projection.
+        std::vector<double> p(a.begin(), a.end());
+        spec.project(p.data());
+        for (std::size_t i = 0; i < g.size(); ++i) g[i] += st.penalty * (static_cast<double>(a[i]) - p[i]);
+      }
       if (state[k].structured) {
         // The gradient is already in the orthonormal coordinates of E.
         auto& c = state[k].coords;

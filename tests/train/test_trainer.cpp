@@ -246,3 +246,35 @@ TEST(TrainerStrategies, ReproducibleAndRunIndexChangesAugDraws) {
 
 }  // namespace
 }  // namespace eqaug
+
+namespace eqaug {
+namespace {
+
+TEST(TrainerPenalty, AugPenIsAugPlusTheGradientOfTheDistancePenalty) {
+  TinySetup s;
+  TrainOptions o;
+  o.epochs = 1;
+  o.lr = 0.2;
+  o.raw_start = true;  // off E, so that the penalty acts from the first step
+  Strategy pen = aug(3), plain = aug(3);
+  pen.mode = Mode::AugPen;
+  pen.penalty = 2.5;
+  o.strategies = {plain, pen};
+  const auto a0 = initial_point(s.spec, 0, 1, /*project=*/false);
+  ASSERT_GT(s.spec.distance_to_E(a0.data())[0], 0.1);
+  const auto runs = Trainer<double>(s.engine, o).run(1, a0);
+  // The same draws: the same augmented risk at A⁰; one step apart by η γ (A⁰ − Π_E A⁰).
+  EXPECT_EQ(runs[0].records[0].loss_aug, runs[1].records[0].loss_aug);
+  std::vector<double> p(a0);
+  s.spec.project(p.data());
+  for (std::size_t i = 0; i < a0.size(); ++i)
+    EXPECT_NEAR(runs[1].final_params[i], runs[0].final_params[i] - o.lr * pen.penalty * (a0[i] - p[i]), 1e-13) << i;
+  EXPECT_LT(runs[1].records[1].dist_E, runs[0].records[1].dist_E);
+  // γ must be positive.
+  pen.penalty = 0;
+  o.strategies = {pen};
+  EXPECT_THROW(Trainer<double>(s.engine, o), Error);
+}
+
+}  // namespace
+}  // namespace eqaug

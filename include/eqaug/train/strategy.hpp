@@ -9,7 +9,9 @@
 
 namespace eqaug {
 
-enum class Mode { Nom, Aug, Equi };
+/// AugPen: Aug with the penalty γ/2 ‖A − Π_E A‖² added to the augmented risk, the
+/// stabiliser of E the paper proposes (SPEC §1).
+enum class Mode { Nom, Aug, Equi, AugPen };
 enum class AugPer { Sample, Batch };
 enum class EquiUpdate { Orbit, Dense };
 /// How Equi evaluates its layers (orbit updates only): through E's structure (FFT
@@ -22,7 +24,7 @@ std::string to_string(AugPer p);
 std::string to_string(EquiUpdate u);
 std::string to_string(EquiEvalChoice e);
 EquiEvalChoice parse_equi_eval(const std::string& s);  // auto | structured | dense
-Mode parse_mode(const std::string& s);          // nom | aug | equi
+Mode parse_mode(const std::string& s);          // nom | aug | equi | augpen
 AugPer parse_aug_per(const std::string& s);     // sample | batch
 EquiUpdate parse_equi_update(const std::string& s);  // orbit | dense
 
@@ -39,6 +41,11 @@ struct Strategy {
   // or the dense weights with the projected gradient (the reference's way).
   EquiUpdate equi_update = EquiUpdate::Orbit;
   EquiEvalChoice equi_eval = EquiEvalChoice::Auto;
+  // AugPen: γ of the penalty γ/2 ‖A − Π_E A‖².
+  double penalty = 0.0;
+
+  /// Aug and AugPen draw augmentation passes.
+  bool augments() const { return mode == Mode::Aug || mode == Mode::AugPen; }
 
   std::string name() const { return to_string(mode); }
 };
