@@ -226,3 +226,15 @@ TEST(CliWorkflow, SaveDataExportsWhatDataNpyReadsBack) {
   EXPECT_EQ(cli("data perm").code, 2);  // nothing to do
   fs::remove_all(dir);
 }
+
+TEST(CliWorkflow, CheckReportsTheIdentitiesOfEveryPreset) {
+  for (const char* preset : {"perm", "rot --scale small", "trans --scale small"}) {
+    const auto r = cli(std::string("check ") + preset);
+    EXPECT_EQ(r.code, 0) << preset << ": " << r.output;
+    for (const char* row : {"Lemma 3", "Lemma 4", "Prop. 1", "Corollary 1"})
+      EXPECT_NE(r.output.find(row), std::string::npos) << preset << ": " << row;
+    EXPECT_NE(r.output.find("every identity holds"), std::string::npos) << r.output;
+  }
+  // S_10 cannot be enumerated: the check says it used S_5.
+  EXPECT_NE(cli("check perm").output.find("S_10 -> S_5"), std::string::npos);
+}
