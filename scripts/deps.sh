@@ -13,6 +13,7 @@ packages=(
   libbenchmark-dev       # bench/
   gnuplot-nox            # figures (PNG via cairo, SVG)
   libfftw3-dev           # FFT path of the translation-equivariant layers
+  libspectra-dev         # Lanczos (restricted Hessian spectra)
   zlib1g-dev             # gzip-compressed IDX (MNIST) files
   dataset-fashion-mnist  # default image data of the Trans/Groups presets
 )

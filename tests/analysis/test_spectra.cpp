@@ -1,0 +1,104 @@
+// Restricted spectra on E and E⊥ (Lanczos), against dense eigen-decompositions, and the
+// converse of Proposition 3 failing (paper App. C): a form positive definite on E whose
+// restriction to E⊥ is not, which the restricted spectra must tell apart.
+#include <gtest/gtest.h>
+
+#include <Eigen/Dense>
+
+#include <cmath>
+#include <vector>
+
+#include "eqaug/analysis/spectra.hpp"
+#include "eqaug/core/rng.hpp"
+#include "eqaug/group/group.hpp"
+#include "eqaug/nn/model.hpp"
+
+namespace eqaug::analysis {
+namespace {
+
+ModelSpec small_model(const GroupPtr& g) {
+  ModelSpec spec(g, make_space(*g, 1, 2));
+  spec.linear(2, 2).leaky_relu().linear(2, 0).sigmoid().loss(LossKind::BCE);
+  return spec;
+}
+
+/// The dense matrix of x ↦ B x for a map given on vectors.
+Eigen::MatrixXd dense(std::size_t rows, std::size_t cols, const std::function<void(const double*, double*)>& f) {
+  Eigen::MatrixXd m(rows, cols);
+  std::vector<double> x(cols), y(rows);
+  for (std::size_t j = 0; j < cols; ++j) {
+    std::fill(x.begin(), x.end(), 0.0);
+    x[j] = 1;
+    f(x.data(), y.data());
+    for (std::size_t i = 0; i < rows; ++i) m(i, j) = y[i];
+  }
+  return m;
+}
+
+TEST(RestrictedSpectra, MatchDenseEigenvaluesOnEAndEPerp) {
+  const auto g = symmetric_group(4);
+  const ModelSpec spec = small_model(g);
+  const std::size_t P = spec.num_params(), D = spec.dim_E();
+  // A random symmetric H on L.
+  Rng rng(3);
+  Eigen::MatrixXd h(P, P);
+  for (std::size_t i = 0; i < P; ++i)
+    for (std::size_t j = 0; j <= i; ++j) h(i, j) = h(j, i) = rng.normal();
+  const SymmetricOperator H = [&](const double* x, double* y) {
+    Eigen::Map<Eigen::VectorXd>(y, P) = h * Eigen::Map<const Eigen::VectorXd>(x, P);
+  };
+  // B: E's orthonormal basis as columns; Q: a basis of E⊥ from the complement projector.
+  const Eigen::MatrixXd B = dense(P, D, [&](const double* c, double* a) { spec.from_coords(c, a); });
+  ASSERT_NEAR((B.transpose() * B - Eigen::MatrixXd::Identity(D, D)).norm(), 0.0, 1e-12);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> on_E(B.transpose() * h * B);
+  const Eigen::MatrixXd perp = Eigen::MatrixXd::Identity(P, P) - B * B.transpose();
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> pp(perp);
+  Eigen::MatrixXd Q(P, P - D);
+  for (std::size_t j = 0; j < P - D; ++j) Q.col(j) = pp.eigenvectors().col(D + j);  // eigenvalue 1
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> on_perp(Q.transpose() * h * Q);
+
+  const auto e = smallest_on_E(spec, H, 3);
+  ASSERT_TRUE(e.converged);
+  ASSERT_EQ(e.values.size(), 3u);
+  const auto p = smallest_on_E_perp(spec, H, 3);
+  ASSERT_TRUE(p.converged);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(e.values[i], on_E.eigenvalues()(static_cast<Eigen::Index>(i)), 1e-8) << i;
+    EXPECT_NEAR(p.values[i], on_perp.eigenvalues()(static_cast<Eigen::Index>(i)), 1e-8) << i;
+    EXPECT_LT(e.residuals[i], 1e-8);
+    EXPECT_LT(p.residuals[i], 1e-8);
+  }
+}
+
+TEST(RestrictedSpectra, ConverseOfProposition3Fails) {
+  // H = I − 3 v vᵀ with v a unit vector in E⊥: on E it is the identity (positive definite:
+  // a strict minimum of R^eq); on E⊥ it has the eigenvalue −2, so E is not stable there.
+  const auto g = symmetric_group(4);
+  const ModelSpec spec = small_model(g);
+  const std::size_t P = spec.num_params();
+  Rng rng(5);
+  std::vector<double> v(P);
+  for (auto& x : v) x = rng.normal();
+  std::vector<double> pv(v);
+  spec.project(pv.data());
+  double n = 0;
+  for (std::size_t i = 0; i < P; ++i) {
+    v[i] -= pv[i];
+    n += v[i] * v[i];
+  }
+  for (auto& x : v) x /= std::sqrt(n);
+  const SymmetricOperator H = [&](const double* x, double* y) {
+    double dot = 0;
+    for (std::size_t i = 0; i < P; ++i) dot += v[i] * x[i];
+    for (std::size_t i = 0; i < P; ++i) y[i] = x[i] - 3 * v[i] * dot;
+  };
+  const auto e = smallest_on_E(spec, H, 2);
+  const auto p = smallest_on_E_perp(spec, H, 2);
+  ASSERT_TRUE(e.converged && p.converged);
+  EXPECT_NEAR(e.values[0], 1.0, 1e-10);  // positive definite on E
+  EXPECT_NEAR(p.values[0], -2.0, 1e-10);  // not on E⊥
+  EXPECT_NEAR(p.values[1], 1.0, 1e-10);
+}
+
+}  // namespace
+}  // namespace eqaug::analysis
