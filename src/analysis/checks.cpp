@@ -26,16 +26,6 @@ double norm(const std::vector<double>& v) {
   return std::sqrt(s);
 }
 
-/// ρ̄(g)A: every linear layer acted on by g on its output and input sites.
-std::vector<double> act_on_params(const ModelSpec& spec, const Permutation& g, const std::vector<double>& a) {
-  std::vector<double> out(a.size());
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
-    l.subspace->act(g.on_tuples(l.out.order), g.on_tuples(l.in.order), a.data() + l.offset, out.data() + l.offset);
-  }
-  return out;
-}
-
 /// x'[c, g(s)] = x[c, s] for every sample (the engine's augmentation).
 std::vector<double> move(const std::vector<double>& x, const Space& space, const Permutation& g, std::size_t n) {
   if (space.order == 0) return x;
@@ -163,7 +153,7 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
     const double lhs = r.stats.loss_sum / static_cast<double>(r.samples);
     double rhs = 0;
     for (const auto& e : elements) {
-      const auto moved = act_on_params(*spec, e.inverse(), off_E);
+      const auto moved = spec->act(e.inverse(), off_E);
       const auto n = nominal(moved, false);
       rhs += n.stats.loss_sum / static_cast<double>(n.samples);
     }

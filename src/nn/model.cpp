@@ -113,6 +113,17 @@ void ModelSpec::from_coords(const double* c, T* params) const {
 }
 
 template <typename T>
+std::vector<T> ModelSpec::act(const Permutation& g, const std::vector<T>& params) const {
+  EQAUG_CHECK(params.size() == num_params_, "parameter vector of the wrong size");
+  std::vector<T> out(params.size());
+  for (auto i : linear_) {
+    const auto& l = layers_[i];
+    l.subspace->act(g.on_tuples(l.out.order), g.on_tuples(l.in.order), params.data() + l.offset, out.data() + l.offset);
+  }
+  return out;
+}
+
+template <typename T>
 void ModelSpec::project(T* params) const {
   for (auto i : linear_) layers_[i].subspace->project(params + layers_[i].offset);
 }
@@ -243,6 +254,8 @@ template std::vector<double> ModelSpec::to_coords<float>(const float*) const;
 template std::vector<double> ModelSpec::to_coords<double>(const double*) const;
 template void ModelSpec::from_coords<float>(const double*, float*) const;
 template void ModelSpec::from_coords<double>(const double*, double*) const;
+template std::vector<float> ModelSpec::act<float>(const Permutation&, const std::vector<float>&) const;
+template std::vector<double> ModelSpec::act<double>(const Permutation&, const std::vector<double>&) const;
 template void ModelSpec::project<float>(float*) const;
 template void ModelSpec::project<double>(double*) const;
 template std::vector<double> ModelSpec::distance_to_E<float>(const float*) const;

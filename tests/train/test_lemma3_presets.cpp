@@ -66,16 +66,6 @@ std::vector<double> random_images(Rng& rng, std::size_t n) {
   return x;
 }
 
-/// ρ̄(g)A over every linear layer.
-std::vector<double> act_on_params(const ModelSpec& spec, const Permutation& g, const std::vector<double>& a) {
-  std::vector<double> out(a.size());
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
-    l.subspace->act(g.on_tuples(l.out.order), g.on_tuples(l.in.order), a.data() + l.offset, out.data() + l.offset);
-  }
-  return out;
-}
-
 /// max over entries of |got − want| / (largest |want| of the same sample).
 double max_rel_diff(const std::vector<double>& got, const std::vector<double>& want, std::size_t batch) {
   EXPECT_EQ(got.size(), want.size());
@@ -159,7 +149,7 @@ void check_lemma3(const Built& b, std::uint64_t seed, bool invariant_task) {
           << "structured evaluation not " << (invariant_task ? "invariant" : "equivariant");
       // For any A: Φ_A(ρ_X(g)x) = ρ_Y(g) Φ_{ρ̄(g)^{-1}A}(x).
       const auto lhs_off = net.predict(a.data(), gx.data(), B);
-      const auto ainv = act_on_params(spec, e.inverse(), a);
+      const auto ainv = spec.act(e.inverse(), a);
       const auto rhs_off = move_output(spec, e, net.predict(ainv.data(), x.data(), B), B);
       EXPECT_LT(max_rel_diff(lhs_off, rhs_off, B), 1e-10) << "Lemma 3 off E";
       // Off E the network is not invariant/equivariant.

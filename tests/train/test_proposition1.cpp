@@ -47,16 +47,6 @@ double total(const std::vector<double>& per_layer) {
   return std::sqrt(s);
 }
 
-/// ρ̄(g)A: every linear layer acted on by g on its output and input sites.
-std::vector<double> act_on_params(const ModelSpec& spec, const Permutation& g, const std::vector<double>& a) {
-  std::vector<double> out(a.size());
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
-    l.subspace->act(g.on_tuples(l.out.order), g.on_tuples(l.in.order), a.data() + l.offset, out.data() + l.offset);
-  }
-  return out;
-}
-
 struct Fixture {
   GroupPtr group = symmetric_group(4);
   ModelSpec spec = small_model(group);
@@ -117,7 +107,7 @@ TEST(TheoryLemma3, NetworkIsEquivariantUnderLiftedAction) {
     for (std::size_t k = 0; k < n; ++k)
       for (std::size_t s = 0; s < 16; ++s) gx[k * 16 + gp(s)] = x[k * 16 + s];
     const auto lhs = net.predict(a.data(), gx.data(), n);
-    const auto ainv = act_on_params(f.spec, g.inverse(), a);
+    const auto ainv = f.spec.act(g.inverse(), a);
     const auto rhs = net.predict(ainv.data(), x.data(), n);
     for (std::size_t k = 0; k < n; ++k) ASSERT_NEAR(lhs[k], rhs[k], 1e-13);
   }
@@ -151,7 +141,7 @@ TEST(TheoryLemma4, AugmentedRiskIsHaarAverageOfLiftedRisk) {
   double avg = 0;
   const auto els = f.group->elements();
   for (const auto& g : els) {
-    const auto ga = act_on_params(f.spec, g, a);
+    const auto ga = f.spec.act(g, a);
     avg += f.nominal(ga, false).stats.loss_sum / static_cast<double>(f.data.size);
   }
   avg /= static_cast<double>(els.size());

@@ -74,6 +74,8 @@ public:
   template <typename T> std::vector<double> to_coords(const T* params) const;
   /// The point of E with coordinates c, written into the dense parameter vector.
   template <typename T> void from_coords(const double* c, T* params) const;
+  /// out = ρ̄(g)A: every layer acted on by g on its output and input sites.
+  template <typename T> std::vector<T> act(const Permutation& g, const std::vector<T>& params) const;
   /// Π_E over all layers, in place.
   template <typename T> void project(T* params) const;
   /// ‖A − Π_E A‖ per linear layer.
