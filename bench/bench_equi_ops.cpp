@@ -69,8 +69,8 @@ double dense_flops(const EquivariantSubspace& sub, std::size_t batch) {
 void BM_EquiLayerChunk(benchmark::State& state) {
   blas::set_num_threads(1);
   const auto& sub = trans().layers[static_cast<std::size_t>(state.range(0))];
-  const auto op = make_equi_op<float>(sub, EquiEval::Structured,
-                                      EquiOpTuning{static_cast<std::size_t>(state.range(1))});
+  const auto op =
+      make_equi_op<float>(sub, EquiEval::Structured, EquiOpTuning{static_cast<std::size_t>(state.range(1))});
   state.SetLabel(op->kind());
   const auto c = random_floats(sub->dim(), 1, 0.1), x = random_floats(kChunk * sub->in().dim(), 2),
              gy = random_floats(kChunk * sub->out().dim(), 3);
@@ -115,8 +115,8 @@ void BM_TransEquiPass(benchmark::State& state) {
   std::vector<std::vector<float>> coords;
   std::size_t width = 0, scratch = 0, n_coords = 0;
   for (std::size_t j = 0; j < 4; ++j) {
-    ops_.push_back(make_equi_op<float>(t.layers[j], EquiEval::Structured,
-                                       EquiOpTuning{static_cast<std::size_t>(state.range(1))}));
+    ops_.push_back(
+        make_equi_op<float>(t.layers[j], EquiEval::Structured, EquiOpTuning{static_cast<std::size_t>(state.range(1))}));
     coords.push_back(random_floats(t.layers[j]->dim(), 10 + j, 0.1));
     width = std::max({width, t.layers[j]->in().dim(), t.layers[j]->out().dim()});
     scratch = std::max(scratch, ops_[j]->scratch_size(kChunk));
@@ -145,8 +145,7 @@ void BM_TransEquiPass(benchmark::State& state) {
     pool.parallel_for(chunks, [&](std::size_t chunk, std::size_t worker) {
       Work& w = work[worker];
       const std::size_t b = kChunk;
-      std::copy_n(images.data() + chunk * b * t.layers[0]->in().dim(), b * t.layers[0]->in().dim(),
-                  w.act[0].data());
+      std::copy_n(images.data() + chunk * b * t.layers[0]->in().dim(), b * t.layers[0]->in().dim(), w.act[0].data());
       // Forward: lrelu after layers 0 and 1, tanh after 2 (in place on the next input).
       for (std::size_t j = 0; j < 4; ++j) {
         float* y = w.act[j + 1].data();
@@ -170,7 +169,8 @@ void BM_TransEquiPass(benchmark::State& state) {
     });
     benchmark::DoNotOptimize(work[0].gc[0].data());
   }
-  state.counters["images/s"] = benchmark::Counter(static_cast<double>(kImages), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["images/s"] =
+      benchmark::Counter(static_cast<double>(kImages), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["coords"] = static_cast<double>(n_coords);
 }
 

@@ -73,8 +73,8 @@ void dense_pass(benchmark::State& state, const std::string& name, bool equi) {
     auto r = engine.run({{params, &identity, true, 0, equi}}, 1);
     benchmark::DoNotOptimize(r);
   }
-  state.counters["GFLOP/s(dense-equivalent)"] = benchmark::Counter(
-      gemm_flops(*p.spec, p.data.size) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s(dense-equivalent)"] =
+      benchmark::Counter(gemm_flops(*p.spec, p.data.size) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["threads"] = static_cast<double>(threads());
   std::string kinds;
   for (const auto& k : (equi ? engine.equi_network().layer_kinds() : std::vector<std::string>{"dense"}))

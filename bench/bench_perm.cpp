@@ -62,7 +62,8 @@ void BM_PermChunk(benchmark::State& state) {
     auto st = net.evaluate(a.data(), batch, ws, g.data(), false);
     benchmark::DoNotOptimize(st);
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(gemm_flops(*p.spec, batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(gemm_flops(*p.spec, batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <typename T>
@@ -83,7 +84,8 @@ void BM_RawGemmSameShapes(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(gx.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(gemm_flops(spec, batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(gemm_flops(spec, batch) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// One training step of all three strategies (1000 + 25·1000 + 1000 samples with
@@ -107,8 +109,8 @@ void BM_PermStep(benchmark::State& state) {
     benchmark::DoNotOptimize(r);
   }
   const double n = static_cast<double>(p.data.size);
-  const double flops = gemm_flops(*p.spec, 1) * n * static_cast<double>(passes.size() + 2) +
-                       gemm_flops(*p.spec, 1, false) * n;
+  const double flops =
+      gemm_flops(*p.spec, 1) * n * static_cast<double>(passes.size() + 2) + gemm_flops(*p.spec, 1, false) * n;
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 

@@ -1,6 +1,6 @@
 // eqaug — equivariance versus augmentation, the command line.
-#include <CLI/CLI.hpp>
 #include <signal.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -15,11 +15,11 @@
 #include "eqaug/analysis/checks.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/equivariance/closed_forms.hpp"
+#include "eqaug/experiment/study.hpp"
+#include "eqaug/experiment/sweep.hpp"
 #include "eqaug/io/config.hpp"
 #include "eqaug/io/npy.hpp"
 #include "eqaug/io/results.hpp"
-#include "eqaug/experiment/study.hpp"
-#include "eqaug/experiment/sweep.hpp"
 #include "eqaug/report/report.hpp"
 
 namespace {
@@ -51,7 +51,7 @@ struct RunArgs {
   std::optional<double> lr, penalty;
   std::optional<std::string> aug_per, precision, equi_update, equi_eval, data_npy, data_dir, init_weights;
   std::string scale = "full";
-  std::vector<std::string> sets;  // --set key.path=value, any config key
+  std::vector<std::string> sets;     // --set key.path=value, any config key
   std::optional<std::string> modes;  // comma-separated, one token (never swallows the config path)
   std::optional<std::string> start;
   std::optional<bool> aug_exact;  // --aug-exact, --aug-exact=false
@@ -77,7 +77,8 @@ std::string absolute_dir(const std::string& option, const std::string& path) {
 void set_key(nlohmann::json& j, const std::string& kv) {
   const auto eq = kv.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw eqaug::Error("--set: expected KEY=VALUE such as train.lr=2e-5 or model.layers[0].channels=16, found '" + kv + "'");
+    throw eqaug::Error("--set: expected KEY=VALUE such as train.lr=2e-5 or model.layers[0].channels=16, found '" + kv +
+                       "'");
   const std::string path = kv.substr(0, eq), text = kv.substr(eq + 1);
   nlohmann::json value;
   try {
@@ -91,8 +92,7 @@ void set_key(nlohmann::json& j, const std::string& kv) {
     std::size_t end = path.find_first_of(".[", at);
     if (end == std::string::npos) end = path.size();
     const std::string key = path.substr(at, end - at);
-    if (key.empty() && !(at < path.size() && path[at] == '['))
-      throw eqaug::Error("--set: '" + path + "': empty key");
+    if (key.empty() && !(at < path.size() && path[at] == '[')) throw eqaug::Error("--set: '" + path + "': empty key");
     if (!key.empty()) {
       if (!node->is_object()) throw eqaug::Error("--set: '" + path + "': '" + key + "' is not inside a table");
       node = &(*node)[key];
@@ -136,7 +136,8 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
       at = rest.find(',');
       const std::string m = rest.substr(0, at);
       if (m != "nom" && m != "aug" && m != "equi" && m != "augpen")
-        throw eqaug::Error("--modes: '" + m + "' is not a mode (expected a comma-separated list of nom, aug, equi, augpen)");
+        throw eqaug::Error("--modes: '" + m +
+                           "' is not a mode (expected a comma-separated list of nom, aug, equi, augpen)");
       list.push_back(m);
     }
     if (list.empty()) throw eqaug::Error("--modes: empty list (expected e.g. nom,aug,equi)");
@@ -165,7 +166,8 @@ std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> resolve_all(con
   std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> out;
   const auto members = eqaug::io::study_members(j, source);
   if (members.empty()) out.emplace_back("", eqaug::io::resolve(j, source));
-  for (const auto& m : members) out.emplace_back(m.name, eqaug::io::resolve(m.json, source + " (study member " + m.name + ")"));
+  for (const auto& m : members)
+    out.emplace_back(m.name, eqaug::io::resolve(m.json, source + " (study member " + m.name + ")"));
   return out;
 }
 
@@ -205,14 +207,17 @@ void export_data(const eqaug::io::ExperimentConfig& cfg, const std::filesystem::
   const std::size_t side = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(S))));
   if (kind == "sbm") {
     for (std::size_t i = 0; i < data.size; ++i) {
-      eqaug::io::write_npy<double>(dir / ("graphmat" + std::to_string(i) + ".npy"), data.x.data() + i * D, {side, side});
+      eqaug::io::write_npy<double>(dir / ("graphmat" + std::to_string(i) + ".npy"), data.x.data() + i * D,
+                                   {side, side});
       eqaug::io::write_npy<double>(dir / ("graphlabel" + std::to_string(i) + ".npy"), data.y.data() + i * Y, {});
     }
   } else if (kind == "shapes") {
     for (std::size_t i = 0; i < data.size; ++i) {
       eqaug::io::write_npy<double>(dir / ("shpsimg" + std::to_string(i) + ".npy"), data.x.data() + i * D, {side, side});
-      eqaug::io::write_npy<double>(dir / ("shpstrig" + std::to_string(i) + ".npy"), data.y.data() + i * Y, {side, side});
-      eqaug::io::write_npy<double>(dir / ("shpspent" + std::to_string(i) + ".npy"), data.y.data() + i * Y + S, {side, side});
+      eqaug::io::write_npy<double>(dir / ("shpstrig" + std::to_string(i) + ".npy"), data.y.data() + i * Y,
+                                   {side, side});
+      eqaug::io::write_npy<double>(dir / ("shpspent" + std::to_string(i) + ".npy"), data.y.data() + i * Y + S,
+                                   {side, side});
     }
   } else {
     std::vector<double> labels(data.size);
@@ -234,9 +239,11 @@ int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesyst
   const auto& in = data.input;
   const std::size_t side = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(in.sites))));
   if (in.order != 1 || in.channels != 1 || side * side != in.sites)
-    throw eqaug::Error(cfg.name + ": contact sheets show images (one channel on an N x N grid); the inputs of this "
-                       "preset are " + std::to_string(in.channels) + " channel(s) on " + std::to_string(in.sites) +
-                       " sites of order " + std::to_string(in.order) + " (e.g. graphs: see --save-data of Perm)");
+    throw eqaug::Error(cfg.name +
+                       ": contact sheets show images (one channel on an N x N grid); the inputs of this "
+                       "preset are " +
+                       std::to_string(in.channels) + " channel(s) on " + std::to_string(in.sites) + " sites of order " +
+                       std::to_string(in.order) + " (e.g. graphs: see --save-data of Perm)");
   const auto png = dir / (cfg.name + "-data.png");
   if (std::filesystem::exists(png) && !force)
     throw eqaug::Error(png.string() + " already exists; pass --force to replace it");
@@ -246,7 +253,8 @@ int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesyst
   const bool fashion = data.name.rfind("fashion-mnist", 0) == 0;
   const auto& tg = data.target;
   if (tg.order == 1)
-    for (std::size_t c = 0; c < tg.channels; ++c) sheet.mask_names.push_back(c == 0 ? "triangle mask" : c == 1 ? "pentagon mask" : "mask " + std::to_string(c));
+    for (std::size_t c = 0; c < tg.channels; ++c)
+      sheet.mask_names.push_back(c == 0 ? "triangle mask" : c == 1 ? "pentagon mask" : "mask " + std::to_string(c));
   for (std::size_t i = 0; i < count; ++i) {
     sheet.images.emplace_back(data.x.begin() + static_cast<std::ptrdiff_t>(i * in.dim()),
                               data.x.begin() + static_cast<std::ptrdiff_t>((i + 1) * in.dim()));
@@ -327,7 +335,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   RunArgs a;
-  auto* run = app.add_subcommand("run", "Run a sweep of an experiment (a preset in configs/: perm, trans, rot, groups; or a .toml file)");
+  auto* run = app.add_subcommand(
+      "run", "Run a sweep of an experiment (a preset in configs/: perm, trans, rot, groups; or a .toml file)");
   run->add_option("config", a.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")->required();
   run->add_option("--runs", a.runs, "Independent runs (default: the config's train.runs; perm: 30)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
@@ -335,7 +344,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
   run->add_option("--aug-passes", a.aug_passes, "Augmentation passes L per step (default: train.aug.passes; perm: 25)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
-  run->add_option("--aug-per", a.aug_per, "One group element per 'sample' or per minibatch ('batch') (default: train.aug.per; perm: sample)")
+  run->add_option("--aug-per", a.aug_per,
+                  "One group element per 'sample' or per minibatch ('batch') (default: train.aug.per; perm: sample)")
       ->check(CLI::IsMember({"sample", "batch"}));
   bool aug_exact_flag = false;
   auto* aug_exact_opt = run->add_flag("--aug-exact", aug_exact_flag,
@@ -343,9 +353,12 @@ int main(int argc, char** argv) {
                                       "only); --aug-exact=false turns a config's exact = true off (default: "
                                       "train.aug.exact; false)");
   run->add_option("--lr", a.lr, "Learning rate eta (default: train.lr; perm: 1e-4)")->check(positive_real);
-  run->add_option("--batch", a.batch, "Minibatch size: samples sharing one group element with --aug-per batch (default: train.batch; perm: 200)")
+  run->add_option(
+         "--batch", a.batch,
+         "Minibatch size: samples sharing one group element with --aug-per batch (default: train.batch; perm: 200)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000'000}));
-  run->add_option("--seed", a.seed, "Master seed of the data, init and augmentation streams (default: train.seed; perm: 0)")
+  run->add_option("--seed", a.seed,
+                  "Master seed of the data, init and augmentation streams (default: train.seed; perm: 0)")
       ->check(whole_number);
   run->add_option("--modes", a.modes,
                   "Strategies to train, a comma-separated list of nom, aug, equi, augpen, e.g. --modes nom,equi "
@@ -369,17 +382,21 @@ int main(int argc, char** argv) {
                   "--set model.layers[0].channels=16 --set data.p=0.4; repeatable, applied after the file and "
                   "before the other options (default: none)")
       ->allow_extra_args(false);
-  run->add_option("--scale", a.scale, "Preset scale: 'full' (the paper's settings) or a [scales.<name>] table such as 'small' (default: full)");
-  run->add_option("--data-npy", a.data_npy,
-                  "Read the data from DIR: Perm: graphmat{i}.npy, graphlabel{i}.npy; Trans/Groups: images.npy (n,N,N) in "
-                  "[0,1] and labels.npy (n,); Rot: shpsimg{i}.npy, shpstrig{i}.npy, shpspent{i}.npy (the authors' layouts) "
-                  "(default: data.npy; none: the preset's own data)");
+  run->add_option(
+      "--scale", a.scale,
+      "Preset scale: 'full' (the paper's settings) or a [scales.<name>] table such as 'small' (default: full)");
+  run->add_option(
+      "--data-npy", a.data_npy,
+      "Read the data from DIR: Perm: graphmat{i}.npy, graphlabel{i}.npy; Trans/Groups: images.npy (n,N,N) in "
+      "[0,1] and labels.npy (n,); Rot: shpsimg{i}.npy, shpstrig{i}.npy, shpspent{i}.npy (the authors' layouts) "
+      "(default: data.npy; none: the preset's own data)");
   run->add_option("--data-dir", a.data_dir,
                   "Image presets: DIR with the MNIST-format IDX files (t10k-images-idx3-ubyte[.gz], ...) instead of "
                   "Debian's Fashion-MNIST (default: data.dir, \"\" = /usr/share/datasets/fashion-mnist)");
-  run->add_option("--equi-eval", a.equi_eval,
-                  "Equi layers through E's structure ('structured': FFT convolutions, orbit pooling), on dense weights "
-                  "('dense', the oracle) or 'auto' = structured where a Fourier path exists (default: train.equi.eval; auto)")
+  run->add_option(
+         "--equi-eval", a.equi_eval,
+         "Equi layers through E's structure ('structured': FFT convolutions, orbit pooling), on dense weights "
+         "('dense', the oracle) or 'auto' = structured where a Fourier path exists (default: train.equi.eval; auto)")
       ->check(CLI::IsMember({"auto", "structured", "dense"}));
   run->add_option("--init-weights", a.init_weights,
                   "Start every strategy from DIR/A<j>.npy, projected onto E first (default: train.init_weights; "
@@ -392,7 +409,8 @@ int main(int argc, char** argv) {
   run->add_flag("--save-weights", a.save_weights, "Write OUT/<mode>/run-<k>/{init,final}/A<j>.npy (default: off)");
   auto* out_opt = run->add_option("--out", a.out, "Results directory (default: results/<config name>)");
   run->add_flag("--force", a.force, "Replace an existing results directory (default: off)");
-  run->add_flag("--resume", a.resume, "Continue an interrupted sweep in --out, same configuration required (default: off)");
+  run->add_flag("--resume", a.resume,
+                "Continue an interrupted sweep in --out, same configuration required (default: off)");
   run->add_flag("--no-report", a.no_report,
                 "Do not print the summary table and draw the figure at the end (default: off: report)");
 
@@ -400,23 +418,28 @@ int main(int argc, char** argv) {
   auto* dims = app.add_subcommand("dims", "Dimensions of L and of the equivariant subspace E, layer by layer");
   dims->add_option("config", d.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")->required();
   dims->add_option("--scale", d.scale, "Preset scale: full or small (default: full)");
-  dims->add_option("--set", d.sets, "As for run: KEY=VALUE for any config key (default: none)")->allow_extra_args(false);
+  dims->add_option("--set", d.sets, "As for run: KEY=VALUE for any config key (default: none)")
+      ->allow_extra_args(false);
 
   RunArgs ds;
   std::string data_out;
   std::size_t data_count = 32;
   bool data_force = false;
-  auto* datacmd = app.add_subcommand("data", "Contact sheet (PNG) of the first samples of a preset's data, with labels or masks");
+  auto* datacmd =
+      app.add_subcommand("data", "Contact sheet (PNG) of the first samples of a preset's data, with labels or masks");
   datacmd->add_option("config", ds.config, "Preset name (trans, rot, groups) or path to a config .toml")->required();
-  datacmd->add_option("--out", data_out, "Folder for the contact sheet <name>-data.png (default: none; needs --out or --save-data)");
+  datacmd->add_option("--out", data_out,
+                      "Folder for the contact sheet <name>-data.png (default: none; needs --out or --save-data)");
   std::string save_data;
   datacmd->add_option("--save-data", save_data,
                       "Export the data set to DIR as .npy in the authors' layout: graphs graphmat{i}.npy + "
                       "graphlabel{i}.npy, shapes shpsimg{i}.npy + shpstrig{i}.npy + shpspent{i}.npy, images "
                       "images.npy + labels.npy (default: none); --data-npy reads it back");
-  datacmd->add_option("--count", data_count, "Samples shown (default: 32)")->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+  datacmd->add_option("--count", data_count, "Samples shown (default: 32)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
   datacmd->add_option("--scale", ds.scale, "Preset scale: full or small (default: full)");
-  datacmd->add_option("--set", ds.sets, "As for run: KEY=VALUE for any config key (default: none)")->allow_extra_args(false);
+  datacmd->add_option("--set", ds.sets, "As for run: KEY=VALUE for any config key (default: none)")
+      ->allow_extra_args(false);
   datacmd->add_option("--data-npy", ds.data_npy, "As for run (default: data.npy; none)");
   datacmd->add_option("--data-dir", ds.data_dir, "As for run (default: data.dir; Debian's Fashion-MNIST)");
   datacmd->add_option("--seed", ds.seed, "Seed of generated data (default: train.seed)")->check(whole_number);
@@ -424,12 +447,15 @@ int main(int argc, char** argv) {
 
   RunArgs ck;
   auto* checkcmd = app.add_subcommand(
-      "check", "The paper's identities (Lemma 3, Lemma 4, Proposition 1, Corollary 1) as numerical residuals on a "
-               "reduced copy of a preset's model in float64; exit 0 only when every residual is within tolerance");
+      "check",
+      "The paper's identities (Lemma 3, Lemma 4, Proposition 1, Corollary 1) as numerical residuals on a "
+      "reduced copy of a preset's model in float64; exit 0 only when every residual is within tolerance");
   checkcmd->add_option("config", ck.config, "Preset name or path to a config .toml")->required();
   checkcmd->add_option("--scale", ck.scale, "Preset scale: full or small (default: full)");
-  checkcmd->add_option("--set", ck.sets, "As for run: KEY=VALUE for any config key (default: none)")->allow_extra_args(false);
-  checkcmd->add_option("--seed", ck.seed, "Seed of the random points and data (default: train.seed)")->check(whole_number);
+  checkcmd->add_option("--set", ck.sets, "As for run: KEY=VALUE for any config key (default: none)")
+      ->allow_extra_args(false);
+  checkcmd->add_option("--seed", ck.seed, "Seed of the random points and data (default: train.seed)")
+      ->check(whole_number);
 
   auto* refcmd = app.add_subcommand("config-reference",
                                     "Print the reference of every config key (type, default, allowed values, meaning) "
@@ -437,7 +463,9 @@ int main(int argc, char** argv) {
 
   std::string report_dir;
   bool no_plot = false;
-  auto* rep = app.add_subcommand("report", "Summary table and figures (PNG, SVG and PDF via gnuplot) of a results directory: Figure 1 panels of a sweep, Figure 6 of a study");
+  auto* rep = app.add_subcommand("report",
+                                 "Summary table and figures (PNG, SVG and PDF via gnuplot) of a results directory: "
+                                 "Figure 1 panels of a sweep, Figure 6 of a study");
   rep->add_option("results", report_dir, "Results directory written by 'eqaug run'")->required();
   rep->add_flag("--no-plot", no_plot, "Only print the table and write summary.csv (default: off: draw the figures)");
 
@@ -456,14 +484,16 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const auto* sub : app.get_subcommands({})) known = known || sub->get_name() == cmd;
     if (!known) {
-      std::cerr << "eqaug: error: unknown command '" << cmd << "' (expected one of: run, report, dims, data, check, config-reference; see eqaug --help)\n";
+      std::cerr << "eqaug: error: unknown command '" << cmd
+                << "' (expected one of: run, report, dims, data, check, config-reference; see eqaug --help)\n";
       return kExitUsage;
     }
   }
   try {
     app.parse(argc, argv);
     if (aug_exact_opt->count() > 0) a.aug_exact = aug_exact_flag;
-    if (out_opt->count() > 0 && a.out.empty()) throw CLI::ValidationError("--out", "empty path (expected a results directory)");
+    if (out_opt->count() > 0 && a.out.empty())
+      throw CLI::ValidationError("--out", "empty path (expected a results directory)");
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -471,7 +501,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "eqaug: error: " << e.what() << " (see eqaug " << (*run ? "run " : *rep ? "report " : *dims ? "dims " : *datacmd ? "data " : "") << "--help)\n";
+    std::cerr << "eqaug: error: " << e.what() << " (see eqaug "
+              << (*run       ? "run "
+                  : *rep     ? "report "
+                  : *dims    ? "dims "
+                  : *datacmd ? "data "
+                             : "")
+              << "--help)\n";
     return kExitUsage;
   }
 
@@ -538,10 +574,12 @@ int main(int argc, char** argv) {
         const auto group = eqaug::io::build_group(cfg);
         const auto spec = eqaug::io::build_model(cfg, group);
         const auto& g = cfg.json.at("group");
-        const auto family = eqaug::group_family(g.at("kind").get<std::string>(),
-                                                g.contains("n") ? g.at("n").get<std::size_t>() : g.at("side").get<std::size_t>());
-        std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), "layer",
-                    "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L", "orbits by closed form (SPEC §2)");
+        const auto family =
+            eqaug::group_family(g.at("kind").get<std::string>(),
+                                g.contains("n") ? g.at("n").get<std::size_t>() : g.at("side").get<std::size_t>());
+        std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(),
+                    "layer", "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
+                    "orbits by closed form (SPEC §2)");
         for (std::size_t j = 0; j < spec->linear_layers().size(); ++j) {
           const auto& l = spec->linear_layer(j);
           const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +
@@ -551,7 +589,8 @@ int main(int argc, char** argv) {
           std::string check = "-";
           if (expected) {
             const std::size_t want = expected.value();
-            check = want == orbits ? "checked (" + std::to_string(want) + ")" : "MISMATCH: closed form " + std::to_string(want);
+            check = want == orbits ? "checked (" + std::to_string(want) + ")"
+                                   : "MISMATCH: closed form " + std::to_string(want);
             mismatch = mismatch || want != orbits;
           }
           std::printf("%-6s %-22s %12zu %8zu %10zu %12.4g  %s\n", l.name.c_str(), shape.c_str(), l.count, orbits,

@@ -106,7 +106,8 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
   const GroupPtr group = io::build_group(cfg);
   const auto spec = io::build_model(cfg, group);
   const auto order = group->order();
-  if (!order || *order > 5000) throw Error(source + ": the reduced group " + group->name() + " is too large to enumerate");
+  if (!order || *order > 5000)
+    throw Error(source + ": the reduced group " + group->name() + " is too large to enumerate");
   const auto elements = group->elements();
 
   Rng rng = Rng::stream(seed, "check");
@@ -123,7 +124,9 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
     for (const auto& p : passes) jobs.push_back({a.data(), &p, grad, 0});
     return engine.run(jobs, 1)[0];
   };
-  auto nominal = [&](const std::vector<double>& a, bool grad) { return engine.run({{a.data(), &identity, grad, 0}}, 1)[0]; };
+  auto nominal = [&](const std::vector<double>& a, bool grad) {
+    return engine.run({{a.data(), &identity, grad, 0}}, 1)[0];
+  };
 
   std::vector<double> off_E = spec->draw_init(rng);
   std::vector<double> in_E = off_E;
@@ -158,7 +161,8 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
       rhs += n.stats.loss_sum / static_cast<double>(n.samples);
     }
     rhs /= static_cast<double>(elements.size());
-    report.rows.push_back({"Lemma 4", "|R^aug(A) - mean_g R(rho(g)^-1 A)| / R^aug(A), A off E", std::abs(lhs - rhs) / lhs, 1e-12});
+    report.rows.push_back(
+        {"Lemma 4", "|R^aug(A) - mean_g R(rho(g)^-1 A)| / R^aug(A), A off E", std::abs(lhs - rhs) / lhs, 1e-12});
   }
   // Proposition 1: on E, grad R^aug = Pi_E grad R = grad R^eq (the last through E's coordinates
   // and the structured layers: FFT convolutions where the group has them).
@@ -183,8 +187,8 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
     report.rows.push_back({"Prop. 1", "|grad R^aug - Pi_E grad R| / |grad R^aug|, A in E", norm(d1) / scale, 1e-11});
     std::string kinds;
     for (const auto& k : engine.equi_network().layer_kinds()) kinds += (kinds.empty() ? "" : ",") + k;
-    report.rows.push_back({"Prop. 1", "|Pi_E grad R - grad R^eq (layers: " + kinds + ")| / |grad R^aug|",
-                           norm(d2) / scale, 1e-11});
+    report.rows.push_back(
+        {"Prop. 1", "|Pi_E grad R - grad R^eq (layers: " + kinds + ")| / |grad R^aug|", norm(d2) / scale, 1e-11});
   }
   // Corollary 1: exact augmented descent from A in E stays in E.
   {
@@ -196,7 +200,8 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
     double worst = 0;
     for (const auto& r : runs[0].records)
       if (r.dist_init > 0) worst = std::max(worst, r.dist_E / r.dist_init);
-    report.rows.push_back({"Corollary 1", "max over 20 exact Aug steps of |A - Pi_E A| / |A - A0|, A0 in E", worst, 1e-10});
+    report.rows.push_back(
+        {"Corollary 1", "max over 20 exact Aug steps of |A - Pi_E A| / |A - A0|, A0 in E", worst, 1e-10});
   }
   return report;
 }

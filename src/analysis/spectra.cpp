@@ -1,7 +1,7 @@
 #include "eqaug/analysis/spectra.hpp"
 
-#include <Eigen/Core>
 #include <Spectra/SymEigsSolver.h>
+#include <Eigen/Core>
 
 #include <algorithm>
 #include <cmath>
@@ -28,7 +28,8 @@ RestrictedEigen smallest(Op& op, std::size_t k) {
   const auto n = static_cast<std::size_t>(op.n);
   if (n == 0) return out;
   k = std::min(k, n > 1 ? n - 1 : n);
-  if (n <= 2 || k == 0) throw Error("restricted spectrum: the subspace has dimension " + std::to_string(n) + ", too small for Lanczos");
+  if (n <= 2 || k == 0)
+    throw Error("restricted spectrum: the subspace has dimension " + std::to_string(n) + ", too small for Lanczos");
   const auto ncv = static_cast<Eigen::Index>(std::min(n, std::max<std::size_t>(2 * k + 1, 20)));
   Spectra::SymEigsSolver<Op> eigs(op, static_cast<Eigen::Index>(k), ncv);
   eigs.init();

@@ -20,8 +20,7 @@ std::uint64_t hash_purpose(std::string_view purpose) {
   return h;
 }
 
-Rng Rng::stream(std::uint64_t seed, std::string_view purpose,
-                std::initializer_list<std::uint64_t> keys) {
+Rng Rng::stream(std::uint64_t seed, std::string_view purpose, std::initializer_list<std::uint64_t> keys) {
   std::uint64_t h = splitmix64(seed ^ splitmix64(hash_purpose(purpose)));
   for (std::uint64_t k : keys) h = splitmix64(h ^ splitmix64(k + 0x632be59bd9b4e019ULL));
   return Rng(h);
@@ -29,8 +28,7 @@ Rng Rng::stream(std::uint64_t seed, std::string_view purpose,
 
 std::uint64_t Rng::below(std::uint64_t n) {
   if (n <= 1) return 0;
-  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() -
-                              std::numeric_limits<std::uint64_t>::max() % n;
+  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % n;
   std::uint64_t x;
   do {
     x = engine_();

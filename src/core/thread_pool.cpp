@@ -70,8 +70,7 @@ void ThreadPool::worker_loop(std::size_t id) {
   }
 }
 
-void ThreadPool::parallel_for(std::size_t n,
-                              const std::function<void(std::size_t, std::size_t)>& f) {
+void ThreadPool::parallel_for(std::size_t n, const std::function<void(std::size_t, std::size_t)>& f) {
   if (n == 0) return;
   if (workers_.empty() || n == 1) {
     for (std::size_t i = 0; i < n; ++i) f(i, 0);

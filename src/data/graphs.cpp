@@ -62,8 +62,7 @@ Dataset make_sbm(const SbmOptions& opts, const FiniteGroup& group, Rng& rng) {
 }
 
 Dataset load_graph_npy(const std::filesystem::path& dir, std::size_t samples, const FiniteGroup& group) {
-  if (!std::filesystem::is_directory(dir))
-    throw Error("--data-npy: '" + dir.string() + "' is not a directory");
+  if (!std::filesystem::is_directory(dir)) throw Error("--data-npy: '" + dir.string() + "' is not a directory");
   const std::size_t n = group.degree();
   Dataset d;
   d.name = "npy:" + dir.string();
@@ -91,8 +90,7 @@ Dataset load_graph_npy(const std::filesystem::path& dir, std::size_t samples, co
     if (lab.data.size() != 1)
       throw Error(lab_path.string() + ": expected one label value, found " + std::to_string(lab.data.size()));
     const double v = lab.data[0];
-    if (v != 0.0 && v != 1.0)
-      throw Error(lab_path.string() + ": expected label 0 or 1, found " + std::to_string(v));
+    if (v != 0.0 && v != 1.0) throw Error(lab_path.string() + ": expected label 0 or 1, found " + std::to_string(v));
     d.y[i] = v;
     mislabelled += (v == 1.0) != is_connected(d.x.data() + i * n * n, n) ? 1 : 0;
   }
@@ -107,11 +105,11 @@ void check_compatible(const Dataset& data, const Space& in, const Space& out) {
     return std::to_string(s.channels) + " channel(s) x " + std::to_string(s.sites) + " site(s)";
   };
   if (data.input.dim() != in.dim() || data.input.order != in.order)
-    throw Error("data set '" + data.name + "' has inputs of " + describe(data.input) +
-                " but the model expects " + describe(in));
+    throw Error("data set '" + data.name + "' has inputs of " + describe(data.input) + " but the model expects " +
+                describe(in));
   if (data.target.dim() != out.dim() || data.target.order != out.order)
-    throw Error("data set '" + data.name + "' has targets of " + describe(data.target) +
-                " but the model outputs " + describe(out));
+    throw Error("data set '" + data.name + "' has targets of " + describe(data.target) + " but the model outputs " +
+                describe(out));
 }
 
 }  // namespace eqaug

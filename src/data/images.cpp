@@ -65,13 +65,20 @@ std::size_t gz_read(gzFile f, void* buf, std::size_t n, const fs::path& path) {
 
 const char* idx_type_name(unsigned code) {
   switch (code) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "short";
-    case 0x0C: return "int";
-    case 0x0D: return "float";
-    case 0x0E: return "double";
-    default: return nullptr;
+    case 0x08:
+      return "unsigned byte";
+    case 0x09:
+      return "signed byte";
+    case 0x0B:
+      return "short";
+    case 0x0C:
+      return "int";
+    case 0x0D:
+      return "float";
+    case 0x0E:
+      return "double";
+    default:
+      return nullptr;
   }
 }
 
@@ -110,7 +117,7 @@ struct AreaTaps {
 
 // Separable: columns first (rows of the input stay contiguous), then rows.
 class AreaResampler {
-public:
+ public:
   AreaResampler(std::size_t height, std::size_t width, std::size_t side)
       : width_(width), side_(side), rows_(height, side), cols_(width, side), tmp_(side * width) {}
 
@@ -135,7 +142,7 @@ public:
     }
   }
 
-private:
+ private:
   std::size_t width_, side_;
   AreaTaps rows_, cols_;
   std::vector<double> tmp_;
@@ -222,8 +229,8 @@ IdxArray read_idx(const fs::path& path) {
   for (unsigned d = 0; d < magic[3]; ++d) {
     unsigned char b[4];
     if (gz_read(file.get(), b, 4, path) < 4)
-      idx_fail(path, "truncated header: " + std::to_string(magic[3]) + " dimensions announced, " +
-                         std::to_string(d) + " found");
+      idx_fail(path, "truncated header: " + std::to_string(magic[3]) + " dimensions announced, " + std::to_string(d) +
+                         " found");
     const std::size_t dim = (std::size_t{b[0]} << 24) | (std::size_t{b[1]} << 16) | (std::size_t{b[2]} << 8) | b[3];
     if (dim != 0 && total > std::numeric_limits<std::size_t>::max() / dim) idx_fail(path, "dimensions overflow");
     total *= dim;
@@ -254,8 +261,8 @@ IdxArray read_idx(const fs::path& path) {
 
 std::vector<double> area_resize(const double* src, std::size_t height, std::size_t width, std::size_t side) {
   if (height == 0 || width == 0 || side == 0)
-    throw Error("area_resize: cannot resize a " + std::to_string(height) + "x" + std::to_string(width) +
-                " image to " + std::to_string(side) + "x" + std::to_string(side));
+    throw Error("area_resize: cannot resize a " + std::to_string(height) + "x" + std::to_string(width) + " image to " +
+                std::to_string(side) + "x" + std::to_string(side));
   std::vector<double> out(side * side);
   AreaResampler(height, width, side).apply(src, out.data());
   return out;
@@ -271,8 +278,8 @@ ImageSet load_idx_pair(const fs::path& images, const fs::path& labels, std::size
   if (lab.shape.size() != 1)
     throw Error(labels.string() + ": expected labels of shape (n,), found " + format_shape(lab.shape));
   if (img.shape[0] != lab.shape[0])
-    throw Error(images.string() + " has " + std::to_string(img.shape[0]) + " images but " + labels.string() +
-                " has " + std::to_string(lab.shape[0]) + " labels");
+    throw Error(images.string() + " has " + std::to_string(img.shape[0]) + " images but " + labels.string() + " has " +
+                std::to_string(lab.shape[0]) + " labels");
   if (samples == 0) throw Error(images.string() + ": the number of samples must be positive");
   if (samples > img.shape[0])
     throw Error(images.string() + ": " + std::to_string(samples) + " samples requested, the file has only " +
@@ -297,10 +304,9 @@ ImageSet load_mnist_dir(const fs::path& dir, const std::string& split, std::size
   if (!fs::is_directory(dir, ec)) throw Error("MNIST data: '" + dir.string() + "' is not a directory");
   const std::string prefix = split == "test" ? "t10k" : "train";
   auto find = [&](const std::string& kind, const std::string& idx) {
-    const std::vector<std::string> names = {prefix + "-" + kind + "-" + idx + "-ubyte",
-                                            prefix + "-" + kind + "-" + idx + "-ubyte.gz",
-                                            prefix + "-" + kind + "." + idx + "-ubyte",
-                                            prefix + "-" + kind + "." + idx + "-ubyte.gz"};
+    const std::vector<std::string> names = {
+        prefix + "-" + kind + "-" + idx + "-ubyte", prefix + "-" + kind + "-" + idx + "-ubyte.gz",
+        prefix + "-" + kind + "." + idx + "-ubyte", prefix + "-" + kind + "." + idx + "-ubyte.gz"};
     for (const auto& name : names)
       if (fs::is_regular_file(dir / name, ec)) return dir / name;
     std::string looked;
@@ -343,19 +349,19 @@ ImageSet load_images_npy(const fs::path& dir) {
     const double v = lab.data[i];
     // 2^53: beyond it doubles no longer tell integers apart.
     if (!(v >= 0.0 && v <= 0x1.0p53 && v == std::floor(v)))
-      throw Error(labels_path.string() + ": labels must be integers >= 0, found " + format_value(v) +
-                  " for image " + std::to_string(i));
+      throw Error(labels_path.string() + ": labels must be integers >= 0, found " + format_value(v) + " for image " +
+                  std::to_string(i));
     s.labels[i] = static_cast<std::int64_t>(v);
   }
   return s;
 }
 
-Dataset classification_dataset(const ImageSet& images, std::size_t side, std::size_t classes,
-                               const FiniteGroup& group, const std::string& name) {
+Dataset classification_dataset(const ImageSet& images, std::size_t side, std::size_t classes, const FiniteGroup& group,
+                               const std::string& name) {
   if (images.count == 0) throw Error("'" + images.source + "': no images");
-  EQAUG_CHECK(images.pixels.size() == images.count * images.height * images.width &&
-                  images.labels.size() == images.count,
-              "ImageSet sizes disagree with its count");
+  EQAUG_CHECK(
+      images.pixels.size() == images.count * images.height * images.width && images.labels.size() == images.count,
+      "ImageSet sizes disagree with its count");
   if (side == 0) throw Error("data set '" + name + "': the image side must be positive");
   if (classes == 0) throw Error("data set '" + name + "': the number of classes must be positive");
   const std::size_t pixels = side * side;
@@ -444,8 +450,8 @@ Dataset make_shapes(const ShapesOptions& opts, const FiniteGroup& group, Rng& rn
   const std::size_t pixels = opts.side * opts.side;
   if (group.degree() != pixels)
     throw Error("shapes: the group " + group.name() + " acts on " + std::to_string(group.degree()) +
-                " points but the images have " + std::to_string(opts.side) + "x" + std::to_string(opts.side) +
-                " = " + std::to_string(pixels) + " pixels");
+                " points but the images have " + std::to_string(opts.side) + "x" + std::to_string(opts.side) + " = " +
+                std::to_string(pixels) + " pixels");
   if (!(opts.r_min > 0 && opts.r_min <= opts.r_max && std::isfinite(opts.r_max)))
     throw Error("shapes: the radius range must satisfy 0 < r_min <= r_max (got " + format_value(opts.r_min) + ", " +
                 format_value(opts.r_max) + ")");

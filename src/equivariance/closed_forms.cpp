@@ -27,20 +27,30 @@ std::optional<std::size_t> closed_form_orbits(const GroupFamily& g, std::size_t 
   if (out == 0 && in == 0) return 1;
   if (out == 1 && in == 1) {
     switch (g.kind) {
-      case K::Translation2D: return N2;                                  // circular convolutions
-      case K::TranslationX: return N2 * N;                               // convolution in x, dense in y
-      case K::Rotation: return odd ? (N2 * N2 + 3) / 4 : N2 * N2 / 4;    // the centre pair is fixed
-      case K::TranslationRotation: return odd ? (N2 + 3) / 4 : (N2 + 8) / 4;  // rotation orbits of offsets
-      default: return std::nullopt;
+      case K::Translation2D:
+        return N2;  // circular convolutions
+      case K::TranslationX:
+        return N2 * N;  // convolution in x, dense in y
+      case K::Rotation:
+        return odd ? (N2 * N2 + 3) / 4 : N2 * N2 / 4;  // the centre pair is fixed
+      case K::TranslationRotation:
+        return odd ? (N2 + 3) / 4 : (N2 + 8) / 4;  // rotation orbits of offsets
+      default:
+        return std::nullopt;
     }
   }
   // Pixels → the trivial site, or back: the orbits of pixels.
   switch (g.kind) {
-    case K::Translation2D: return 1;
-    case K::TranslationX: return N;  // one per row
-    case K::Rotation: return odd ? (N2 + 3) / 4 : N2 / 4;
-    case K::TranslationRotation: return 1;
-    default: return std::nullopt;
+    case K::Translation2D:
+      return 1;
+    case K::TranslationX:
+      return N;  // one per row
+    case K::Rotation:
+      return odd ? (N2 + 3) / 4 : N2 / 4;
+    case K::TranslationRotation:
+      return 1;
+    default:
+      return std::nullopt;
   }
 }
 

@@ -39,8 +39,7 @@ struct UnionFind {
 }  // namespace
 
 OrbitPartition::OrbitPartition(const FiniteGroup& group, std::size_t order_out, std::size_t order_in)
-    : sites_out_(tuple_count(group.degree(), order_out)),
-      sites_in_(tuple_count(group.degree(), order_in)) {
+    : sites_out_(tuple_count(group.degree(), order_out)), sites_in_(tuple_count(group.degree(), order_in)) {
   const std::size_t pairs = sites_out_ * sites_in_;
   if (pairs > std::numeric_limits<std::uint32_t>::max())
     throw Error("layer too large for an orbit table: " + std::to_string(pairs) + " site pairs");
@@ -157,8 +156,7 @@ double EquivariantSubspace::distance(const T* w) const {
   std::vector<double> means;
   orbit_sums(w, means);
   const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
-  for (std::size_t j = 0; j < means.size(); ++j)
-    means[j] /= static_cast<double>(orbits_->sizes()[j % K]);
+  for (std::size_t j = 0; j < means.size(); ++j) means[j] /= static_cast<double>(orbits_->sizes()[j % K]);
   const auto& orbit = orbits_->orbit_of();
   auto squares = [&](std::size_t c0, std::size_t c1) {
     double acc = 0.0;
@@ -199,11 +197,11 @@ void EquivariantSubspace::act(const Permutation& g_out, const Permutation& g_in,
       }
 }
 
-#define EQAUG_INSTANTIATE(T)                                                                   \
-  template void EquivariantSubspace::project<T>(T*) const;                                     \
-  template void EquivariantSubspace::to_coords<T>(const T*, double*) const;                    \
-  template void EquivariantSubspace::from_coords<T>(const double*, T*) const;                  \
-  template double EquivariantSubspace::distance<T>(const T*) const;                            \
+#define EQAUG_INSTANTIATE(T)                                                  \
+  template void EquivariantSubspace::project<T>(T*) const;                    \
+  template void EquivariantSubspace::to_coords<T>(const T*, double*) const;   \
+  template void EquivariantSubspace::from_coords<T>(const double*, T*) const; \
+  template double EquivariantSubspace::distance<T>(const T*) const;           \
   template void EquivariantSubspace::act<T>(const Permutation&, const Permutation&, const T*, T*) const;
 EQAUG_INSTANTIATE(float)
 EQAUG_INSTANTIATE(double)

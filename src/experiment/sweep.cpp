@@ -18,13 +18,13 @@
 #include <thread>
 
 #include "eqaug/core/blas.hpp"
-#include "eqaug_build_info.hpp"
-#include "eqaug_revision.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/io/atomic_file.hpp"
 #include "eqaug/io/npy.hpp"
 #include "eqaug/io/results.hpp"
 #include "eqaug/report/report.hpp"
+#include "eqaug_build_info.hpp"
+#include "eqaug_revision.hpp"
 
 extern "C" char* openblas_get_config(void);
 
@@ -68,15 +68,17 @@ json model_info(const ModelSpec& spec) {
                       {"orbits", l.subspace->orbits().count()},
                       {"dim_E", l.subspace->dim()}});
   }
-  return {{"group", spec.group()->name()}, {"params", spec.num_params()}, {"dim_E", spec.dim_E()},
-          {"layers", layers}};
+  return {{"group", spec.group()->name()}, {"params", spec.num_params()}, {"dim_E", spec.dim_E()}, {"layers", layers}};
 }
 
 std::string format_duration(double s) {
   std::ostringstream os;
-  if (s < 60) os << std::fixed << std::setprecision(1) << s << " s";
-  else if (s < 3600) os << static_cast<long>(s) / 60 << " min " << static_cast<long>(s) % 60 << " s";
-  else os << static_cast<long>(s) / 3600 << " h " << static_cast<long>(s) % 3600 / 60 << " min";
+  if (s < 60)
+    os << std::fixed << std::setprecision(1) << s << " s";
+  else if (s < 3600)
+    os << static_cast<long>(s) / 60 << " min " << static_cast<long>(s) % 60 << " s";
+  else
+    os << static_cast<long>(s) / 3600 << " h " << static_cast<long>(s) % 3600 / 60 << " min";
   return os.str();
 }
 
@@ -107,8 +109,7 @@ json read_manifest(const fs::path& path) {
 /// Temporary files of writes that a kill interrupted.
 void remove_stale_temporaries(const fs::path& dir) {
   for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file() && e.path().filename().string().find(".tmp-") != std::string::npos)
-      fs::remove(e.path());
+    if (e.is_regular_file() && e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(e.path());
 }
 
 /// Prepares OUT and returns the runs already finished (resume) and the manifest to extend.
@@ -136,11 +137,13 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
                   " would drop some (resume with at least as many, or report the finished runs as they are)");
     const bool saved = old.value("save_weights", false);
     if (saved != opts.save_weights)
-      throw Error(std::string("--resume: the sweep in ") + opts.out.string() +
-                  (saved ? " saves weights; pass --save-weights to resume it" : " saves no weights; drop --save-weights") +
-                  " (a sweep saves the weights of all its runs or of none)");
+      throw Error(
+          std::string("--resume: the sweep in ") + opts.out.string() +
+          (saved ? " saves weights; pass --save-weights to resume it" : " saves no weights; drop --save-weights") +
+          " (a sweep saves the weights of all its runs or of none)");
     old["config"] = cfg.json;
-    if (!old.contains("runs") || !old["runs"].is_array()) throw Error(manifest.string() + ": field runs: expected a list");
+    if (!old.contains("runs") || !old["runs"].is_array())
+      throw Error(manifest.string() + ": field runs: expected a list");
     json kept = json::array();
     for (const auto& r : old["runs"]) {
       if (!r.is_object() || !r.contains("run") || !r["run"].is_number_unsigned())
@@ -186,7 +189,7 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
 
 /// Holds an exclusive lock on OUT/.lock so that two sweeps never share a directory.
 class DirLock {
-public:
+ public:
   explicit DirLock(const fs::path& dir) : path_(dir / ".lock") {
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error("cannot create " + path_.string() + ": " + std::strerror(errno));
@@ -203,7 +206,7 @@ public:
   DirLock(const DirLock&) = delete;
   DirLock& operator=(const DirLock&) = delete;
 
-private:
+ private:
   fs::path path_;
   int fd_;
 };
@@ -229,7 +232,9 @@ StartPoint load_start_point(const ExperimentConfig& cfg, const ModelSpec& spec) 
     total += d[j] * d[j];
   }
   dist["total"] = std::sqrt(total);
-  s.info = {{"dir", cfg.init_weights}, {"projection_distance", dist}, {"fingerprint", fingerprint({&s.params})},
+  s.info = {{"dir", cfg.init_weights},
+            {"projection_distance", dist},
+            {"fingerprint", fingerprint({&s.params})},
             {"projected", !cfg.train.raw_start}};
   if (!cfg.train.raw_start) spec.project(s.params.data());
   return s;
@@ -252,7 +257,8 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       check_compatible(data, spec->input(), spec->output());
     } catch (const Error& e) {
       throw Error(cfg.source + ": " +
-                  (inputs ? std::string("model.input") : "model.layers[" + std::to_string(cfg.json["model"]["layers"].size() - 1) + "]") +
+                  (inputs ? std::string("model.input")
+                          : "model.layers[" + std::to_string(cfg.json["model"]["layers"].size() - 1) + "]") +
                   " does not fit data (kind " + cfg.json["data"].value("kind", std::string("?")) + "): " + e.what());
     }
   }
@@ -260,8 +266,8 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   // Read everything that can fail before touching OUT.
   const StartPoint given = load_start_point(cfg, *spec);
   if (show && !given.params.empty()) {
-    log << "init weights from " << cfg.init_weights << (cfg.train.raw_start ? ": used as they are (--start raw), "
-                                                                            : ": projected onto E, ")
+    log << "init weights from " << cfg.init_weights
+        << (cfg.train.raw_start ? ": used as they are (--start raw), " : ": projected onto E, ")
         << "||A - P_E A|| = " << csv_number(given.info["projection_distance"]["total"].get<double>()) << "\n";
     if (cfg.runs > 1)
       log << "note: every run starts from these weights, so Nom and Equi (which draw nothing) will be identical in all "
@@ -280,7 +286,8 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   if (fs::exists(opts.out) && !fs::is_directory(opts.out))
     throw Error("--out: '" + opts.out.string() + "' exists and is not a directory");
   if (opts.resume && !fs::exists(opts.out / "manifest.json"))
-    throw Error("--resume: " + (opts.out / "manifest.json").string() + " does not exist (nothing to resume; drop --resume)");
+    throw Error("--resume: " + (opts.out / "manifest.json").string() +
+                " does not exist (nothing to resume; drop --resume)");
   const bool created = !fs::exists(opts.out);
   fs::create_directories(opts.out);
   // A directory we made for a sweep that failed before writing anything goes again.
@@ -313,14 +320,17 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
                        {"streams",
                         {{"data", "(seed, 'data')"},
                          {"init", cfg.train.raw_start ? "(seed, 'init', run), not projected (start raw)"
-                                                       : "(seed, 'init', run), projected onto E"},
+                                                      : "(seed, 'init', run), projected onto E"},
                          {"aug", "(seed, 'aug', run, step, mode)"}}}};
   manifest["model"] = model_info(*spec);
   for (const auto& st : cfg.train.strategies)
     if (st.mode == Mode::Equi && uses_structured_equi(st, engine))
       manifest["model"]["equi_layer_eval"] = engine.equi_network().layer_kinds();
-  json data_info = {{"name", data.name}, {"samples", data.size}, {"accuracy", accuracy_kind(*spec)},
-                    {"fingerprint", fingerprint({&data.x, &data.y})}, {"notes", data.notes}};
+  json data_info = {{"name", data.name},
+                    {"samples", data.size},
+                    {"accuracy", accuracy_kind(*spec)},
+                    {"fingerprint", fingerprint({&data.x, &data.y})},
+                    {"notes", data.notes}};
   if (data.target.dim() == 1) {
     double positives = 0;
     for (double y : data.y) positives += y;
@@ -340,8 +350,11 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   manifest["complete"] = false;
   manifest["finished"] = nullptr;
   // Every invocation that ran runs here is one session (a resumed sweep has several).
-  json session = {{"started", utc_now_iso()}, {"command", opts.command_line}, {"threads", threads},
-                  {"resumed", resumed}, {"runs", json::array()}};
+  json session = {{"started", utc_now_iso()},
+                  {"command", opts.command_line},
+                  {"threads", threads},
+                  {"resumed", resumed},
+                  {"runs", json::array()}};
   if (!manifest.contains("sessions") || !manifest["sessions"].is_array()) manifest["sessions"] = json::array();
   for (const auto& st : cfg.train.strategies) fs::create_directories(opts.out / st.name());
   write_file_atomic(opts.out / "manifest.json", dump(manifest));
@@ -352,8 +365,8 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   if (show) {
     log << cfg.name << ": " << cfg.runs << " run(s) x " << cfg.train.epochs << " steps, modes";
     for (const auto& st : cfg.train.strategies) log << " " << st.name();
-    log << "; " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; " << threads
-        << " thread(s) -> " << opts.out.string() << "\n";
+    log << "; " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; " << threads << " thread(s) -> "
+        << opts.out.string() << "\n";
     for (const auto& note : data.notes) log << "note: " << data.name << ": " << note << "\n";
     if (summary.runs_skipped) log << "resuming: " << summary.runs_skipped << " run(s) already finished\n";
   }
@@ -464,8 +477,10 @@ SweepSummary run_sweep(const ExperimentConfig& cfg, const SweepOptions& opts) {
   if (opts.threads > kMaxThreads)
     throw Error("--threads: at most " + std::to_string(kMaxThreads) + " threads, got " + std::to_string(opts.threads));
   SweepSummary summary;
-  if (cfg.precision == Precision::F32) sweep_typed<float>(cfg, opts, summary);
-  else sweep_typed<double>(cfg, opts, summary);
+  if (cfg.precision == Precision::F32)
+    sweep_typed<float>(cfg, opts, summary);
+  else
+    sweep_typed<double>(cfg, opts, summary);
   return summary;
 }
 

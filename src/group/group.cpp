@@ -72,7 +72,7 @@ Permutation Permutation::on_tuples(std::size_t order) const {
 namespace {
 
 class Symmetric final : public FiniteGroup {
-public:
+ public:
   explicit Symmetric(std::size_t n) : n_(n) {
     if (n == 0) throw Error("symmetric group: n must be at least 1");
   }
@@ -94,9 +94,7 @@ public:
     for (std::size_t i = 0; i < n_; ++i) cycle[i] = static_cast<std::uint32_t>((i + 1) % n_);
     return {Permutation(swap), Permutation(cycle)};
   }
-  Permutation sample(Rng& rng) const override {
-    return Permutation(rng.permutation(static_cast<std::uint32_t>(n_)));
-  }
+  Permutation sample(Rng& rng) const override { return Permutation(rng.permutation(static_cast<std::uint32_t>(n_))); }
   std::vector<Permutation> elements(std::uint64_t limit) const override {
     const auto ord = order();
     if (!ord || *ord > limit)
@@ -111,7 +109,7 @@ public:
     return out;
   }
 
-private:
+ private:
   std::size_t n_;
 };
 
@@ -124,7 +122,7 @@ struct PermHash {
 };
 
 class Generated final : public FiniteGroup {
-public:
+ public:
   Generated(std::string name, std::vector<Permutation> gens, std::uint64_t limit)
       : name_(std::move(name)), gens_(std::move(gens)) {
     if (gens_.empty()) throw Error("group '" + name_ + "': needs at least one generator");
@@ -156,7 +154,7 @@ public:
     return elements_;
   }
 
-private:
+ private:
   std::string name_;
   std::vector<Permutation> gens_;
   std::size_t degree_ = 0;
@@ -164,7 +162,7 @@ private:
 };
 
 class Pixel final : public FiniteGroup {
-public:
+ public:
   explicit Pixel(const PixelGroupSpec& s) : s_(s) {
     if (s.side == 0) throw Error("image group: the image side must be at least 1");
     if (s.side > 46340) throw Error("image group: the image side is too large");
@@ -208,7 +206,7 @@ public:
     return out;
   }
 
-private:
+ private:
   /// Rotate r quarter turns, then shift by (dx, dy): pixel (row, col) goes to the image.
   Permutation element(std::size_t dx, std::size_t dy, std::size_t r) const {
     const std::size_t N = s_.side;

@@ -30,7 +30,7 @@ std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // Closes on scope exit unless released, so every early throw below still frees the fd.
 class FileDescriptor {
-public:
+ public:
   explicit FileDescriptor(int fd) : fd_(fd) {}
   FileDescriptor(const FileDescriptor&) = delete;
   FileDescriptor& operator=(const FileDescriptor&) = delete;
@@ -45,7 +45,7 @@ public:
     return rc;
   }
 
-private:
+ private:
   int fd_;
 };
 
@@ -65,8 +65,8 @@ void write_all(int fd, std::string_view bytes, const fs::path& tmp) {
 std::pair<int, fs::path> create_temporary(const fs::path& dir, const fs::path& name) {
   static std::atomic<unsigned long> counter{0};
   for (int attempt = 0;; ++attempt) {
-    const fs::path tmp = dir / ("." + name.string() + ".tmp-" + std::to_string(::getpid()) + "-" +
-                                std::to_string(counter.fetch_add(1)));
+    const fs::path tmp =
+        dir / ("." + name.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1)));
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0) return {fd, tmp};
     // A stale file left by an earlier process that had the same pid: try the next name.

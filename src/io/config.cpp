@@ -90,7 +90,7 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 /// Reads fields of one JSON object, naming source and dotted path in every error, and
 /// rejects keys nobody asked for (typos must not pass silently).
 class Fields {
-public:
+ public:
   Fields(const json& obj, std::string source, std::string path, std::vector<KeyUse>* log)
       : obj_(obj), source_(std::move(source)), path_(std::move(path)), log_(log) {
     if (!obj_.is_object()) fail(path_, "expected a table");
@@ -107,8 +107,7 @@ public:
     if (!has(key)) {
       // A misspelling of this key is reported as what it is, not as the key missing.
       for (const auto& [k, v] : obj_.items())
-        if (!used_.count(k) && edit_distance(k, key) <= 2)
-          fail(at(k), "unknown key; did you mean `" + key + "`?");
+        if (!used_.count(k) && edit_distance(k, key) <= 2) fail(at(k), "unknown key; did you mean `" + key + "`?");
       fail(at(key), "missing");
     }
     return obj_.at(key);
@@ -194,7 +193,7 @@ public:
     return raw(key);
   }
 
-private:
+ private:
   void note(const std::string& key, const char* type, std::string def) {
     if (!log_) return;
     // model.layers[3].std → model.layers[].std: the reference documents a key once.
@@ -238,15 +237,18 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
   cfg.json = j;
   Fields top(j, source, "", log);
   if (j.is_object() && j.contains("study"))
-    top.fail("study", "this configuration is a study of several members; run it with `eqaug run` (members are resolved one by one)");
-  if (j.is_object() && j.contains("scales"))
-    top.fail("scales", "internal: scales must be applied before resolving");
+    top.fail(
+        "study",
+        "this configuration is a study of several members; run it with `eqaug run` (members are resolved one by one)");
+  if (j.is_object() && j.contains("scales")) top.fail("scales", "internal: scales must be applied before resolving");
   cfg.name = top.str("name");
   // The name becomes the default results folder: keep it a plain file name.
-  if (cfg.name.empty() || cfg.name.find_first_not_of(
-                              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos ||
+  if (cfg.name.empty() ||
+      cfg.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos ||
       cfg.name[0] == '.')
-    top.fail("name", "expected letters, digits, '.', '_' or '-' (it names the results folder), found '" + cfg.name + "'");
+    top.fail("name",
+             "expected letters, digits, '.', '_' or '-' (it names the results folder), found '" + cfg.name + "'");
   cfg.json["scale"] = top.str("scale", "full");
   bool pixels = false;
   {
@@ -260,8 +262,9 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
       const auto side = g.count("side", 1);
       if (side > 1024) g.fail("group.side", "images larger than 1024x1024 are not supported");
     } else {
-      g.fail("group.kind", "unknown group '" + kind +
-                               "' (available: symmetric, translation2d, translation_x, rotation, translation_rotation)");
+      g.fail("group.kind",
+             "unknown group '" + kind +
+                 "' (available: symmetric, translation2d, translation_x, rotation, translation_rotation)");
     }
     g.done();
   }
@@ -288,15 +291,22 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
         out[key] = p;
       }
     } else if (kind == "images") {
-      if (!pixels) d.fail("data.kind", "images need an image group (group.kind translation2d, translation_x, rotation or translation_rotation)");
+      if (!pixels)
+        d.fail(
+            "data.kind",
+            "images need an image group (group.kind translation2d, translation_x, rotation or translation_rotation)");
       out["samples"] = d.count_or("samples", 10000, 1);
       out["classes"] = d.count_or("classes", 10, 2);
       out["dir"] = d.str("dir", "");
       const auto split = d.str("split", "test");
-      if (split != "test" && split != "train") d.fail("data.split", "expected \"test\" or \"train\", found '" + split + "'");
+      if (split != "test" && split != "train")
+        d.fail("data.split", "expected \"test\" or \"train\", found '" + split + "'");
       out["split"] = split;
     } else if (kind == "shapes") {
-      if (!pixels) d.fail("data.kind", "shapes need an image group (group.kind translation2d, translation_x, rotation or translation_rotation)");
+      if (!pixels)
+        d.fail(
+            "data.kind",
+            "shapes need an image group (group.kind translation2d, translation_x, rotation or translation_rotation)");
       out["samples"] = d.count_or("samples", 3000, 1);
       const double r_min = d.num("r_min", ShapesOptions{}.r_min), r_max = d.num("r_max", ShapesOptions{}.r_max);
       if (!(r_min > 0) || r_max < r_min) d.fail("data.r_max", "expected 0 < r_min <= r_max");
@@ -363,9 +373,12 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
     cfg.chunk = t.count_or("chunk", 500, 1);
     const std::size_t batch = t.count_or("batch", 200, 1);
     const auto prec = t.str("precision", "f32");
-    if (prec == "f32") cfg.precision = Precision::F32;
-    else if (prec == "f64") cfg.precision = Precision::F64;
-    else t.fail("train.precision", "expected f32 or f64, found '" + prec + "'");
+    if (prec == "f32")
+      cfg.precision = Precision::F32;
+    else if (prec == "f64")
+      cfg.precision = Precision::F64;
+    else
+      t.fail("train.precision", "expected f32 or f64, found '" + prec + "'");
     cfg.init_weights = t.str("init_weights", "");
     const auto start = t.str("start", "projected");
     if (start != "projected" && start != "raw")
@@ -405,7 +418,8 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
     std::vector<std::string> modes = {"nom", "aug", "equi"};
     if (t.has("modes")) {
       const auto& mj = t.list("modes", "[\"nom\", \"aug\", \"equi\"]");
-      if (!mj.is_array() || mj.empty()) t.fail("train.modes", "expected a non-empty list such as [\"nom\", \"aug\", \"equi\"]");
+      if (!mj.is_array() || mj.empty())
+        t.fail("train.modes", "expected a non-empty list such as [\"nom\", \"aug\", \"equi\"]");
       modes.clear();
       for (const auto& x : mj) {
         if (!x.is_string()) t.fail("train.modes", "expected strings, found " + x.dump());
@@ -424,7 +438,8 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
       Strategy st = m == Mode::Aug || m == Mode::AugPen ? aug : m == Mode::Equi ? equi : Strategy{};
       st.mode = m;
       if (m == Mode::AugPen) {
-        if (!(penalty > 0)) t.fail("train.penalty", "mode augpen needs a positive penalty gamma (e.g. penalty = 1.0 or --penalty 1)");
+        if (!(penalty > 0))
+          t.fail("train.penalty", "mode augpen needs a positive penalty gamma (e.g. penalty = 1.0 or --penalty 1)");
         st.penalty = penalty;
       }
       st.batch = batch;
@@ -452,10 +467,9 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
     // and the manifest records only what ran.
     if (st.mode == Mode::AugPen) t["penalty"] = st.penalty;
     if (st.augments())
-      t["aug"] = st.exact ? json{{"exact", true}}
-                          : json{{"passes", st.passes}, {"per", to_string(st.per)}, {"exact", false}};
-    if (st.mode == Mode::Equi)
-      t["equi"] = {{"update", to_string(st.equi_update)}, {"eval", to_string(st.equi_eval)}};
+      t["aug"] =
+          st.exact ? json{{"exact", true}} : json{{"passes", st.passes}, {"per", to_string(st.per)}, {"exact", false}};
+    if (st.mode == Mode::Equi) t["equi"] = {{"update", to_string(st.equi_update)}, {"eval", to_string(st.equi_eval)}};
   }
   return cfg;
 }
@@ -488,8 +502,8 @@ std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupP
     try {
       if (type == "linear") {
         InitSpec init;
-        init.kind = l.at("init").get<std::string>() == "normal" ? InitSpec::Kind::Normal
-                                                                  : InitSpec::Kind::NormalPerChannelPair;
+        init.kind =
+            l.at("init").get<std::string>() == "normal" ? InitSpec::Kind::Normal : InitSpec::Kind::NormalPerChannelPair;
         init.std = l.at("std").get<double>();
         spec->linear(l.at("channels").get<std::size_t>(), l.at("order").get<std::size_t>(), init);
       } else if (type == "lrelu") {
@@ -512,8 +526,9 @@ std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupP
   } else {
     spec->loss(LossKind::CrossEntropy);
     if (layers.back().at("type") != "linear")
-      throw Error(cfg.source + ": model.layers: cross_entropy applies the softmax to the logits itself, so the "
-                               "last layer must be linear (no sigmoid or softmax layer)");
+      throw Error(cfg.source +
+                  ": model.layers: cross_entropy applies the softmax to the logits itself, so the "
+                  "last layer must be linear (no sigmoid or softmax layer)");
   }
   return spec;
 }
@@ -541,8 +556,8 @@ Dataset build_data(const ExperimentConfig& cfg, const FiniteGroup& group) {
                split + " split)";
       }
       if (set.count < samples)
-        throw Error(name + " holds " + std::to_string(set.count) + " images, fewer than data.samples = " +
-                    std::to_string(samples));
+        throw Error(name + " holds " + std::to_string(set.count) +
+                    " images, fewer than data.samples = " + std::to_string(samples));
       if (set.count > samples) {
         set.pixels.resize(samples * set.height * set.width);
         set.labels.resize(samples);

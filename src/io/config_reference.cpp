@@ -11,12 +11,15 @@ namespace eqaug::io {
 const std::vector<KeyDoc>& config_reference() {
   static const std::vector<KeyDoc> keys = {
       {"name", "string", "required", "letters, digits, `.`, `_`, `-`",
-       "Name of the experiment; the default results folder is `results/<name>` (a study member's is `<name>-<member>`)."},
+       "Name of the experiment; the default results folder is `results/<name>` (a study member's is "
+       "`<name>-<member>`)."},
       {"scale", "string", "`full`", "`full` or a table name under `[scales]`",
        "Which scale ran; set by `--scale` (a `[scales.<name>]` table merged over the file). Recorded in the manifest."},
       {"group", "table", "required", "", "The symmetry group."},
-      {"group.kind", "string", "required", "`symmetric`, `translation2d`, `translation_x`, `rotation`, `translation_rotation`",
-       "`symmetric`: S_n permuting graph nodes (Perm). Image groups on N×N pixels: `translation2d` Z_N² circular shifts "
+      {"group.kind", "string", "required",
+       "`symmetric`, `translation2d`, `translation_x`, `rotation`, `translation_rotation`",
+       "`symmetric`: S_n permuting graph nodes (Perm). Image groups on N×N pixels: `translation2d` Z_N² circular "
+       "shifts "
        "(Trans), `translation_x` Z_N shifts along x (OneDTrans), `rotation` C_4 about the centre (Rot), "
        "`translation_rotation` C_4 ⋉ Z_N² (TransRot)."},
       {"group.n", "integer", "required (symmetric)", "≥ 1", "Number of graph nodes n of S_n."},
@@ -27,7 +30,8 @@ const std::vector<KeyDoc>& config_reference() {
        "labels (Trans, Groups). `shapes`: triangles and pentagons with two target masks (Rot)."},
       {"data.samples", "integer", "`1000` (sbm), `10000` (images), `3000` (shapes)", "≥ 1",
        "Number of samples (the first ones of a file)."},
-      {"data.clusters", "list", "`[5, 5]`", "positive integers", "sbm: cluster sizes; the node count is their sum (= group.n)."},
+      {"data.clusters", "list", "`[5, 5]`", "positive integers",
+       "sbm: cluster sizes; the node count is their sum (= group.n)."},
       {"data.p", "number", "`0.5`", "0 … 1", "sbm: edge probability inside a cluster."},
       {"data.q", "number", "`0.05`", "0 … 1", "sbm: edge probability between clusters."},
       {"data.classes", "integer", "`10`", "≥ 2", "images: number of classes (one-hot targets on the trivial site)."},
@@ -37,7 +41,8 @@ const std::vector<KeyDoc>& config_reference() {
       {"data.split", "string", "`test`", "`test`, `train`", "images: which IDX files (`t10k-*` or `train-*`)."},
       {"data.r_min", "number", "`0.7`", "> 0", "shapes: smallest scale r of the unit-circle polygon."},
       {"data.r_max", "number", "`0.8`", "≥ r_min", "shapes: largest scale r."},
-      {"data.shift", "number", "`0.5`", "≥ 0", "shapes: the centre is drawn from U[−shift, shift]² on the canvas [−1, 1]²."},
+      {"data.shift", "number", "`0.5`", "≥ 0",
+       "shapes: the centre is drawn from U[−shift, shift]² on the canvas [−1, 1]²."},
       {"data.input_shift", "number", "`0`", "", "Added to every input value (the presets use −0.5, as the reference)."},
       {"data.npy", "string", "`\"\"`", "a folder",
        "Read the data from .npy files instead: sbm `graphmat{i}.npy`/`graphlabel{i}.npy`; images `images.npy` "
@@ -65,14 +70,17 @@ const std::vector<KeyDoc>& config_reference() {
       {"model.layers[].slope", "number", "`0.01`", "≥ 0", "lrelu: slope for negative inputs."},
       {"model.layers[].eps", "number", "`1e-05`", "> 0", "layernorm: added to the variance."},
       {"train", "table", "every default", "", "Training; a file without `[train]` takes every default below."},
-      {"train.runs", "integer", "`30`", "≥ 1", "Independent runs (each its own start A⁰ and augmentation draws). `--runs`."},
+      {"train.runs", "integer", "`30`", "≥ 1",
+       "Independent runs (each its own start A⁰ and augmentation draws). `--runs`."},
       {"train.epochs", "integer", "`50`", "≥ 0", "Full-batch gradient steps per run. `--epochs`."},
       {"train.lr", "number", "`0.0001`", "> 0", "Learning rate η. `--lr`."},
       {"train.seed", "integer", "`0`", "0 … 2⁶⁴−1",
        "Master seed: data, init and augmentation streams derive from (seed, purpose, run, ...). `--seed`."},
       {"train.chunk", "integer", "`500`", "≥ 1",
-       "Samples per matrix product; a speed setting, but fixed for reproducibility (float sums depend on it). `--chunk`."},
-      {"train.batch", "integer", "`200`", "≥ 1", "Minibatch: the samples that share one group element when aug.per = batch. `--batch`."},
+       "Samples per matrix product; a speed setting, but fixed for reproducibility (float sums depend on it). "
+       "`--chunk`."},
+      {"train.batch", "integer", "`200`", "≥ 1",
+       "Minibatch: the samples that share one group element when aug.per = batch. `--batch`."},
       {"train.precision", "string", "`f32`", "`f32`, `f64`", "Arithmetic of the passes. `--precision`."},
       {"train.init_weights", "string", "`\"\"`", "a folder",
        "Start every run from `A<j>.npy` in this folder (projected onto E): shape (C_out, C_in, S_out, S_in), or "
@@ -83,11 +91,14 @@ const std::vector<KeyDoc>& config_reference() {
       {"train.modes", "list", "`[\"nom\", \"aug\", \"equi\"]`", "`nom`, `aug`, `equi`, `augpen`, each once",
        "Strategies to train (`augpen`: Aug plus the penalty γ/2 ‖A − Π_E A‖², with Aug's draws). `--modes`."},
       {"train.penalty", "number", "`0`", "> 0 when `augpen` runs",
-       "γ of augpen's penalty γ/2 ‖A − Π_E A‖² (the stabiliser of E the paper proposes); recorded only when augpen runs. `--penalty`."},
+       "γ of augpen's penalty γ/2 ‖A − Π_E A‖² (the stabiliser of E the paper proposes); recorded only when augpen "
+       "runs. `--penalty`."},
       {"train.aug", "table", "every default", "", "The Aug strategy."},
-      {"train.aug.passes", "integer", "`25`", "≥ 1", "L: augmented passes over the data per step (not used when exact). `--aug-passes`."},
+      {"train.aug.passes", "integer", "`25`", "≥ 1",
+       "L: augmented passes over the data per step (not used when exact). `--aug-passes`."},
       {"train.aug.per", "string", "`sample`", "`sample`, `batch`",
-       "One Haar-random group element per sample or per minibatch of train.batch samples (not used when exact). `--aug-per`."},
+       "One Haar-random group element per sample or per minibatch of train.batch samples (not used when exact). "
+       "`--aug-per`."},
       {"train.aug.exact", "boolean", "`false`", "",
        "Average over every group element (one pass each): the augmented risk itself, for small groups. `--aug-exact`."},
       {"train.equi", "table", "every default", "", "The Equi strategy."},

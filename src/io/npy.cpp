@@ -70,7 +70,7 @@ struct Header {
 // The header is the repr() of a Python dict of literals. A small recursive-descent
 // parser accepts whatever spacing, key order and quoting numpy versions have produced.
 class HeaderParser {
-public:
+ public:
   HeaderParser(std::string_view text, const fs::path& path) : text_(text), path_(path) {}
 
   Header parse() {
@@ -112,7 +112,7 @@ public:
     return h;
   }
 
-private:
+ private:
   [[noreturn]] void fail(const std::string& what) const { ::eqaug::io::fail(path_, "malformed header: " + what); }
 
   [[noreturn]] void fail_found(const std::string& expected) const {
@@ -240,8 +240,8 @@ Dtype parse_dtype(const std::string& descr, const fs::path& path) {
     if (kind_char == 'b' && size == 1) kind = Kind::Bool;
   }
   if (!kind)
-    fail(path, "unsupported dtype '" + escape(descr) +
-                   "' (expected one of <f4 <f8 <i1 <i2 <i4 <i8 <u1 <u2 <u4 <u8 |b1)");
+    fail(path,
+         "unsupported dtype '" + escape(descr) + "' (expected one of <f4 <f8 <i1 <i2 <i4 <i8 <u1 <u2 <u4 <u8 |b1)");
 
   // Byte order is meaningless for single bytes, and numpy writes them with '|'.
   bool little = true;

@@ -71,8 +71,8 @@ std::string records_csv(const StrategyRun& run, const std::vector<std::string>& 
   for (const auto& n : layer_names) s += ",dist_E." + n;
   s += "\n";
   for (const auto& r : run.records) {
-    s += std::to_string(r.step) + "," + csv_number(r.loss) + "," + csv_number(r.accuracy) + "," + csv_number(r.dist_init) + "," +
-         csv_number(r.dist_E);
+    s += std::to_string(r.step) + "," + csv_number(r.loss) + "," + csv_number(r.accuracy) + "," +
+         csv_number(r.dist_init) + "," + csv_number(r.dist_E);
     if (aug) s += "," + csv_number(r.loss_aug);
     for (double d : r.dist_init_layer) s += "," + csv_number(d);
     for (double d : r.dist_E_layer) s += "," + csv_number(d);
@@ -81,8 +81,8 @@ std::string records_csv(const StrategyRun& run, const std::vector<std::string>& 
   return s;
 }
 
-std::string steps_csv(const fs::path& out, const std::vector<std::string>& modes,
-                      const std::vector<std::size_t>& runs, const std::vector<std::string>& layer_names) {
+std::string steps_csv(const fs::path& out, const std::vector<std::string>& modes, const std::vector<std::size_t>& runs,
+                      const std::vector<std::string>& layer_names) {
   // Per-run header names → tidy names, in the tidy order.
   std::vector<std::pair<std::string, std::string>> columns = {{"step", "step"},         {"loss", "loss"},
                                                               {"accuracy", "accuracy"}, {"dist_init", "dist_init"},
@@ -159,8 +159,8 @@ std::vector<double> load_layer_weights(const fs::path& dir, const ModelSpec& spe
     const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
     const std::vector<std::size_t> four = {Co, Ci, So, Si};
     if (a.shape != npy_shape(l) && a.shape != four)
-      throw Error(file.string() + ": expected shape " + shape_str(npy_shape(l)) + " for layer " + l.name +
-                  ", found " + shape_str(a.shape));
+      throw Error(file.string() + ": expected shape " + shape_str(npy_shape(l)) + " for layer " + l.name + ", found " +
+                  shape_str(a.shape));
     if (a.descr != "<f4" && a.descr != "<f8" && a.descr != "=f4" && a.descr != "=f8")
       throw Error(file.string() + ": expected float32 or float64 weights, found dtype '" + a.descr + "'");
     for (double x : a.data)

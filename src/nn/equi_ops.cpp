@@ -31,7 +31,7 @@ constexpr std::size_t region_size(std::size_t count) {
 }
 
 class Carver {
-public:
+ public:
   explicit Carver(void* base) : p_(reinterpret_cast<std::uintptr_t>(base)) {}
   template <typename U>
   U* take(std::size_t count) {
@@ -41,7 +41,7 @@ public:
     return r;
   }
 
-private:
+ private:
   std::uintptr_t p_;
 };
 
@@ -50,7 +50,7 @@ private:
 
 template <typename T>
 class TrivialOp final : public EquiLinearOp<T> {
-public:
+ public:
   explicit TrivialOp(std::shared_ptr<const EquivariantSubspace> sub)
       : sub_(std::move(sub)), ci_(sub_->in().channels), co_(sub_->out().channels) {}
   std::string kind() const override { return "trivial"; }
@@ -65,7 +65,7 @@ public:
     ops::linear_weight_grad(x, gy, gc, batch, ci_, co_, accumulate);
   }
 
-private:
+ private:
   std::shared_ptr<const EquivariantSubspace> sub_;
   std::size_t ci_, co_;
 };
@@ -79,7 +79,7 @@ private:
 
 template <typename T>
 class PoolOp final : public EquiLinearOp<T> {
-public:
+ public:
   explicit PoolOp(std::shared_ptr<const EquivariantSubspace> sub)
       : sub_(std::move(sub)),
         ci_(sub_->in().channels),
@@ -101,16 +101,14 @@ public:
   void input_grad(const T* c, const T* gy, T* gx, std::size_t batch, T* scratch) const override {
     ops::linear_input_grad(c, gy, scratch, batch, ci_ * k_, co_);
     // gx = GP Mᵀ, rows (sample, c_in).
-    blas::gemm<T>(blas::Op::N, blas::Op::T, batch * ci_, s_, k_, T(1), scratch, k_, pool_.data(), k_, T(0), gx,
-                  s_);
+    blas::gemm<T>(blas::Op::N, blas::Op::T, batch * ci_, s_, k_, T(1), scratch, k_, pool_.data(), k_, T(0), gx, s_);
   }
-  void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate,
-                  T* scratch) const override {
+  void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate, T* scratch) const override {
     pool(x, scratch, batch);
     ops::linear_weight_grad(scratch, gy, gc, batch, ci_ * k_, co_, accumulate);
   }
 
-private:
+ private:
   void pool(const T* x, T* p, std::size_t batch) const {
     blas::gemm<T>(blas::Op::N, blas::Op::N, batch * ci_, k_, s_, T(1), x, s_, pool_.data(), k_, T(0), p, k_);
   }
@@ -125,7 +123,7 @@ private:
 
 template <typename T>
 class DenseOp final : public EquiLinearOp<T> {
-public:
+ public:
   explicit DenseOp(std::shared_ptr<const EquivariantSubspace> sub)
       : sub_(std::move(sub)), in_(sub_->in().dim()), out_(sub_->out().dim()) {}
   std::string kind() const override { return "dense"; }
@@ -138,8 +136,7 @@ public:
   void input_grad(const T* c, const T* gy, T* gx, std::size_t batch, T* scratch) const override {
     ops::linear_input_grad(weights(c, scratch), gy, gx, batch, in_, out_);
   }
-  void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate,
-                  T* scratch) const override {
+  void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate, T* scratch) const override {
     Carver cv(scratch);
     T* gw = cv.take<T>(sub_->ambient_dim());
     double* cd = cv.take<double>(sub_->dim());
@@ -152,7 +149,7 @@ public:
       for (std::size_t i = 0; i < n; ++i) gc[i] = static_cast<T>(cd[i]);
   }
 
-private:
+ private:
   const T* weights(const T* c, T* scratch) const {
     Carver cv(scratch);
     T* w = cv.take<T>(sub_->ambient_dim());
@@ -201,13 +198,12 @@ struct Fftw<double> {
   static void destroy(plan p) { fftw_destroy_plan(p); }
   static void* alloc(std::size_t bytes) { return fftw_malloc(bytes); }
   static void release(void* p) { fftw_free(p); }
-  static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::size_t m, std::size_t n, std::size_t k,
-                   const void* a, std::size_t lda, const void* b, std::size_t ldb, bool beta_one, void* c,
-                   std::size_t ldc) {
+  static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::size_t m, std::size_t n, std::size_t k, const void* a,
+                   std::size_t lda, const void* b, std::size_t ldb, bool beta_one, void* c, std::size_t ldc) {
     static const double one[2] = {1, 0}, zero[2] = {0, 0};
-    cblas_zgemm(CblasRowMajor, ta, tb, static_cast<blasint>(m), static_cast<blasint>(n),
-                static_cast<blasint>(k), one, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
-                beta_one ? one : zero, c, static_cast<blasint>(ldc));
+    cblas_zgemm(CblasRowMajor, ta, tb, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), one,
+                a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta_one ? one : zero, c,
+                static_cast<blasint>(ldc));
   }
 };
 
@@ -224,13 +220,12 @@ struct Fftw<float> {
   static void destroy(plan p) { fftwf_destroy_plan(p); }
   static void* alloc(std::size_t bytes) { return fftwf_malloc(bytes); }
   static void release(void* p) { fftwf_free(p); }
-  static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::size_t m, std::size_t n, std::size_t k,
-                   const void* a, std::size_t lda, const void* b, std::size_t ldb, bool beta_one, void* c,
-                   std::size_t ldc) {
+  static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, std::size_t m, std::size_t n, std::size_t k, const void* a,
+                   std::size_t lda, const void* b, std::size_t ldb, bool beta_one, void* c, std::size_t ldc) {
     static const float one[2] = {1, 0}, zero[2] = {0, 0};
-    cblas_cgemm(CblasRowMajor, ta, tb, static_cast<blasint>(m), static_cast<blasint>(n),
-                static_cast<blasint>(k), one, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb),
-                beta_one ? one : zero, c, static_cast<blasint>(ldc));
+    cblas_cgemm(CblasRowMajor, ta, tb, static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), one,
+                a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta_one ? one : zero, c,
+                static_cast<blasint>(ldc));
   }
 };
 
@@ -263,7 +258,7 @@ class FftOp final : public EquiLinearOp<T> {
   using F = Fftw<T>;
   using cpx = typename F::cpx;
 
-public:
+ public:
   FftOp(std::shared_ptr<const EquivariantSubspace> sub, std::size_t N, std::size_t block)
       : sub_(std::move(sub)),
         n_(N),
@@ -348,8 +343,7 @@ public:
     });
   }
 
-  void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate,
-                  T* scratch) const override {
+  void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate, T* scratch) const override {
     backward(nullptr, x, gy, nullptr, gc, batch, accumulate, scratch);
   }
 
@@ -387,24 +381,22 @@ public:
       }
   }
 
-private:
+ private:
   struct Plans {
     typename F::plan fwd = nullptr, bwd = nullptr;
   };
   struct Buffers {
-    cpx* kh;   // f_ × C_out × C_in: the kernels' spectra (conjugated for Wᵀ)
-    cpx* gk;   // f_ × C_in × C_out: the kernel gradient's spectrum
-    T* kern;   // C_out·C_in images N×N
-    cpx* xh;   // f_ × block × C_in
-    cpx* yh;   // f_ × block × C_out
-    cpx* zs;   // pairs of images packed as complex images, contiguous
-    cpx* zf;   // their full spectra, frequency-major
+    cpx* kh;  // f_ × C_out × C_in: the kernels' spectra (conjugated for Wᵀ)
+    cpx* gk;  // f_ × C_in × C_out: the kernel gradient's spectrum
+    T* kern;  // C_out·C_in images N×N
+    cpx* xh;  // f_ × block × C_in
+    cpx* yh;  // f_ × block × C_out
+    cpx* zs;  // pairs of images packed as complex images, contiguous
+    cpx* zf;  // their full spectra, frequency-major
   };
 
   static std::size_t pairs_of(std::size_t images) { return (images + 1) / 2; }
-  std::size_t max_pairs(std::size_t m) const {
-    return pairs_of(std::max({m * ci_, m * co_, ci_ * co_}));
-  }
+  std::size_t max_pairs(std::size_t m) const { return pairs_of(std::max({m * ci_, m * co_, ci_ * co_})); }
 
   Plans make_plans(std::size_t np) {
     cpx* a = static_cast<cpx*>(F::alloc(np * s_ * sizeof(cpx)));
@@ -573,19 +565,19 @@ private:
 
   std::shared_ptr<const EquivariantSubspace> sub_;
   std::size_t n_, s_, f_, ci_, co_, k_, block_;
-  std::vector<std::uint32_t> orbit_;  // k(δ)
-  std::vector<double> scale_;         // 1 / (√|orbit k| · N²)
-  std::vector<std::uint32_t> half_, neg_;          // half-grid h → full index of f and of −f
-  std::vector<std::uint32_t> full_src_;            // full g → half-grid index of g or of −g
-  std::vector<std::uint8_t> full_conj_;            // … and whether it is −g (conjugate)
-  std::map<std::size_t, Plans> plans_;             // by number of packed pairs
+  std::vector<std::uint32_t> orbit_;       // k(δ)
+  std::vector<double> scale_;              // 1 / (√|orbit k| · N²)
+  std::vector<std::uint32_t> half_, neg_;  // half-grid h → full index of f and of −f
+  std::vector<std::uint32_t> full_src_;    // full g → half-grid index of g or of −g
+  std::vector<std::uint8_t> full_conj_;    // … and whether it is −g (conjugate)
+  std::map<std::size_t, Plans> plans_;     // by number of packed pairs
 };
 
 }  // namespace
 
 template <typename T>
-std::unique_ptr<EquiLinearOp<T>> make_equi_op(std::shared_ptr<const EquivariantSubspace> sub,
-                                              EquiEval eval, const EquiOpTuning& tuning) {
+std::unique_ptr<EquiLinearOp<T>> make_equi_op(std::shared_ptr<const EquivariantSubspace> sub, EquiEval eval,
+                                              const EquiOpTuning& tuning) {
   EQAUG_CHECK(sub != nullptr, "make_equi_op needs a subspace");
   if (eval == EquiEval::Dense) return std::make_unique<DenseOp<T>>(std::move(sub));
   const std::size_t si = sub->in().sites, so = sub->out().sites;
@@ -601,12 +593,11 @@ std::unique_ptr<EquiLinearOp<T>> make_equi_op(std::shared_ptr<const EquivariantS
   return make_equi_op<T>(std::move(sub), eval, EquiOpTuning{});
 }
 
-template std::unique_ptr<EquiLinearOp<float>> make_equi_op<float>(std::shared_ptr<const EquivariantSubspace>,
-                                                                  EquiEval);
+template std::unique_ptr<EquiLinearOp<float>> make_equi_op<float>(std::shared_ptr<const EquivariantSubspace>, EquiEval);
 template std::unique_ptr<EquiLinearOp<double>> make_equi_op<double>(std::shared_ptr<const EquivariantSubspace>,
                                                                     EquiEval);
-template std::unique_ptr<EquiLinearOp<float>> make_equi_op<float>(std::shared_ptr<const EquivariantSubspace>,
-                                                                  EquiEval, const EquiOpTuning&);
+template std::unique_ptr<EquiLinearOp<float>> make_equi_op<float>(std::shared_ptr<const EquivariantSubspace>, EquiEval,
+                                                                  const EquiOpTuning&);
 template std::unique_ptr<EquiLinearOp<double>> make_equi_op<double>(std::shared_ptr<const EquivariantSubspace>,
                                                                     EquiEval, const EquiOpTuning&);
 

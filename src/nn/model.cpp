@@ -93,8 +93,7 @@ std::vector<double> ModelSpec::draw_init(Rng& rng) const {
       for (auto& x : v) x = l.init.std * rng.normal();
       for (std::size_t co = 0; co < Co; ++co)
         for (std::size_t so = 0; so < So; ++so)
-          for (std::size_t ci = 0; ci < Ci; ++ci)
-            std::fill_n(w + ((co * So + so) * Ci + ci) * Si, Si, v[co * Ci + ci]);
+          for (std::size_t ci = 0; ci < Ci; ++ci) std::fill_n(w + ((co * So + so) * Ci + ci) * Si, Si, v[co * Ci + ci]);
     }
   }
   return a;
@@ -184,20 +183,29 @@ void Network<T>::forward(const T* params, std::size_t batch, Workspace<T>& ws) c
     T* y = ws.act[i + 1].data();
     switch (l.kind) {
       case LayerKind::Linear:
-        if (ops_.empty()) ops::linear_forward(params + l.offset, x, y, batch, l.in.dim(), l.out.dim());
-        else ops_[linear_index_[i]]->forward(params + l.coord_offset, x, y, batch, ws.scratch.data());
+        if (ops_.empty())
+          ops::linear_forward(params + l.offset, x, y, batch, l.in.dim(), l.out.dim());
+        else
+          ops_[linear_index_[i]]->forward(params + l.coord_offset, x, y, batch, ws.scratch.data());
         break;
-      case LayerKind::LeakyReLU: ops::leaky_relu_forward(x, y, batch * l.in.dim(), static_cast<T>(l.slope)); break;
-      case LayerKind::LayerNorm: ops::layer_norm_forward(x, y, batch, l.in.channels, l.in.sites, l.eps); break;
-      case LayerKind::Sigmoid: ops::sigmoid_forward(x, y, batch * l.in.dim()); break;
-      case LayerKind::Tanh: ops::tanh_forward(x, y, batch * l.in.dim()); break;
+      case LayerKind::LeakyReLU:
+        ops::leaky_relu_forward(x, y, batch * l.in.dim(), static_cast<T>(l.slope));
+        break;
+      case LayerKind::LayerNorm:
+        ops::layer_norm_forward(x, y, batch, l.in.channels, l.in.sites, l.eps);
+        break;
+      case LayerKind::Sigmoid:
+        ops::sigmoid_forward(x, y, batch * l.in.dim());
+        break;
+      case LayerKind::Tanh:
+        ops::tanh_forward(x, y, batch * l.in.dim());
+        break;
     }
   }
 }
 
 template <typename T>
-ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>& ws, T* grad,
-                                bool accumulate) const {
+ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>& ws, T* grad, bool accumulate) const {
   forward(params, batch, ws);
   const auto& layers = spec_->layers();
   const Space& out = spec_->output();

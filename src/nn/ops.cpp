@@ -16,8 +16,8 @@ void linear_forward(const T* w, const T* x, T* y, std::size_t batch, std::size_t
 }
 
 template <typename T>
-void linear_weight_grad(const T* x, const T* gy, T* gw, std::size_t batch, std::size_t in,
-                        std::size_t out, bool accumulate) {
+void linear_weight_grad(const T* x, const T* gy, T* gw, std::size_t batch, std::size_t in, std::size_t out,
+                        bool accumulate) {
   blas::gemm<T>(Op::T, Op::N, out, in, batch, T(1), gy, out, x, in, accumulate ? T(1) : T(0), gw, in);
 }
 
@@ -59,8 +59,8 @@ void layer_norm_forward(const T* x, T* y, std::size_t batch, std::size_t C, std:
 }
 
 template <typename T>
-void layer_norm_backward(const T* x, const T* y, const T* gy, T* gx, std::size_t batch, std::size_t C,
-                         std::size_t S, double eps) {
+void layer_norm_backward(const T* x, const T* y, const T* gy, T* gx, std::size_t batch, std::size_t C, std::size_t S,
+                         double eps) {
   // gx = (gy − mean(gy) − y·mean(gy·y)) / σ, with σ recomputed from x.
   for (std::size_t b = 0; b < batch; ++b) {
     const std::size_t base = b * C * S;
@@ -165,21 +165,20 @@ ChunkStats softmax_cross_entropy(const T* z, const T* y, std::size_t batch, std:
   return st;
 }
 
-#define EQAUG_INSTANTIATE(T)                                                                         \
-  template void linear_forward<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t);   \
-  template void linear_weight_grad<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t, \
-                                      bool);                                                         \
-  template void linear_input_grad<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t); \
-  template void leaky_relu_forward<T>(const T*, T*, std::size_t, T);                                 \
-  template void leaky_relu_backward<T>(const T*, const T*, T*, std::size_t, T);                      \
-  template void layer_norm_forward<T>(const T*, T*, std::size_t, std::size_t, std::size_t, double);  \
-  template void layer_norm_backward<T>(const T*, const T*, const T*, T*, std::size_t, std::size_t,   \
-                                       std::size_t, double);                                         \
-  template void sigmoid_forward<T>(const T*, T*, std::size_t);                                       \
-  template void sigmoid_backward<T>(const T*, const T*, T*, std::size_t);                            \
-  template void tanh_forward<T>(const T*, T*, std::size_t);                                          \
-  template void tanh_backward<T>(const T*, const T*, T*, std::size_t);                               \
-  template ChunkStats bce_loss<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);     \
+#define EQAUG_INSTANTIATE(T)                                                                                    \
+  template void linear_forward<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t);               \
+  template void linear_weight_grad<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t, bool);     \
+  template void linear_input_grad<T>(const T*, const T*, T*, std::size_t, std::size_t, std::size_t);            \
+  template void leaky_relu_forward<T>(const T*, T*, std::size_t, T);                                            \
+  template void leaky_relu_backward<T>(const T*, const T*, T*, std::size_t, T);                                 \
+  template void layer_norm_forward<T>(const T*, T*, std::size_t, std::size_t, std::size_t, double);             \
+  template void layer_norm_backward<T>(const T*, const T*, const T*, T*, std::size_t, std::size_t, std::size_t, \
+                                       double);                                                                 \
+  template void sigmoid_forward<T>(const T*, T*, std::size_t);                                                  \
+  template void sigmoid_backward<T>(const T*, const T*, T*, std::size_t);                                       \
+  template void tanh_forward<T>(const T*, T*, std::size_t);                                                     \
+  template void tanh_backward<T>(const T*, const T*, T*, std::size_t);                                          \
+  template ChunkStats bce_loss<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);               \
   template ChunkStats softmax_cross_entropy<T>(const T*, const T*, std::size_t, std::size_t, std::size_t, T*);
 EQAUG_INSTANTIATE(float)
 EQAUG_INSTANTIATE(double)

@@ -44,9 +44,12 @@ void check_square(const ContactSheet& sheet, const std::vector<double>& values, 
 std::size_t validate(const ContactSheet& sheet, const FigureOptions& options) {
   if (sheet.images.empty()) throw Error(sheet_name(sheet) + ": no images to draw");
   if (sheet.side == 0) throw Error(sheet_name(sheet) + ": image side is 0, expected N >= 1 for N x N images");
-  if (sheet.side > 4096) throw Error(sheet_name(sheet) + ": image side " + std::to_string(sheet.side) + " is too large (at most 4096)");
-  if (options.width <= 0) throw Error(sheet_name(sheet) + ": width " + std::to_string(options.width) + ", expected > 0");
-  for (std::size_t i = 0; i < sheet.images.size(); ++i) check_square(sheet, sheet.images[i], "image " + std::to_string(i));
+  if (sheet.side > 4096)
+    throw Error(sheet_name(sheet) + ": image side " + std::to_string(sheet.side) + " is too large (at most 4096)");
+  if (options.width <= 0)
+    throw Error(sheet_name(sheet) + ": width " + std::to_string(options.width) + ", expected > 0");
+  for (std::size_t i = 0; i < sheet.images.size(); ++i)
+    check_square(sheet, sheet.images[i], "image " + std::to_string(i));
   if (!sheet.masks.empty() && sheet.masks.size() != sheet.images.size())
     throw Error(sheet_name(sheet) + ": masks for " + std::to_string(sheet.masks.size()) + " images, expected none or " +
                 std::to_string(sheet.images.size()) + " (one entry per image)");
@@ -157,14 +160,13 @@ fs::path write_contact_sheet(const ContactSheet& sheet, const fs::path& png, con
       const double x = x0 + static_cast<double>(q) * (side + inner);
       if (!plot.empty()) plot += ", \\\n     ";
       // Matrix column $1 → x, row $2 (0 = first line = top) → y; pixel centres at +0.5.
-      plot += name + " matrix using ($1+" + num(x + 0.5) + "):(" + num(y0 + side - 0.5) +
-              "-$2):3 with image";
+      plot += name + " matrix using ($1+" + num(x + 0.5) + "):(" + num(y0 + side - 0.5) + "-$2):3 with image";
       os << "set object rect from " << num(x) << "," << num(y0) << " to " << num(x + side) << "," << num(y_top)
          << " fs empty border lc rgb '#8c8c8c' lw 1 front\n";
     }
     if (!sheet.labels.empty() && !sheet.labels[i].empty())
-      os << "set label " << gp_string(sheet.labels[i]) << " at " << num(x0 + tile / 2) << ","
-         << num(y0 - caption * 0.5) << " center front noenhanced font ',9'\n";
+      os << "set label " << gp_string(sheet.labels[i]) << " at " << num(x0 + tile / 2) << "," << num(y0 - caption * 0.5)
+         << " center front noenhanced font ',9'\n";
   }
   os << "plot " << plot << "\n"
      << "set output\n";

@@ -39,13 +39,11 @@ std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOption
      << "# Rerun with `gnuplot figure.gp` (from anywhere); png_out / svg_out / pdf_out can be\n"
      << "# overridden with -e.\n"
      << "# Zoomed panel: " << r.zoom_rule << ".\n"
-     << cd_to_script_folder()
-     << "if (!exists(\"png_out\")) png_out = 'figure.png'\n"
+     << cd_to_script_folder() << "if (!exists(\"png_out\")) png_out = 'figure.png'\n"
      << "if (!exists(\"svg_out\")) svg_out = 'figure.svg'\n"
      << "if (!exists(\"pdf_out\")) pdf_out = 'figure.pdf'\n"
      << "data = 'figure-data'\n"
-     << terminal_passes(o.width, o.height)
-     << "  set multiplot\n"
+     << terminal_passes(o.width, o.height) << "  set multiplot\n"
      << "  set label 101 " << gp_string(figure_title(sweep)) << " at screen 0.5, screen "
      << data_number(1 - (kTitlePad / 2.0 + kTitleLine / 2.0) / o.height) << " center font ',13' noenhanced\n";
   if (progress)
@@ -55,8 +53,7 @@ std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOption
   os << "  set grid lc rgb '#e0e0e0'\n"
      << "  unset key\n"
      << "  set xrange [0:" << data_number(r.x_max) << "]\n"
-     << "  " << tics_command('x', xt)
-     << "  set xlabel '‖A − A^0‖ (distance travelled)" << exponent_suffix(xt) << "'\n";
+     << "  " << tics_command('x', xt) << "  set xlabel '‖A − A^0‖ (distance travelled)" << exponent_suffix(xt) << "'\n";
 
   // Faint runs first so that every median is drawn on top of all of them.
   std::string plot;
@@ -67,8 +64,8 @@ std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOption
   }
   for (std::size_t i = 0; i < sweep.modes.size(); ++i) {
     const auto& mode = sweep.modes[i];
-    plot += "data.'/" + mode + "-median.dat' using 1:2 with lines lw 3 lc rgb '#" + mode_colour(mode, i) +
-            "' title " + gp_string(mode_label(mode));
+    plot += "data.'/" + mode + "-median.dat' using 1:2 with lines lw 3 lc rgb '#" + mode_colour(mode, i) + "' title " +
+            gp_string(mode_label(mode));
     if (i + 1 < sweep.modes.size()) plot += ", \\\n       ";
   }
 
@@ -78,8 +75,7 @@ std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOption
        << "  set size 0.5," << data_number(panel_h) << "\n"
        << "  set title " << gp_string(title) << " noenhanced\n"
        << "  set yrange [" << data_number(-0.03 * y_max) << ":" << data_number(y_max) << "]\n"
-       << "  " << tics_command('y', yt)
-       << "  set ylabel '‖A − Π_E A‖ (distance to E)" << exponent_suffix(yt) << "'\n"
+       << "  " << tics_command('y', yt) << "  set ylabel '‖A − Π_E A‖ (distance to E)" << exponent_suffix(yt) << "'\n"
        << "  plot " << plot << "\n";
   };
   panel(0, "all strategies", r.y_max);
@@ -165,8 +161,8 @@ FigureRanges figure_ranges(const Sweep& sweep) {
     if (1.1 * aug_max >= r.y_max_zoom) {
       r.zoom_rule = "y to 1.1 × max median of Aug";
     } else {
-      r.zoom_rule = "Aug's median stays within " + format_number(zoom_floor_factor(sweep.precision)) +
-                    " × the full range of E";
+      r.zoom_rule =
+          "Aug's median stays within " + format_number(zoom_floor_factor(sweep.precision)) + " × the full range of E";
     }
     return r;
   }
@@ -224,8 +220,7 @@ AxisTicks axis_ticks(double max) {
 }
 
 FigureFiles render_figure(const Sweep& sweep, const fs::path& dir, const FigureOptions& options) {
-  if (sweep.runs.empty())
-    throw Error(in_quotes(dir) + ": no finished runs to plot (manifest.json lists none)");
+  if (sweep.runs.empty()) throw Error(in_quotes(dir) + ": no finished runs to plot (manifest.json lists none)");
   if (options.width <= 0 || options.height <= 0)
     throw Error("figure size " + std::to_string(options.width) + "x" + std::to_string(options.height) +
                 ": expected positive width and height");
@@ -247,8 +242,7 @@ void remove_stale_report(const fs::path& dir) {
   remove_figure(dir);
   const fs::path summary = dir / "summary.csv";
   std::error_code ec;
-  if (!fs::remove(summary, ec) && ec)
-    throw RuntimeFailure("cannot remove " + in_quotes(summary) + ": " + ec.message());
+  if (!fs::remove(summary, ec) && ec) throw RuntimeFailure("cannot remove " + in_quotes(summary) + ": " + ec.message());
 }
 
 }  // namespace eqaug::report

@@ -112,7 +112,8 @@ struct ProcessResult {
 // the paths, and a missing executable is reported as such rather than as exit status 127.
 ProcessResult run_process(const std::vector<std::string>& argv) {
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw RuntimeFailure(std::string("cannot create a pipe: ") + std::strerror(errno));
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0)
+    throw RuntimeFailure(std::string("cannot create a pipe: ") + std::strerror(errno));
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -133,15 +134,17 @@ ProcessResult run_process(const std::vector<std::string>& argv) {
     std::string reason = std::strerror(spawn_error);
     if (spawn_error == ENOENT) reason = "not found on PATH";
     throw RuntimeFailure("cannot run " + in_quotes(argv[0]) + ": " + reason +
-                "; install gnuplot (e.g. the gnuplot-nox package) to draw the figure");
+                         "; install gnuplot (e.g. the gnuplot-nox package) to draw the figure");
   }
 
   ProcessResult result{0, {}};
   char buffer[4096];
   for (;;) {
     const ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
-    if (n > 0) result.output.append(buffer, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EINTR) break;
+    if (n > 0)
+      result.output.append(buffer, static_cast<std::size_t>(n));
+    else if (n == 0 || errno != EINTR)
+      break;
   }
   ::close(pipe_fds[0]);
   while (::waitpid(pid, &result.status, 0) < 0)
@@ -180,11 +183,11 @@ void run_gnuplot(const FigureOptions& options, const fs::path& script,
     const ProcessResult result = run_process({options.gnuplot, "-e", assignments, script.string()});
     if (!WIFEXITED(result.status) || WEXITSTATUS(result.status) != 0)
       throw RuntimeFailure("gnuplot failed on " + in_quotes(script) + " (" + describe_status(result.status) +
-                  "): " + result.output);
+                           "): " + result.output);
     for (const auto& tmp : temporaries)
       if (!non_empty_file(tmp))
-        throw RuntimeFailure("gnuplot ran " + in_quotes(script) + " but wrote no " + in_quotes(tmp) + "; its output: " +
-                    result.output);
+        throw RuntimeFailure("gnuplot ran " + in_quotes(script) + " but wrote no " + in_quotes(tmp) +
+                             "; its output: " + result.output);
     for (std::size_t i = 0; i < outputs.size(); ++i) fs::rename(temporaries[i], outputs[i].second);
   } catch (const fs::filesystem_error& e) {
     remove_temporaries();
@@ -217,8 +220,7 @@ std::string terminal_passes(int width, int height) {
      << "  reset\n"
      << "  set encoding utf8\n"
      << "  if (pass == 1) {\n"
-     << "    set terminal pngcairo size " << width << "," << height
-     << " enhanced font 'sans,11' background '#ffffff'\n"
+     << "    set terminal pngcairo size " << width << "," << height << " enhanced font 'sans,11' background '#ffffff'\n"
      << "    set output png_out\n"
      << "  }\n"
      << "  if (pass == 2) {\n"

@@ -26,14 +26,16 @@ void report_sweep(const Sweep& sweep, const fs::path& dir, std::ostream& out, bo
   out << sweep.runs.size() << " of " << sweep.planned_runs << " runs finished, " << sweep.epochs << " steps";
   if (progress) out << " (sweep incomplete: the table, summary.csv and figure are provisional)";
   out << '\n' << '\n' << format_table(rows, sweep.accuracy);
-  if (progress) out << "status: " << progress_text(sweep) << " (summary.csv's runs column counts the runs summarised)\n";
+  if (progress)
+    out << "status: " << progress_text(sweep) << " (summary.csv's runs column counts the runs summarised)\n";
   out << '\n';
 
   out << "wrote " << shown(write_summary_csv(dir, rows)) << '\n';
   // A figure left from an earlier state of an unfinished sweep (or of the sweep before it was
   // extended) would no longer match the table: remove it when none is drawn now.
   const auto drop_stale_figure = [&] {
-    if (progress && detail::remove_figure(dir)) out << "removed the figure of an earlier state from " << shown(dir) << '\n';
+    if (progress && detail::remove_figure(dir))
+      out << "removed the figure of an earlier state from " << shown(dir) << '\n';
   };
   if (!plot) {
     drop_stale_figure();
@@ -56,9 +58,12 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
       << (study.complete ? "" : " (study incomplete)") << '\n';
   for (const auto& m : study.members) {
     out << "  " << m.name << ": ";
-    if (!m.has_manifest) out << "not run yet (no " << shown(m.dir / "manifest.json") << ")";
-    else if (!m.has_runs()) out << "not run yet (no finished runs in " << shown(m.dir) << ")";
-    else out << m.sweep.runs.size() << " of " << m.sweep.planned_runs << " runs, " << shown(m.dir);
+    if (!m.has_manifest)
+      out << "not run yet (no " << shown(m.dir / "manifest.json") << ")";
+    else if (!m.has_runs())
+      out << "not run yet (no finished runs in " << shown(m.dir) << ")";
+    else
+      out << m.sweep.runs.size() << " of " << m.sweep.planned_runs << " runs, " << shown(m.dir);
     out << '\n';
   }
 
@@ -87,8 +92,10 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
 }  // namespace
 
 int run_report(const fs::path& dir, std::ostream& out, bool plot, const FigureOptions& options) {
-  if (is_study(dir)) report_study(dir, out, plot, options);
-  else report_sweep(read_sweep(dir), dir, out, plot, options);
+  if (is_study(dir))
+    report_study(dir, out, plot, options);
+  else
+    report_sweep(read_sweep(dir), dir, out, plot, options);
   return 0;
 }
 

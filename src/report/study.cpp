@@ -133,18 +133,16 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
      << "# kappa = 0.01. Here kappa = " << data_number(r.kappa) << ".\n"
      << "# Rerun with `gnuplot figure.gp` (from anywhere); png_out / svg_out / pdf_out can be\n"
      << "# overridden with -e.\n"
-     << cd_to_script_folder()
-     << "if (!exists(\"png_out\")) png_out = 'figure.png'\n"
+     << cd_to_script_folder() << "if (!exists(\"png_out\")) png_out = 'figure.png'\n"
      << "if (!exists(\"svg_out\")) svg_out = 'figure.svg'\n"
      << "if (!exists(\"pdf_out\")) pdf_out = 'figure.pdf'\n"
      << "data = 'figure-data'\n"
-     << terminal_passes(o.width, height)
-     << "  set multiplot\n";
+     << terminal_passes(o.width, height) << "  set multiplot\n";
   for (std::size_t l = 0; l < title.size(); ++l) {
     const double y = 1 - (kTitlePad / 2.0 + kTitleLine * (static_cast<double>(l) + 0.5)) / height;
     os << "  set label " << 101 + l << " " << gp_string(title[l]) << " at screen 0.5, screen " << data_number(y)
-       << " center font '," << (l == 0 ? 13 : 11) << "'"
-       << (l == 3 ? " textcolor rgb '#c00000'" : "") << " noenhanced\n";
+       << " center font '," << (l == 0 ? 13 : 11) << "'" << (l == 3 ? " textcolor rgb '#c00000'" : "")
+       << " noenhanced\n";
   }
   os << "  set grid lc rgb '#e0e0e0'\n"
      << "  unset key\n";
@@ -159,7 +157,8 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
       const auto& mode = sweep.modes[i];
       const std::size_t colour = std::find(modes.begin(), modes.end(), mode) - modes.begin();
       plot += "data.'/" + member.name + "-" + mode + "-runs.dat' using 1:2 with lines lw " +
-              format_number(style.width) + " lc rgb '#" + style.alpha + mode_colour(mode, colour) + "' notitle, \\\n       ";
+              format_number(style.width) + " lc rgb '#" + style.alpha + mode_colour(mode, colour) +
+              "' notitle, \\\n       ";
     }
     for (std::size_t i = 0; i < sweep.modes.size(); ++i) {
       const auto& mode = sweep.modes[i];
@@ -179,16 +178,14 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
     const AxisTicks xt = axis_ticks(gr.x_max);
     const double y0 = legend + row_h * static_cast<double>(plotted.size() - 1 - g);
     os << "  set xrange [0:" << data_number(gr.x_max) << "]\n"
-       << "  " << tics_command('x', xt)
-       << "  set xlabel '‖A − A^0‖" << exponent_suffix(xt) << "'\n";
+       << "  " << tics_command('x', xt) << "  set xlabel '‖A − A^0‖" << exponent_suffix(xt) << "'\n";
     const auto panel = [&](double x0, const std::string& panel_title, double y_max) {
       const AxisTicks yt = axis_ticks(y_max);
       os << "  set origin " << data_number(x0) << "," << data_number(y0) << "\n"
          << "  set size 0.5," << data_number(row_h) << "\n"
          << "  set title " << gp_string(panel_title) << " noenhanced\n"
          << "  set yrange [" << data_number(-0.03 * y_max) << ":" << data_number(y_max) << "]\n"
-         << "  " << tics_command('y', yt)
-         << "  set ylabel '‖A − Π_E A‖" << exponent_suffix(yt) << "'\n"
+         << "  " << tics_command('y', yt) << "  set ylabel '‖A − Π_E A‖" << exponent_suffix(yt) << "'\n"
          << "  plot " << plot << "\n";
     };
     panel(0, full_title, gr.y_max);
@@ -334,8 +331,8 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
     throw Error("figure size " + std::to_string(options.width) + "x" + std::to_string(options.height) +
                 ": expected positive width and height");
   const int row_height = std::max(1, options.height * 2 / 3);
-  const int height = row_height * static_cast<int>(plotted.size()) + kTitlePad +
-                     kTitleLine * title_lines(study) + kLegend;
+  const int height =
+      row_height * static_cast<int>(plotted.size()) + kTitlePad + kTitleLine * title_lines(study) + kLegend;
 
   fs::path data_dir;
   FigureFiles files = figure_files(dir, data_dir);
@@ -346,8 +343,7 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
       files.data.push_back(data_dir / (m->name + "-" + mode + "-median.dat"));
       io::write_file_atomic(files.data.back(), median_data(mode, m->sweep));
     }
-  io::write_file_atomic(files.script,
-                        study_script(study, plotted, study_ranges(sweeps), options, height));
+  io::write_file_atomic(files.script, study_script(study, plotted, study_ranges(sweeps), options, height));
   run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
   return files;
 }

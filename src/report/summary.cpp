@@ -61,8 +61,7 @@ std::vector<SummaryRow> summarize(const Sweep& sweep) {
     const auto& curves = found == sweep.curves.end() ? none : found->second;
     const auto final_values = [&](std::vector<double> RunCurve::*column) {
       std::vector<double> values;
-      for (const auto& curve : curves)
-        values.push_back((curve.*column).empty() ? kNaN : (curve.*column).back());
+      for (const auto& curve : curves) values.push_back((curve.*column).empty() ? kNaN : (curve.*column).back());
       return describe(std::move(values));
     };
     SummaryRow row;
@@ -158,7 +157,8 @@ std::string format_table(const std::vector<SummaryRow>& rows, const std::string&
   std::vector<std::vector<std::string>> table;
   table.push_back({"strategy", "runs", "dist_init", "dist_E", "loss", "accuracy"});
   for (const auto& r : rows)
-    table.push_back({mode_label(r.mode), runs_cell(r), cell(r.dist_init), cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
+    table.push_back(
+        {mode_label(r.mode), runs_cell(r), cell(r.dist_init), cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
   std::string text = aligned(table) + kTableNote;
   if (!accuracy.empty()) text += "accuracy: " + accuracy + '\n';
   return text;
@@ -196,10 +196,13 @@ std::string format_study_table(const Study& study, const std::vector<StudySummar
   // What accuracy measures, once if every member that says agrees, else per member.
   std::vector<std::pair<std::string, std::string>> kinds;
   for (const auto& m : study.members) {
-    if (!m.has_runs()) not_run.push_back(m.name);
-    else if (!m.sweep.accuracy.empty()) kinds.emplace_back(m.name, m.sweep.accuracy);
+    if (!m.has_runs())
+      not_run.push_back(m.name);
+    else if (!m.sweep.accuracy.empty())
+      kinds.emplace_back(m.name, m.sweep.accuracy);
   }
-  const bool same_kind = std::all_of(kinds.begin(), kinds.end(), [&](const auto& k) { return k.second == kinds.front().second; });
+  const bool same_kind =
+      std::all_of(kinds.begin(), kinds.end(), [&](const auto& k) { return k.second == kinds.front().second; });
   if (!kinds.empty() && same_kind) {
     text += "accuracy: " + kinds.front().second + '\n';
   } else {

@@ -55,17 +55,15 @@ bool parse_double(std::string_view s, double& value) {
 }
 
 const json& field(const json& parent, const char* key, const std::string& where, const fs::path& file) {
-  if (!parent.is_object() || !parent.contains(key))
-    throw Error(in_quotes(file) + ": missing field " + where + key);
+  if (!parent.is_object() || !parent.contains(key)) throw Error(in_quotes(file) + ": missing field " + where + key);
   return parent.at(key);
 }
 
-int integer_field(const json& parent, const char* key, const std::string& where, const fs::path& file,
-                  int min_value) {
+int integer_field(const json& parent, const char* key, const std::string& where, const fs::path& file, int min_value) {
   const json& v = field(parent, key, where, file);
   if (!v.is_number_integer() || v.get<long long>() < min_value || v.get<long long>() > 1'000'000'000)
-    throw Error(in_quotes(file) + ": field " + where + key + " is " + v.dump() + ", expected an integer >= " +
-                std::to_string(min_value));
+    throw Error(in_quotes(file) + ": field " + where + key + " is " + v.dump() +
+                ", expected an integer >= " + std::to_string(min_value));
   return v.get<int>();
 }
 

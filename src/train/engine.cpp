@@ -17,8 +17,8 @@ constexpr std::size_t kSequentialBytes = std::size_t{128} << 20;
 }  // namespace
 
 template <typename T>
-GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, double input_shift,
-                                  std::size_t chunk, ThreadPool& pool, EquiEval equi_eval)
+GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, double input_shift, std::size_t chunk,
+                                  ThreadPool& pool, EquiEval equi_eval)
     : net_(spec),
       equi_net_(spec, Parametrisation::Equivariant, equi_eval),
       data_(&data),
@@ -39,10 +39,8 @@ GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, do
 }
 
 template <typename T>
-void GradientEngine<T>::load_chunk(const Pass& pass, std::size_t first, std::size_t count,
-                                   Workspace<T>& ws) const {
-  auto gather = [&](const std::vector<T>& src, const Space& space, const std::vector<std::uint32_t>& perm,
-                    T* dst) {
+void GradientEngine<T>::load_chunk(const Pass& pass, std::size_t first, std::size_t count, Workspace<T>& ws) const {
+  auto gather = [&](const std::vector<T>& src, const Space& space, const std::vector<std::uint32_t>& perm, T* dst) {
     const std::size_t D = space.dim(), S = space.sites;
     const T* s0 = src.data() + first * D;
     if (perm.empty()) {
@@ -67,7 +65,7 @@ void GradientEngine<T>::load_chunk(const Pass& pass, std::size_t first, std::siz
 
 template <typename T>
 std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(const std::vector<Job>& jobs,
-                                                                             std::size_t groups) {
+                                                                            std::size_t groups) {
   const std::size_t n = data_->size;
   const std::size_t chunks = (n + chunk_ - 1) / chunk_;
   auto params_of = [&](const Job& j) { return j.equi ? equi_net_.num_params() : net_.num_params(); };

@@ -6,10 +6,14 @@ namespace eqaug {
 
 std::string to_string(Mode m) {
   switch (m) {
-    case Mode::Nom: return "nom";
-    case Mode::Aug: return "aug";
-    case Mode::Equi: return "equi";
-    case Mode::AugPen: return "augpen";
+    case Mode::Nom:
+      return "nom";
+    case Mode::Aug:
+      return "aug";
+    case Mode::Equi:
+      return "equi";
+    case Mode::AugPen:
+      return "augpen";
   }
   return "?";
 }
@@ -18,9 +22,12 @@ std::string to_string(EquiUpdate u) { return u == EquiUpdate::Orbit ? "orbit" : 
 
 std::string to_string(EquiEvalChoice e) {
   switch (e) {
-    case EquiEvalChoice::Auto: return "auto";
-    case EquiEvalChoice::Structured: return "structured";
-    case EquiEvalChoice::Dense: return "dense";
+    case EquiEvalChoice::Auto:
+      return "auto";
+    case EquiEvalChoice::Structured:
+      return "structured";
+    case EquiEvalChoice::Dense:
+      return "dense";
   }
   return "?";
 }
@@ -74,8 +81,7 @@ Pass make_pass(const Dataset& data, const std::vector<Permutation>& elements,
   return p;
 }
 
-std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& group, const Dataset& data,
-                                      Rng& rng) {
+std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& group, const Dataset& data, Rng& rng) {
   std::vector<Pass> passes;
   if (s.exact) {
     // One pass per element, the same element for every sample.

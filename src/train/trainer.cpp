@@ -22,8 +22,8 @@ Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&eng
   const auto& group = *engine.spec().group();
   const auto& data = engine.data();
   // A step's passes are held in memory at once (one site permutation per sample).
-  const double pass_bytes = static_cast<double>(data.size) *
-                            static_cast<double>(data.input.sites + data.target.sites) * sizeof(std::uint32_t);
+  const double pass_bytes = static_cast<double>(data.size) * static_cast<double>(data.input.sites + data.target.sites) *
+                            sizeof(std::uint32_t);
   for (const auto& st : opts_.strategies) {
     if (st.augments() && !st.exact && static_cast<double>(st.passes) * pass_bytes > 8e9)
       throw Error(std::to_string(st.passes) + " augmentation passes over " + std::to_string(data.size) +

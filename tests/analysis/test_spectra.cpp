@@ -95,7 +95,7 @@ TEST(RestrictedSpectra, ConverseOfProposition3Fails) {
   const auto e = smallest_on_E(spec, H, 2);
   const auto p = smallest_on_E_perp(spec, H, 2);
   ASSERT_TRUE(e.converged && p.converged);
-  EXPECT_NEAR(e.values[0], 1.0, 1e-10);  // positive definite on E
+  EXPECT_NEAR(e.values[0], 1.0, 1e-10);   // positive definite on E
   EXPECT_NEAR(p.values[0], -2.0, 1e-10);  // not on E⊥
   EXPECT_NEAR(p.values[1], 1.0, 1e-10);
 }

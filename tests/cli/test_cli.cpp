@@ -1,8 +1,8 @@
 // The command line as a user meets it: exit codes and messages.
 #include <gtest/gtest.h>
 
-#include "../support/helpers.hpp"
 #include <sys/wait.h>
+#include "../support/helpers.hpp"
 
 #include <array>
 #include <cstdio>
@@ -19,9 +19,9 @@ Result cli(const std::string& args) { return eqaug::testing::run_cli(args); }
 TEST(Cli, HelpExplainsEveryOverride) {
   const auto r = cli("run --help");
   EXPECT_EQ(r.code, 0);
-  for (const char* opt : {"--runs", "--epochs", "--aug-passes", "--aug-per", "--lr", "--batch", "--seed",
-                          "--modes", "--precision", "--threads", "--out", "--force", "--resume",
-                          "--equi-update", "--data-npy", "--init-weights", "--save-weights"})
+  for (const char* opt :
+       {"--runs", "--epochs", "--aug-passes", "--aug-per", "--lr", "--batch", "--seed", "--modes", "--precision",
+        "--threads", "--out", "--force", "--resume", "--equi-update", "--data-npy", "--init-weights", "--save-weights"})
     EXPECT_NE(r.output.find(opt), std::string::npos) << opt;
   EXPECT_EQ(cli("--help").code, 0);
   const auto bare = cli("");
@@ -38,9 +38,9 @@ TEST(Cli, BadInputFailsWithAMessage) {
   EXPECT_NE(r.output.find("aug-per"), std::string::npos) << r.output;
   r = cli("run perm --lr -3");
   EXPECT_NE(r.code, 0);
-  for (const char* bad : {"--threads 0", "--threads -1", "--runs -1", "--runs 0", "--chunk 0", "--batch 0",
-                          "--aug-passes 0", "--epochs -2", "--precision f16", "--modes nom,bogus", "--seed -1",
-                          "--lr abc", "--lr 0"}) {
+  for (const char* bad :
+       {"--threads 0", "--threads -1", "--runs -1", "--runs 0", "--chunk 0", "--batch 0", "--aug-passes 0",
+        "--epochs -2", "--precision f16", "--modes nom,bogus", "--seed -1", "--lr abc", "--lr 0"}) {
     r = cli(std::string("run perm --out /tmp/eqaug-cli-never ") + bad);
     EXPECT_NE(r.code, 0) << bad;
     EXPECT_NE(r.output.find(std::string(bad).substr(2, std::string(bad).find(' ') - 2)), std::string::npos)

@@ -75,9 +75,12 @@ TEST(CliWorkflow, ErrorsHaveThePrefixAndExitTwo) {
     const std::size_t end = std::min(text.find('\n', at), text.size());
     const std::string line = text.substr(at, end - at);
     at = end + 1;
-    if (line.rfind("  -", 0) == 0) entries.push_back(line);
-    else if (!entries.empty() && line.rfind("    ", 0) == 0) entries.back() += line;
-    else if (!entries.empty() && !line.empty() && line[0] != ' ') break;  // the next section
+    if (line.rfind("  -", 0) == 0)
+      entries.push_back(line);
+    else if (!entries.empty() && line.rfind("    ", 0) == 0)
+      entries.back() += line;
+    else if (!entries.empty() && !line.empty() && line[0] != ' ')
+      break;  // the next section
   }
   std::size_t checked = 0;
   for (const auto& e : entries) {
@@ -111,8 +114,9 @@ TEST(CliWorkflow, ListOptionLeavesTheConfigPathAndBooleansTurnOff) {
   ASSERT_NE(toml.find(from), std::string::npos);
   toml.replace(toml.find(from), from.size(), "exact = true");
   std::ofstream(dir / "exact.toml") << toml;
-  r = cli("run " + (dir / "exact.toml").string() + " --aug-exact=false --modes aug --aug-passes 1 --runs 1 --epochs 0 --no-report --out " +
-            (dir / "c").string());
+  r = cli("run " + (dir / "exact.toml").string() +
+          " --aug-exact=false --modes aug --aug-passes 1 --runs 1 --epochs 0 --no-report --out " +
+          (dir / "c").string());
   EXPECT_EQ(r.code, 0) << r.output;
   // With exact augmentation the sampling settings are refused, not silently ignored.
   r = cli("run " + (dir / "exact.toml").string() + " --aug-passes 3 --out " + (dir / "d").string());
@@ -166,8 +170,10 @@ TEST(CliWorkflow, InterruptKeepsFinishedRunsAndResumeCompletesTheSweep) {
 
 TEST(CliWorkflow, SetOverridesAnyKeyAndMisspeltKeysAreNamed) {
   const auto dir = temp_dir("set");
-  auto r = cli("run perm --set model.layers[0].channels=8 --set data.p=0.4 --set train.aug.per=batch --runs 1 "
-               "--epochs 0 --no-report --out " + (dir / "a").string());
+  auto r =
+      cli("run perm --set model.layers[0].channels=8 --set data.p=0.4 --set train.aug.per=batch --runs 1 "
+          "--epochs 0 --no-report --out " +
+          (dir / "a").string());
   ASSERT_EQ(r.code, 0) << r.output;
   const auto m = nlohmann::json::parse(eqaug::io::read_file(dir / "a" / "manifest.json"));
   EXPECT_EQ(m["config"]["model"]["layers"][0]["channels"], 8);
@@ -220,7 +226,7 @@ TEST(CliWorkflow, SaveDataExportsWhatDataNpyReadsBack) {
     ASSERT_EQ(r.code, 0) << r.output;
     const auto own = nlohmann::json::parse(eqaug::io::read_file(dir / (tag + "-own") / "manifest.json"));
     const auto npy = nlohmann::json::parse(eqaug::io::read_file(dir / (tag + "-npy") / "manifest.json"));
-    EXPECT_EQ(own["data"]["fingerprint"], npy["data"]["fingerprint"]) << tag;  // the same numbers
+    EXPECT_EQ(own["data"]["fingerprint"], npy["data"]["fingerprint"]) << tag;              // the same numbers
     EXPECT_EQ(cli("data " + p + common + "--save-data " + (dir / tag).string()).code, 2);  // not over a full folder
   }
   EXPECT_EQ(cli("data perm").code, 2);  // nothing to do

@@ -33,7 +33,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 /// A temporary folder for the test, named after it.
 class TempDir : public testing::TempDir {
-public:
+ public:
   TempDir() : testing::TempDir("eqaug_test_images") {}
 };
 
@@ -97,7 +97,9 @@ GroupPtr rotation_group(std::size_t n) {
   return generated_group("C4", {Permutation(image)});
 }
 
-double mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size()); }
+double mean(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
 
 // ------------------------------------------------------------------------------- IDX
 
@@ -193,8 +195,9 @@ TEST(ImagesAreaResize, HalvingIsTheMeanOfTwoByTwoBlocks) {
   ASSERT_EQ(out.size(), 196u);
   for (std::size_t r = 0; r < 14; ++r)
     for (std::size_t c = 0; c < 14; ++c) {
-      const double block = (img[(2 * r) * 28 + 2 * c] + img[(2 * r) * 28 + 2 * c + 1] +
-                            img[(2 * r + 1) * 28 + 2 * c] + img[(2 * r + 1) * 28 + 2 * c + 1]) / 4;
+      const double block = (img[(2 * r) * 28 + 2 * c] + img[(2 * r) * 28 + 2 * c + 1] + img[(2 * r + 1) * 28 + 2 * c] +
+                            img[(2 * r + 1) * 28 + 2 * c + 1]) /
+                           4;
       EXPECT_NEAR(out[r * 14 + c], block, 1e-15) << r << "," << c;
     }
 }
@@ -227,8 +230,8 @@ TEST(ImagesAreaResize, FractionalWeights) {
 
 TEST(ImagesAreaResize, ConstantsStayAndMassIsPreserved) {
   Rng rng(3);
-  const std::vector<std::array<std::size_t, 3>> cases = {
-      {28, 28, 14}, {28, 28, 13}, {28, 28, 10}, {10, 10, 7}, {5, 5, 8}, {28, 20, 14}, {7, 9, 3}, {14, 14, 14}};
+  const std::vector<std::array<std::size_t, 3>> cases = {{28, 28, 14}, {28, 28, 13}, {28, 28, 10}, {10, 10, 7},
+                                                         {5, 5, 8},    {28, 20, 14}, {7, 9, 3},    {14, 14, 14}};
   for (const auto& [h, w, s] : cases) {
     const std::vector<double> constant(h * w, 0.37);
     for (double v : area_resize(constant.data(), h, w, s)) ASSERT_NEAR(v, 0.37, 1e-15) << h << "x" << w << "->" << s;

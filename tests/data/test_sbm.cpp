@@ -186,7 +186,7 @@ TEST(DataNpy, ReferenceStochasticBlockData) {
 
 /// A temporary folder for the test, named after it.
 class TempDir : public testing::TempDir {
-public:
+ public:
   TempDir() : testing::TempDir("eqaug_test_sbm") {}
 };
 

@@ -15,8 +15,8 @@
 namespace eqaug {
 namespace {
 
-std::shared_ptr<const EquivariantSubspace> hom(SubspaceCache& cache, std::size_t cin, std::size_t kin,
-                                               std::size_t cout, std::size_t kout) {
+std::shared_ptr<const EquivariantSubspace> hom(SubspaceCache& cache, std::size_t cin, std::size_t kin, std::size_t cout,
+                                               std::size_t kout) {
   const auto& g = *cache.group();
   return cache.hom(make_space(g, cin, kin), make_space(g, cout, kout));
 }
@@ -88,7 +88,7 @@ TEST(EquivarianceDims, SymmetricPairsToAndFromTrivial) {
 TEST(EquivarianceDims, SymmetricTuplesGiveBellNumbers) {
   SubspaceCache cache(symmetric_group(5));
   const std::vector<std::pair<std::size_t, std::size_t>> cases = {{0, 0}, {1, 0}, {0, 1}, {1, 1}, {2, 1},
-                                                                   {1, 2}, {3, 1}, {2, 2}, {1, 3}, {3, 2}};
+                                                                  {1, 2}, {3, 1}, {2, 2}, {1, 3}, {3, 2}};
   for (const auto& [k, l] : cases) {
     const auto e = hom(cache, 1, k, 1, l);
     EXPECT_EQ(e->orbits().count(), bell(k + l)) << "k = " << k << ", l = " << l;
@@ -142,8 +142,7 @@ TEST(EquivarianceDims, CyclicGroupOnPointsGivesCircularConvolutions) {
   const auto e = hom(cache, 1, 1, 1, 1);
   const auto& orb = e->orbits().orbit_of();
   for (std::size_t so = 0; so < N; ++so)
-    for (std::size_t si = 0; si < N; ++si)
-      EXPECT_EQ(orb[so * N + si], orb[((so + N - si) % N) * N + 0]);
+    for (std::size_t si = 0; si < N; ++si) EXPECT_EQ(orb[so * N + si], orb[((so + N - si) % N) * N + 0]);
 }
 
 TEST(EquivarianceDims, PixelGroups) {
@@ -179,8 +178,8 @@ TEST(EquivarianceDims, PixelGroups) {
 TEST(EquivarianceProjection, IdempotentAndSelfAdjoint) {
   SubspaceCache cache(symmetric_group(5));
   Rng rng(1);
-  for (const auto& e : {hom(cache, 2, 2, 3, 2), hom(cache, 3, 2, 2, 0), hom(cache, 2, 0, 2, 2),
-                        hom(cache, 2, 1, 3, 2)}) {
+  for (const auto& e :
+       {hom(cache, 2, 2, 3, 2), hom(cache, 3, 2, 2, 0), hom(cache, 2, 0, 2, 2), hom(cache, 2, 1, 3, 2)}) {
     const std::size_t D = e->ambient_dim();
     auto u = random_vec(rng, D), v = random_vec(rng, D);
     auto pu = u, pv = v;

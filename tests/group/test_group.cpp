@@ -23,8 +23,8 @@ TEST(GroupPermutation, ConstructorRejectsNonBijections) {
 }
 
 TEST(GroupPermutation, ComposeMatchesDefinition) {
-  const Permutation a({1, 2, 0, 3});  // 0→1, 1→2, 2→0
-  const Permutation b({3, 1, 2, 0});  // swaps 0 and 3
+  const Permutation a({1, 2, 0, 3});    // 0→1, 1→2, 2→0
+  const Permutation b({3, 1, 2, 0});    // swaps 0 and 3
   const Permutation ab = a.compose(b);  // a(b(i))
   EXPECT_EQ(ab.image(), (std::vector<std::uint32_t>{3, 2, 0, 1}));
   const Permutation ba = b.compose(a);  // b(a(i))
@@ -55,10 +55,9 @@ TEST(GroupPermutation, OnPairsMatchesHandComputedImages) {
   const Permutation p = g.on_tuples(2);
   ASSERT_EQ(p.size(), 9u);
   // (i, j) at index 3i + j goes to (g i, g j).
-  const std::vector<std::uint32_t> expected = {
-      /*(0,0)→(1,1)*/ 4, /*(0,1)→(1,2)*/ 5, /*(0,2)→(1,0)*/ 3,
-      /*(1,0)→(2,1)*/ 7, /*(1,1)→(2,2)*/ 8, /*(1,2)→(2,0)*/ 6,
-      /*(2,0)→(0,1)*/ 1, /*(2,1)→(0,2)*/ 2, /*(2,2)→(0,0)*/ 0};
+  const std::vector<std::uint32_t> expected = {/*(0,0)→(1,1)*/ 4, /*(0,1)→(1,2)*/ 5, /*(0,2)→(1,0)*/ 3,
+                                               /*(1,0)→(2,1)*/ 7, /*(1,1)→(2,2)*/ 8, /*(1,2)→(2,0)*/ 6,
+                                               /*(2,0)→(0,1)*/ 1, /*(2,1)→(0,2)*/ 2, /*(2,2)→(0,0)*/ 0};
   EXPECT_EQ(p.image(), expected);
 
   const Permutation t({1, 0, 2});  // a transposition: (0,2) → (1,2) = 5, (2,0) → (2,1) = 7
@@ -78,8 +77,7 @@ TEST(GroupPermutation, OnTuplesOrdersZeroOneThree) {
   ASSERT_EQ(p3.size(), 64u);
   for (std::uint32_t i = 0; i < 4; ++i)
     for (std::uint32_t j = 0; j < 4; ++j)
-      for (std::uint32_t k = 0; k < 4; ++k)
-        EXPECT_EQ(p3(i * 16 + j * 4 + k), g(i) * 16 + g(j) * 4 + g(k));
+      for (std::uint32_t k = 0; k < 4; ++k) EXPECT_EQ(p3(i * 16 + j * 4 + k), g(i) * 16 + g(j) * 4 + g(k));
   EXPECT_EQ(tuple_count(4, 0), 1u);
   EXPECT_EQ(tuple_count(4, 3), 64u);
 }

@@ -55,7 +55,7 @@ std::size_t closed_form_pixels_to_pixels(const std::string& name, std::size_t N)
 /// dim E per channel pair, pixels → the trivial site: the number of pixel orbits.
 std::size_t closed_form_pixels_to_trivial(const std::string& name, std::size_t N) {
   if (name == "translation2d") return 1;
-  if (name == "translation_x") return N;  // one orbit per row
+  if (name == "translation_x") return N;                                    // one orbit per row
   if (name == "rotation") return N % 2 == 0 ? N * N / 4 : (N * N + 3) / 4;  // the centre is its own orbit
   if (name == "translation_rotation") return 1;
   throw Error("unknown kind");
@@ -275,7 +275,8 @@ TEST(PixelGroups, OrbitPartitionEqualsBruteForceOrbits) {
           for (std::size_t so = 0; so < So; ++so)
             for (std::size_t si = 0; si < Si; ++si) {
               std::size_t m = so * Si + si;
-              for (std::size_t j = 0; j < els.size(); ++j) m = std::min<std::size_t>(m, on_out[j](so) * Si + on_in[j](si));
+              for (std::size_t j = 0; j < els.size(); ++j)
+                m = std::min<std::size_t>(m, on_out[j](so) * Si + on_in[j](si));
               canon[so * Si + si] = m;
             }
           std::map<std::uint32_t, std::size_t> id_to_canon;

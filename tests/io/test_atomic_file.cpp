@@ -20,7 +20,7 @@ using eqaug::io::write_file_atomic;
 namespace {
 
 class AtomicFile : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     dir_ = fs::temp_directory_path() /

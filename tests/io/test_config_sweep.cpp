@@ -11,10 +11,10 @@
 
 #include "../support/helpers.hpp"
 #include "eqaug/core/error.hpp"
+#include "eqaug/experiment/sweep.hpp"
 #include "eqaug/io/atomic_file.hpp"
 #include "eqaug/io/config.hpp"
 #include "eqaug/io/npy.hpp"
-#include "eqaug/experiment/sweep.hpp"
 #include "eqaug/io/results.hpp"
 
 namespace fs = std::filesystem;
@@ -40,11 +40,10 @@ json small_perm() {
 using eqaug::testing::message_of;
 
 class SweepTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("eqaug-sweep-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() / ("eqaug-sweep-" + std::to_string(::getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_);
   }
@@ -309,8 +308,7 @@ TEST_F(SweepTest, SavedWeightsRoundTripThroughInitWeights) {
   EXPECT_EQ(a0.descr, "<f4");
   EXPECT_EQ(eqaug::io::read_npy(root_ / "out/nom/run-000/final/A1.npy").shape,
             (std::vector<std::size_t>{64, 32, 1, 100}));
-  EXPECT_EQ(eqaug::io::read_npy(root_ / "out/equi/run-000/final/A2.npy").shape,
-            (std::vector<std::size_t>{32, 64}));
+  EXPECT_EQ(eqaug::io::read_npy(root_ / "out/equi/run-000/final/A2.npy").shape, (std::vector<std::size_t>{32, 64}));
 
   // Starting from the saved A⁰ reproduces the run; the projection of a point in E is 0.
   j["train"]["init_weights"] = (root_ / "out/nom/run-000/init").string();
@@ -339,7 +337,8 @@ TEST_F(SweepTest, BadInitWeightsAreRejectedBeforeTouchingResults) {
   std::vector<float> wrong(10, 0.f);
   eqaug::io::write_npy<float>(root_ / "w/A0.npy", wrong.data(), {10});
   j["train"]["init_weights"] = (root_ / "w").string();
-  const std::string m = message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("out")); });
+  const std::string m =
+      message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("out")); });
   EXPECT_NE(m.find("A0.npy"), std::string::npos) << m;
   EXPECT_NE(m.find("(32, 1, 100, 100)"), std::string::npos) << m;
   EXPECT_FALSE(fs::exists(root_ / "out"));
@@ -384,13 +383,15 @@ TEST_F(SweepTest, ADirectoryInUseIsRefused) {
 TEST_F(SweepTest, FailedStartLeavesNoDirectoryBehind) {
   auto j = small_perm();
   j["train"]["aug"]["exact"] = true;  // S_10 is far too large to enumerate
-  const std::string m = message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("never")); });
+  const std::string m =
+      message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("never")); });
   EXPECT_NE(m.find("S_10"), std::string::npos) << m;
   EXPECT_FALSE(fs::exists(root_ / "never"));
   auto o = options("never");
   o.resume = true;
-  EXPECT_NE(message_of([&] { eqaug::experiment::run_sweep(eqaug::io::resolve(small_perm(), "small"), o); })
-                .find("nothing to resume"),
+  EXPECT_NE(message_of([&] {
+              eqaug::experiment::run_sweep(eqaug::io::resolve(small_perm(), "small"), o);
+            }).find("nothing to resume"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(root_ / "never"));
 }
@@ -539,12 +540,14 @@ TEST_F(SweepTest, ResumingRemovesTheReportOfAnEarlierState) {
   auto j = small_perm();
   j["train"]["runs"] = 2;
   eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("stale"));
-  for (const char* f : {"summary.csv", "figure.png", "figure.gp"}) eqaug::io::write_file_atomic(root_ / "stale" / f, "old");
+  for (const char* f : {"summary.csv", "figure.png", "figure.gp"})
+    eqaug::io::write_file_atomic(root_ / "stale" / f, "old");
   fs::create_directories(root_ / "stale/figure-data");
   j["train"]["runs"] = 3;
   auto o = options("stale");
   o.resume = true;
   eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), o);
-  for (const char* f : {"summary.csv", "figure.png", "figure.gp", "figure-data"}) EXPECT_FALSE(fs::exists(root_ / "stale" / f)) << f;
+  for (const char* f : {"summary.csv", "figure.png", "figure.gp", "figure-data"})
+    EXPECT_FALSE(fs::exists(root_ / "stale" / f)) << f;
   EXPECT_TRUE(fs::exists(root_ / "stale/steps.csv"));
 }

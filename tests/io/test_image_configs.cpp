@@ -104,8 +104,8 @@ TEST(ImageConfigs, ScaleSmallReplacesSizesAndIsRecorded) {
   EXPECT_NE(message_of([] { preset("trans", "tiny"); }).find("scale 'tiny' is not defined (available: full, small)"),
             std::string::npos);
   // merge_tables: tables merge, lists are replaced.
-  const json m = io::merge_tables(json{{"a", {{"x", 1}, {"y", 2}}}, {"l", {1, 2, 3}}},
-                                  json{{"a", {{"y", 5}}}, {"l", {9}}});
+  const json m =
+      io::merge_tables(json{{"a", {{"x", 1}, {"y", 2}}}, {"l", {1, 2, 3}}}, json{{"a", {{"y", 5}}}, {"l", {9}}});
   EXPECT_EQ(m, (json{{"a", {{"x", 1}, {"y", 5}}}, {"l", {9}}}));
 }
 
@@ -120,21 +120,26 @@ TEST(ImageConfigs, ErrorsNameTheFieldAndWhatIsExpected) {
       io::build_data(cfg, *g);
     });
   };
-  EXPECT_NE(with("trans", [](json& j) { j["group"]["kind"] = "translation3d"; }).find("my.toml: group.kind: unknown group 'translation3d'"),
+  EXPECT_NE(with("trans", [](json& j) { j["group"]["kind"] = "translation3d"; })
+                .find("my.toml: group.kind: unknown group 'translation3d'"),
             std::string::npos);
   EXPECT_NE(with("trans", [](json& j) { j["group"].erase("side"); }).find("group.side: missing"), std::string::npos);
-  EXPECT_NE(with("trans", [](json& j) { j["data"]["kind"] = "sbm"; }).find("SBM graphs need group.kind"), std::string::npos);
+  EXPECT_NE(with("trans", [](json& j) { j["data"]["kind"] = "sbm"; }).find("SBM graphs need group.kind"),
+            std::string::npos);
   EXPECT_NE(with("trans", [](json& j) { j["data"]["split"] = "val"; }).find("data.split"), std::string::npos);
   EXPECT_NE(with("trans", [](json& j) { j["model"]["loss"] = "mse"; }).find("unknown loss 'mse'"), std::string::npos);
-  EXPECT_NE(with("trans", [](json& j) { j["model"]["layers"].push_back({{"type", "sigmoid"}}); })
+  EXPECT_NE(with("trans",
+                 [](json& j) {
+                   j["model"]["layers"].push_back({{"type", "sigmoid"}});
+                 })
                 .find("cross_entropy applies the softmax to the logits itself"),
             std::string::npos);
   EXPECT_NE(with("trans", [](json& j) { j["data"]["dir"] = "/nonexistent-mnist"; }).find("my.toml: data:"),
             std::string::npos);
-  EXPECT_NE(with("trans", [](json& j) { j["data"]["samples"] = 20000; }).find("20000"),
-            std::string::npos);
+  EXPECT_NE(with("trans", [](json& j) { j["data"]["samples"] = 20000; }).find("20000"), std::string::npos);
   EXPECT_NE(with("rot", [](json& j) { j["data"]["r_max"] = 0.1; }).find("data.r_max"), std::string::npos);
-  EXPECT_NE(with("rot", [](json& j) { j["train"]["equi"]["eval"] = "fast"; }).find("train.equi.eval"), std::string::npos);
+  EXPECT_NE(with("rot", [](json& j) { j["train"]["equi"]["eval"] = "fast"; }).find("train.equi.eval"),
+            std::string::npos);
   // A study must go through the study runner; its members' errors name the member.
   EXPECT_NE(message_of([] { io::resolve(preset("groups"), "groups.toml"); }).find("study"), std::string::npos);
   json bad = preset("groups");
@@ -143,7 +148,8 @@ TEST(ImageConfigs, ErrorsNameTheFieldAndWhatIsExpected) {
   bad = preset("groups");
   bad["study"]["members"][2]["group"]["kind"] = "mirror";
   EXPECT_NE(message_of([&] {
-              for (const auto& m : io::study_members(bad, "g.toml")) io::resolve(m.json, "g.toml (study member " + m.name + ")");
+              for (const auto& m : io::study_members(bad, "g.toml"))
+                io::resolve(m.json, "g.toml (study member " + m.name + ")");
             }).find("g.toml (study member onedtrans): group.kind: unknown group 'mirror'"),
             std::string::npos);
 }

@@ -51,12 +51,11 @@ std::string npy_bytes(int major, const std::string& dict, const std::string& dat
 }
 
 std::string dict(const std::string& descr, const std::string& shape, bool fortran = false) {
-  return "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + shape +
-         ", }";
+  return "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
 }
 
 class Npy : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     dir_ = fs::temp_directory_path() /
@@ -165,7 +164,8 @@ TEST_F(Npy, WriteRejectsDataNotMatchingShape) {
 
 TEST_F(Npy, ReadsVersion1IntegerAndBoolDtypes) {
   {
-    const NpyArray a = read_npy(put("i1.npy", npy_bytes(1, dict("|i1", "(4,)"), le_bytes<std::int8_t>({-128, -1, 0, 127}))));
+    const NpyArray a =
+        read_npy(put("i1.npy", npy_bytes(1, dict("|i1", "(4,)"), le_bytes<std::int8_t>({-128, -1, 0, 127}))));
     EXPECT_EQ(a.shape, (std::vector<std::size_t>{4}));
     EXPECT_EQ(a.data, (std::vector<double>{-128, -1, 0, 127}));
     EXPECT_EQ(a.descr, "|i1");
@@ -180,12 +180,14 @@ TEST_F(Npy, ReadsVersion1IntegerAndBoolDtypes) {
     EXPECT_EQ(a.data, (std::vector<double>{-1099511627776.0, 3.0, 9007199254740992.0}));
   }
   {
-    const NpyArray a = read_npy(put("b1.npy", npy_bytes(1, dict("|b1", "(2, 2)"), le_bytes<std::uint8_t>({1, 0, 0, 1}))));
+    const NpyArray a =
+        read_npy(put("b1.npy", npy_bytes(1, dict("|b1", "(2, 2)"), le_bytes<std::uint8_t>({1, 0, 0, 1}))));
     EXPECT_EQ(a.shape, (std::vector<std::size_t>{2, 2}));
     EXPECT_EQ(a.data, (std::vector<double>{1, 0, 0, 1}));
   }
   {
-    const NpyArray a = read_npy(put("f4.npy", npy_bytes(1, dict("<f4", "(3,)"), le_bytes<float>({1.5f, -0.25f, 3e38f}))));
+    const NpyArray a =
+        read_npy(put("f4.npy", npy_bytes(1, dict("<f4", "(3,)"), le_bytes<float>({1.5f, -0.25f, 3e38f}))));
     EXPECT_EQ(a.data, (std::vector<double>{1.5, -0.25, static_cast<double>(3e38f)}));
   }
   {
@@ -193,7 +195,8 @@ TEST_F(Npy, ReadsVersion1IntegerAndBoolDtypes) {
     EXPECT_EQ(a.data, (std::vector<double>{-300, 300}));
   }
   {
-    const NpyArray a = read_npy(put("i4.npy", npy_bytes(1, dict("<i4", "(2,)"), le_bytes<std::int32_t>({-70000, 70000}))));
+    const NpyArray a =
+        read_npy(put("i4.npy", npy_bytes(1, dict("<i4", "(2,)"), le_bytes<std::int32_t>({-70000, 70000}))));
     EXPECT_EQ(a.data, (std::vector<double>{-70000, 70000}));
   }
   {
@@ -201,11 +204,13 @@ TEST_F(Npy, ReadsVersion1IntegerAndBoolDtypes) {
     EXPECT_EQ(a.data, (std::vector<double>{65535}));
   }
   {
-    const NpyArray a = read_npy(put("u4.npy", npy_bytes(1, dict("<u4", "(1,)"), le_bytes<std::uint32_t>({4000000000u}))));
+    const NpyArray a =
+        read_npy(put("u4.npy", npy_bytes(1, dict("<u4", "(1,)"), le_bytes<std::uint32_t>({4000000000u}))));
     EXPECT_EQ(a.data, (std::vector<double>{4000000000.0}));
   }
   {
-    const NpyArray a = read_npy(put("u8.npy", npy_bytes(1, dict("<u8", "(1,)"), le_bytes<std::uint64_t>({1ull << 63}))));
+    const NpyArray a =
+        read_npy(put("u8.npy", npy_bytes(1, dict("<u8", "(1,)"), le_bytes<std::uint64_t>({1ull << 63}))));
     EXPECT_EQ(a.data, (std::vector<double>{9223372036854775808.0}));
   }
 }
@@ -247,8 +252,8 @@ TEST_F(Npy, ReadsZeroDimensionalArray) {
 
 TEST_F(Npy, FortranOrderIsConvertedToCOrder) {
   // The matrix [[0, 1, 2], [3, 4, 5]] stored column by column.
-  const NpyArray m = read_npy(
-      put("fortran.npy", npy_bytes(1, dict("<f8", "(2, 3)", true), le_bytes<double>({0, 3, 1, 4, 2, 5}))));
+  const NpyArray m =
+      read_npy(put("fortran.npy", npy_bytes(1, dict("<f8", "(2, 3)", true), le_bytes<double>({0, 3, 1, 4, 2, 5}))));
   EXPECT_EQ(m.shape, (std::vector<std::size_t>{2, 3}));
   EXPECT_EQ(m.data, (std::vector<double>{0, 1, 2, 3, 4, 5}));
 
@@ -257,7 +262,8 @@ TEST_F(Npy, FortranOrderIsConvertedToCOrder) {
   for (int k = 0; k < 4; ++k)
     for (int j = 0; j < 3; ++j)
       for (int i = 0; i < 2; ++i) column_major.push_back(static_cast<std::int16_t>(100 * i + 10 * j + k));
-  const NpyArray t = read_npy(put("fortran3.npy", npy_bytes(1, dict("<i2", "(2, 3, 4)", true), le_bytes(column_major))));
+  const NpyArray t =
+      read_npy(put("fortran3.npy", npy_bytes(1, dict("<i2", "(2, 3, 4)", true), le_bytes(column_major))));
   ASSERT_EQ(t.size(), 24u);
   std::size_t n = 0;
   for (int i = 0; i < 2; ++i)
@@ -298,9 +304,10 @@ TEST_F(Npy, RejectsUnsupportedDtypeNamingIt) {
   expect_rejected("complex.npy", npy_bytes(1, dict("<c16", "(1,)"), std::string(16, '\0')), "<c16");
   expect_rejected("half.npy", npy_bytes(1, dict("<f2", "(1,)"), std::string(2, '\0')), "<f2");
   expect_rejected("string.npy", npy_bytes(1, dict("|S3", "(1,)"), "abc"), "|S3");
-  expect_rejected("structured.npy",
-                  npy_bytes(1, "{'descr': [('x', '<f8')], 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0')),
-                  "structured");
+  expect_rejected(
+      "structured.npy",
+      npy_bytes(1, "{'descr': [('x', '<f8')], 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0')),
+      "structured");
 }
 
 TEST_F(Npy, RejectsBigEndian) {
@@ -329,7 +336,8 @@ TEST_F(Npy, RejectsMalformedHeaderDict) {
   expect_rejected("not-dict.npy", npy_bytes(1, "['<f8']", ""), "'{'");
   expect_rejected("bad-bool.npy", npy_bytes(1, "{'descr': '<f8', 'fortran_order': 0, 'shape': (), }", ""),
                   "True or False");
-  expect_rejected("twice.npy", npy_bytes(1, "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': ()}", ""),
+  expect_rejected("twice.npy",
+                  npy_bytes(1, "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': ()}", ""),
                   "appears twice");
   expect_rejected("unterminated.npy", npy_bytes(1, "{'descr: <f8, 'fortran_order': False, 'shape': ()}", ""),
                   "expected ':'");

@@ -21,7 +21,8 @@
 namespace eqaug {
 namespace {
 
-Permutation pixel_map(std::size_t N, const std::function<std::pair<std::size_t, std::size_t>(std::size_t, std::size_t)>& f) {
+Permutation pixel_map(std::size_t N,
+                      const std::function<std::pair<std::size_t, std::size_t>(std::size_t, std::size_t)>& f) {
   std::vector<std::uint32_t> img(N * N);
   for (std::size_t r = 0; r < N; ++r)
     for (std::size_t c = 0; c < N; ++c) {
@@ -38,16 +39,20 @@ GroupPtr pixel_group(PixelGroup which, std::size_t N) {
   const auto sy = pixel_map(N, [&](std::size_t r, std::size_t c) { return std::pair{(r + 1) % N, c}; });
   const auto rot = pixel_map(N, [&](std::size_t r, std::size_t c) { return std::pair{c, N - 1 - r}; });
   switch (which) {
-    case PixelGroup::Trans: return generated_group("Z_N^2", {sx, sy});
-    case PixelGroup::TransRot: return generated_group("C_4 x| Z_N^2", {sx, sy, rot});
-    case PixelGroup::Rot: return generated_group("C_4", {rot});
-    case PixelGroup::OneDTrans: return generated_group("Z_N", {sx});
+    case PixelGroup::Trans:
+      return generated_group("Z_N^2", {sx, sy});
+    case PixelGroup::TransRot:
+      return generated_group("C_4 x| Z_N^2", {sx, sy, rot});
+    case PixelGroup::Rot:
+      return generated_group("C_4", {rot});
+    case PixelGroup::OneDTrans:
+      return generated_group("Z_N", {sx});
   }
   return nullptr;
 }
 
-std::shared_ptr<const EquivariantSubspace> hom(SubspaceCache& cache, std::size_t cin, std::size_t kin,
-                                               std::size_t cout, std::size_t kout) {
+std::shared_ptr<const EquivariantSubspace> hom(SubspaceCache& cache, std::size_t cin, std::size_t kin, std::size_t cout,
+                                               std::size_t kout) {
   const auto& g = *cache.group();
   return cache.hom(make_space(g, cin, kin), make_space(g, cout, kout));
 }
@@ -70,9 +75,7 @@ struct Buf {
   std::vector<T> store;
   T* p;
   Buf(std::size_t n, std::size_t shift) : store(n + 1, T(7)), p(store.data() + shift) {}
-  Buf(const std::vector<double>& v, std::size_t shift) : Buf(v.size(), shift) {
-    std::copy(v.begin(), v.end(), p);
-  }
+  Buf(const std::vector<double>& v, std::size_t shift) : Buf(v.size(), shift) { std::copy(v.begin(), v.end(), p); }
 };
 
 /// max |a − b| / max |b|.
@@ -114,8 +117,8 @@ void check_against_oracle(const EquiLinearOp<T>& op, const EquivariantSubspace& 
     // Every array once aligned and once shifted by one element (FFTW plans depend on it).
     for (std::size_t shift : {0, 1}) {
       SCOPED_TRACE("arrays shifted by " + std::to_string(shift));
-      Buf<T> c(cd, shift), x(xd, shift), gy(gyd, shift), y(batch * out, shift), gx(batch * in, shift),
-          gc(dim, shift), gc_acc(gc0d, shift), gx2(batch * in, shift), gc2(gc0d, shift), gc3(dim, shift);
+      Buf<T> c(cd, shift), x(xd, shift), gy(gyd, shift), y(batch * out, shift), gx(batch * in, shift), gc(dim, shift),
+          gc_acc(gc0d, shift), gx2(batch * in, shift), gc2(gc0d, shift), gc3(dim, shift);
       std::vector<T> scratch_store(op.scratch_size(batch) + 1);
       T* scratch = scratch_store.data() + shift;
       op.forward(c.p, x.p, y.p, batch, scratch);
@@ -148,10 +151,14 @@ std::string expected_kind(PixelGroup g, std::size_t kin, std::size_t kout) {
 
 const char* group_name(PixelGroup g) {
   switch (g) {
-    case PixelGroup::Trans: return "Z_N^2";
-    case PixelGroup::TransRot: return "C_4 x| Z_N^2";
-    case PixelGroup::Rot: return "C_4";
-    case PixelGroup::OneDTrans: return "Z_N";
+    case PixelGroup::Trans:
+      return "Z_N^2";
+    case PixelGroup::TransRot:
+      return "C_4 x| Z_N^2";
+    case PixelGroup::Rot:
+      return "C_4";
+    case PixelGroup::OneDTrans:
+      return "Z_N";
   }
   return "";
 }
@@ -164,8 +171,8 @@ TEST(EquiOpsKind, ChosenFromTheOrbitStructure) {
     for (PixelGroup g : kGroups) {
       SubspaceCache cache(pixel_group(g, N));
       for (const auto& o : kOrders) {
-        SCOPED_TRACE(std::string(group_name(g)) + ", N = " + std::to_string(N) + ", orders " +
-                     std::to_string(o[0]) + " -> " + std::to_string(o[1]));
+        SCOPED_TRACE(std::string(group_name(g)) + ", N = " + std::to_string(N) + ", orders " + std::to_string(o[0]) +
+                     " -> " + std::to_string(o[1]));
         const auto sub = hom(cache, 2, o[0], 3, o[1]);
         EXPECT_EQ(make_equi_op<double>(sub)->kind(), expected_kind(g, o[0], o[1]));
         EXPECT_EQ(make_equi_op<float>(sub)->kind(), expected_kind(g, o[0], o[1]));
@@ -191,9 +198,9 @@ void check_all_groups(double tol) {
       SubspaceCache cache(pixel_group(g, N));
       for (const auto& o : kOrders)
         for (const auto& [cin, cout] : {std::pair<std::size_t, std::size_t>{2, 3}, {3, 1}}) {
-          SCOPED_TRACE(std::string(group_name(g)) + ", N = " + std::to_string(N) + ", orders " +
-                       std::to_string(o[0]) + " -> " + std::to_string(o[1]) + ", channels " +
-                       std::to_string(cin) + " -> " + std::to_string(cout));
+          SCOPED_TRACE(std::string(group_name(g)) + ", N = " + std::to_string(N) + ", orders " + std::to_string(o[0]) +
+                       " -> " + std::to_string(o[1]) + ", channels " + std::to_string(cin) + " -> " +
+                       std::to_string(cout));
           const auto sub = hom(cache, cin, o[0], cout, o[1]);
           check_against_oracle<T>(*make_equi_op<T>(sub), *sub, batches, tol, ++seed);
           check_against_oracle<T>(*make_equi_op<T>(sub, EquiEval::Dense), *sub, {2}, tol, ++seed);

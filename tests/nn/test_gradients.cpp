@@ -32,8 +32,8 @@ std::vector<T> random_vec(Rng& rng, std::size_t n, double scale = 1.0) {
 }
 
 /// Central differences of f at x, one coordinate at a time.
-std::vector<double> numeric_grad(const std::function<double(const std::vector<double>&)>& f,
-                                 std::vector<double> x, double h) {
+std::vector<double> numeric_grad(const std::function<double(const std::vector<double>&)>& f, std::vector<double> x,
+                                 double h) {
   std::vector<double> g(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) {
     const double x0 = x[i];
@@ -105,8 +105,7 @@ TEST(NnOps, LinearFloat) { check_linear_ops<float>(1e-5); }
 TEST(NnOps, LinearGradientsAgainstFiniteDifferences) {
   Rng rng(101);
   const std::size_t B = 3, I = 5, O = 2;
-  const auto w = random_vec<double>(rng, O * I), x = random_vec<double>(rng, B * I),
-             r = random_vec<double>(rng, B * O);
+  const auto w = random_vec<double>(rng, O * I), x = random_vec<double>(rng, B * I), r = random_vec<double>(rng, B * O);
   auto loss = [&](const std::vector<double>& ww, const std::vector<double>& xx) {
     std::vector<double> y(B * O);
     ops::linear_forward(ww.data(), xx.data(), y.data(), B, I, O);
@@ -129,8 +128,8 @@ TEST(NnOps, LinearGradientsAgainstFiniteDifferences) {
 using Forward = std::function<void(const double*, double*)>;
 using Backward = std::function<void(const double* x, const double* y, const double* gy, double* gx)>;
 
-void check_op_fd(std::size_t n, const Forward& fwd, const Backward& bwd, std::vector<double> x,
-                 const char* what, double rel = 1e-6, double abs = 1e-8) {
+void check_op_fd(std::size_t n, const Forward& fwd, const Backward& bwd, std::vector<double> x, const char* what,
+                 double rel = 1e-6, double abs = 1e-8) {
   Rng rng(7);
   const auto r = random_vec<double>(rng, n);
   auto loss = [&](const std::vector<double>& xx) {
@@ -209,8 +208,8 @@ TEST(NnOps, LayerNormForwardNormalisesAcrossChannelsPerSite) {
 
 TEST(NnOps, LayerNormGradientSeveralChannelsAndSites) {
   Rng rng(11);
-  for (const auto& shape : std::vector<std::tuple<std::size_t, std::size_t, std::size_t>>{
-           {3, 4, 5}, {2, 2, 3}, {1, 7, 1}}) {
+  for (const auto& shape :
+       std::vector<std::tuple<std::size_t, std::size_t, std::size_t>>{{3, 4, 5}, {2, 2, 3}, {1, 7, 1}}) {
     const std::size_t B = std::get<0>(shape), C = std::get<1>(shape), S = std::get<2>(shape);
     const auto x = random_vec<double>(rng, B * C * S, 1.3);
     for (double eps : {1e-5, 0.5}) {
@@ -240,7 +239,8 @@ TEST(NnOps, BceValueAgainstHandComputation) {
   EXPECT_EQ(st.correct, correct);
   EXPECT_EQ(st.predictions, 12.0);
   // Spot value: −(log 0.9 + log 0.8 + log 0.6)/3 + −(log 0.7 + log 0.3 + log 0.5)/3 for sample 0.
-  const double s0 = -(std::log(0.9) + std::log(0.8) + std::log(0.6)) / 3 - (std::log(0.7) + std::log(0.3) + std::log(0.5)) / 3;
+  const double s0 =
+      -(std::log(0.9) + std::log(0.8) + std::log(0.6)) / 3 - (std::log(0.7) + std::log(0.3) + std::log(0.5)) / 3;
   std::vector<double> gp0(6);
   EXPECT_NEAR(ops::bce_loss(p.data(), y.data(), 1, 2, 3, gp0.data()).loss_sum, s0, 1e-14);
   // Gradient: (p − y)/(p(1 − p)) / S.
@@ -258,7 +258,7 @@ TEST(NnOps, BceClampsLogsLikePyTorch) {
   std::vector<double> gp(4);
   const ChunkStats st = ops::bce_loss(p.data(), y.data(), 4, 1, 1, gp.data());
   EXPECT_DOUBLE_EQ(st.loss_sum, 200.0);  // two maximally wrong predictions at −log = 100 each
-  EXPECT_EQ(st.correct, 2.0);  // p = 0 vs y = 0 and p = 1 vs y = 1
+  EXPECT_EQ(st.correct, 2.0);            // p = 0 vs y = 0 and p = 1 vs y = 1
   EXPECT_DOUBLE_EQ(gp[0], -1e12);
   EXPECT_DOUBLE_EQ(gp[1], 1e12);
   EXPECT_TRUE(std::isfinite(gp[2]) && std::isfinite(gp[3]));
@@ -397,8 +397,7 @@ TEST(NnModel, FullGradientAgainstFiniteDifferences) {
     EXPECT_NEAR(res.stats.loss_sum, st.loss_sum, 1e-12);
     const auto out = net.predict(params.data(), shifted.data(), 7);
     double bce = 0;
-    for (std::size_t i = 0; i < 7; ++i)
-      bce -= data.y[i] * std::log(out[i]) + (1 - data.y[i]) * std::log(1 - out[i]);
+    for (std::size_t i = 0; i < 7; ++i) bce -= data.y[i] * std::log(out[i]) + (1 - data.y[i]) * std::log(1 - out[i]);
     EXPECT_NEAR(res.stats.loss_sum, bce, 1e-12);
   }
 

@@ -32,7 +32,8 @@ std::vector<double> normal_vec(Rng& rng, std::size_t n, double scale = 1.0) {
 }
 
 /// One-hot targets, layout b·C·S + c·S + s, with the class of each (b, s).
-std::vector<double> one_hot(Rng& rng, std::size_t B, std::size_t C, std::size_t S, std::vector<std::size_t>* cls = nullptr) {
+std::vector<double> one_hot(Rng& rng, std::size_t B, std::size_t C, std::size_t S,
+                            std::vector<std::size_t>* cls = nullptr) {
   std::vector<double> y(B * C * S, 0.0);
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t s = 0; s < S; ++s) {
@@ -43,7 +44,8 @@ std::vector<double> one_hot(Rng& rng, std::size_t B, std::size_t C, std::size_t 
   return y;
 }
 
-double ce_loss(const std::vector<double>& z, const std::vector<double>& y, std::size_t B, std::size_t C, std::size_t S) {
+double ce_loss(const std::vector<double>& z, const std::vector<double>& y, std::size_t B, std::size_t C,
+               std::size_t S) {
   return ops::softmax_cross_entropy<double>(z.data(), y.data(), B, C, S, nullptr).loss_sum;
 }
 
@@ -52,7 +54,8 @@ double ce_loss(const std::vector<double>& z, const std::vector<double>& y, std::
 
 TEST(ImageLayers, SoftmaxCrossEntropyValueMatchesDirectFormula) {
   Rng rng(1);
-  for (const auto& [C, S] : std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {3, 1}, {10, 1}, {4, 3}, {10, 3}}) {
+  for (const auto& [C, S] :
+       std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {3, 1}, {10, 1}, {4, 3}, {10, 3}}) {
     SCOPED_TRACE("C=" + std::to_string(C) + " S=" + std::to_string(S));
     const std::size_t B = 3;
     const auto z = normal_vec(rng, B * C * S, 2.0);
@@ -92,7 +95,8 @@ TEST(ImageLayers, SoftmaxCrossEntropyValueMatchesDirectFormula) {
 
 TEST(ImageLayers, SoftmaxCrossEntropyGradientAgainstFiniteDifferences) {
   Rng rng(2);
-  for (const auto& [C, S] : std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {3, 1}, {10, 1}, {3, 3}, {10, 3}}) {
+  for (const auto& [C, S] :
+       std::vector<std::pair<std::size_t, std::size_t>>{{2, 1}, {3, 1}, {10, 1}, {3, 3}, {10, 3}}) {
     SCOPED_TRACE("C=" + std::to_string(C) + " S=" + std::to_string(S));
     const std::size_t B = 2;
     const auto z = normal_vec(rng, B * C * S, 1.5);
@@ -175,7 +179,8 @@ TEST(ImageLayers, SoftmaxCrossEntropyCountsArgmaxHits) {
   // Make every prediction right, then every one wrong.
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t s = 0; s < S; ++s) z[b * C * S + cls[b * S + s] * S + s] = 10.0;
-  EXPECT_EQ(ops::softmax_cross_entropy<double>(z.data(), y.data(), B, C, S, nullptr).correct, static_cast<double>(B * S));
+  EXPECT_EQ(ops::softmax_cross_entropy<double>(z.data(), y.data(), B, C, S, nullptr).correct,
+            static_cast<double>(B * S));
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t s = 0; s < S; ++s) z[b * C * S + cls[b * S + s] * S + s] = -10.0;
   EXPECT_EQ(ops::softmax_cross_entropy<double>(z.data(), y.data(), B, C, S, nullptr).correct, 0.0);
@@ -273,10 +278,14 @@ TEST(ImageLayers, BceSumsTheTwoMaskChannels) {
   // One mask alone: the per-channel terms add up.
   std::vector<double> p0, y0, p1, y1;
   for (std::size_t b = 0; b < B; ++b) {
-    p0.insert(p0.end(), p.begin() + static_cast<std::ptrdiff_t>(b * C * S), p.begin() + static_cast<std::ptrdiff_t>(b * C * S + S));
-    y0.insert(y0.end(), y.begin() + static_cast<std::ptrdiff_t>(b * C * S), y.begin() + static_cast<std::ptrdiff_t>(b * C * S + S));
-    p1.insert(p1.end(), p.begin() + static_cast<std::ptrdiff_t>(b * C * S + S), p.begin() + static_cast<std::ptrdiff_t>((b + 1) * C * S));
-    y1.insert(y1.end(), y.begin() + static_cast<std::ptrdiff_t>(b * C * S + S), y.begin() + static_cast<std::ptrdiff_t>((b + 1) * C * S));
+    p0.insert(p0.end(), p.begin() + static_cast<std::ptrdiff_t>(b * C * S),
+              p.begin() + static_cast<std::ptrdiff_t>(b * C * S + S));
+    y0.insert(y0.end(), y.begin() + static_cast<std::ptrdiff_t>(b * C * S),
+              y.begin() + static_cast<std::ptrdiff_t>(b * C * S + S));
+    p1.insert(p1.end(), p.begin() + static_cast<std::ptrdiff_t>(b * C * S + S),
+              p.begin() + static_cast<std::ptrdiff_t>((b + 1) * C * S));
+    y1.insert(y1.end(), y.begin() + static_cast<std::ptrdiff_t>(b * C * S + S),
+              y.begin() + static_cast<std::ptrdiff_t>((b + 1) * C * S));
   }
   const double l0 = ops::bce_loss<double>(p0.data(), y0.data(), B, 1, S, nullptr).loss_sum;
   const double l1 = ops::bce_loss<double>(p1.data(), y1.data(), B, 1, S, nullptr).loss_sum;
@@ -406,8 +415,7 @@ TEST(ImageLayers, RotShapedModelGradient) {
     const auto& l = spec.linear_layer(1);
     const std::size_t block = 16 * 2 * 16;
     ASSERT_EQ(l.count, 2 * block);
-    for (std::size_t k = 0; k < block; ++k)
-      params[l.offset + block + k] = params[l.offset + k] + 0.003 * rng.normal();
+    for (std::size_t k = 0; k < block; ++k) params[l.offset + block + k] = params[l.offset + k] + 0.003 * rng.normal();
   }
   ModelCase mc{&spec, {}, {}, 4};
   for (std::size_t i = 0; i < 4 * 16; ++i) mc.x.push_back(rng.uniform() - 0.5);

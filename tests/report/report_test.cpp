@@ -1,5 +1,5 @@
-#include "eqaug/core/error.hpp"
 #include "eqaug/report/report.hpp"
+#include "eqaug/core/error.hpp"
 
 #include <gtest/gtest.h>
 
@@ -58,8 +58,8 @@ std::string run_csv(const std::string& mode, int run, int epochs, double aug_sca
   for (int s = 0; s <= epochs; ++s) {
     const double x = kFinal[run] * s / epochs;
     const double y = (mode == "aug" ? aug_scale : dist_E_scale(mode)) * x;
-    os << s << ',' << number("%.17g", 1 / (1 + x)) << ',' << number("%.17g", x / 10) << ','
-       << number("%.12e", x) << ',' << number("%.12e", y);
+    os << s << ',' << number("%.17g", 1 / (1 + x)) << ',' << number("%.17g", x / 10) << ',' << number("%.12e", x) << ','
+       << number("%.12e", y);
     if (mode == "aug") os << ',' << number("%.17g", 1 / (1 + x));
     os << ',' << number("%.12e", x / 2) << ',' << number("%.12e", x / 2) << ",nan," << number("%.12e", y) << '\n';
   }
@@ -79,9 +79,9 @@ struct SweepSpec {
   int epochs = 4;
   // Newer manifests: written only when non-empty (the defaults are an old Perm manifest).
   std::string name = "perm", group, precision, accuracy;
-  double aug_scale = 1e-3;  // dist_E of Aug = aug_scale · dist_init
-  nlohmann::json model;     // manifest "model" when not null
-  nlohmann::json aug;       // manifest config.train.aug when not null
+  double aug_scale = 1e-3;     // dist_E of Aug = aug_scale · dist_init
+  nlohmann::json model;        // manifest "model" when not null
+  nlohmann::json aug;          // manifest config.train.aug when not null
   bool complete_field = true;  // write "complete" (false: an older manifest without it)
 };
 
@@ -90,7 +90,8 @@ void write_sweep(const fs::path& dir, const SweepSpec& spec) {
   for (int r : spec.finished) runs.push_back({{"run", r}, {"wall_s", 1.5}});
   nlohmann::json manifest = {
       {"program", {{"name", "eqaug"}, {"version", "0.1.0"}}},
-      {"config", {{"name", spec.name}, {"train", {{"modes", spec.modes}, {"runs", spec.planned}, {"epochs", spec.epochs}}}}},
+      {"config",
+       {{"name", spec.name}, {"train", {{"modes", spec.modes}, {"runs", spec.planned}, {"epochs", spec.epochs}}}}},
       {"runs", runs}};
   if (spec.complete_field) manifest["complete"] = spec.finished.size() == static_cast<std::size_t>(spec.planned);
   if (!spec.aug.is_null()) manifest["config"]["train"]["aug"] = spec.aug;
@@ -100,8 +101,7 @@ void write_sweep(const fs::path& dir, const SweepSpec& spec) {
   if (!spec.accuracy.empty()) manifest["data"] = {{"name", spec.name}, {"accuracy", spec.accuracy}};
   write_text(dir / "manifest.json", manifest.dump(2));
   for (const auto& mode : spec.modes)
-    for (int r : spec.finished)
-      write_text(dir / mode / run_file(r), run_csv(mode, r, spec.epochs, spec.aug_scale));
+    for (int r : spec.finished) write_text(dir / mode / run_file(r), run_csv(mode, r, spec.epochs, spec.aug_scale));
 }
 
 bool gnuplot_on_path() {
@@ -114,7 +114,7 @@ bool gnuplot_on_path() {
 }
 
 class ReportTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     root_ = fs::temp_directory_path() /
@@ -299,7 +299,8 @@ TEST_F(ReportTest, InvalidManifestNamesTheFileAndField) {
   EXPECT_NE(message.find("manifest.json"), std::string::npos) << message;
   EXPECT_NE(message.find("invalid JSON"), std::string::npos) << message;
 
-  write_text(root_ / "manifest.json", R"({"config": {"name": "perm", "train": {"modes": ["nom"], "runs": 5}}, "runs": []})");
+  write_text(root_ / "manifest.json",
+             R"({"config": {"name": "perm", "train": {"modes": ["nom"], "runs": 5}}, "runs": []})");
   message = error_of([&] { read_sweep(root_); });
   EXPECT_NE(message.find("manifest.json"), std::string::npos) << message;
   EXPECT_NE(message.find("config.train.epochs"), std::string::npos) << message;
@@ -422,8 +423,8 @@ TEST(ReportTicks, OneFormatPerAxis) {
     }
   }
   const AxisTicks plain = axis_ticks(0.014);
-  EXPECT_EQ(plain.labels, (std::vector<std::string>{"0.000", "0.002", "0.004", "0.006", "0.008", "0.010", "0.012",
-                                                    "0.014"}));
+  EXPECT_EQ(plain.labels,
+            (std::vector<std::string>{"0.000", "0.002", "0.004", "0.006", "0.008", "0.010", "0.012", "0.014"}));
   const AxisTicks small = axis_ticks(1.6e-3);
   EXPECT_EQ(small.exponent, -3);
   EXPECT_EQ(small.labels.front(), "0.0");
@@ -684,7 +685,7 @@ TEST_F(ReportTest, RemoveStaleReportDeletesOnlyWhatReportWrote) {
   for (const char* name : {"summary.csv", "figure.png", "figure.svg", "figure.pdf", "figure.gp",
                            "figure-data/nom-runs.dat", "figure-data/aug-median.dat"})
     write_text(root_ / name, "old");
-  write_text(root_ / "figure-notes.txt", "mine");  // not figure.*
+  write_text(root_ / "figure-notes.txt", "mine");      // not figure.*
   write_text(root_ / "notes" / "figure.png", "mine");  // not in the sweep folder itself
   remove_stale_report(root_);
   for (const char* name : {"summary.csv", "figure.png", "figure.svg", "figure.pdf", "figure.gp", "figure-data"})
@@ -692,8 +693,7 @@ TEST_F(ReportTest, RemoveStaleReportDeletesOnlyWhatReportWrote) {
   EXPECT_TRUE(fs::exists(root_ / "figure-notes.txt"));
   EXPECT_TRUE(fs::exists(root_ / "notes" / "figure.png"));
   EXPECT_TRUE(fs::exists(root_ / "manifest.json"));
-  for (const char* mode : {"nom", "aug", "equi"})
-    EXPECT_TRUE(fs::exists(root_ / mode / "run-004.csv")) << mode;
+  for (const char* mode : {"nom", "aug", "equi"}) EXPECT_TRUE(fs::exists(root_ / mode / "run-004.csv")) << mode;
   EXPECT_NO_THROW(read_sweep(root_));
   // Nothing left to remove, or no folder at all: not an error.
   EXPECT_NO_THROW(remove_stale_report(root_));
@@ -878,8 +878,7 @@ TEST_F(ReportTest, InvalidStudyJsonNamesTheFileAndField) {
   check(R"({"kind": "study", "members": [{"name": "a"}, {"name": "a"}]})", "twice");
   check(R"({"kind": "study", "members": [{"name": "a", "dir": "../elsewhere"}]})", "members[0].dir");
   check(R"({"kind": "study", "members": [{"name": "a", "dir": "/tmp"}]})", "members[0].dir");
-  check(R"({"kind": "study", "members": [{"name": "a", "dir": "x"}, {"name": "b", "dir": "x/"}]})",
-        "members[1].dir");
+  check(R"({"kind": "study", "members": [{"name": "a", "dir": "x"}, {"name": "b", "dir": "x/"}]})", "members[1].dir");
   check(R"({"kind": "study", "members": [{"name": "a", "dim_L": 0}]})", "members[0].dim_L");
   check(R"({"kind": "study", "members": [{"name": "a", "dim_E": "big"}]})", "members[0].dim_E");
   check(R"({"kind": "study", "members": [{"name": "a", "group": 4}]})", "members[0].group");
@@ -899,8 +898,7 @@ TEST_F(ReportTest, BrokenMemberSweepNamesTheMembersFile) {
   EXPECT_NE(message.find("run-002.csv"), std::string::npos) << message;
 
   write_text(root_ / "rot" / "manifest.json", "{");
-  EXPECT_NE(error_of([&] { read_study(root_); }).find((root_ / "rot" / "manifest.json").string()),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { read_study(root_); }).find((root_ / "rot" / "manifest.json").string()), std::string::npos);
 }
 
 TEST_F(ReportTest, MissingMemberFolderIsNotRunYet) {

@@ -18,7 +18,7 @@ namespace eqaug::testing {
 
 /// A fresh folder under the system's temporary directory, removed with the object.
 class TempDir {
-public:
+ public:
   explicit TempDir(const std::string& tag = "eqaug_test") {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     path_ = std::filesystem::temp_directory_path() /
@@ -35,7 +35,7 @@ public:
   TempDir& operator=(const TempDir&) = delete;
   const std::filesystem::path& path() const { return path_; }
 
-private:
+ private:
   std::filesystem::path path_;
 };
 

@@ -85,9 +85,8 @@ inline std::vector<double> central_differences(const std::function<double(const 
 
 /// |got − want| ≤ abs + rel·max(|got|, |want|) entry by entry (only `which`, or all);
 /// returns the largest relative error among entries above 1000·abs (for reports).
-inline double expect_all_close(const std::vector<double>& got, const std::vector<double>& want, double rel,
-                               double abs, const std::string& what,
-                               const std::vector<std::size_t>* which = nullptr) {
+inline double expect_all_close(const std::vector<double>& got, const std::vector<double>& want, double rel, double abs,
+                               const std::string& what, const std::vector<std::size_t>* which = nullptr) {
   EXPECT_EQ(got.size(), want.size()) << what;
   if (got.size() != want.size()) return INFINITY;
   int failures = 0;

@@ -126,7 +126,8 @@ TEST(ImageTraining, StructuredEquiFollowsTheDenseOracle) {
   }
   EXPECT_GT(runs[0].records.back().dist_init, 1e-3);
   double diff = 0;
-  for (std::size_t p = 0; p < a0.size(); ++p) diff = std::max(diff, std::abs(runs[0].final_params[p] - runs[1].final_params[p]));
+  for (std::size_t p = 0; p < a0.size(); ++p)
+    diff = std::max(diff, std::abs(runs[0].final_params[p] - runs[1].final_params[p]));
   EXPECT_LT(diff, 1e-10);
   // Auto picks the structured path where a Fourier layer exists, and the dense one for C_4.
   Strategy autoeq;

@@ -179,9 +179,10 @@ TEST(Lemma3Presets, PresetsLoadAtSmallScale) {
   }
   const auto members = io::study_members(gr, "groups");
   ASSERT_EQ(members.size(), 4u);
-  const std::vector<std::pair<std::string, std::string>> want = {
-      {"trans", "translation2d"}, {"rot", "rotation"}, {"onedtrans", "translation_x"},
-      {"transrot", "translation_rotation"}};
+  const std::vector<std::pair<std::string, std::string>> want = {{"trans", "translation2d"},
+                                                                 {"rot", "rotation"},
+                                                                 {"onedtrans", "translation_x"},
+                                                                 {"transrot", "translation_rotation"}};
   for (std::size_t i = 0; i < 4; ++i) {
     EXPECT_EQ(members[i].name, want[i].first);
     EXPECT_EQ(members[i].json["group"]["kind"], want[i].second);
@@ -217,7 +218,10 @@ TEST(Lemma3Presets, GroupsMembersAreInvariantOnE) {
       const Built b = build(shrink(m.json, side, 4), "groups-" + m.name);
       ASSERT_EQ(b.spec->loss_kind(), LossKind::CrossEntropy);
       const std::uint64_t N = side;
-      const std::uint64_t want = m.name == "trans" ? N * N : m.name == "rot" ? 4 : m.name == "onedtrans" ? N : 4 * N * N;
+      const std::uint64_t want = m.name == "trans"       ? N * N
+                                 : m.name == "rot"       ? 4
+                                 : m.name == "onedtrans" ? N
+                                                         : 4 * N * N;
       EXPECT_EQ(*b.group->order(), want);
       check_lemma3(b, 300 + side + 7 * (&m - members.data()), true);
     }
@@ -236,7 +240,8 @@ TEST(Lemma3Presets, RotOutputsMoveWithTheInput) {
   const auto y = net.predict(pa.data(), x.data(), 2);
   std::vector<std::uint32_t> rho_img(36);
   for (std::size_t r = 0; r < 6; ++r)
-    for (std::size_t c = 0; c < 6; ++c) rho_img[r * 6 + c] = static_cast<std::uint32_t>(c * 6 + (5 - r));  // (r,c) ↦ (c, N−1−r)
+    for (std::size_t c = 0; c < 6; ++c)
+      rho_img[r * 6 + c] = static_cast<std::uint32_t>(c * 6 + (5 - r));  // (r,c) ↦ (c, N−1−r)
   const Permutation rho(rho_img);
   const auto gy = net.predict(pa.data(), permute_sites(rho, x, 2, 1).data(), 2);
   double unmoved = 0, moved = 0;

@@ -8,14 +8,14 @@
 namespace eqaug {
 
 class Error : public std::runtime_error {
-public:
+ public:
   using std::runtime_error::runtime_error;
 };
 
 /// A failure of the environment rather than of the user's input: a file that cannot be
 /// written, a tool (gnuplot) that fails. The command line exits 1 for these, 2 for Error.
 class RuntimeFailure : public Error {
-public:
+ public:
   using Error::Error;
 };
 
@@ -23,7 +23,7 @@ public:
 
 }  // namespace eqaug
 
-#define EQAUG_CHECK(cond, msg)                                                   \
-  do {                                                                           \
-    if (!(cond)) ::eqaug::invariant_failed(#cond, __FILE__, __LINE__, (msg));    \
+#define EQAUG_CHECK(cond, msg)                                                \
+  do {                                                                        \
+    if (!(cond)) ::eqaug::invariant_failed(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)

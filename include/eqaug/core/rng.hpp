@@ -15,11 +15,10 @@ std::uint64_t splitmix64(std::uint64_t x);
 std::uint64_t hash_purpose(std::string_view purpose);
 
 class Rng {
-public:
+ public:
   explicit Rng(std::uint64_t seed) : engine_(seed) {}
   /// Independent stream for (seed, purpose, k1, k2, ...).
-  static Rng stream(std::uint64_t seed, std::string_view purpose,
-                    std::initializer_list<std::uint64_t> keys = {});
+  static Rng stream(std::uint64_t seed, std::string_view purpose, std::initializer_list<std::uint64_t> keys = {});
 
   std::uint64_t next_u64() { return engine_(); }
   /// Uniform in [0, 1) with 53 random bits.
@@ -32,7 +31,7 @@ public:
   /// Uniformly random permutation of 0..n-1 (Fisher–Yates).
   std::vector<std::uint32_t> permutation(std::uint32_t n);
 
-private:
+ private:
   std::mt19937_64 engine_;
   bool has_spare_ = false;
   double spare_ = 0.0;

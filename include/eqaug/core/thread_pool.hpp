@@ -14,7 +14,7 @@
 namespace eqaug {
 
 class ThreadPool {
-public:
+ public:
   explicit ThreadPool(std::size_t threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -26,7 +26,7 @@ public:
   /// Cores this process may run on (its CPU affinity), at least 1.
   static std::size_t available_cores();
 
-private:
+ private:
   void worker_loop(std::size_t id);
   void shutdown();
   void drain(std::size_t worker);

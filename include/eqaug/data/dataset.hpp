@@ -16,8 +16,8 @@ struct Dataset {
   std::string name;
   Space input, target;
   std::size_t size = 0;
-  std::vector<double> x;  // size × input.dim()
-  std::vector<double> y;  // size × target.dim()
+  std::vector<double> x;           // size × input.dim()
+  std::vector<double> y;           // size × target.dim()
   std::vector<std::string> notes;  // what a user should know about these data (shown and recorded)
 };
 

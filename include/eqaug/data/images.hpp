@@ -39,14 +39,13 @@ struct ImageSet {
   std::size_t count = 0, height = 0, width = 0;
   std::vector<double> pixels;  // count × height × width, in [0, 1]
   std::vector<std::int64_t> labels;
-  std::string source;               // where the images came from, for messages and records
-  std::vector<std::string> notes;   // what a user should know about them
+  std::string source;              // where the images came from, for messages and records
+  std::vector<std::string> notes;  // what a user should know about them
 };
 
 /// The first `samples` images (bytes / 255) and labels of an IDX pair (n×H×W images,
 /// n labels). Throws eqaug::Error if the counts disagree or fewer than `samples` exist.
-ImageSet load_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels,
-                       std::size_t samples);
+ImageSet load_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels, std::size_t samples);
 
 /// The MNIST layout: `t10k-images-idx3-ubyte` and `t10k-labels-idx1-ubyte` for split
 /// "test", `train-…` for "train", each with or without `.gz` (also the dotted spelling
@@ -63,8 +62,8 @@ ImageSet load_images_npy(const std::filesystem::path& dir);
 /// Classification data: every image area-resized to side×side as 1 channel on pixels
 /// (the group must act on side² points), targets one-hot over `classes` on the trivial
 /// site. Pixels stay in [0, 1]; the engine applies the −0.5 input shift.
-Dataset classification_dataset(const ImageSet& images, std::size_t side, std::size_t classes,
-                               const FiniteGroup& group, const std::string& name);
+Dataset classification_dataset(const ImageSet& images, std::size_t side, std::size_t classes, const FiniteGroup& group,
+                               const std::string& name);
 
 /// Fraction of the rectangle [x0, x1] × [y0, y1] covered by a convex polygon (vertices
 /// in either orientation): the polygon clipped to the rectangle (Sutherland–Hodgman),

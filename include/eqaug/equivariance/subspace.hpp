@@ -31,7 +31,7 @@ Space make_space(const FiniteGroup& group, std::size_t channels, std::size_t ord
 /// G-orbits of site pairs (s_out, s_in) for given tuple orders, found by union–find
 /// over the generators.
 class OrbitPartition {
-public:
+ public:
   OrbitPartition(const FiniteGroup& group, std::size_t order_out, std::size_t order_in);
   std::size_t sites_out() const { return sites_out_; }
   std::size_t sites_in() const { return sites_in_; }
@@ -40,13 +40,13 @@ public:
   const std::vector<std::uint32_t>& orbit_of() const { return orbit_of_; }
   const std::vector<std::uint32_t>& sizes() const { return sizes_; }
 
-private:
+ private:
   std::size_t sites_out_, sites_in_;
   std::vector<std::uint32_t> orbit_of_, sizes_;
 };
 
 class EquivariantSubspace {
-public:
+ public:
   EquivariantSubspace(std::shared_ptr<const OrbitPartition> orbits, Space out, Space in);
 
   const Space& out() const { return out_; }
@@ -56,20 +56,25 @@ public:
   std::size_t ambient_dim() const { return out_.dim() * in_.dim(); }
 
   /// w ← Π_E w (orbit averages, accumulated in double).
-  template <typename T> void project(T* w) const;
+  template <typename T>
+  void project(T* w) const;
   /// Orthonormal orbit coordinates: c[(c_o·C_in + c_i)·K + k] = Σ_orbit w / √|orbit|.
-  template <typename T> void to_coords(const T* w, double* c) const;
+  template <typename T>
+  void to_coords(const T* w, double* c) const;
   /// The element of E with coordinates c.
-  template <typename T> void from_coords(const double* c, T* w) const;
+  template <typename T>
+  void from_coords(const double* c, T* w) const;
   /// ‖w − Π_E w‖ (Frobenius), in double.
-  template <typename T> double distance(const T* w) const;
+  template <typename T>
+  double distance(const T* w) const;
   /// out = ρ̄(g) w, i.e. out[g·s_o, g·s_i] = w[s_o, s_i] in every channel pair; the
   /// permutations are g's action on the output and input sites.
   template <typename T>
   void act(const Permutation& g_out_sites, const Permutation& g_in_sites, const T* w, T* out) const;
 
-private:
-  template <typename T> void orbit_sums(const T* w, std::vector<double>& sums) const;
+ private:
+  template <typename T>
+  void orbit_sums(const T* w, std::vector<double>& sums) const;
 
   std::shared_ptr<const OrbitPartition> orbits_;
   Space out_, in_;
@@ -78,12 +83,12 @@ private:
 
 /// Orbit partitions are shared by every layer with the same (group, orders).
 class SubspaceCache {
-public:
+ public:
   explicit SubspaceCache(GroupPtr group) : group_(std::move(group)) {}
   const GroupPtr& group() const { return group_; }
   std::shared_ptr<const EquivariantSubspace> hom(const Space& in, const Space& out);
 
-private:
+ private:
   GroupPtr group_;
   std::map<std::pair<std::size_t, std::size_t>, std::shared_ptr<const OrbitPartition>> partitions_;
 };

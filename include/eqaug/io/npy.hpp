@@ -31,8 +31,7 @@ template <typename T>
 void write_npy(const std::filesystem::path& path, const T* data, const std::vector<std::size_t>& shape);
 
 extern template void write_npy<float>(const std::filesystem::path&, const float*, const std::vector<std::size_t>&);
-extern template void write_npy<double>(const std::filesystem::path&, const double*,
-                                       const std::vector<std::size_t>&);
+extern template void write_npy<double>(const std::filesystem::path&, const double*, const std::vector<std::size_t>&);
 
 // Writes `array.data` as '<f8'; throws eqaug::Error if its length does not match the shape.
 void write_npy(const std::filesystem::path& path, const NpyArray& array);

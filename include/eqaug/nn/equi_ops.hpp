@@ -27,7 +27,7 @@ namespace eqaug {
 
 template <typename T>
 class EquiLinearOp {
-public:
+ public:
   virtual ~EquiLinearOp() = default;
   /// "fft", "pool", "trivial" or "dense".
   virtual std::string kind() const = 0;
@@ -38,12 +38,11 @@ public:
   /// gx = Wᵀ gy.
   virtual void input_grad(const T* c, const T* gy, T* gx, std::size_t batch, T* scratch) const = 0;
   /// gc = to_coords(Σ_b gy_b x_bᵀ), written (accumulate = false) or added.
-  virtual void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate,
-                          T* scratch) const = 0;
+  virtual void coord_grad(const T* x, const T* gy, T* gc, std::size_t batch, bool accumulate, T* scratch) const = 0;
   /// input_grad (skipped when gx is null) and coord_grad in one call; ops that transform gy
   /// (fft) do it once for both.
-  virtual void backward(const T* c, const T* x, const T* gy, T* gx, T* gc, std::size_t batch,
-                        bool accumulate, T* scratch) const {
+  virtual void backward(const T* c, const T* x, const T* gy, T* gx, T* gc, std::size_t batch, bool accumulate,
+                        T* scratch) const {
     if (gx) input_grad(c, gy, gx, batch, scratch);
     coord_grad(x, gy, gc, batch, accumulate, scratch);
   }

@@ -44,7 +44,7 @@ struct LayerSpec {
 enum class LossKind { BCE, CrossEntropy };
 
 class ModelSpec {
-public:
+ public:
   ModelSpec(GroupPtr group, Space input);
 
   ModelSpec& linear(std::size_t out_channels, std::size_t out_order, InitSpec init = {});
@@ -71,17 +71,22 @@ public:
   /// A random point drawn per layer by its InitSpec (in double; not projected).
   std::vector<double> draw_init(Rng& rng) const;
   /// Orthonormal orbit coordinates of every layer, concatenated (length dim_E()).
-  template <typename T> std::vector<double> to_coords(const T* params) const;
+  template <typename T>
+  std::vector<double> to_coords(const T* params) const;
   /// The point of E with coordinates c, written into the dense parameter vector.
-  template <typename T> void from_coords(const double* c, T* params) const;
+  template <typename T>
+  void from_coords(const double* c, T* params) const;
   /// out = ρ̄(g)A: every layer acted on by g on its output and input sites.
-  template <typename T> std::vector<T> act(const Permutation& g, const std::vector<T>& params) const;
+  template <typename T>
+  std::vector<T> act(const Permutation& g, const std::vector<T>& params) const;
   /// Π_E over all layers, in place.
-  template <typename T> void project(T* params) const;
+  template <typename T>
+  void project(T* params) const;
   /// ‖A − Π_E A‖ per linear layer.
-  template <typename T> std::vector<double> distance_to_E(const T* params) const;
+  template <typename T>
+  std::vector<double> distance_to_E(const T* params) const;
 
-private:
+ private:
   SubspaceCache cache_;
   Space input_;
   std::vector<LayerSpec> layers_;
@@ -114,7 +119,7 @@ struct ChunkStats {
 
 template <typename T>
 class Network {
-public:
+ public:
   explicit Network(const ModelSpec& spec, Parametrisation p = Parametrisation::Dense,
                    EquiEval eval = EquiEval::Structured);
   const ModelSpec& spec() const { return *spec_; }
@@ -128,17 +133,16 @@ public:
   /// Forward the `batch` samples already in ws.act[0], targets in ws.target; return
   /// the loss statistics and, when grad != nullptr, write (accumulate = false) or add
   /// (accumulate = true) the gradient of the *summed* loss w.r.t. all parameters.
-  ChunkStats evaluate(const T* params, std::size_t batch, Workspace<T>& ws, T* grad,
-                      bool accumulate) const;
+  ChunkStats evaluate(const T* params, std::size_t batch, Workspace<T>& ws, T* grad, bool accumulate) const;
 
   /// Convenience: the network's outputs for `batch` inputs (row-major batch × in-dim).
   std::vector<T> predict(const T* params, const T* inputs, std::size_t batch) const;
 
-private:
+ private:
   void forward(const T* params, std::size_t batch, Workspace<T>& ws) const;
   const ModelSpec* spec_;
   Parametrisation param_;
-  std::vector<std::size_t> linear_index_;  // per layer: its index among the linear layers
+  std::vector<std::size_t> linear_index_;                    // per layer: its index among the linear layers
   std::vector<std::shared_ptr<const EquiLinearOp<T>>> ops_;  // Equivariant only
 };
 

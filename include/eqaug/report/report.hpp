@@ -6,9 +6,9 @@
 // summary over the members and the paper's Figure 6. Also: contact sheets of data sets.
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <filesystem>
 #include <limits>
-#include <cstddef>
 #include <map>
 #include <ostream>
 #include <string>
@@ -27,15 +27,15 @@ struct RunCurve {
 struct Sweep {
   std::filesystem::path dir;
   nlohmann::json manifest;
-  std::string name;        // config.name ("" when absent)
-  std::string group;       // model.group, e.g. "S_10" ("" when absent)
-  std::string precision;   // config.train.precision, "f32" or "f64" ("" when absent)
+  std::string name;       // config.name ("" when absent)
+  std::string group;      // model.group, e.g. "S_10" ("" when absent)
+  std::string precision;  // config.train.precision, "f32" or "f64" ("" when absent)
   // data.accuracy: what the accuracy column measures, e.g. "binary accuracy", "per-pixel
   // mask accuracy" ("" in manifests written before the field existed).
   std::string accuracy;
-  int epochs = 0;          // config.epochs
-  int planned_runs = 0;    // config.runs
-  bool complete = false;   // manifest "complete"
+  int epochs = 0;                  // config.epochs
+  int planned_runs = 0;            // config.runs
+  bool complete = false;           // manifest "complete"
   std::vector<std::string> modes;  // config order
   std::vector<int> runs;           // finished runs, ascending
   // curves[mode][i] belongs to runs[i].
@@ -80,8 +80,8 @@ Stat describe(std::vector<double> values);
 
 struct SummaryRow {
   std::string mode;
-  int runs = 0;          // finished runs summarised
-  int planned_runs = 0;  // config.runs
+  int runs = 0;                            // finished runs summarised
+  int planned_runs = 0;                    // config.runs
   Stat dist_init, dist_E, loss, accuracy;  // of the final row, over runs
 };
 
@@ -109,9 +109,9 @@ struct FigureOptions {
 };
 
 struct FigureRanges {
-  double x_max;       // both panels: [0, x_max]
-  double y_max;       // full panel: [−margin, y_max]
-  double y_max_zoom;  // zoomed panel: [−margin, y_max_zoom], from Aug's median (zoom_range)
+  double x_max;           // both panels: [0, x_max]
+  double y_max;           // full panel: [−margin, y_max]
+  double y_max_zoom;      // zoomed panel: [−margin, y_max_zoom], from Aug's median (zoom_range)
   std::string zoom_rule;  // how y_max_zoom was chosen, for the zoomed panel's title
 };
 
@@ -228,14 +228,14 @@ struct GroupRanges {
 };
 struct StudyRanges {
   double kappa = 0.01;
-  int kappa_from = -1;  // index of the sweep whose Aug fixed κ, -1 for the fallback
+  int kappa_from = -1;              // index of the sweep whose Aug fixed κ, -1 for the fallback
   std::vector<GroupRanges> groups;  // one per sweep, same order
 };
 StudyRanges study_ranges(const std::vector<Sweep>& sweeps);
 
 // One row of OUT/summary.csv: a member and a mode.
 struct StudySummaryRow {
-  std::string member;      // the member's name (the csv's "group" column)
+  std::string member;                                           // the member's name (the csv's "group" column)
   double dim_ratio = std::numeric_limits<double>::quiet_NaN();  // dim E / dim L
   SummaryRow row;
 };

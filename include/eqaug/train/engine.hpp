@@ -27,11 +27,11 @@ struct StopRequested {
 
 template <typename T>
 class GradientEngine {
-public:
+ public:
   /// `input_shift` is added to every input (the paper's −0.5); `chunk` is the number of
   /// samples per GEMM.
-  GradientEngine(const ModelSpec& spec, const Dataset& data, double input_shift, std::size_t chunk,
-                 ThreadPool& pool, EquiEval equi_eval = EquiEval::Structured);
+  GradientEngine(const ModelSpec& spec, const Dataset& data, double input_shift, std::size_t chunk, ThreadPool& pool,
+                 EquiEval equi_eval = EquiEval::Structured);
 
   struct Job {
     const T* params = nullptr;
@@ -59,7 +59,7 @@ public:
   /// StopRequested, leaving the engine usable.
   void set_stop_flag(const std::atomic<int>* stop) { stop_ = stop; }
 
-private:
+ private:
   void load_chunk(const Pass& pass, std::size_t first, std::size_t count, Workspace<T>& ws) const;
 
   Network<T> net_, equi_net_;

@@ -24,9 +24,9 @@ std::string to_string(AugPer p);
 std::string to_string(EquiUpdate u);
 std::string to_string(EquiEvalChoice e);
 EquiEvalChoice parse_equi_eval(const std::string& s);  // auto | structured | dense
-Mode parse_mode(const std::string& s);          // nom | aug | equi | augpen
-AugPer parse_aug_per(const std::string& s);     // sample | batch
-EquiUpdate parse_equi_update(const std::string& s);  // orbit | dense
+Mode parse_mode(const std::string& s);                 // nom | aug | equi | augpen
+AugPer parse_aug_per(const std::string& s);            // sample | batch
+EquiUpdate parse_equi_update(const std::string& s);    // orbit | dense
 
 struct Strategy {
   Mode mode = Mode::Nom;
@@ -69,7 +69,6 @@ Pass make_pass(const Dataset& data, const std::vector<Permutation>& elements,
 /// The passes an Aug strategy descends at one step: L random passes (elements drawn
 /// from `rng`, per sample or per minibatch of `batch` consecutive samples), or one pass
 /// per group element when exact.
-std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& group,
-                                      const Dataset& data, Rng& rng);
+std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& group, const Dataset& data, Rng& rng);
 
 }  // namespace eqaug

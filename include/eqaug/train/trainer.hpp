@@ -27,9 +27,9 @@ struct TrainOptions {
 /// The state after `step` steps.
 struct EpochRecord {
   std::size_t step = 0;
-  double loss = 0, accuracy = 0;  // risk and accuracy on the un-augmented data
+  double loss = 0, accuracy = 0;                               // risk and accuracy on the un-augmented data
   double loss_aug = std::numeric_limits<double>::quiet_NaN();  // the augmented risk descended (Aug)
-  double dist_init = 0, dist_E = 0;                             // over all layers
+  double dist_init = 0, dist_E = 0;                            // over all layers
   std::vector<double> dist_init_layer, dist_E_layer;
 };
 
@@ -58,14 +58,13 @@ inline constexpr std::uint64_t kMaxExactOrder = 100'000;
 
 template <typename T>
 class Trainer {
-public:
+ public:
   Trainer(GradientEngine<T>& engine, TrainOptions opts);
   /// Called after each recorded step with (step, records of every strategy so far).
   using Progress = std::function<void(std::size_t step, const std::vector<StrategyRun>&)>;
-  std::vector<StrategyRun> run(std::size_t run_index, const std::vector<double>& a0,
-                               const Progress& progress = {});
+  std::vector<StrategyRun> run(std::size_t run_index, const std::vector<double>& a0, const Progress& progress = {});
 
-private:
+ private:
   GradientEngine<T>* engine_;
   TrainOptions opts_;
 };
