@@ -100,16 +100,16 @@ void over_output_channels(std::size_t channels, std::size_t entries, const F& f)
 }  // namespace
 
 template <typename T>
-void EquivariantSubspace::orbit_sums(const T* w, std::vector<double>& sums) const {
+void EquivariantSubspace::orbit_sums(const T* w, double* sums) const {
   const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
   const auto& orbit = orbits_->orbit_of();
-  sums.assign(out_.channels * Ci * K, 0.0);
   over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+    std::fill(sums + c0 * Ci * K, sums + c1 * Ci * K, 0.0);
     for (std::size_t co = c0; co < c1; ++co)
       for (std::size_t so = 0; so < So; ++so)
         for (std::size_t ci = 0; ci < Ci; ++ci) {
           const T* row = w + ((co * So + so) * Ci + ci) * Si;
-          double* s = sums.data() + (co * Ci + ci) * K;
+          double* s = sums + (co * Ci + ci) * K;
           const std::uint32_t* ids = orbit.data() + so * Si;
           for (std::size_t si = 0; si < Si; ++si) s[ids[si]] += static_cast<double>(row[si]);
         }
@@ -118,10 +118,13 @@ void EquivariantSubspace::orbit_sums(const T* w, std::vector<double>& sums) cons
 
 template <typename T>
 void EquivariantSubspace::to_coords(const T* w, double* c) const {
-  std::vector<double> sums;
-  orbit_sums(w, sums);
-  const std::size_t K = orbits_->count();
-  for (std::size_t j = 0; j < sums.size(); ++j) c[j] = sums[j] * inv_sqrt_size_[j % K];
+  // The sums land in c itself (no buffer of dim E), then are scaled block by block.
+  orbit_sums(w, c);
+  const std::size_t K = orbits_->count(), Ci = in_.channels;
+  over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+    for (std::size_t b = c0 * Ci; b < c1 * Ci; ++b)
+      for (std::size_t k = 0; k < K; ++k) c[b * K + k] *= inv_sqrt_size_[k];
+  });
 }
 
 template <typename T>
@@ -151,36 +154,66 @@ void EquivariantSubspace::project(T* w) const {
 }
 
 template <typename T>
-double EquivariantSubspace::distance(const T* w) const {
+double EquivariantSubspace::squared_deviation(const T* w, std::size_t co, std::size_t ci, double* means) const {
   // Two passes (means, then squared deviations) so small distances keep their digits.
-  std::vector<double> means;
-  orbit_sums(w, means);
   const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
+  const auto& orbit = orbits_->orbit_of();
+  std::fill(means, means + K, 0.0);
+  for (std::size_t so = 0; so < So; ++so) {
+    const T* row = w + ((co * So + so) * Ci + ci) * Si;
+    const std::uint32_t* ids = orbit.data() + so * Si;
+    for (std::size_t si = 0; si < Si; ++si) means[ids[si]] += static_cast<double>(row[si]);
+  }
+  for (std::size_t k = 0; k < K; ++k) means[k] /= static_cast<double>(orbits_->sizes()[k]);
+  double acc = 0.0;
+  for (std::size_t so = 0; so < So; ++so) {
+    const T* row = w + ((co * So + so) * Ci + ci) * Si;
+    const std::uint32_t* ids = orbit.data() + so * Si;
+    for (std::size_t si = 0; si < Si; ++si) {
+      const double d = static_cast<double>(row[si]) - means[ids[si]];
+      acc += d * d;
+    }
+  }
+  return acc;
+}
+
+template <typename T>
+double EquivariantSubspace::distance(const T* w) const {
+  const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
+  if (ambient_dim() >= kParallelEntries) {
+    // Large layers: one channel pair at a time with its own orbit means (no buffer of
+    // dim E, and the means stay in cache); one partial sum per output channel, added in
+    // channel order: the same for any thread count.
+    std::vector<double> partial(out_.channels);
+    over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+      std::vector<double> means(K);
+      for (std::size_t co = c0; co < c1; ++co) {
+        double acc = 0.0;
+        for (std::size_t ci = 0; ci < Ci; ++ci) acc += squared_deviation(w, co, ci, means.data());
+        partial[co] = acc;
+      }
+    });
+    double acc = 0.0;
+    for (double x : partial) acc += x;
+    return std::sqrt(acc);
+  }
+  // Two passes (means, then squared deviations) so small distances keep their digits.
+  std::vector<double> means(out_.channels * Ci * K);
+  orbit_sums(w, means.data());
   for (std::size_t j = 0; j < means.size(); ++j) means[j] /= static_cast<double>(orbits_->sizes()[j % K]);
   const auto& orbit = orbits_->orbit_of();
-  auto squares = [&](std::size_t c0, std::size_t c1) {
-    double acc = 0.0;
-    for (std::size_t co = c0; co < c1; ++co)
-      for (std::size_t so = 0; so < So; ++so)
-        for (std::size_t ci = 0; ci < Ci; ++ci) {
-          const T* row = w + ((co * So + so) * Ci + ci) * Si;
-          const double* m = means.data() + (co * Ci + ci) * K;
-          const std::uint32_t* ids = orbit.data() + so * Si;
-          for (std::size_t si = 0; si < Si; ++si) {
-            const double d = static_cast<double>(row[si]) - m[ids[si]];
-            acc += d * d;
-          }
-        }
-    return acc;
-  };
-  if (ambient_dim() < kParallelEntries) return std::sqrt(squares(0, out_.channels));
-  // One partial sum per output channel, added in channel order: the same for any thread count.
-  std::vector<double> partial(out_.channels);
-  over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
-    for (std::size_t co = c0; co < c1; ++co) partial[co] = squares(co, co + 1);
-  });
   double acc = 0.0;
-  for (double x : partial) acc += x;
+  for (std::size_t co = 0; co < out_.channels; ++co)
+    for (std::size_t so = 0; so < So; ++so)
+      for (std::size_t ci = 0; ci < Ci; ++ci) {
+        const T* row = w + ((co * So + so) * Ci + ci) * Si;
+        const double* m = means.data() + (co * Ci + ci) * K;
+        const std::uint32_t* ids = orbit.data() + so * Si;
+        for (std::size_t si = 0; si < Si; ++si) {
+          const double d = static_cast<double>(row[si]) - m[ids[si]];
+          acc += d * d;
+        }
+      }
   return std::sqrt(acc);
 }
 
@@ -197,11 +230,12 @@ void EquivariantSubspace::act(const Permutation& g_out, const Permutation& g_in,
       }
 }
 
-#define EQAUG_INSTANTIATE(T)                                                  \
-  template void EquivariantSubspace::project<T>(T*) const;                    \
-  template void EquivariantSubspace::to_coords<T>(const T*, double*) const;   \
-  template void EquivariantSubspace::from_coords<T>(const double*, T*) const; \
-  template double EquivariantSubspace::distance<T>(const T*) const;           \
+#define EQAUG_INSTANTIATE(T)                                                                                    \
+  template void EquivariantSubspace::project<T>(T*) const;                                                      \
+  template void EquivariantSubspace::to_coords<T>(const T*, double*) const;                                     \
+  template void EquivariantSubspace::from_coords<T>(const double*, T*) const;                                   \
+  template double EquivariantSubspace::distance<T>(const T*) const;                                             \
+  template double EquivariantSubspace::squared_deviation<T>(const T*, std::size_t, std::size_t, double*) const; \
   template void EquivariantSubspace::act<T>(const Permutation&, const Permutation&, const T*, T*) const;
 EQAUG_INSTANTIATE(float)
 EQAUG_INSTANTIATE(double)

@@ -52,6 +52,7 @@ std::size_t tuple_count(std::size_t degree, std::size_t order) {
 }
 
 Permutation Permutation::on_tuples(std::size_t order) const {
+  if (order == 1) return *this;
   const std::size_t n = size();
   const std::size_t count = tuple_count(n, order);
   Permutation p;
@@ -169,6 +170,14 @@ class Pixel final : public FiniteGroup {
     nx_ = s.shift_x ? s.side : 1;
     ny_ = s.shift_y ? s.side : 1;
     nr_ = s.rotations ? 4 : 1;
+    // Every element's pixel map, in the order (r, dy, dx), where they are few enough
+    // (16 M entries): sampling, on which augmented training spends its host time, is then
+    // a copy. The same draws in the same order, so the same streams.
+    const std::size_t entries = nx_ * ny_ * nr_ * degree();
+    if (entries <= (std::size_t{1} << 24))
+      for (std::size_t r = 0; r < nr_; ++r)
+        for (std::size_t dy = 0; dy < ny_; ++dy)
+          for (std::size_t dx = 0; dx < nx_; ++dx) cache_.push_back(element(dx, dy, r));
   }
   std::string name() const override {
     const std::string n = std::to_string(s_.side);
@@ -194,11 +203,13 @@ class Pixel final : public FiniteGroup {
     const auto r = rng.below(nr_);
     const auto dx = rng.below(nx_);
     const auto dy = rng.below(ny_);
+    if (!cache_.empty()) return cache_[(r * ny_ + dy) * nx_ + dx];
     return element(dx, dy, r);
   }
   std::vector<Permutation> elements(std::uint64_t limit) const override {
     if (*order() > limit)
       throw Error(name() + " has too many elements to enumerate (limit " + std::to_string(limit) + ")");
+    if (!cache_.empty()) return cache_;
     std::vector<Permutation> out;
     for (std::size_t r = 0; r < nr_; ++r)
       for (std::size_t dy = 0; dy < ny_; ++dy)
@@ -228,6 +239,7 @@ class Pixel final : public FiniteGroup {
 
   PixelGroupSpec s_;
   std::size_t nx_, ny_, nr_;
+  std::vector<Permutation> cache_;  // every element, or empty for large groups
 };
 
 }  // namespace

@@ -74,7 +74,9 @@ class EquivariantSubspace {
 
  private:
   template <typename T>
-  void orbit_sums(const T* w, std::vector<double>& sums) const;
+  void orbit_sums(const T* w, double* sums) const;  // out.channels × in.channels × orbits
+  template <typename T>
+  double squared_deviation(const T* w, std::size_t co, std::size_t ci, double* means) const;
 
   std::shared_ptr<const OrbitPartition> orbits_;
   Space out_, in_;
