@@ -57,6 +57,8 @@ struct RunArgs {
   std::optional<bool> aug_exact;  // --aug-exact, --aug-exact=false
   std::string out;
   bool force = false, resume = false, save_weights = false, no_report = false;
+  std::string device = "cpu";
+  bool tf32 = false;
 };
 
 /// The table at `key`, created if absent; a non-table there is the config's error.
@@ -377,6 +379,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   run->add_option("--threads", a.threads, "Worker threads (default: all cores); results do not depend on it")
       ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
+  run->add_option("--device", a.device,
+                  "Where to compute: 'cpu', or 'cuda' / 'cuda:N' for a GPU (a build with CUDA; Equi then evaluates "
+                  "dense layers) (default: cpu)");
+  run->add_flag("--tf32", a.tf32,
+                "On a GPU, let cuBLAS round float32 products to TF32 on tensor cores: faster, but too coarse for "
+                "distances of 1e-6 to E; recorded in the manifest (default: off)");
   run->add_option("--set", a.sets,
                   "Set any config key, KEY=VALUE with a dotted path and a TOML value, e.g. --set train.lr=2e-5 "
                   "--set model.layers[0].channels=16 --set data.p=0.4; repeatable, applied after the file and "
@@ -519,6 +527,9 @@ int main(int argc, char** argv) {
       opts.force = a.force;
       opts.resume = a.resume;
       opts.threads = a.threads.value_or(0);
+      opts.device = eqaug::parse_device(a.device);
+      opts.device.tf32 = a.tf32;
+      if (a.tf32 && !opts.device.cuda()) throw eqaug::Error("--tf32 applies to a GPU only (--device cuda)");
       opts.save_weights = a.save_weights;
       opts.command_line = joined(argc, argv);
       opts.progress = &std::cerr;

@@ -275,7 +275,9 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   }
   const std::size_t threads = opts.threads ? opts.threads : ThreadPool::available_cores();
   ThreadPool pool(threads);
-  GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
+  GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool,
+                           EquiEval::Structured, opts.device);
+  const json device_info = describe(opts.device);
   TrainOptions train = cfg.train;
   train.keep_final_params = opts.save_weights;  // a double copy of every model: only when saved
   Trainer<T> trainer(engine, train);
@@ -316,6 +318,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   manifest["save_weights"] = opts.save_weights;
   manifest["command"] = opts.command_line;
   manifest["machine"] = machine_info();
+  manifest["device"] = device_info;
   manifest["seeds"] = {{"seed", cfg.train.seed},
                        {"streams",
                         {{"data", "(seed, 'data')"},
@@ -350,11 +353,8 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   manifest["complete"] = false;
   manifest["finished"] = nullptr;
   // Every invocation that ran runs here is one session (a resumed sweep has several).
-  json session = {{"started", utc_now_iso()},
-                  {"command", opts.command_line},
-                  {"threads", threads},
-                  {"resumed", resumed},
-                  {"runs", json::array()}};
+  json session = {{"started", utc_now_iso()}, {"command", opts.command_line}, {"threads", threads},
+                  {"device", device_info},    {"resumed", resumed},           {"runs", json::array()}};
   if (!manifest.contains("sessions") || !manifest["sessions"].is_array()) manifest["sessions"] = json::array();
   for (const auto& st : cfg.train.strategies) fs::create_directories(opts.out / st.name());
   write_file_atomic(opts.out / "manifest.json", dump(manifest));
@@ -365,8 +365,13 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   if (show) {
     log << cfg.name << ": " << cfg.runs << " run(s) x " << cfg.train.epochs << " steps, modes";
     for (const auto& st : cfg.train.strategies) log << " " << st.name();
-    log << "; " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; " << threads << " thread(s) -> "
-        << opts.out.string() << "\n";
+    log << "; " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; ";
+    if (opts.device.cuda())
+      log << "GPU " << opts.device.name() << " (" << device_info.value("name", std::string("?"))
+          << (opts.device.tf32 ? ", TF32 allowed" : "") << ", " << engine.gpu()->chunk() << " samples per chunk)";
+    else
+      log << threads << " thread(s)";
+    log << " -> " << opts.out.string() << "\n";
     for (const auto& note : data.notes) log << "note: " << data.name << ": " << note << "\n";
     if (summary.runs_skipped) log << "resuming: " << summary.runs_skipped << " run(s) already finished\n";
   }

@@ -14,17 +14,58 @@ constexpr std::size_t kMaxWave = 128;
 // A job whose gradient is larger than this runs its items one at a time. The rule does not
 // involve the thread count, so neither does the path a model takes.
 constexpr std::size_t kSequentialBytes = std::size_t{128} << 20;
+
+/// The layers as the GPU backend sees them.
+cuda::ModelDesc describe_model(const ModelSpec& spec, const Dataset& data) {
+  cuda::ModelDesc m;
+  for (const auto& l : spec.layers()) {
+    cuda::LayerDesc d;
+    switch (l.kind) {
+      case LayerKind::Linear:
+        d.kind = cuda::OpKind::Linear;
+        break;
+      case LayerKind::LeakyReLU:
+        d.kind = cuda::OpKind::LeakyReLU;
+        break;
+      case LayerKind::LayerNorm:
+        d.kind = cuda::OpKind::LayerNorm;
+        break;
+      case LayerKind::Sigmoid:
+        d.kind = cuda::OpKind::Sigmoid;
+        break;
+      case LayerKind::Tanh:
+        d.kind = cuda::OpKind::Tanh;
+        break;
+    }
+    d.in_dim = l.in.dim();
+    d.out_dim = l.out.dim();
+    d.channels = l.in.channels;
+    d.sites = l.in.sites;
+    d.offset = l.offset;
+    d.slope = l.slope;
+    d.eps = l.eps;
+    m.layers.push_back(d);
+  }
+  m.num_params = spec.num_params();
+  m.in_channels = data.input.channels;
+  m.in_sites = data.input.sites;
+  m.tgt_channels = data.target.channels;
+  m.tgt_sites = data.target.sites;
+  m.loss = spec.loss_kind() == LossKind::CrossEntropy ? cuda::LossKind::CrossEntropy : cuda::LossKind::BCE;
+  return m;
+}
 }  // namespace
 
 template <typename T>
 GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, double input_shift, std::size_t chunk,
-                                  ThreadPool& pool, EquiEval equi_eval)
+                                  ThreadPool& pool, EquiEval equi_eval, const Device& device)
     : net_(spec),
       equi_net_(spec, Parametrisation::Equivariant, equi_eval),
       data_(&data),
       chunk_(std::min(chunk, data.size)),
       pool_(&pool),
-      sequential_bytes_(kSequentialBytes) {
+      sequential_bytes_(kSequentialBytes),
+      device_(device) {
   check_compatible(data, spec.input(), spec.output());
   if (data.size == 0) throw Error("data set '" + data.name + "' has no samples");
   if (chunk == 0) throw Error("chunk size must be positive");
@@ -34,8 +75,69 @@ GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, do
   x_.resize(data.x.size());
   for (std::size_t i = 0; i < x_.size(); ++i) x_[i] = static_cast<T>(data.x[i] + input_shift);
   y_.assign(data.y.begin(), data.y.end());
+  if (device.cuda()) {
+    gpu_ = std::make_unique<cuda::DenseEngine<T>>(describe_model(spec, data), x_.data(), y_.data(), data.size,
+                                                  device.index, device.tf32);
+    return;  // no CPU workspaces
+  }
   // The Equi network's workspace has the same activations plus its scratch.
   for (std::size_t w = 0; w < pool.size(); ++w) workspaces_.push_back(equi_net_.make_workspace(chunk_));
+}
+
+template <typename T>
+GradientEngine<T>::~GradientEngine() = default;
+
+template <typename T>
+void GradientEngine<T>::recycle(std::vector<double>&& buffer) {
+  if (buffer.capacity() > 0 && spare_.size() < 4) spare_.push_back(std::move(buffer));
+}
+
+template <typename T>
+std::vector<double> GradientEngine<T>::take_buffer(std::size_t size) {
+  for (auto it = spare_.begin(); it != spare_.end(); ++it)
+    if (it->capacity() >= size) {
+      std::vector<double> b = std::move(*it);
+      spare_.erase(it);
+      b.resize(size);
+      return b;
+    }
+  return std::vector<double>(size);
+}
+
+template <typename T>
+std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run_on_gpu(const std::vector<Job>& jobs,
+                                                                                   std::size_t groups) {
+  std::vector<GroupResult> out(groups);
+  std::vector<cuda::JobView> views;
+  for (const auto& j : jobs) {
+    EQAUG_CHECK(j.group < groups, "job group out of range");
+    if (j.equi)
+      throw Error(
+          "Equi through E's structure (FFT, orbit pooling) runs on the CPU only; on a GPU use --equi-eval dense");
+    if (j.grad && out[j.group].grad.empty()) out[j.group].grad = take_buffer(net_.num_params());  // overwritten
+    cuda::JobView v;
+    v.params = j.params;
+    v.pass = {j.pass->in_sites.data(),  j.pass->in_sites.size(),   j.pass->tgt_sites.data(),
+              j.pass->tgt_sites.size(), j.pass->element_of.data(), j.pass->element_of.size()};
+    if (j.pass->element_of.empty()) v.pass.element_of = nullptr;
+    v.grad = j.grad;
+    v.group = j.group;
+    views.push_back(v);
+  }
+  if (stop_ && stop_->load() != 0) throw StopRequested{stop_->load()};
+  std::vector<double*> grads(groups, nullptr);
+  for (std::size_t g = 0; g < groups; ++g)
+    if (!out[g].grad.empty()) grads[g] = out[g].grad.data();
+  std::vector<cuda::Stats> stats(jobs.size());
+  gpu_->run(views.data(), views.size(), groups, grads.data(), stats.data());
+  for (std::size_t k = 0; k < jobs.size(); ++k) {
+    auto& r = out[jobs[k].group];
+    r.stats.loss_sum += stats[k].loss_sum;
+    r.stats.correct += stats[k].correct;
+    r.stats.predictions += stats[k].predictions;
+    r.samples += data_->size;
+  }
+  return out;
 }
 
 template <typename T>
@@ -66,6 +168,7 @@ void GradientEngine<T>::load_chunk(const Pass& pass, std::size_t first, std::siz
 template <typename T>
 std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(const std::vector<Job>& jobs,
                                                                             std::size_t groups) {
+  if (gpu_) return run_on_gpu(jobs, groups);
   const std::size_t n = data_->size;
   const std::size_t chunks = (n + chunk_ - 1) / chunk_;
   auto params_of = [&](const Job& j) { return j.equi ? equi_net_.num_params() : net_.num_params(); };
@@ -75,7 +178,10 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
     EQAUG_CHECK(j.group < groups, "job group out of range");
     EQAUG_CHECK(group_equi[j.group] < 0 || group_equi[j.group] == int(j.equi), "a group mixes parametrisations");
     group_equi[j.group] = int(j.equi);
-    if (j.grad && out[j.group].grad.empty()) out[j.group].grad.assign(params_of(j), 0.0);
+    if (j.grad && out[j.group].grad.empty()) {
+      out[j.group].grad = take_buffer(params_of(j));
+      std::fill(out[j.group].grad.begin(), out[j.group].grad.end(), 0.0);
+    }
   }
   struct Item {
     std::size_t job, chunk;

@@ -1,5 +1,7 @@
 #include "eqaug/train/trainer.hpp"
 
+#include <algorithm>
+
 #include "eqaug/core/error.hpp"
 
 namespace eqaug {
@@ -20,6 +22,13 @@ Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&eng
   if (opts_.strategies.empty()) throw Error("no strategy to train");
   if (!(opts_.lr > 0) || !std::isfinite(opts_.lr)) throw Error("learning rate must be a positive number");
   const auto& group = *engine.spec().group();
+  for (const auto& st : opts_.strategies)
+    if (engine.device().cuda() && st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit &&
+        st.equi_eval == EquiEvalChoice::Structured)
+      throw Error(
+          "--equi-eval structured: Equi through E's structure (FFT, orbit pooling) runs on the CPU only; "
+          "with --device " +
+          engine.device().name() + " use --equi-eval dense or auto");
   const auto& data = engine.data();
   // A step's passes are held in memory at once (one site permutation per sample).
   const double pass_bytes = static_cast<double>(data.size) * static_cast<double>(data.input.sites + data.target.sites) *
@@ -42,18 +51,55 @@ Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&eng
 
 namespace {
 
+// Loops over all parameters run on the engine's workers where a layer is large, in blocks
+// of a fixed size: sums add the blocks in order, so the bits do not depend on the thread
+// count (and small layers, Perm's among them, keep the one sequential loop).
+constexpr std::size_t kBlock = std::size_t{1} << 20;
+constexpr std::size_t kParallelFrom = std::size_t{4} << 20;
+
+/// f(p) for p in [0, n), on the pool when n is large.
+template <typename F>
+void for_each_index(ThreadPool& pool, std::size_t n, const F& f) {
+  if (n < kParallelFrom) {
+    for (std::size_t p = 0; p < n; ++p) f(p);
+    return;
+  }
+  pool.parallel_for((n + kBlock - 1) / kBlock, [&](std::size_t b, std::size_t) {
+    for (std::size_t p = b * kBlock; p < std::min(n, (b + 1) * kBlock); ++p) f(p);
+  });
+}
+
+/// ‖a − a0‖² over [begin, end).
 template <typename T>
-EpochRecord measure(const ModelSpec& spec, std::size_t step, const std::vector<T>& a, const std::vector<T>& a0) {
+double squared_distance(ThreadPool& pool, const T* a, const T* a0, std::size_t begin, std::size_t end) {
+  auto range = [&](std::size_t p0, std::size_t p1) {
+    double d = 0;
+    for (std::size_t p = p0; p < p1; ++p) {
+      const double x = static_cast<double>(a[p]) - static_cast<double>(a0[p]);
+      d += x * x;
+    }
+    return d;
+  };
+  const std::size_t n = end - begin;
+  if (n < kParallelFrom) return range(begin, end);
+  std::vector<double> part((n + kBlock - 1) / kBlock);
+  pool.parallel_for(part.size(), [&](std::size_t b, std::size_t) {
+    part[b] = range(begin + b * kBlock, std::min(end, begin + (b + 1) * kBlock));
+  });
+  double d = 0;
+  for (double x : part) d += x;
+  return d;
+}
+
+template <typename T>
+EpochRecord measure(ThreadPool& pool, const ModelSpec& spec, std::size_t step, const std::vector<T>& a,
+                    const std::vector<T>& a0) {
   EpochRecord r;
   r.step = step;
   double init2 = 0, e2 = 0;
   for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
     const auto& l = spec.linear_layer(j);
-    double d = 0;
-    for (std::size_t p = l.offset; p < l.offset + l.count; ++p) {
-      const double x = static_cast<double>(a[p]) - static_cast<double>(a0[p]);
-      d += x * x;
-    }
+    const double d = squared_distance(pool, a.data(), a0.data(), l.offset, l.offset + l.count);
     const double e = l.subspace->distance(a.data() + l.offset);
     r.dist_init_layer.push_back(std::sqrt(d));
     r.dist_E_layer.push_back(e);
@@ -70,6 +116,7 @@ EpochRecord measure(const ModelSpec& spec, std::size_t step, const std::vector<T
 template <typename T>
 bool uses_structured_equi(const Strategy& s, const GradientEngine<T>& engine) {
   if (s.mode != Mode::Equi || s.equi_update != EquiUpdate::Orbit) return false;
+  if (engine.device().cuda()) return false;  // the GPU evaluates dense layers only
   if (s.equi_eval == EquiEvalChoice::Structured) return true;
   if (s.equi_eval == EquiEvalChoice::Dense) return false;
   for (const auto& k : engine.equi_network().layer_kinds())
@@ -94,8 +141,9 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
 
   struct State {
     std::vector<T> a;
-    std::vector<double> coords;  // Equi with orbit updates: per linear layer, concatenated
-    std::vector<T> coords_t;     // the coordinates the structured evaluation reads
+    std::vector<double> coords;   // Equi with orbit updates: per linear layer, concatenated
+    std::vector<T> coords_t;      // the coordinates the structured evaluation reads
+    std::vector<double> scratch;  // a layer's gradient in E coordinates (kept: fresh memory costs page faults)
     bool structured = false;
   };
   std::vector<State> state(S);
@@ -138,7 +186,8 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       auto results = engine_->run(jobs, 2);
       auto& desc = results[0];
       const auto& risk = st.augments() ? results[1] : desc;
-      EpochRecord rec = measure(spec, step, a, opts_.raw_start && st.mode == Mode::Equi ? start_in_E : start);
+      EpochRecord rec =
+          measure(engine_->pool(), spec, step, a, opts_.raw_start && st.mode == Mode::Equi ? start_in_E : start);
       rec.loss = risk.stats.loss_sum / static_cast<double>(risk.samples);
       rec.accuracy = risk.stats.correct / risk.stats.predictions;
       if (st.augments()) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
@@ -146,13 +195,14 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       if (last) continue;
 
       std::vector<double>& g = desc.grad;
+      ThreadPool& pool = engine_->pool();
       const double scale = 1.0 / static_cast<double>(desc.samples);
-      for (double& x : g) x *= scale;
+      for_each_index(pool, g.size(), [&](std::size_t i) { g[i] *= scale; });
       if (st.mode == Mode::AugPen) {
         // ∇ γ/2 ‖A − Π_E A‖² = γ (A − Π_E A): Π_E is an orthogonal projection.
         std::vector<double> p(a.begin(), a.end());
         spec.project(p.data());
-        for (std::size_t i = 0; i < g.size(); ++i) g[i] += st.penalty * (static_cast<double>(a[i]) - p[i]);
+        for_each_index(pool, g.size(), [&](std::size_t i) { g[i] += st.penalty * (static_cast<double>(a[i]) - p[i]); });
       }
       if (state[k].structured) {
         // The gradient is already in the orthonormal coordinates of E.
@@ -161,19 +211,20 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
         state[k].coords_t.assign(c.begin(), c.end());
         spec.from_coords(c.data(), a.data());
       } else if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
-        std::vector<double> gc;
+        std::vector<double>& gc = state[k].scratch;
         for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
           const auto& l = spec.linear_layer(j);
           gc.resize(l.subspace->dim());
           l.subspace->to_coords(g.data() + l.offset, gc.data());
           double* c = state[k].coords.data() + l.coord_offset;
-          for (std::size_t i = 0; i < gc.size(); ++i) c[i] -= opts_.lr * gc[i];
+          for_each_index(pool, gc.size(), [&](std::size_t i) { c[i] -= opts_.lr * gc[i]; });
           l.subspace->from_coords(c, a.data() + l.offset);
         }
       } else {
         if (st.mode == Mode::Equi) spec.project(g.data());
-        for (std::size_t p = 0; p < a.size(); ++p) a[p] -= static_cast<T>(opts_.lr * g[p]);
+        for_each_index(pool, a.size(), [&](std::size_t p) { a[p] -= static_cast<T>(opts_.lr * g[p]); });
       }
+      engine_->recycle(std::move(g));
     }
     if (progress) progress(step, out);
   }

@@ -3,6 +3,7 @@
 
 #include <sys/wait.h>
 #include "../support/helpers.hpp"
+#include "eqaug/backend/cuda.hpp"
 
 #include <array>
 #include <cstdio>
@@ -19,9 +20,9 @@ Result cli(const std::string& args) { return eqaug::testing::run_cli(args); }
 TEST(Cli, HelpExplainsEveryOverride) {
   const auto r = cli("run --help");
   EXPECT_EQ(r.code, 0);
-  for (const char* opt :
-       {"--runs", "--epochs", "--aug-passes", "--aug-per", "--lr", "--batch", "--seed", "--modes", "--precision",
-        "--threads", "--out", "--force", "--resume", "--equi-update", "--data-npy", "--init-weights", "--save-weights"})
+  for (const char* opt : {"--runs", "--epochs", "--aug-passes", "--aug-per", "--lr", "--batch", "--seed", "--modes",
+                          "--precision", "--device", "--tf32", "--threads", "--out", "--force", "--resume",
+                          "--equi-update", "--data-npy", "--init-weights", "--save-weights"})
     EXPECT_NE(r.output.find(opt), std::string::npos) << opt;
   EXPECT_EQ(cli("--help").code, 0);
   const auto bare = cli("");
@@ -82,4 +83,25 @@ TEST(Cli, DimsListsTheEquivariantSubspaceOfEveryLayer) {
   EXPECT_NE(r.output.find("320000       15        480"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("204800        2       4096"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("526880                6656"), std::string::npos) << r.output;
+}
+
+// --device cuda where the build or the machine has no GPU (CI): a clear error before the
+// results directory is touched. On a machine with a GPU the GPU tests (label gpu) cover it.
+TEST(Cli, DeviceCudaWithoutAGpuIsAClearError) {
+  if (eqaug::cuda::device_count() > 0) GTEST_SKIP() << "this machine has a GPU";
+  eqaug::testing::TempDir dir;
+  const auto out = dir.path() / "r";
+  const auto r = cli("run perm --runs 1 --epochs 1 --no-report --device cuda --out " + out.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(r.output.find("this eqaug was built without CUDA") != std::string::npos ||
+              r.output.find("no CUDA device available") != std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  const auto bad = cli("run perm --device gpu --out " + out.string());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("--device: expected cpu, cuda or cuda:N"), std::string::npos) << bad.output;
+  const auto tf32 = cli("run perm --tf32 --out " + out.string());
+  EXPECT_EQ(tf32.code, 2);
+  EXPECT_NE(tf32.output.find("--tf32 applies to a GPU only"), std::string::npos) << tf32.output;
+  EXPECT_FALSE(std::filesystem::exists(out));
 }

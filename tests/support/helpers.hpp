@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -54,9 +55,11 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 
-/// Runs `eqaug ARGS` (the binary this build made) through the shell.
+/// Runs `eqaug ARGS` (the binary this build made, or $EQAUG_BINARY where the build was
+/// moved: the GPU machine runs binaries built elsewhere) through the shell.
 inline CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(EQAUG_BINARY) + " " + args + " 2>&1";
+  const char* moved = std::getenv("EQAUG_BINARY");
+  const std::string cmd = std::string(moved && *moved ? moved : EQAUG_BINARY) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};

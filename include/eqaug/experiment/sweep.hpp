@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eqaug/backend/device.hpp"
 #include "eqaug/io/config.hpp"
 
 namespace eqaug::experiment {
@@ -25,6 +26,7 @@ struct SweepOptions {
   bool force = false;
   bool resume = false;
   std::size_t threads = 0;  // 0: all cores
+  Device device;            // --device, --tf32
   bool save_weights = false;
   std::string command_line;
   std::ostream* progress = nullptr;  // where progress goes (stderr), or nowhere

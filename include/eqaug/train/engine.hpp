@@ -9,9 +9,16 @@
 // summed dimension, so the bits do not change either; there the chunks of a job are summed
 // by the GEMMs in the working precision and added in double once per job. Which path a
 // model takes depends on its size only.
+//
+// With a CUDA device (Device, chosen here and nowhere else) the same jobs run on the GPU
+// (backend/cuda.hpp): dense layers only, the whole pass per chunk where it fits.
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <vector>
+
+#include "eqaug/backend/cuda.hpp"
+#include "eqaug/backend/device.hpp"
 
 #include "eqaug/core/thread_pool.hpp"
 #include "eqaug/data/dataset.hpp"
@@ -31,7 +38,8 @@ class GradientEngine {
   /// `input_shift` is added to every input (the paper's −0.5); `chunk` is the number of
   /// samples per GEMM.
   GradientEngine(const ModelSpec& spec, const Dataset& data, double input_shift, std::size_t chunk, ThreadPool& pool,
-                 EquiEval equi_eval = EquiEval::Structured);
+                 EquiEval equi_eval = EquiEval::Structured, const Device& device = {});
+  ~GradientEngine();
 
   struct Job {
     const T* params = nullptr;
@@ -50,9 +58,19 @@ class GradientEngine {
 
   std::vector<GroupResult> run(const std::vector<Job>& jobs, std::size_t groups);
 
+  /// Hands the gradient of an earlier result back for the next run() to fill: a
+  /// 40 M-parameter model's gradient is 326 MB, and fresh memory costs page faults at
+  /// every step.
+  void recycle(std::vector<double>&& buffer);
+  /// The engine's workers, for the trainer's loops over all parameters between runs.
+  ThreadPool& pool() const { return *pool_; }
+
   const Dataset& data() const { return *data_; }
   const ModelSpec& spec() const { return net_.spec(); }
   const Network<T>& equi_network() const { return equi_net_; }
+  const Device& device() const { return device_; }
+  /// The GPU engine (benchmarks); null on the CPU.
+  cuda::DenseEngine<T>* gpu() const { return gpu_.get(); }
   /// Gradient bytes above which a job's items run one at a time (multi-threaded BLAS).
   void set_sequential_threshold(std::size_t bytes) { sequential_bytes_ = bytes; }
   /// Checked between items: a nonzero value (a signal number) abandons run() with
@@ -61,6 +79,8 @@ class GradientEngine {
 
  private:
   void load_chunk(const Pass& pass, std::size_t first, std::size_t count, Workspace<T>& ws) const;
+  std::vector<GroupResult> run_on_gpu(const std::vector<Job>& jobs, std::size_t groups);
+  std::vector<double> take_buffer(std::size_t size);  // a recycled buffer, resized (contents unspecified)
 
   Network<T> net_, equi_net_;
   const Dataset* data_;
@@ -71,6 +91,9 @@ class GradientEngine {
   std::vector<std::vector<T>> item_grads_;
   std::size_t sequential_bytes_;
   const std::atomic<int>* stop_ = nullptr;
+  Device device_;
+  std::unique_ptr<cuda::DenseEngine<T>> gpu_;
+  std::vector<std::vector<double>> spare_;
 };
 
 }  // namespace eqaug
