@@ -31,6 +31,7 @@ if [ -f .gpu/pack.tar.xz ]; then
     [ -n "$cublas" ] && export LD_LIBRARY_PATH=$(dirname "$cublas"):$LD_LIBRARY_PATH
   fi
   data=/tmp/eqaug-gpu/data/fashion-mnist
+  [ -d /tmp/eqaug-gpu/reference/perm-f64 ] && export EQAUG_CPU_REFERENCE=/tmp/eqaug-gpu/reference/perm-f64
 else
   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DEQAUG_CUDA=ON >/dev/null &&
     cmake --build build-gpu -j"$(nproc)" --target eqaug eqaug_gpu_tests eqaug_gpu_bench || exit 1
@@ -47,7 +48,7 @@ fi
 if want tests; then
   echo "== GPU tests"
   t0=$(ms)
-  timeout 300 "$bin/eqaug_gpu_tests" --gtest_color=no 2>&1 | tee "$out/gpu_tests.txt" | grep -Ev '^\[ (RUN|       OK) \]'
+  timeout ${TESTS_LIMIT:-300} "$bin/eqaug_gpu_tests" --gtest_color=no 2>&1 | tee "$out/gpu_tests.txt" | grep -Ev '^\[ (RUN|       OK) \]'
   rc=${PIPESTATUS[0]}
   summary+=("GPU tests: exit $rc in $((($(ms) - t0) / 1000)) s")
 fi
@@ -87,10 +88,9 @@ if want runs; then
   else
     summary+=("perm twice on the GPU: CSVs DIFFER")
   fi
-  timed_run trans-f32 240 trans --runs 1
-  timed_run rot-f32 120 rot --runs 1
-  timed_run trans-f64-10steps 120 trans --runs 1 --epochs 10 --precision f64
-  timed_run trans-f32-10steps 90 trans --runs 1 --epochs 10
+  timed_run trans-f32 ${TRANS_LIMIT:-240} trans --runs 1
+  timed_run rot-f32 ${ROT_LIMIT:-180} rot --runs 1
+  timed_run trans-f64-10steps ${TRANS64_LIMIT:-120} trans --runs 1 --epochs 10 --precision f64
   cp -r /tmp/eqaug-runs/trans-f32/manifest.json "$out/trans_manifest.json" 2>/dev/null
   cp /tmp/eqaug-runs/trans-f32/steps.csv "$out/trans_steps.csv" 2>/dev/null
 fi

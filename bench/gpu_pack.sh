@@ -20,6 +20,12 @@ ldd "$build"/eqaug "$build"/eqaug_gpu_tests "$build"/eqaug_gpu_bench | awk '/=> 
   grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|librt|ld-linux[^/]*|libcublas|libcublasLt|libcudart)\.so' |
   while read -r lib; do cp -L "$lib" "$stage/lib/"; done
 cp /usr/share/datasets/fashion-mnist/t10k-*-ubyte.gz "$stage/data/fashion-mnist/"
+# The CPU half of the GPU test CudaSweep.PermFloat64MatchesTheCpu, computed here (it would
+# take minutes of the GPU machine's lease); the test checks that its configuration matches.
+if [ "${EQAUG_PACK_REFERENCE:-1}" = 1 ]; then
+  "$build"/eqaug run perm --runs 2 --precision f64 --no-report --out "$stage/reference/perm-f64" >/dev/null 2>&1 ||
+    { echo "gpu_pack: the CPU reference sweep failed" >&2; exit 1; }
+fi
 mkdir -p .gpu
 tar -C "$stage" -cJf .gpu/pack.tar.xz .
 ls -la .gpu/pack.tar.xz

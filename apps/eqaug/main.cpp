@@ -10,6 +10,8 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "eqaug/analysis/checks.hpp"
@@ -59,7 +61,24 @@ struct RunArgs {
   bool force = false, resume = false, save_weights = false, no_report = false;
   std::string device = "cpu";
   bool tf32 = false;
+  std::optional<std::string> shard;
 };
+
+/// --shard k/n: 0 <= k < n.
+std::pair<std::size_t, std::size_t> parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  std::size_t k = 0, n = 0;
+  bool ok = slash != std::string::npos && slash > 0 && slash + 1 < text.size() &&
+            text.find_first_not_of("0123456789/") == std::string::npos &&
+            text.find('/', slash + 1) == std::string::npos;
+  if (ok) {
+    k = std::stoull(text.substr(0, slash));
+    n = std::stoull(text.substr(slash + 1));
+    ok = n >= 1 && k < n && n <= 100000;
+  }
+  if (!ok) throw eqaug::Error("--shard: expected k/n with 0 <= k < n (e.g. 0/4 ... 3/4), got '" + text + "'");
+  return {k, n};
+}
 
 /// The table at `key`, created if absent; a non-table there is the config's error.
 nlohmann::json& table(nlohmann::json& parent, const std::string& key, const std::string& where) {
@@ -385,6 +404,10 @@ int main(int argc, char** argv) {
   run->add_flag("--tf32", a.tf32,
                 "On a GPU, let cuBLAS round float32 products to TF32 on tensor cores: faster, but too coarse for "
                 "distances of 1e-6 to E; recorded in the manifest (default: off)");
+  run->add_option("--shard", a.shard,
+                  "k/n: run only the runs r with r mod n = k, into the same --out as the other shards (one process "
+                  "per GPU, or a Slurm job array: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT); the last "
+                  "shard to finish marks the sweep complete (default: all runs)");
   run->add_option("--set", a.sets,
                   "Set any config key, KEY=VALUE with a dotted path and a TOML value, e.g. --set train.lr=2e-5 "
                   "--set model.layers[0].channels=16 --set data.p=0.4; repeatable, applied after the file and "
@@ -530,6 +553,7 @@ int main(int argc, char** argv) {
       opts.device = eqaug::parse_device(a.device);
       opts.device.tf32 = a.tf32;
       if (a.tf32 && !opts.device.cuda()) throw eqaug::Error("--tf32 applies to a GPU only (--device cuda)");
+      if (a.shard) std::tie(opts.shard, opts.shards) = parse_shard(*a.shard);
       opts.save_weights = a.save_weights;
       opts.command_line = joined(argc, argv);
       opts.progress = &std::cerr;

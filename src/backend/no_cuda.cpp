@@ -27,6 +27,10 @@ DenseEngine<T>::DenseEngine(const ModelDesc&, const T*, const T*, std::size_t, i
 template <typename T>
 DenseEngine<T>::~DenseEngine() = default;
 template <typename T>
+void DenseEngine<T>::set_copier(Copier) {
+  unavailable();
+}
+template <typename T>
 std::size_t DenseEngine<T>::chunk() const {
   unavailable();
 }

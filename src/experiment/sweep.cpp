@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -14,6 +15,8 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -116,7 +119,12 @@ void remove_stale_temporaries(const fs::path& dir) {
 json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vector<bool>& done) {
   const fs::path manifest = opts.out / "manifest.json";
   done.assign(cfg.runs, false);
-  if (opts.resume) {
+  const bool sharded = opts.shards > 1;
+  if (sharded && opts.force)
+    throw Error("--force with --shard would delete what the other shards wrote; remove '" + opts.out.string() +
+                "' yourself first, or run without --shard");
+  // A shard joins the sweep another shard started (or continues its own): like --resume.
+  if (opts.resume || (sharded && fs::exists(manifest))) {
     if (!fs::exists(manifest))
       throw Error("--resume: " + manifest.string() + " does not exist (nothing to resume; drop --resume)");
     json old = read_manifest(manifest);
@@ -131,6 +139,9 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
       throw Error("--resume: the configuration differs from the one in " + manifest.string() +
                   "; differing fields:" + diff + "\nuse the same preset and options, or a new --out");
     }
+    if (sharded && cfg.runs != old_runs)
+      throw Error("--shard: the sweep in " + opts.out.string() + " has " + std::to_string(old_runs) +
+                  " runs, this shard was given " + std::to_string(cfg.runs) + "; every shard needs the same --runs");
     if (cfg.runs < old_runs)
       throw Error("--resume: the sweep in " + opts.out.string() + " has " + std::to_string(old_runs) +
                   " runs; --runs " + std::to_string(cfg.runs) +
@@ -158,11 +169,13 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
       }
     }
     old["runs"] = kept;
-    remove_stale_temporaries(opts.out);
+    // Another shard may be writing a file right now: its temporaries are not stale.
+    if (!sharded) remove_stale_temporaries(opts.out);
     return old;
   }
-  bool empty = true;  // but for our own lock file
-  for (const auto& entry : fs::directory_iterator(opts.out)) empty = empty && entry.path().filename() == ".lock";
+  bool empty = true;  // but for our own lock files
+  for (const auto& entry : fs::directory_iterator(opts.out))
+    empty = empty && entry.path().filename().string().rfind(".lock", 0) == 0;
   // A sweep that failed before finishing any run left nothing worth keeping: start over.
   bool nothing_finished = false;
   if (!empty && fs::exists(manifest)) {
@@ -187,20 +200,31 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
   return json::object();
 }
 
-/// Holds an exclusive lock on OUT/.lock so that two sweeps never share a directory.
+/// A lock on a file in OUT. Exclusive (a sweep's own directory) or shared (the shards of
+/// one sweep), never waiting: a second process is told that OUT is in use. Blocking: held
+/// for a moment, while a shard rewrites the files that all shards share.
 class DirLock {
  public:
-  explicit DirLock(const fs::path& dir) : path_(dir / ".lock") {
+  enum class Kind { Exclusive, Shared, Blocking };
+  DirLock(const fs::path& dir, const std::string& name, Kind kind) : path_(dir / name), kind_(kind) {
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error("cannot create " + path_.string() + ": " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int op = kind == Kind::Shared ? LOCK_SH | LOCK_NB : kind == Kind::Exclusive ? LOCK_EX | LOCK_NB : LOCK_EX;
+    int rc;
+    do rc = ::flock(fd_, op);
+    while (rc != 0 && errno == EINTR && kind == Kind::Blocking);
+    if (rc != 0) {
       ::close(fd_);
-      throw Error("results directory '" + dir.string() + "' is in use by another eqaug process");
+      throw Error(kind == Kind::Blocking
+                      ? "cannot lock " + path_.string() + ": " + std::strerror(errno)
+                      : "results directory '" + dir.string() + "' is in use by another eqaug process" +
+                            (name == ".lock" ? "" : " (the same shard)"));
     }
   }
-  // Unlinked while still held, so a finished sweep leaves no lock file behind.
+  // An exclusive lock is unlinked while still held, so a finished sweep leaves no lock file
+  // behind; shared and blocking ones stay (another process may hold them at this moment).
   ~DirLock() {
-    ::unlink(path_.c_str());
+    if (kind_ == Kind::Exclusive) ::unlink(path_.c_str());
     ::close(fd_);
   }
   DirLock(const DirLock&) = delete;
@@ -208,6 +232,7 @@ class DirLock {
 
  private:
   fs::path path_;
+  Kind kind_;
   int fd_;
 };
 
@@ -301,7 +326,18 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       if (armed && fs::is_empty(dir, ec)) fs::remove(dir, ec);
     }
   } cleanup{opts.out, created};
-  DirLock lock(opts.out);
+  const bool sharded = opts.shards > 1;
+  const std::string shard_name = std::to_string(opts.shard) + "/" + std::to_string(opts.shards);
+  DirLock lock(opts.out, ".lock", sharded ? DirLock::Kind::Shared : DirLock::Kind::Exclusive);
+  std::optional<DirLock> shard_lock;
+  if (sharded)
+    shard_lock.emplace(opts.out, ".lock-shard-" + std::to_string(opts.shard) + "-of-" + std::to_string(opts.shards),
+                       DirLock::Kind::Exclusive);
+  // Shards rewrite manifest.json and steps.csv in turn: each read-modify-write holds this.
+  auto shared_files = [&] {
+    return sharded ? std::make_unique<DirLock>(opts.out, ".lock-manifest", DirLock::Kind::Blocking) : nullptr;
+  };
+  auto held = shared_files();
   std::vector<bool> done;
   json manifest = prepare_dir(cfg, opts, done);
   const bool resumed = !manifest.empty();
@@ -353,15 +389,49 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   manifest["complete"] = false;
   manifest["finished"] = nullptr;
   // Every invocation that ran runs here is one session (a resumed sweep has several).
-  json session = {{"started", utc_now_iso()}, {"command", opts.command_line}, {"threads", threads},
-                  {"device", device_info},    {"resumed", resumed},           {"runs", json::array()}};
+  static std::atomic<unsigned> sessions_here{0};  // a process may run several sweeps (a study, the tests)
+  json session = {
+      {"id", utc_now_iso() + " pid " + std::to_string(::getpid()) + " #" + std::to_string(sessions_here.fetch_add(1))},
+      {"started", utc_now_iso()},
+      {"command", opts.command_line},
+      {"threads", threads},
+      {"device", device_info},
+      {"resumed", resumed},
+      {"runs", json::array()}};
+  if (sharded) session["shard"] = shard_name;
   if (!manifest.contains("sessions") || !manifest["sessions"].is_array()) manifest["sessions"] = json::array();
   for (const auto& st : cfg.train.strategies) fs::create_directories(opts.out / st.name());
   write_file_atomic(opts.out / "manifest.json", dump(manifest));
+  held.reset();
 
-  std::size_t todo = 0;
-  for (bool d : done) todo += d ? 0 : 1;
-  summary.runs_skipped = cfg.runs - todo;
+  // This process's runs: all, or those of its shard.
+  auto mine = [&](std::size_t k) { return k % opts.shards == opts.shard; };
+  std::size_t todo = 0, planned = 0;
+  for (std::size_t k = 0; k < cfg.runs; ++k)
+    if (mine(k)) {
+      ++planned;
+      todo += done[k] ? 0 : 1;
+    }
+  summary.runs_skipped = planned - todo;
+  // The manifest as other shards left it (re-read under the lock), with this session's
+  // entry brought up to date; written back by the caller.
+  auto current_manifest = [&] {
+    if (!sharded) return manifest;
+    json m = read_manifest(opts.out / "manifest.json");
+    if (!m.contains("runs") || !m["runs"].is_array()) m["runs"] = json::array();
+    if (!m.contains("sessions") || !m["sessions"].is_array()) m["sessions"] = json::array();
+    return m;
+  };
+  auto with_session = [&](json m) {
+    auto& sessions = m["sessions"];
+    for (auto& x : sessions)
+      if (x.value("id", std::string()) == session["id"]) {
+        x = session;
+        return m;
+      }
+    sessions.push_back(session);
+    return m;
+  };
   if (show) {
     log << cfg.name << ": " << cfg.runs << " run(s) x " << cfg.train.epochs << " steps, modes";
     for (const auto& st : cfg.train.strategies) log << " " << st.name();
@@ -378,7 +448,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   const auto sweep_start = std::chrono::steady_clock::now();
   std::size_t finished_now = 0;
   for (std::size_t k = 0; k < cfg.runs; ++k) {
-    if (done[k]) continue;
+    if (done[k] || !mine(k)) continue;
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<double> a0 =
         given.params.empty() ? initial_point(*spec, cfg.train.seed, k, !cfg.train.raw_start) : given.params;
@@ -407,7 +477,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       Interrupted e;
       e.signal = signal;
       e.runs_done = summary.runs_skipped + finished_now;
-      e.runs_total = cfg.runs;
+      e.runs_total = planned;
       return e;
     };
     if (opts.stop && opts.stop->load() != 0) throw interrupted(opts.stop->load());
@@ -427,7 +497,11 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       }
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    manifest["runs"].push_back({{"run", k}, {"wall_s", wall}, {"finished", utc_now_iso()}});
+    held = shared_files();
+    manifest = current_manifest();
+    json entry = {{"run", k}, {"wall_s", wall}, {"finished", utc_now_iso()}};
+    if (sharded) entry["shard"] = shard_name;
+    manifest["runs"].push_back(entry);
     {
       // The tidy table of every finished run, rewritten with each run (read back from the
       // per-run files, so resumed sweeps include the runs of earlier sessions).
@@ -439,9 +513,8 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       write_file_atomic(opts.out / "steps.csv", steps_csv(opts.out, modes, finished, names));
     }
     session["runs"].push_back(k);
-    json with_session = manifest;
-    with_session["sessions"].push_back(session);
-    write_file_atomic(opts.out / "manifest.json", dump(with_session));
+    write_file_atomic(opts.out / "manifest.json", dump(with_session(manifest)));
+    held.reset();
     ++finished_now;
     ++summary.runs_done;
     if (show) {
@@ -459,15 +532,23 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       log << "\n" << std::flush;
     }
   }
-  // Keep the runs in order whatever order they finished in (resume).
+  held = shared_files();
+  manifest = current_manifest();
+  // Keep the runs in order whatever order they finished in (resume, shards).
   auto& runs = manifest["runs"];
   std::sort(runs.begin(), runs.end(), [](const json& a, const json& b) { return a["run"] < b["run"]; });
-  manifest["complete"] = true;
-  manifest["finished"] = utc_now_iso();
+  std::vector<bool> present(cfg.runs, false);
+  for (const auto& r : runs)
+    if (r["run"].get<std::size_t>() < cfg.runs) present[r["run"].get<std::size_t>()] = true;
+  // Complete once every run is on disk, whichever shard ran it (the last shard to finish
+  // marks it).
+  const bool complete = std::all_of(present.begin(), present.end(), [](bool b) { return b; });
+  manifest["complete"] = complete;
+  manifest["finished"] = complete ? json(utc_now_iso()) : json(nullptr);
   summary.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
-  session["finished"] = manifest["finished"];
+  session["finished"] = utc_now_iso();
   session["wall_s"] = summary.wall_s;
-  manifest["sessions"].push_back(session);
+  manifest = with_session(manifest);
   double total = 0;
   for (const auto& s : manifest["sessions"]) total += s.value("wall_s", 0.0);
   manifest["sweep_wall_s"] = total;  // all sessions together

@@ -1,6 +1,7 @@
 #include "eqaug/train/engine.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "eqaug/core/blas.hpp"
 #include "eqaug/core/error.hpp"
@@ -78,6 +79,15 @@ GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, do
   if (device.cuda()) {
     gpu_ = std::make_unique<cuda::DenseEngine<T>>(describe_model(spec, data), x_.data(), y_.data(), data.size,
                                                   device.index, device.tf32);
+    // Parameters and gradients (326 MB for Trans) pass through pinned buffers: copied by
+    // all workers, in blocks.
+    gpu_->set_copier([this](void* dst, const void* src, std::size_t bytes) {
+      constexpr std::size_t kBlock = std::size_t{8} << 20;
+      pool_->parallel_for((bytes + kBlock - 1) / kBlock, [&](std::size_t b, std::size_t) {
+        const std::size_t off = b * kBlock;
+        std::memcpy(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off, std::min(kBlock, bytes - off));
+      });
+    });
     return;  // no CPU workspaces
   }
   // The Equi network's workspace has the same activations plus its scratch.

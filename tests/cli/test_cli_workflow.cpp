@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -243,4 +244,63 @@ TEST(CliWorkflow, CheckReportsTheIdentitiesOfEveryPreset) {
   }
   // S_10 cannot be enumerated: the check says it used S_5.
   EXPECT_NE(cli("check perm").output.find("S_10 -> S_5"), std::string::npos);
+}
+
+// --shard k/n: three processes run the runs r ≡ k (mod 3) into one folder at the same time;
+// the files equal one process's sweep, the manifest lists every run once with its shard,
+// and only the sweep as a whole is complete.
+TEST(CliWorkflow, ShardsShareOneResultsFolder) {
+  const auto dir = temp_dir("shards");
+  const std::string common = "run perm --runs 5 --epochs 2 --aug-passes 2 --threads 1 --no-report --out ";
+  const auto whole = dir / "whole", parts = dir / "parts";
+  ASSERT_EQ(cli(common + whole.string()).code, 0);
+  // One shard alone: the sweep is not complete yet.
+  const auto first = cli(common + parts.string() + " --shard 2/3");
+  ASSERT_EQ(first.code, 0) << first.output;
+  auto manifest = nlohmann::json::parse(eqaug::io::read_file(parts / "manifest.json"));
+  EXPECT_FALSE(manifest["complete"].get<bool>());
+  EXPECT_EQ(manifest["runs"].size(), 1u);  // run 2
+  // The other two at once (a shell runs them side by side).
+  const std::string bin = std::getenv("EQAUG_BINARY") ? std::getenv("EQAUG_BINARY") : EQAUG_BINARY;
+  const std::string both = "sh -c '" + bin + " " + common + parts.string() + " --shard 0/3 > " +
+                           (dir / "s0.log").string() + " 2>&1 & " + bin + " " + common + parts.string() +
+                           " --shard 1/3 > " + (dir / "s1.log").string() + " 2>&1; wait'";
+  ASSERT_EQ(std::system(both.c_str()), 0);
+  for (const char* log : {"s0.log", "s1.log"})
+    EXPECT_NE(eqaug::io::read_file(dir / log).find("sweep finished"), std::string::npos)
+        << eqaug::io::read_file(dir / log);
+  for (const char* mode : {"nom", "aug", "equi"})
+    for (int k = 0; k < 5; ++k) {
+      char name[32];
+      std::snprintf(name, sizeof name, "run-%03d.csv", k);
+      ASSERT_TRUE(fs::exists(parts / mode / name)) << name;
+      EXPECT_EQ(eqaug::io::read_file(parts / mode / name), eqaug::io::read_file(whole / mode / name)) << name;
+    }
+  EXPECT_EQ(eqaug::io::read_file(parts / "steps.csv"), eqaug::io::read_file(whole / "steps.csv"));
+  manifest = nlohmann::json::parse(eqaug::io::read_file(parts / "manifest.json"));
+  EXPECT_TRUE(manifest["complete"].get<bool>());
+  ASSERT_EQ(manifest["runs"].size(), 5u);
+  for (std::size_t k = 0; k < 5; ++k) {
+    EXPECT_EQ(manifest["runs"][k]["run"], k);
+    EXPECT_EQ(manifest["runs"][k]["shard"], std::to_string(k % 3) + "/3");
+  }
+  EXPECT_EQ(manifest["sessions"].size(), 3u);
+  // Running a shard again has nothing left to do; --force would delete the others' work.
+  const auto again = cli(common + parts.string() + " --shard 1/3");
+  EXPECT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("sweep finished: 0 run(s)"), std::string::npos) << again.output;
+  const auto force = cli(common + parts.string() + " --shard 1/3 --force");
+  EXPECT_EQ(force.code, 2);
+  EXPECT_NE(force.output.find("--force with --shard"), std::string::npos) << force.output;
+  // Another run count, or a malformed shard, is refused.
+  const auto runs = cli("run perm --runs 6 --epochs 2 --aug-passes 2 --no-report --shard 0/3 --out " + parts.string());
+  EXPECT_EQ(runs.code, 2);
+  EXPECT_NE(runs.output.find("every shard needs the same --runs"), std::string::npos) << runs.output;
+  for (const char* bad : {"3/3", "1", "a/2", "1/0", "-1/2"}) {
+    const auto r = cli(common + (dir / "bad").string() + " --shard " + bad);
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_NE(r.output.find("--shard: expected k/n"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(cli("report --no-plot " + parts.string()).code, 0);
+  fs::remove_all(dir);
 }

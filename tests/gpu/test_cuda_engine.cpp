@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -282,17 +284,35 @@ void expect_same_sweep(const std::filesystem::path& cpu, const std::filesystem::
     }
 }
 
+nlohmann::json manifest_of(const std::filesystem::path& dir) {
+  std::ifstream m(dir / "manifest.json");
+  return nlohmann::json::parse(m);
+}
+
+// The CPU half takes minutes of the GPU machine's short lease: EQAUG_CPU_REFERENCE may name
+// the same sweep computed beforehand on any CPU (bench/gpu_pack.sh does); its manifest
+// must hold the same configuration.
 TEST(CudaSweep, PermFloat64MatchesTheCpu) {
   EQAUG_NEED_GPU();
   testing::TempDir dir;
   const std::string common = "run perm --runs 2 --precision f64 --no-report ";
-  const auto cpu = testing::run_cli(common + "--out " + (dir.path() / "cpu").string());
-  ASSERT_EQ(cpu.code, 0) << cpu.output;
+  const char* reference = std::getenv("EQAUG_CPU_REFERENCE");
+  std::filesystem::path cpu_dir = dir.path() / "cpu";
+  if (reference && *reference) {
+    cpu_dir = reference;
+    std::cout << "  CPU sweep from " << cpu_dir << " (" << manifest_of(cpu_dir)["machine"].value("cpu", "?") << ")\n";
+  } else {
+    const auto cpu = testing::run_cli(common + "--out " + cpu_dir.string());
+    ASSERT_EQ(cpu.code, 0) << cpu.output;
+  }
   const auto gpu = testing::run_cli(common + "--device cuda --out " + (dir.path() / "gpu").string());
   ASSERT_EQ(gpu.code, 0) << gpu.output;
-  expect_same_sweep(dir.path() / "cpu", dir.path() / "gpu", 2, 1e-10, 1e-14);
-  std::ifstream m(dir.path() / "gpu" / "manifest.json");
-  const auto manifest = nlohmann::json::parse(m);
+  const auto manifest = manifest_of(dir.path() / "gpu");
+  ASSERT_EQ(manifest["config"], manifest_of(cpu_dir)["config"]);
+  ASSERT_TRUE(manifest_of(cpu_dir)["complete"].get<bool>());
+  // Equi's distance to E is float64 rounding, 5e-14 to 7e-14 on both sides (its digits are
+  // noise): numbers under 1e-12 in both files count as equal.
+  expect_same_sweep(cpu_dir, dir.path() / "gpu", 2, 1e-10, 1e-12);
   EXPECT_EQ(manifest["device"]["kind"], "cuda");
   EXPECT_FALSE(manifest["device"]["name"].get<std::string>().empty());
   EXPECT_FALSE(manifest["device"]["tf32"].get<bool>());

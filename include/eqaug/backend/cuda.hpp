@@ -17,6 +17,7 @@
 // functions to report that this build has no CUDA.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,10 @@ struct JobView {
   std::size_t group = 0;
 };
 
+/// Copies `bytes` from src to dst (host memory): the engine's pinned transfer buffers are
+/// filled and emptied with it, so that a caller with threads can copy in parallel.
+using Copier = std::function<void(void* dst, const void* src, std::size_t bytes)>;
+
 struct Stats {
   double loss_sum = 0, correct = 0, predictions = 0;
 };
@@ -89,6 +94,8 @@ class DenseEngine {
   ~DenseEngine();
   DenseEngine(const DenseEngine&) = delete;
   DenseEngine& operator=(const DenseEngine&) = delete;
+
+  void set_copier(Copier copier);
 
   /// Samples per chunk: the whole data set where its activations fit in 8 GiB (a rule of
   /// the model and data only, so that the bits do not depend on the free memory).

@@ -27,6 +27,9 @@ struct SweepOptions {
   bool resume = false;
   std::size_t threads = 0;  // 0: all cores
   Device device;            // --device, --tf32
+  // --shard k/n: this process runs the runs r ≡ k (mod n) into OUT, beside the processes of
+  // the other shards (one per GPU, or a Slurm job array); they share the manifest.
+  std::size_t shard = 0, shards = 1;
   bool save_weights = false;
   std::string command_line;
   std::ostream* progress = nullptr;  // where progress goes (stderr), or nowhere

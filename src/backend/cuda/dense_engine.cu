@@ -297,6 +297,13 @@ struct DenseEngine<T>::Impl {
   double *loss = nullptr, *correct = nullptr;  // per sample of the job in flight
   double* host_stats = nullptr;                // pinned: 2 n doubles per job
   std::size_t host_stats_jobs = 0;
+  // Pinned copies of a job list's pass tables: uploads from pageable memory would make the
+  // host wait for the stream to drain before each job; from here they are asynchronous.
+  std::uint32_t* staging = nullptr;
+  std::size_t staging_len = 0;
+  T* pinned_params = nullptr;
+  std::vector<double*> pinned_grads;  // per group
+  Copier copier = [](void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); };
   std::vector<void*> owned;
 
   template <typename U>
@@ -310,6 +317,10 @@ struct DenseEngine<T>::Impl {
     if (stream) cudaStreamSynchronize(stream);
     for (void* p : owned) cudaFree(p);
     if (host_stats) cudaFreeHost(host_stats);
+    if (staging) cudaFreeHost(staging);
+    if (pinned_params) cudaFreeHost(pinned_params);
+    for (double* p : pinned_grads)
+      if (p) cudaFreeHost(p);
     if (ev0) cudaEventDestroy(ev0);
     if (ev1) cudaEventDestroy(ev1);
     if (blas) cublasDestroy(blas);
@@ -506,6 +517,11 @@ template <typename T>
 DenseEngine<T>::~DenseEngine() = default;
 
 template <typename T>
+void DenseEngine<T>::set_copier(Copier copier) {
+  impl_->copier = std::move(copier);
+}
+
+template <typename T>
 std::size_t DenseEngine<T>::chunk() const {
   return impl_->chunk;
 }
@@ -532,12 +548,39 @@ void DenseEngine<T>::run(const JobView* jobs, std::size_t count, std::size_t gro
     EQAUG_CUDA(cudaMallocHost(&d.host_stats, count * 2 * d.n * sizeof(double)));
     d.host_stats_jobs = count;
   }
+  std::size_t table_len = 0;
+  for (std::size_t j = 0; j < count; ++j)
+    table_len += jobs[j].pass.in_len + jobs[j].pass.tgt_len + (jobs[j].pass.element_of ? jobs[j].pass.elem_len : 0);
+  if (d.staging_len < table_len) {
+    if (d.staging) cudaFreeHost(d.staging);
+    d.staging = nullptr;
+    d.staging_len = 0;
+    EQAUG_CUDA(cudaMallocHost(&d.staging, table_len * sizeof(std::uint32_t)));
+    d.staging_len = table_len;
+  }
+  std::size_t staged = 0;
+  auto stage = [&](const std::uint32_t* src, std::size_t len) -> const std::uint32_t* {
+    if (!src || len == 0) return src;
+    std::uint32_t* dst = d.staging + staged;
+    std::copy_n(src, len, dst);
+    staged += len;
+    return dst;
+  };
+  // Parameters and gradients travel through pinned buffers (DMA at full speed, without
+  // the driver's staging), filled and emptied by the caller's copier (its threads).
+  if (!d.pinned_params) EQAUG_CUDA(cudaMallocHost(&d.pinned_params, d.m.num_params * sizeof(T)));
   const void* loaded = nullptr;
   for (std::size_t j = 0; j < count; ++j) {
-    const JobView& job = jobs[j];
+    JobView job = jobs[j];
+    job.pass.in_sites = stage(job.pass.in_sites, job.pass.in_len);
+    job.pass.tgt_sites = stage(job.pass.tgt_sites, job.pass.tgt_len);
+    job.pass.element_of = stage(job.pass.element_of, job.pass.elem_len);
     if (job.params != loaded) {
-      // Ordered on the stream after the jobs before it; pageable memory, so the host waits.
-      EQAUG_CUDA(cudaMemcpyAsync(d.params, job.params, d.m.num_params * sizeof(T), cudaMemcpyHostToDevice, d.stream));
+      // The pinned buffer may still feed the upload of earlier parameters.
+      if (loaded) EQAUG_CUDA(cudaStreamSynchronize(d.stream));
+      d.copier(d.pinned_params, job.params, d.m.num_params * sizeof(T));
+      EQAUG_CUDA(
+          cudaMemcpyAsync(d.params, d.pinned_params, d.m.num_params * sizeof(T), cudaMemcpyHostToDevice, d.stream));
       loaded = job.params;
     }
     d.enqueue(job.pass, job.grad, job.grad ? d.acc[job.group] : nullptr);
@@ -545,11 +588,16 @@ void DenseEngine<T>::run(const JobView* jobs, std::size_t count, std::size_t gro
     EQAUG_CUDA(cudaMemcpyAsync(hs, d.loss, d.n * sizeof(double), cudaMemcpyDeviceToHost, d.stream));
     EQAUG_CUDA(cudaMemcpyAsync(hs + d.n, d.correct, d.n * sizeof(double), cudaMemcpyDeviceToHost, d.stream));
   }
+  if (d.pinned_grads.size() < groups) d.pinned_grads.resize(groups, nullptr);
   for (std::size_t g = 0; g < groups; ++g)
-    if (grads[g])
-      EQAUG_CUDA(
-          cudaMemcpyAsync(grads[g], d.acc[g], d.m.num_params * sizeof(double), cudaMemcpyDeviceToHost, d.stream));
+    if (grads[g]) {
+      if (!d.pinned_grads[g]) EQAUG_CUDA(cudaMallocHost(&d.pinned_grads[g], d.m.num_params * sizeof(double)));
+      EQAUG_CUDA(cudaMemcpyAsync(d.pinned_grads[g], d.acc[g], d.m.num_params * sizeof(double), cudaMemcpyDeviceToHost,
+                                 d.stream));
+    }
   EQAUG_CUDA(cudaStreamSynchronize(d.stream));
+  for (std::size_t g = 0; g < groups; ++g)
+    if (grads[g]) d.copier(grads[g], d.pinned_grads[g], d.m.num_params * sizeof(double));
   const double per_sample =
       d.m.loss == LossKind::CrossEntropy ? static_cast<double>(d.m.tgt_sites) : static_cast<double>(d.out_dim());
   for (std::size_t j = 0; j < count; ++j) {
