@@ -251,6 +251,101 @@ ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>
 }
 
 template <typename T>
+ChunkStats Network<T>::hvp(const T* params, const T* v, std::size_t batch, Workspace<T>& ws, T* hv,
+                           bool accumulate) const {
+  EQAUG_CHECK(ops_.empty(), "Hessian-vector products need the dense parametrisation");
+  const auto& layers = spec_->layers();
+  if (ws.ract.size() != layers.size() + 1) {
+    ws.ract.assign(layers.size() + 1, {});
+    for (std::size_t i = 0; i < layers.size(); ++i) ws.ract[i + 1].resize(ws.capacity * layers[i].out.dim());
+    ws.rgrad_a.resize(ws.capacity * spec_->max_width());
+    ws.rgrad_b.resize(ws.capacity * spec_->max_width());
+  }
+  forward(params, batch, ws);
+  // R-forward: the inputs do not depend on A (ract[0] stays empty: null below).
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const auto& l = layers[i];
+    const T* rx = i == 0 ? nullptr : ws.ract[i].data();
+    T* ry = ws.ract[i + 1].data();
+    const std::size_t n = batch * l.in.dim();
+    switch (l.kind) {
+      case LayerKind::Linear:
+        ops::linear_rop_forward(params + l.offset, v + l.offset, ws.act[i].data(), rx, ry, batch, l.in.dim(),
+                                l.out.dim());
+        break;
+      case LayerKind::LeakyReLU:  // ry = f'(x) rx: the backward map
+        if (rx) ops::leaky_relu_backward(ws.act[i + 1].data(), rx, ry, n, static_cast<T>(l.slope));
+        break;
+      case LayerKind::LayerNorm:  // its Jacobian is symmetric: the backward map again
+        if (rx)
+          ops::layer_norm_backward(ws.act[i].data(), ws.act[i + 1].data(), rx, ry, batch, l.in.channels, l.in.sites,
+                                   l.eps);
+        break;
+      case LayerKind::Sigmoid:
+        if (rx) ops::sigmoid_backward(ws.act[i + 1].data(), rx, ry, n);
+        break;
+      case LayerKind::Tanh:
+        if (rx) ops::tanh_backward(ws.act[i + 1].data(), rx, ry, n);
+        break;
+    }
+    EQAUG_CHECK(rx || l.kind == LayerKind::Linear, "the first layer must be linear");
+  }
+  const Space& out = spec_->output();
+  T* gy = ws.grad_a.data();
+  T* rgy = ws.rgrad_a.data();
+  const ChunkStats st =
+      spec_->loss_kind() == LossKind::CrossEntropy
+          ? ops::softmax_cross_entropy(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy)
+          : ops::bce_loss(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy);
+  if (spec_->loss_kind() == LossKind::CrossEntropy)
+    ops::softmax_cross_entropy_rop(ws.act.back().data(), ws.target.data(), ws.ract.back().data(), rgy, batch,
+                                   out.channels, out.sites);
+  else
+    ops::bce_loss_rop(ws.act.back().data(), ws.target.data(), ws.ract.back().data(), rgy, batch, out.channels,
+                      out.sites);
+  T* gx = ws.grad_b.data();
+  T* rgx = ws.rgrad_b.data();
+  for (std::size_t i = layers.size(); i-- > 0;) {
+    const auto& l = layers[i];
+    const T* x = ws.act[i].data();
+    const T* y = ws.act[i + 1].data();
+    const T* rx = i == 0 ? nullptr : ws.ract[i].data();
+    const T* ry = ws.ract[i + 1].data();
+    const bool need_gx = i > 0;
+    const std::size_t n = batch * l.in.dim();
+    switch (l.kind) {
+      case LayerKind::Linear:
+        ops::linear_rop_weight_grad(x, rx, gy, rgy, hv + l.offset, batch, l.in.dim(), l.out.dim(), accumulate);
+        if (need_gx) {
+          ops::linear_input_grad(params + l.offset, gy, gx, batch, l.in.dim(), l.out.dim());
+          ops::linear_rop_input_grad(params + l.offset, v + l.offset, gy, rgy, rgx, batch, l.in.dim(), l.out.dim());
+        }
+        break;
+      case LayerKind::LeakyReLU:  // piecewise linear: R(gx) = f'(x) R(gy)
+        ops::leaky_relu_backward(y, gy, gx, n, static_cast<T>(l.slope));
+        ops::leaky_relu_backward(y, rgy, rgx, n, static_cast<T>(l.slope));
+        break;
+      case LayerKind::LayerNorm:
+        ops::layer_norm_backward(x, y, gy, gx, batch, l.in.channels, l.in.sites, l.eps);
+        ops::layer_norm_rop_backward(x, y, gy, rx, ry, rgy, rgx, batch, l.in.channels, l.in.sites, l.eps);
+        break;
+      case LayerKind::Sigmoid:
+        ops::sigmoid_backward(y, gy, gx, n);
+        ops::sigmoid_rop_backward(y, gy, ry, rgy, rgx, n);
+        break;
+      case LayerKind::Tanh:
+        ops::tanh_backward(y, gy, gx, n);
+        ops::tanh_rop_backward(y, gy, ry, rgy, rgx, n);
+        break;
+    }
+    if (!need_gx) break;
+    std::swap(gy, gx);
+    std::swap(rgy, rgx);
+  }
+  return st;
+}
+
+template <typename T>
 std::vector<T> Network<T>::predict(const T* params, const T* inputs, std::size_t batch) const {
   auto ws = make_workspace(batch);
   std::copy_n(inputs, batch * spec_->input().dim(), ws.act[0].data());

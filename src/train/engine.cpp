@@ -124,6 +124,7 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run_on_g
     if (j.equi)
       throw Error(
           "Equi through E's structure (FFT, orbit pooling) runs on the CPU only; on a GPU use --equi-eval dense");
+    if (j.direction) throw Error("Hessian-vector products run on the CPU only (--device cpu)");
     if (j.grad && out[j.group].grad.empty()) out[j.group].grad = take_buffer(net_.num_params());  // overwritten
     cuda::JobView v;
     v.params = j.params;
@@ -186,6 +187,7 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
   std::vector<int> group_equi(groups, -1);
   for (const auto& j : jobs) {
     EQAUG_CHECK(j.group < groups, "job group out of range");
+    EQAUG_CHECK(!(j.direction && j.equi), "Hessian-vector products need dense parameters");
     EQAUG_CHECK(group_equi[j.group] < 0 || group_equi[j.group] == int(j.equi), "a group mixes parametrisations");
     group_equi[j.group] = int(j.equi);
     if (j.grad && out[j.group].grad.empty()) {
@@ -218,7 +220,8 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
       g = buf.data();
     }
     const Network<T>& net = job.equi ? equi_net_ : net_;
-    stats[index] = net.evaluate(job.params, count, ws, g, accumulate);
+    stats[index] = job.direction && job.grad ? net.hvp(job.params, job.direction, count, ws, g, accumulate)
+                                             : net.evaluate(job.params, count, ws, g, accumulate);
   };
   // Adds the buffers of items [i0, i1) (in slots 0, 1, ...) in item order, split over
   // parameter blocks.

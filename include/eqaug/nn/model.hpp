@@ -104,6 +104,10 @@ struct Workspace {
   std::vector<T> grad_a, grad_b;
   std::vector<T> target;
   std::vector<T> scratch;  // structured (Equi) layers
+  // Hessian-vector products (Network::hvp), allocated on first use: the directional
+  // derivatives of the activations and of the two gradient buffers.
+  std::vector<std::vector<T>> ract;
+  std::vector<T> rgrad_a, rgrad_b;
 };
 
 /// What a Network's parameter vector holds: the dense weights of every layer (a point
@@ -134,6 +138,12 @@ class Network {
   /// the loss statistics and, when grad != nullptr, write (accumulate = false) or add
   /// (accumulate = true) the gradient of the *summed* loss w.r.t. all parameters.
   ChunkStats evaluate(const T* params, std::size_t batch, Workspace<T>& ws, T* grad, bool accumulate) const;
+
+  /// Exact Hessian-vector product by forward-over-reverse (Pearlmutter's R-operator) through
+  /// every layer and the loss: writes (accumulate = false) or adds H v into hv, H the
+  /// Hessian of the *summed* loss of the batch w.r.t. the dense parameters. Same inputs as
+  /// evaluate(); returns the loss statistics. Dense parametrisation only.
+  ChunkStats hvp(const T* params, const T* v, std::size_t batch, Workspace<T>& ws, T* hv, bool accumulate) const;
 
   /// Convenience: the network's outputs for `batch` inputs (row-major batch × in-dim).
   std::vector<T> predict(const T* params, const T* inputs, std::size_t batch) const;

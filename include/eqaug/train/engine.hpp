@@ -49,6 +49,9 @@ class GradientEngine {
     // params are E coordinates (ModelSpec::to_coords layout) and the layers are evaluated
     // through E's structure; the gradient is then w.r.t. those coordinates.
     bool equi = false;
+    // With grad: the job yields H·direction instead of the gradient, H the Hessian of the
+    // summed loss (Network::hvp; dense parameters, CPU only).
+    const T* direction = nullptr;
   };
   struct GroupResult {
     std::vector<double> grad;  // Σ of per-sample loss gradients (empty without grad jobs)

@@ -1,0 +1,110 @@
+// Exact Hessian-vector products (forward-over-reverse through every layer and loss) against
+// central finite differences of the gradient, on models that between them use every layer
+// and loss; symmetry of the products; the engine's sum over chunks and passes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "../support/small_models.hpp"
+
+#include "eqaug/analysis/hessian.hpp"
+#include "eqaug/core/thread_pool.hpp"
+#include "eqaug/train/engine.hpp"
+
+namespace eqaug {
+namespace {
+
+double norm(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return std::sqrt(s);
+}
+
+std::vector<double> random_vector(std::size_t n, Rng& rng) {
+  std::vector<double> v(n);
+  for (auto& x : v) x = rng.normal();
+  return v;
+}
+
+TEST(HessianVectorProducts, MatchFiniteDifferencesOfTheGradientForEveryLayerAndLoss) {
+  for (const auto& c : testing::cases()) {
+    ThreadPool pool(2);
+    GradientEngine<double> engine(*c.spec, c.data, -0.5, 4, pool);  // several chunks per pass
+    Rng rng(21);
+    const auto a = c.spec->draw_init(rng);
+    const auto v = random_vector(a.size(), rng);
+    // Two passes (identity and a moved one): the product of the averaged risk.
+    Strategy s;
+    s.mode = Mode::Aug;
+    s.passes = 1;
+    auto passes = augmentation_passes(s, *c.group, c.data, rng);
+    passes.insert(passes.begin(), Pass{});
+    std::vector<double> hv(a.size());
+    analysis::risk_hessian(engine, a, passes)(v.data(), hv.data());
+    auto grad = [&](const std::vector<double>& p) {
+      std::vector<GradientEngine<double>::Job> jobs;
+      for (const auto& pass : passes) jobs.push_back({p.data(), &pass, true, 0});
+      auto r = engine.run(jobs, 1)[0];
+      for (auto& x : r.grad) x /= static_cast<double>(r.samples);
+      return r.grad;
+    };
+    const double h = 1e-5;
+    std::vector<double> ap(a), am(a);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      ap[i] += h * v[i];
+      am[i] -= h * v[i];
+    }
+    const auto gp = grad(ap), gm = grad(am);
+    std::vector<double> diff(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) diff[i] = (gp[i] - gm[i]) / (2 * h) - hv[i];
+    EXPECT_GT(norm(hv), 1e-6) << c.name;
+    EXPECT_LE(norm(diff) / norm(hv), 1e-6) << c.name;
+  }
+}
+
+TEST(HessianVectorProducts, AreSymmetric) {
+  for (const auto& c : testing::cases()) {
+    ThreadPool pool(2);
+    GradientEngine<double> engine(*c.spec, c.data, -0.5, 5, pool);
+    Rng rng(22);
+    const auto a = c.spec->draw_init(rng);
+    const auto u = random_vector(a.size(), rng), v = random_vector(a.size(), rng);
+    const std::vector<Pass> identity(1);
+    const auto H = analysis::risk_hessian(engine, a, identity);
+    std::vector<double> hu(a.size()), hv(a.size());
+    H(u.data(), hu.data());
+    H(v.data(), hv.data());
+    double uhv = 0, vhu = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      uhv += u[i] * hv[i];
+      vhu += v[i] * hu[i];
+    }
+    EXPECT_NEAR(uhv, vhu, 1e-10 * (std::abs(uhv) + std::abs(vhu))) << c.name;
+  }
+}
+
+TEST(HessianVectorProducts, DoNotDependOnChunksOrThreads) {
+  const auto c = testing::cases()[1];
+  Rng rng(23);
+  const auto a = c.spec->draw_init(rng);
+  const auto v = random_vector(a.size(), rng);
+  const std::vector<Pass> identity(1);
+  std::vector<std::vector<double>> out;
+  for (std::size_t chunk : {1, 7, 100})
+    for (std::size_t threads : {1, 2}) {
+      ThreadPool pool(threads);
+      GradientEngine<double> engine(*c.spec, c.data, -0.5, chunk, pool);
+      std::vector<double> hv(a.size());
+      analysis::risk_hessian(engine, a, identity)(v.data(), hv.data());
+      out.push_back(hv);
+    }
+  for (const auto& hv : out) {
+    double d = 0;
+    for (std::size_t i = 0; i < hv.size(); ++i) d = std::max(d, std::abs(hv[i] - out[0][i]));
+    EXPECT_LE(d, 1e-12 * norm(out[0]));
+  }
+}
+
+}  // namespace
+}  // namespace eqaug
