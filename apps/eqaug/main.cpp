@@ -17,8 +17,10 @@
 #include "eqaug/analysis/checks.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/equivariance/closed_forms.hpp"
+#include "eqaug/experiment/hessian.hpp"
 #include "eqaug/experiment/study.hpp"
 #include "eqaug/experiment/sweep.hpp"
+#include "eqaug/io/atomic_file.hpp"
 #include "eqaug/io/config.hpp"
 #include "eqaug/io/npy.hpp"
 #include "eqaug/io/results.hpp"
@@ -196,6 +198,20 @@ std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> resolve_all(con
 /// The file is validated as written first: a bad value in it is an error even where the
 /// command line would replace it.
 nlohmann::json load_config(const RunArgs& a, std::string& source) {
+  if (std::filesystem::is_directory(a.config) &&
+      std::filesystem::exists(std::filesystem::path(a.config) / "manifest.json")) {
+    // A results folder: the configuration its sweep ran (already resolved), then the overrides.
+    source = (std::filesystem::path(a.config) / "manifest.json").string();
+    nlohmann::json m;
+    try {
+      m = nlohmann::json::parse(eqaug::io::read_file(source));
+    } catch (const nlohmann::json::exception& e) {
+      throw eqaug::Error(source + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!m.is_object() || !m.contains("config") || !m["config"].is_object())
+      throw eqaug::Error(source + ": no field config (not a manifest written by eqaug run)");
+    return apply_overrides(m["config"], a, source);
+  }
   const auto file = eqaug::io::find_config(a.config);
   source = file.string();
   auto j = eqaug::io::apply_scale(eqaug::io::load_toml(file), a.scale, source);
@@ -477,9 +493,56 @@ int main(int argc, char** argv) {
   datacmd->add_flag("--force", data_force, "Replace an existing sheet (default: off)");
 
   RunArgs ck;
+  RunArgs hs;
+  eqaug::experiment::HessianOptions hopt;
+  std::string hessian_steps, hessian_out;
+  bool hessian_no_plot = false;
+  auto* hesscmd = app.add_subcommand(
+      "hessian",
+      "Along augmented trajectories (float64): the smallest eigenvalues of Hess R^eq on E and of Hess R^aug on "
+      "E-perp by Lanczos on exact Hessian-vector products, with residuals and standard errors, and whether E is "
+      "linearly stable; writes OUT/hessian.csv and a figure");
+  hesscmd
+      ->add_option("config", hs.config,
+                   "Preset name, path to a config .toml, or a results folder of 'eqaug run' (its configuration)")
+      ->required();
+  hesscmd->add_option("--steps", hessian_steps,
+                      "Comma-separated steps of the trajectory, e.g. 0,10,50 (default: 0 and the last step)");
+  hesscmd->add_option("--modes", hs.modes, "Trajectories: aug and/or augpen, comma-separated (default: aug)");
+  hesscmd->add_option("--k", hopt.k, "Eigenvalues per operator (default: 5)")->check(CLI::Range(1, 100));
+  hesscmd
+      ->add_option("--hessian-samples", hopt.samples,
+                   "M: random passes (a group element per sample) per Monte-Carlo Hess R^aug (default: 25)")
+      ->check(CLI::Range(1, 100000));
+  hesscmd
+      ->add_option("--repeats", hopt.repeats,
+                   "Independent Monte-Carlo estimates of Hess R^aug, for the standard errors (default: 3)")
+      ->check(CLI::Range(1, 1000));
+  hesscmd->add_flag("--hessian-exact", hopt.exact,
+                    "Hess R^aug as the exact average over every group element (small groups) (default: off)");
+  hesscmd->add_option("--run", hopt.run, "Whose initial point A0 (run index of the sweep) (default: 0)");
+  hesscmd->add_option("--tol", hopt.tol, "Lanczos relative tolerance (default: 1e-8)")->check(positive_real);
+  hesscmd->add_option("--ncv", hopt.ncv, "Lanczos basis size, at least 2k + 10 (default: 40)")
+      ->check(CLI::Range(2, 10000));
+  hesscmd->add_option("--scale", hs.scale, "Preset scale: full or small (default: full)");
+  hesscmd->add_option("--set", hs.sets, "As for run: KEY=VALUE for any config key (default: none)")
+      ->allow_extra_args(false);
+  hesscmd->add_option("--epochs", hs.epochs, "As for run (default: train.epochs)");
+  hesscmd->add_option("--lr", hs.lr, "As for run (default: train.lr)")->check(positive_real);
+  hesscmd->add_option("--aug-passes", hs.aug_passes, "As for run: the trajectory's L (default: train.aug.passes)");
+  hesscmd->add_flag("--aug-exact{true}", hs.aug_exact,
+                    "As for run: the trajectory by exact augmentation (default: off)");
+  hesscmd->add_option("--penalty", hs.penalty, "As for run: gamma of augpen (default: train.penalty)");
+  hesscmd->add_option("--seed", hs.seed, "As for run (default: train.seed)")->check(whole_number);
+  hesscmd->add_option("--data-dir", hs.data_dir, "As for run");
+  hesscmd->add_option("--data-npy", hs.data_npy, "As for run");
+  hesscmd->add_option("--out", hessian_out, "Output folder (default: results/hessian-<config name>)");
+  hesscmd->add_flag("--force", hopt.force, "Replace an existing OUT/hessian.csv (default: off)");
+  hesscmd->add_flag("--no-plot", hessian_no_plot, "Only the table and the CSV (default: off: draw the figure)");
+
   auto* checkcmd = app.add_subcommand(
       "check",
-      "The paper's identities (Lemma 3, Lemma 4, Proposition 1, Corollary 1) as numerical residuals on a "
+      "The paper's identities (Lemma 3, Lemma 4, Propositions 1 and 2, Corollary 1) as numerical residuals on a "
       "reduced copy of a preset's model in float64; exit 0 only when every residual is within tolerance");
   checkcmd->add_option("config", ck.config, "Preset name or path to a config .toml")->required();
   checkcmd->add_option("--scale", ck.scale, "Preset scale: full or small (default: full)");
@@ -516,7 +579,7 @@ int main(int argc, char** argv) {
     for (const auto* sub : app.get_subcommands({})) known = known || sub->get_name() == cmd;
     if (!known) {
       std::cerr << "eqaug: error: unknown command '" << cmd
-                << "' (expected one of: run, report, dims, data, check, config-reference; see eqaug --help)\n";
+                << "' (expected one of: run, report, dims, data, check, hessian, config-reference; see eqaug --help)\n";
       return kExitUsage;
     }
   }
@@ -537,6 +600,7 @@ int main(int argc, char** argv) {
                   : *rep     ? "report "
                   : *dims    ? "dims "
                   : *datacmd ? "data "
+                  : *hesscmd ? "hessian "
                              : "")
               << "--help)\n";
     return kExitUsage;
@@ -578,6 +642,28 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*rep) return eqaug::report::run_report(report_dir, std::cout, !no_plot);
+    if (*hesscmd) {
+      hs.precision = "f64";
+      if (!hs.modes) hs.modes = "aug";
+      std::string source;
+      const auto cfg = eqaug::io::resolve(load_config(hs, source), source);
+      for (std::string rest = hessian_steps; !rest.empty();) {
+        const auto comma = rest.find(',');
+        const std::string item = rest.substr(0, comma);
+        if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
+          throw eqaug::Error("--steps: expected comma-separated step numbers such as 0,10,50, got '" + hessian_steps +
+                             "'");
+        hopt.steps.push_back(std::stoul(item));
+        rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+      }
+      hopt.out = hessian_out.empty() ? std::filesystem::path("results") / ("hessian-" + cfg.name)
+                                     : std::filesystem::path(hessian_out);
+      hopt.command_line = joined(argc, argv);
+      hopt.progress = &std::cerr;
+      eqaug::experiment::run_hessian(cfg, hopt);
+      eqaug::report::run_report(hopt.out, std::cout, !hessian_no_plot);
+      return 0;
+    }
     if (*checkcmd) {
       std::string source;
       bool ok = true;

@@ -92,7 +92,9 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
 }  // namespace
 
 int run_report(const fs::path& dir, std::ostream& out, bool plot, const FigureOptions& options) {
-  if (is_study(dir))
+  if (is_hessian(dir))
+    report_hessian(dir, out, plot, options);
+  else if (is_study(dir))
     report_study(dir, out, plot, options);
   else
     report_sweep(read_sweep(dir), dir, out, plot, options);

@@ -192,6 +192,8 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       rec.accuracy = risk.stats.correct / risk.stats.predictions;
       if (st.augments()) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
       out[k].records.push_back(std::move(rec));
+      if (std::find(opts_.snapshot_steps.begin(), opts_.snapshot_steps.end(), step) != opts_.snapshot_steps.end())
+        out[k].snapshots.emplace_back(step, std::vector<double>(a.begin(), a.end()));
       if (last) continue;
 
       std::vector<double>& g = desc.grad;

@@ -304,3 +304,45 @@ TEST(CliWorkflow, ShardsShareOneResultsFolder) {
   EXPECT_EQ(cli("report --no-plot " + parts.string()).code, 0);
   fs::remove_all(dir);
 }
+
+// `eqaug hessian` on a small Perm (S_4, 40 graphs, few channels): the CSV has a row per
+// trajectory, step, operator and eigenvalue; the exact Hessian has no standard error, the
+// Monte-Carlo one has; the folder is refused a second time without --force and reported.
+TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
+  const auto dir = temp_dir("hessian");
+  const std::string small =
+      "hessian perm --set group.n=4 --set 'data.clusters=[2,2]' --set data.samples=40 "
+      "--set model.layers[0].channels=3 --set model.layers[2].channels=4 --set model.layers[5].channels=3 "
+      "--epochs 3 --k 2 --no-plot ";
+  const auto exact =
+      cli(small + "--steps 0,3 --modes aug,augpen --penalty 5 --hessian-exact --out " + (dir / "e").string());
+  ASSERT_EQ(exact.code, 0) << exact.output;
+  EXPECT_NE(exact.output.find("E linearly"), std::string::npos) << exact.output;
+  const std::string csv = eqaug::io::read_file(dir / "e" / "hessian.csv");
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = csv.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(csv.substr(at, nl - at));
+  ASSERT_EQ(lines.size(), 1u + 2 * 2 * 2 * 2);  // header + trajectories × steps × operators × k
+  EXPECT_EQ(lines[0], "trajectory,step,operator,index,eigenvalue,residual,stderr,dist_E,converged");
+  EXPECT_NE(csv.find("augpen,3,aug_on_Eperp,1,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("aug,0,eq_on_E,0,"), std::string::npos) << csv;
+  const auto info = nlohmann::json::parse(eqaug::io::read_file(dir / "e" / "hessian.json"));
+  EXPECT_EQ(info["hessian_aug"], "exact: every group element");
+  const auto again = cli(small + "--hessian-exact --out " + (dir / "e").string());
+  EXPECT_EQ(again.code, 2);
+  EXPECT_NE(again.output.find("already exists; pass --force"), std::string::npos) << again.output;
+  const auto mc = cli(small + "--steps 3 --hessian-samples 3 --repeats 2 --out " + (dir / "m").string());
+  ASSERT_EQ(mc.code, 0) << mc.output;
+  EXPECT_EQ(cli("report --no-plot " + (dir / "m").string()).code, 0);
+  const auto bad = cli(small + "--steps 0,x --out " + (dir / "b").string());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("--steps: expected"), std::string::npos) << bad.output;
+  const auto beyond = cli(small + "--steps 9 --out " + (dir / "b").string());
+  EXPECT_EQ(beyond.code, 2);
+  EXPECT_NE(beyond.output.find("beyond the trajectory"), std::string::npos) << beyond.output;
+  const auto nom = cli(small + "--modes nom --out " + (dir / "b").string());
+  EXPECT_EQ(nom.code, 2);
+  EXPECT_NE(nom.output.find("must include aug or augpen"), std::string::npos) << nom.output;
+  EXPECT_FALSE(fs::exists(dir / "b"));
+  fs::remove_all(dir);
+}

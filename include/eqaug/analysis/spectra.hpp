@@ -19,13 +19,22 @@ struct RestrictedEigen {
   std::vector<double> values;     // ascending
   std::vector<double> residuals;  // ‖H v − λ v‖ of each (unit) eigenvector, on the subspace
   bool converged = false;
+  std::size_t products = 0;  // products H·x the computation took
+};
+
+struct LanczosOptions {
+  double tol = 1e-12;   // Spectra's relative tolerance on each eigenvalue
+  std::size_t ncv = 0;  // Lanczos basis size; 0: max(2k + 1, 20)
+  std::size_t max_restarts = 10000;
 };
 
 /// The k smallest eigenvalues of H on E: of Bᵀ H B in E's orthonormal orbit coordinates.
-RestrictedEigen smallest_on_E(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k);
+RestrictedEigen smallest_on_E(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,
+                              const LanczosOptions& options = {});
 
-/// The k smallest eigenvalues of H on E⊥: of P⊥ H P⊥ + σ Π_E, with σ above the spectrum of
-/// H (estimated by power iteration) so that the directions of E rank last.
-RestrictedEigen smallest_on_E_perp(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k);
+/// The k smallest eigenvalues of H on E⊥: of P⊥ H P⊥, by Lanczos from a start vector in E⊥
+/// (so that E, its null space, never enters the Krylov space).
+RestrictedEigen smallest_on_E_perp(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,
+                                   const LanczosOptions& options = {});
 
 }  // namespace eqaug::analysis

@@ -204,6 +204,13 @@ bool in_progress(const Study& study);
 // dir/study.json exists (a regular file): `run_report` treats dir as a study.
 bool is_study(const std::filesystem::path& dir);
 
+/// A folder written by `eqaug hessian` (hessian.csv, no manifest.json).
+bool is_hessian(const std::filesystem::path& dir);
+/// Its table (per trajectory and step: distance to E, smallest eigenvalues on E and E⊥,
+/// verdict) and, with `plot`, figure.png/svg/pdf: the smallest E⊥-eigenvalue along the
+/// trajectory next to its drift from E.
+void report_hessian(const std::filesystem::path& dir, std::ostream& out, bool plot, const FigureOptions& options = {});
+
 // Validates study.json (throws eqaug::Error naming the file and field) and reads every
 // member's sweep that has a manifest.json (read_sweep's errors, naming the member's files).
 Study read_study(const std::filesystem::path& dir);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "eqaug/train/engine.hpp"
@@ -22,6 +23,9 @@ struct TrainOptions {
   // The start A⁰ may lie off E (--start raw): Nom and Aug start there; Equi, which lives
   // in E, starts at Π_E A⁰ and measures its travel from there.
   bool raw_start = false;
+  // Steps at which StrategyRun::snapshots keeps the parameters (in double): the points of a
+  // trajectory that `eqaug hessian` examines.
+  std::vector<std::size_t> snapshot_steps;
 };
 
 /// The state after `step` steps.
@@ -37,6 +41,7 @@ struct StrategyRun {
   Strategy strategy;
   std::vector<EpochRecord> records;
   std::vector<double> final_params;
+  std::vector<std::pair<std::size_t, std::vector<double>>> snapshots;  // (step, A at that step)
   /// How the layers were evaluated: "dense" per layer, or the Equi op kinds.
   std::vector<std::string> layer_eval;
 };

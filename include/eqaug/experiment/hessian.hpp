@@ -1,0 +1,52 @@
+#pragma once
+// `eqaug hessian`: along augmented trajectories of a configuration (float64), the smallest
+// eigenvalues of ∇²R^eq on E (at Π_E A_t) and of ∇²R^aug on E⊥ (at A_t) by Lanczos on exact
+// Hessian-vector products, with residuals and, for a Monte-Carlo ∇²R^aug, standard errors
+// from independent repetitions; whether E is linearly stable there. Writes
+// OUT/hessian.csv (one row per trajectory, step, operator and eigenvalue) and
+// OUT/hessian.json (what was computed, how, by which program).
+#include <cstddef>
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "eqaug/io/config.hpp"
+
+namespace eqaug::experiment {
+
+struct HessianOptions {
+  std::vector<std::size_t> steps;  // empty: 0 and the last step
+  std::size_t k = 5;               // eigenvalues per operator
+  std::size_t samples = 25;        // M: random passes (an element per sample) per Monte-Carlo ∇²R^aug
+  std::size_t repeats = 3;         // independent Monte-Carlo draws, for the standard errors
+  bool exact = false;              // ∇²R^aug as the exact group average (small groups)
+  std::size_t run = 0;             // whose A⁰ (the sweep's stream for this run)
+  double tol = 1e-8;               // Lanczos tolerance (relative)
+  std::size_t ncv = 40;            // Lanczos basis size (at least 2k + 10)
+  std::filesystem::path out;
+  bool force = false;
+  std::string command_line;
+  std::ostream* progress = nullptr;
+};
+
+struct HessianRow {
+  std::string trajectory;  // the strategy whose trajectory: aug, augpen
+  std::size_t step = 0;
+  std::string op;  // "eq_on_E" or "aug_on_Eperp"
+  std::size_t index = 0;
+  double eigenvalue = 0, residual = 0, stderr_ = 0;
+  double dist_E = 0;  // of the trajectory at this step
+  bool converged = true;
+};
+
+/// Which way the smallest E⊥-eigenvalue points, beyond two standard errors (or, for the
+/// exact Hessian, beyond its Lanczos residual): "stable", "unstable" or "undecided".
+std::string stability(double smallest, double error);
+
+std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const HessianOptions& opts);
+
+/// The rows as OUT/hessian.csv writes them.
+std::string hessian_csv(const std::vector<HessianRow>& rows);
+
+}  // namespace eqaug::experiment

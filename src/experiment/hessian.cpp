@@ -1,0 +1,174 @@
+#include "eqaug/experiment/hessian.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "eqaug/analysis/hessian.hpp"
+#include "eqaug/analysis/spectra.hpp"
+#include "eqaug/core/error.hpp"
+#include "eqaug/core/thread_pool.hpp"
+#include "eqaug/experiment/sweep.hpp"
+#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/io/results.hpp"
+#include "eqaug/train/trainer.hpp"
+
+namespace eqaug::experiment {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string stability(double smallest, double error) {
+  if (smallest > 2 * error) return "stable";
+  if (smallest < -2 * error) return "unstable";
+  return "undecided";
+}
+
+std::string hessian_csv(const std::vector<HessianRow>& rows) {
+  std::string s = "trajectory,step,operator,index,eigenvalue,residual,stderr,dist_E,converged\n";
+  for (const auto& r : rows)
+    s += r.trajectory + "," + std::to_string(r.step) + "," + r.op + "," + std::to_string(r.index) + "," +
+         io::csv_number(r.eigenvalue) + "," + io::csv_number(r.residual) + "," + io::csv_number(r.stderr_) + "," +
+         io::csv_number(r.dist_E) + "," + (r.converged ? "1" : "0") + "\n";
+  return s;
+}
+
+std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const HessianOptions& opts) {
+  auto& log = opts.progress ? *opts.progress : std::clog;
+  const bool show = opts.progress != nullptr;
+  if (cfg.precision != io::Precision::F64) throw Error("eqaug hessian works in float64 (train.precision = \"f64\")");
+  if (opts.k == 0) throw Error("--k: at least one eigenvalue");
+  if (!opts.exact && (opts.samples == 0 || opts.repeats == 0))
+    throw Error("--hessian-samples and --repeats must be positive");
+  std::vector<Strategy> trajectories;
+  for (const auto& s : cfg.train.strategies)
+    if (s.augments()) trajectories.push_back(s);
+  if (trajectories.empty())
+    throw Error("eqaug hessian follows augmented trajectories: --modes must include aug or augpen");
+  std::vector<std::size_t> steps = opts.steps;
+  if (steps.empty()) steps = {0, cfg.train.epochs};
+  std::sort(steps.begin(), steps.end());
+  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+  if (steps.back() > cfg.train.epochs)
+    throw Error("--steps: step " + std::to_string(steps.back()) + " is beyond the trajectory's " +
+                std::to_string(cfg.train.epochs) + " steps (train.epochs, --epochs)");
+  if (opts.run >= cfg.runs)
+    throw Error("--run " + std::to_string(opts.run) + ": the configuration has " + std::to_string(cfg.runs) + " runs");
+
+  const GroupPtr group = io::build_group(cfg);
+  const auto spec = io::build_model(cfg, group);
+  const Dataset data = io::build_data(cfg, *group);
+  if (opts.exact) {
+    const auto order = group->order();
+    if (!order || *order > kMaxExactOrder)
+      throw Error("--hessian-exact: " + group->name() + " is too large to average over every element; use " +
+                  "--hessian-samples M");
+  }
+  // Everything that can fail is checked; now OUT.
+  if (fs::exists(opts.out / "hessian.csv") && !opts.force)
+    throw Error("'" + (opts.out / "hessian.csv").string() + "' already exists; pass --force to replace it");
+  fs::create_directories(opts.out);
+
+  ThreadPool pool(ThreadPool::available_cores());
+  GradientEngine<double> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
+  TrainOptions train = cfg.train;
+  train.strategies = trajectories;
+  train.epochs = steps.back();
+  train.snapshot_steps = steps;
+  train.keep_final_params = false;
+  const auto a0 = initial_point(*spec, cfg.train.seed, opts.run, !cfg.train.raw_start);
+  if (show) {
+    log << cfg.name << ": " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; trajectories of";
+    for (const auto& t : trajectories) log << " " << t.name();
+    log << " from run " << opts.run << "'s A0 to step " << steps.back() << "\n";
+  }
+  const auto runs = Trainer<double>(engine, train).run(opts.run, a0);
+
+  const Strategy exact_aug = [] {
+    Strategy s;
+    s.mode = Mode::Aug;
+    s.exact = true;
+    return s;
+  }();
+  analysis::LanczosOptions lanczos;
+  lanczos.tol = opts.tol;
+  lanczos.ncv = std::max<std::size_t>(2 * opts.k + 10, opts.ncv);
+  const std::vector<Pass> nominal(1);
+  std::vector<HessianRow> rows;
+  for (const auto& run : runs) {
+    for (const auto& [step, a] : run.snapshots) {
+      const double dist = run.records.at(step).dist_E;
+      const auto t0 = std::chrono::steady_clock::now();
+      // ∇²R^eq on E, at the equivariant model nearest to A_t.
+      std::vector<double> pa = a;
+      spec->project(pa.data());
+      const auto eq = analysis::smallest_on_E(*spec, analysis::risk_hessian(engine, pa, nominal), opts.k, lanczos);
+      for (std::size_t i = 0; i < eq.values.size(); ++i)
+        rows.push_back(
+            {run.strategy.name(), step, "eq_on_E", i, eq.values[i], eq.residuals[i], 0.0, dist, eq.converged});
+      // ∇²R^aug on E⊥: exact, or R independent Monte-Carlo estimates.
+      std::vector<std::vector<double>> values;
+      std::vector<double> worst_residual(opts.k, 0.0);
+      bool converged = true;
+      std::size_t products = 0;
+      const std::size_t reps = opts.exact ? 1 : opts.repeats;
+      for (std::size_t r = 0; r < reps; ++r) {
+        Strategy mc;
+        mc.mode = Mode::Aug;
+        mc.passes = opts.samples;
+        Rng rng = Rng::stream(cfg.train.seed, "hessian", {opts.run, step, r});
+        const auto passes = augmentation_passes(opts.exact ? exact_aug : mc, *group, data, rng);
+        const auto e = analysis::smallest_on_E_perp(*spec, analysis::risk_hessian(engine, a, passes), opts.k, lanczos);
+        values.push_back(e.values);
+        for (std::size_t i = 0; i < e.residuals.size() && i < opts.k; ++i)
+          worst_residual[i] = std::max(worst_residual[i], e.residuals[i]);
+        converged = converged && e.converged;
+        products += e.products;
+      }
+      for (std::size_t i = 0; i < values[0].size(); ++i) {
+        double mean = 0, var = 0;
+        for (const auto& v : values) mean += v[i] / static_cast<double>(reps);
+        for (const auto& v : values) var += (v[i] - mean) * (v[i] - mean);
+        const double se = reps > 1 ? std::sqrt(var / static_cast<double>(reps - 1) / static_cast<double>(reps)) : 0.0;
+        rows.push_back({run.strategy.name(), step, "aug_on_Eperp", i, mean, worst_residual[i], se, dist, converged});
+      }
+      if (show) {
+        const auto& first = *std::find_if(rows.rbegin(), rows.rend(), [&](const HessianRow& h) {
+          return h.trajectory == run.strategy.name() && h.step == step && h.op == "aug_on_Eperp" && h.index == 0;
+        });
+        char buf[256];
+        std::snprintf(buf, sizeof buf,
+                      "  %s step %zu: |A-PA| %.3g; smallest on E %.4g; smallest on E-perp %.4g +- %.2g (%s); "
+                      "Hessian-vector products: %zu on E, %zu on E-perp; %.1f s\n",
+                      run.strategy.name().c_str(), step, dist, eq.values.empty() ? NAN : eq.values[0], first.eigenvalue,
+                      first.stderr_, stability(first.eigenvalue, std::max(first.stderr_, first.residual)).c_str(),
+                      eq.products, products,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        log << buf << std::flush;
+      }
+    }
+  }
+  json info = {{"program", program_info()},
+               {"command", opts.command_line},
+               {"config", cfg.json},
+               {"run", opts.run},
+               {"steps", steps},
+               {"k", opts.k},
+               {"hessian_aug", opts.exact ? json("exact: every group element")
+                                          : json("monte carlo: " + std::to_string(opts.samples) +
+                                                 " passes (an element per sample) x " + std::to_string(opts.repeats) +
+                                                 " independent repeats")},
+               {"eq_on_E", "Hess R at Pi_E A_t restricted to E (= Hess R^eq there), in E's orthonormal coordinates"},
+               {"aug_on_Eperp", "Hess R^aug at A_t restricted to E-perp; stderr from the repeats"},
+               {"lanczos_tol", opts.tol},
+               {"finished", io::utc_now_iso()}};
+  io::write_file_atomic(opts.out / "hessian.csv", hessian_csv(rows));
+  io::write_file_atomic(opts.out / "hessian.json", info.dump(2) + "\n");
+  return rows;
+}
+
+}  // namespace eqaug::experiment

@@ -1,0 +1,117 @@
+// The report of `eqaug hessian`: a table per trajectory and step, and a figure with the
+// smallest E⊥-eigenvalue of ∇²R^aug along the trajectory (with its standard error) next to
+// the trajectory's distance to E.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "eqaug/core/error.hpp"
+#include "eqaug/experiment/hessian.hpp"
+#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/io/results.hpp"
+#include "gnuplot.hpp"
+
+namespace eqaug::report {
+
+namespace fs = std::filesystem;
+using namespace detail;
+
+bool is_hessian(const fs::path& dir) { return fs::exists(dir / "hessian.csv") && !fs::exists(dir / "manifest.json"); }
+
+namespace {
+
+struct Point {
+  std::size_t step;
+  double dist_E, eq_min = NAN, perp_min = NAN, perp_se = 0, perp_res = 0;
+};
+
+std::map<std::string, std::vector<Point>> read_points(const fs::path& csv) {
+  std::ifstream in(csv);
+  if (!in) throw Error("cannot read " + csv.string());
+  std::string line;
+  std::getline(in, line);
+  if (line.rfind("trajectory,step,operator,index,eigenvalue,residual,stderr,dist_E", 0) != 0)
+    throw Error(csv.string() + ": not a hessian.csv written by eqaug hessian (unexpected header)");
+  std::map<std::string, std::vector<Point>> out;
+  for (std::size_t row = 2; std::getline(in, line); ++row) {
+    std::vector<std::string> c;
+    std::stringstream ss(line);
+    for (std::string cell; std::getline(ss, cell, ',');) c.push_back(cell);
+    if (c.size() < 9) throw Error(csv.string() + ": line " + std::to_string(row) + ": expected 9 fields");
+    if (c[3] != "0") continue;  // the smallest eigenvalue of each operator
+    try {
+      auto& pts = out[c[0]];
+      const std::size_t step = std::stoul(c[1]);
+      if (pts.empty() || pts.back().step != step) pts.push_back({step, std::stod(c[7])});
+      if (c[2] == "eq_on_E") pts.back().eq_min = std::stod(c[4]);
+      if (c[2] == "aug_on_Eperp") {
+        pts.back().perp_min = std::stod(c[4]);
+        pts.back().perp_res = std::stod(c[5]);
+        pts.back().perp_se = std::stod(c[6]);
+      }
+    } catch (const std::exception&) {
+      throw Error(csv.string() + ": line " + std::to_string(row) + ": malformed number");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void report_hessian(const fs::path& dir, std::ostream& out, bool plot, const FigureOptions& options) {
+  const auto points = read_points(dir / "hessian.csv");
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-8s %6s %12s %16s %16s %12s  %s\n", "traject.", "step", "|A - P_E A|",
+                "min eig E (eq)", "min eig E-perp", "std. error", "E linearly");
+  out << buf;
+  for (const auto& [traj, pts] : points)
+    for (const auto& p : pts) {
+      std::snprintf(buf, sizeof buf, "%-8s %6zu %12.4g %16.6g %16.6g %12.3g  %s\n", traj.c_str(), p.step, p.dist_E,
+                    p.eq_min, p.perp_min, p.perp_se,
+                    experiment::stability(p.perp_min, std::max(p.perp_se, p.perp_res)).c_str());
+      out << buf;
+    }
+  if (!plot) return;
+  fs::path data_dir;
+  const FigureFiles files = figure_files(dir, data_dir);
+  std::ostringstream gp;
+  gp << "# eqaug hessian: smallest eigenvalue of Hess R^aug on E-perp (+- 1 standard error) and the\n"
+     << "# trajectory's distance to E, per step. Run: gnuplot -e \"png_out='a.png'; svg_out='a.svg'; "
+        "pdf_out='a.pdf'\" figure.gp\n"
+     << cd_to_script_folder() << terminal_passes(options.width, options.height) << "  set multiplot layout 1,2\n"
+     << "  set key top right\n  set grid\n  set xlabel 'step'\n"
+     << "  set ylabel 'smallest eigenvalue of Hess R^{aug} on E^{/Symbol \\136}'\n"
+     << "  set title 'Stability of E: below 0 means unstable'\n"
+     << "  set xzeroaxis lt -1\n";
+  std::string p1, p2;
+  std::size_t i = 0;
+  for (const auto& [traj, pts] : points) {
+    std::string data;
+    for (const auto& p : pts)
+      data += std::to_string(p.step) + " " + data_number(p.perp_min) + " " + data_number(p.perp_se) + " " +
+              data_number(p.dist_E) + "\n";
+    io::write_file_atomic(data_dir / (traj + ".dat"), data);
+    const std::string colour = "#" + mode_colour(traj, i++);
+    const std::string file = gp_string("figure-data/" + traj + ".dat");
+    p1 += std::string(p1.empty() ? "" : ", ") + file + " using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '" + colour +
+          "' title " + gp_string(traj);
+    p2 += std::string(p2.empty() ? "" : ", ") + file + " using 1:4 with linespoints lw 2 pt 7 lc rgb '" + colour +
+          "' title " + gp_string(traj);
+  }
+  gp << "  plot " << p1 << "\n"
+     << "  set title 'Drift from E'\n  set ylabel '|A - {/Symbol P}_E A|'\n  set logscale y\n  set format y '%.0e'\n"
+     << "  plot " << p2 << "\n"
+     << "  unset multiplot\n"
+     << "  set output\n"
+     << closing_passes();
+  io::write_file_atomic(files.script, gp.str());
+  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
+  out << "figure: " << files.png.string() << "\n";
+}
+
+}  // namespace eqaug::report
