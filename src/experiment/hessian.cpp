@@ -163,9 +163,23 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
                                                  " passes (an element per sample) x " + std::to_string(opts.repeats) +
                                                  " independent repeats")},
                {"eq_on_E", "Hess R at Pi_E A_t restricted to E (= Hess R^eq there), in E's orthonormal coordinates"},
-               {"aug_on_Eperp", "Hess R^aug at A_t restricted to E-perp; stderr from the repeats"},
+               {"aug_on_Eperp",
+                "Hess R^aug at A_t restricted to E-perp; stderr from the repeats (for augpen, the penalised risk's "
+                "E-perp block is this + penalty)"},
+               {"penalty", cfg.train.strategies.empty() ? 0.0 : [&] {
+                  for (const auto& s : cfg.train.strategies)
+                    if (s.mode == Mode::AugPen) return s.penalty;
+                  return 0.0;
+                }()},
                {"lanczos_tol", opts.tol},
                {"finished", io::utc_now_iso()}};
+  // The whole drift of each trajectory, step by step, for the figure.
+  std::string drift = "trajectory,step,dist_E,dist_init,loss\n";
+  for (const auto& run : runs)
+    for (const auto& r : run.records)
+      drift += run.strategy.name() + "," + std::to_string(r.step) + "," + io::csv_number(r.dist_E) + "," +
+               io::csv_number(r.dist_init) + "," + io::csv_number(r.loss) + "\n";
+  io::write_file_atomic(opts.out / "drift.csv", drift);
   io::write_file_atomic(opts.out / "hessian.csv", hessian_csv(rows));
   io::write_file_atomic(opts.out / "hessian.json", info.dump(2) + "\n");
   return rows;

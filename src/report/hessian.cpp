@@ -1,6 +1,6 @@
 // The report of `eqaug hessian`: a table per trajectory and step, and a figure with the
 // smallest E⊥-eigenvalue of ∇²R^aug along the trajectory (with its standard error) next to
-// the trajectory's distance to E.
+// the trajectory's distance to E at every step (drift.csv).
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -88,20 +88,35 @@ void report_hessian(const fs::path& dir, std::ostream& out, bool plot, const Fig
      << "  set ylabel 'smallest eigenvalue of Hess R^{aug} on E^{/Symbol \\136}'\n"
      << "  set title 'Stability of E: below 0 means unstable'\n"
      << "  set xzeroaxis lt -1\n";
+  // The drift at every step where drift.csv has it (eqaug hessian writes it), else at the
+  // examined steps; steps at distance 0 (A0 in E) have no place on the log axis.
+  std::map<std::string, std::string> drift;
+  if (std::ifstream in(dir / "drift.csv"); in) {
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::vector<std::string> c;
+      std::stringstream ss(line);
+      for (std::string cell; std::getline(ss, cell, ',');) c.push_back(cell);
+      if (c.size() >= 3) drift[c[0]] += c[1] + " " + c[2] + "\n";
+    }
+  }
   std::string p1, p2;
   std::size_t i = 0;
   for (const auto& [traj, pts] : points) {
-    std::string data;
-    for (const auto& p : pts)
-      data += std::to_string(p.step) + " " + data_number(p.perp_min) + " " + data_number(p.perp_se) + " " +
-              data_number(p.dist_E) + "\n";
-    io::write_file_atomic(data_dir / (traj + ".dat"), data);
+    std::string data, path;
+    for (const auto& p : pts) {
+      data += std::to_string(p.step) + " " + data_number(p.perp_min) + " " + data_number(p.perp_se) + "\n";
+      path += std::to_string(p.step) + " " + data_number(p.dist_E) + "\n";
+    }
+    if (drift.count(traj)) path = drift[traj];
+    io::write_file_atomic(data_dir / (traj + "-eigen.dat"), data);
+    io::write_file_atomic(data_dir / (traj + "-drift.dat"), path);
     const std::string colour = "#" + mode_colour(traj, i++);
-    const std::string file = gp_string("figure-data/" + traj + ".dat");
-    p1 += std::string(p1.empty() ? "" : ", ") + file + " using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '" + colour +
-          "' title " + gp_string(traj);
-    p2 += std::string(p2.empty() ? "" : ", ") + file + " using 1:4 with linespoints lw 2 pt 7 lc rgb '" + colour +
-          "' title " + gp_string(traj);
+    p1 += std::string(p1.empty() ? "" : ", ") + gp_string("figure-data/" + traj + "-eigen.dat") +
+          " using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '" + colour + "' title " + gp_string(traj);
+    p2 += std::string(p2.empty() ? "" : ", ") + gp_string("figure-data/" + traj + "-drift.dat") +
+          " using 1:($2 > 0 ? $2 : NaN) with lines lw 2 lc rgb '" + colour + "' title " + gp_string(traj);
   }
   gp << "  plot " << p1 << "\n"
      << "  set title 'Drift from E'\n  set ylabel '|A - {/Symbol P}_E A|'\n  set logscale y\n  set format y '%.0e'\n"

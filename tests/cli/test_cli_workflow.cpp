@@ -328,6 +328,10 @@ TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
   EXPECT_NE(csv.find("aug,0,eq_on_E,0,"), std::string::npos) << csv;
   const auto info = nlohmann::json::parse(eqaug::io::read_file(dir / "e" / "hessian.json"));
   EXPECT_EQ(info["hessian_aug"], "exact: every group element");
+  EXPECT_EQ(info["penalty"], 5.0);
+  const std::string drift = eqaug::io::read_file(dir / "e" / "drift.csv");
+  EXPECT_EQ(drift.substr(0, drift.find('\n')), "trajectory,step,dist_E,dist_init,loss");
+  EXPECT_NE(drift.find("augpen,2,"), std::string::npos) << drift;  // every step, not only the examined ones
   const auto again = cli(small + "--hessian-exact --out " + (dir / "e").string());
   EXPECT_EQ(again.code, 2);
   EXPECT_NE(again.output.find("already exists; pass --force"), std::string::npos) << again.output;
