@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "eqaug/core/blas.hpp"
 
@@ -36,22 +37,29 @@ void leaky_relu_backward(const T* y, const T* gy, T* gx, std::size_t n, T slope)
   for (std::size_t i = 0; i < n; ++i) gx[i] = y[i] > T(0) ? gy[i] : slope * gy[i];
 }
 
+/// Mean and 1/σ (σ = sqrt(biased variance + eps)) across the C channels at one site: the
+/// values x[c·S] for c < C. Shared by the forward, backward and R-operator of layer norm.
+template <typename T>
+std::pair<double, double> channel_moments(const T* x, std::size_t C, std::size_t S, double eps) {
+  double mean = 0.0;
+  for (std::size_t c = 0; c < C; ++c) mean += static_cast<double>(x[c * S]);
+  mean /= static_cast<double>(C);
+  double var = 0.0;
+  for (std::size_t c = 0; c < C; ++c) {
+    const double d = static_cast<double>(x[c * S]) - mean;
+    var += d * d;
+  }
+  var /= static_cast<double>(C);  // biased, as in layer normalisation
+  return {mean, 1.0 / std::sqrt(var + eps)};
+}
+
 template <typename T>
 void layer_norm_forward(const T* x, T* y, std::size_t batch, std::size_t C, std::size_t S, double eps) {
   for (std::size_t b = 0; b < batch; ++b) {
     const T* xb = x + b * C * S;
     T* yb = y + b * C * S;
     for (std::size_t s = 0; s < S; ++s) {
-      double mean = 0.0;
-      for (std::size_t c = 0; c < C; ++c) mean += static_cast<double>(xb[c * S + s]);
-      mean /= static_cast<double>(C);
-      double var = 0.0;
-      for (std::size_t c = 0; c < C; ++c) {
-        const double d = static_cast<double>(xb[c * S + s]) - mean;
-        var += d * d;
-      }
-      var /= static_cast<double>(C);  // biased, as in layer normalisation
-      const double inv = 1.0 / std::sqrt(var + eps);
+      const auto [mean, inv] = channel_moments(xb + s, C, S, eps);
       for (std::size_t c = 0; c < C; ++c)
         yb[c * S + s] = static_cast<T>((static_cast<double>(xb[c * S + s]) - mean) * inv);
     }
@@ -65,16 +73,7 @@ void layer_norm_backward(const T* x, const T* y, const T* gy, T* gx, std::size_t
   for (std::size_t b = 0; b < batch; ++b) {
     const std::size_t base = b * C * S;
     for (std::size_t s = 0; s < S; ++s) {
-      double mean = 0.0;
-      for (std::size_t c = 0; c < C; ++c) mean += static_cast<double>(x[base + c * S + s]);
-      mean /= static_cast<double>(C);
-      double var = 0.0;
-      for (std::size_t c = 0; c < C; ++c) {
-        const double d = static_cast<double>(x[base + c * S + s]) - mean;
-        var += d * d;
-      }
-      var /= static_cast<double>(C);
-      const double inv = 1.0 / std::sqrt(var + eps);
+      const double inv = channel_moments(x + base + s, C, S, eps).second;
       double mg = 0.0, mgy = 0.0;
       for (std::size_t c = 0; c < C; ++c) {
         const std::size_t i = base + c * S + s;
@@ -194,12 +193,7 @@ void layer_norm_rop_backward(const T* x, const T* y, const T* gy, const T* rx, c
     const std::size_t base = b * C * S;
     for (std::size_t s = 0; s < S; ++s) {
       auto at = [&](const T* a, std::size_t c) { return static_cast<double>(a[base + c * S + s]); };
-      double mean = 0.0, var = 0.0;
-      for (std::size_t c = 0; c < C; ++c) mean += at(x, c);
-      mean *= inv_c;
-      for (std::size_t c = 0; c < C; ++c) var += (at(x, c) - mean) * (at(x, c) - mean);
-      var *= inv_c;
-      const double inv = 1.0 / std::sqrt(var + eps);
+      const double inv = channel_moments(x + base + s, C, S, eps).second;  // the forward's σ, to the bit
       double m_g = 0, m_yg = 0, m_rg = 0, m_yrg = 0, m_yrx = 0, m_ryg = 0;
       for (std::size_t c = 0; c < C; ++c) {
         m_g += at(gy, c);
