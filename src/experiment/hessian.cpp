@@ -137,9 +137,11 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
         rows.push_back({run.strategy.name(), step, "aug_on_Eperp", i, mean, worst_residual[i], se, dist, converged});
       }
       if (show) {
-        const auto& first = *std::find_if(rows.rbegin(), rows.rend(), [&](const HessianRow& h) {
+        const auto it = std::find_if(rows.rbegin(), rows.rend(), [&](const HessianRow& h) {
           return h.trajectory == run.strategy.name() && h.step == step && h.op == "aug_on_Eperp" && h.index == 0;
         });
+        if (it == rows.rend()) continue;
+        const HessianRow& first = *it;
         char buf[256];
         std::snprintf(buf, sizeof buf,
                       "  %s step %zu: |A-PA| %.3g; smallest on E %.4g; smallest on E-perp %.4g +- %.2g (%s); "
