@@ -69,6 +69,11 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
                   "--hessian-samples M");
   }
   // Everything that can fail is checked; now OUT.
+  if (fs::exists(opts.out / "manifest.json"))
+    throw Error("--out: '" + opts.out.string() +
+                "' holds a sweep (manifest.json); write the spectra to a folder of "
+                "their own, e.g. --out " +
+                (opts.out / "hessian").string());
   if (fs::exists(opts.out / "hessian.csv") && !opts.force)
     throw Error("'" + (opts.out / "hessian.csv").string() + "' already exists; pass --force to replace it");
   fs::create_directories(opts.out);

@@ -348,5 +348,10 @@ TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
   EXPECT_EQ(nom.code, 2);
   EXPECT_NE(nom.output.find("must include aug or augpen"), std::string::npos) << nom.output;
   EXPECT_FALSE(fs::exists(dir / "b"));
+  fs::create_directories(dir / "sweep");
+  eqaug::io::write_file_atomic(dir / "sweep" / "manifest.json", "{}");
+  const auto into_sweep = cli(small + "--out " + (dir / "sweep").string());
+  EXPECT_EQ(into_sweep.code, 2);
+  EXPECT_NE(into_sweep.output.find("holds a sweep"), std::string::npos) << into_sweep.output;
   fs::remove_all(dir);
 }
