@@ -1,6 +1,8 @@
 #include "eqaug/backend/device.hpp"
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "eqaug/backend/cuda.hpp"
 #include "eqaug/core/error.hpp"
@@ -35,6 +37,21 @@ bool cuda_built() {
 #endif
 }
 
+namespace {
+/// The kernel driver's version ("580.159.04") from /proc/driver/nvidia/version, or "".
+std::string nvidia_driver_version() {
+  std::ifstream in("/proc/driver/nvidia/version");
+  std::string line;
+  if (!std::getline(in, line)) return "";
+  const auto at = line.find("Kernel Module");
+  if (at == std::string::npos) return "";
+  std::istringstream rest(line.substr(at + 13));
+  std::string version;
+  rest >> version;
+  return version;
+}
+}  // namespace
+
 nlohmann::json describe(const Device& d) {
   if (!d.cuda()) return {{"kind", "cpu"}};
   const cuda::DeviceInfo i = cuda::device_info(d.index);
@@ -50,6 +67,7 @@ nlohmann::json describe(const Device& d) {
       {"cuda_runtime_version", version(i.runtime_version)},
       {"cublas_version", std::to_string(i.cublas_version / 10000) + "." + std::to_string(i.cublas_version / 100 % 100) +
                              "." + std::to_string(i.cublas_version % 100)},
+      {"driver_version", nvidia_driver_version()},  // "" where /proc does not say
       {"tf32", d.tf32}};
 }
 
