@@ -24,6 +24,20 @@ struct Case {
   Dataset data;
 };
 
+/// Graphs (order-2 input) → 2 channels on pairs → leaky ReLU → 3 invariant channels → tanh →
+/// 1 → sigmoid, BCE.
+inline ModelSpec tiny_graph_model(const GroupPtr& g) {
+  ModelSpec spec(g, make_space(*g, 1, 2));
+  spec.linear(2, 2, {InitSpec::Kind::Normal, 0.5})
+      .leaky_relu(0.01)
+      .linear(3, 0, {InitSpec::Kind::Normal, 0.5})
+      .tanh()
+      .linear(1, 0, {InitSpec::Kind::Normal, 0.5})
+      .sigmoid()
+      .loss(LossKind::BCE);
+  return spec;
+}
+
 inline Dataset random_images(const FiniteGroup& g, const Space& target, std::size_t n, std::uint64_t seed,
                              bool one_hot) {
   Dataset d;
@@ -49,14 +63,7 @@ inline std::vector<Case> cases() {
   std::vector<Case> out;
   {  // Perm-like: linear, leaky ReLU, tanh, sigmoid, BCE on one trivial site
     Case c{"graphs_bce", symmetric_group(4), nullptr, {}};
-    c.spec = std::make_shared<ModelSpec>(c.group, make_space(*c.group, 1, 2));
-    c.spec->linear(2, 2, {InitSpec::Kind::Normal, 0.5})
-        .leaky_relu(0.01)
-        .linear(3, 0, {InitSpec::Kind::Normal, 0.5})
-        .tanh()
-        .linear(1, 0, {InitSpec::Kind::Normal, 0.5})
-        .sigmoid()
-        .loss(LossKind::BCE);
+    c.spec = std::make_shared<ModelSpec>(tiny_graph_model(c.group));
     Dataset d;
     d.name = "random graphs";
     d.input = make_space(*c.group, 1, 2);

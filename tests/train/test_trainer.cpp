@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "../support/random_graphs.hpp"
+#include "../support/small_models.hpp"
 
 #include <cmath>
 #include <vector>
@@ -18,18 +19,6 @@
 
 namespace eqaug {
 namespace {
-
-ModelSpec tiny_model(const GroupPtr& g) {
-  ModelSpec spec(g, make_space(*g, 1, 2));
-  spec.linear(2, 2, {InitSpec::Kind::Normal, 0.5})
-      .leaky_relu(0.01)
-      .linear(3, 0, {InitSpec::Kind::Normal, 0.5})
-      .tanh()
-      .linear(1, 0, {InitSpec::Kind::Normal, 0.5})
-      .sigmoid()
-      .loss(LossKind::BCE);
-  return spec;
-}
 
 Strategy nom() { return Strategy{}; }
 Strategy aug(std::size_t passes) {
@@ -54,7 +43,7 @@ Strategy equi(EquiUpdate u) {
 
 struct TinySetup {
   GroupPtr group = symmetric_group(4);
-  ModelSpec spec = tiny_model(group);
+  ModelSpec spec = testing::tiny_graph_model(group);
   Dataset data = testing::random_graph_data(*group, 10, 77, testing::Labels::Connectivity);
   ThreadPool pool{2};
   GradientEngine<double> engine{spec, data, -0.5, 4, pool};
