@@ -1,7 +1,8 @@
 // Exact Hessian-vector products against gradients (issue 8: HVP ≤ 3× a gradient): one
 // pass over the whole data set in float64 at the run's A⁰ (in E), all threads, for Perm at
-// full size and the small Rot preset; the same engine, jobs and chunks for both. Run:
-// `build/eqaug_bench --benchmark_filter=Hvp|Gradient64`.
+// full size and the small Rot preset; the same engine, jobs and chunks for both. HvpKept:
+// the products after the first at the same point, with the primal passes kept (HvpState),
+// as Lanczos runs them. Run: `build/eqaug_bench --benchmark_filter=Hvp|Gradient64`.
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -43,13 +44,17 @@ Setup& setup(const std::string& name, const std::string& scale) {
   return *s;
 }
 
-void pass(benchmark::State& state, const std::string& name, const std::string& scale, bool hvp) {
+enum class Product { Gradient, Hvp, HvpKept };
+
+void pass(benchmark::State& state, const std::string& name, const std::string& scale, Product what) {
   auto& s = setup(name, scale);
   ThreadPool pool(ThreadPool::available_cores());
   GradientEngine<double> engine(*s.spec, s.data, s.cfg.json.at("data").value("input_shift", 0.0), s.cfg.chunk, pool);
   const Pass identity;
   GradientEngine<double>::Job job{s.a.data(), &identity, true, 0};
-  if (hvp) job.direction = s.v.data();
+  std::vector<HvpState<double>> states(engine.chunks());
+  if (what != Product::Gradient) job.direction = s.v.data();
+  if (what == Product::HvpKept) job.hvp_states = states.data();
   engine.recycle(std::move(engine.run({job}, 1)[0].grad));  // warm-up
   for (auto _ : state) {
     auto r = engine.run({job}, 1);
@@ -59,14 +64,18 @@ void pass(benchmark::State& state, const std::string& name, const std::string& s
   state.counters["samples"] = static_cast<double>(s.data.size);
 }
 
-void BM_PermGradient64(benchmark::State& s) { pass(s, "perm", "full", false); }
-void BM_PermHvp64(benchmark::State& s) { pass(s, "perm", "full", true); }
-void BM_RotSmallGradient64(benchmark::State& s) { pass(s, "rot", "small", false); }
-void BM_RotSmallHvp64(benchmark::State& s) { pass(s, "rot", "small", true); }
+void BM_PermGradient64(benchmark::State& s) { pass(s, "perm", "full", Product::Gradient); }
+void BM_PermHvp64(benchmark::State& s) { pass(s, "perm", "full", Product::Hvp); }
+void BM_PermHvpKept64(benchmark::State& s) { pass(s, "perm", "full", Product::HvpKept); }
+void BM_RotSmallGradient64(benchmark::State& s) { pass(s, "rot", "small", Product::Gradient); }
+void BM_RotSmallHvp64(benchmark::State& s) { pass(s, "rot", "small", Product::Hvp); }
+void BM_RotSmallHvpKept64(benchmark::State& s) { pass(s, "rot", "small", Product::HvpKept); }
 
 }  // namespace
 
 BENCHMARK(BM_PermGradient64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(BM_PermHvp64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(BM_PermHvpKept64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(BM_RotSmallGradient64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(BM_RotSmallHvp64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(BM_RotSmallHvpKept64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);

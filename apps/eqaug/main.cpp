@@ -522,8 +522,20 @@ int main(int argc, char** argv) {
                     "Hess R^aug as the exact average over every group element (small groups) (default: off)");
   hesscmd->add_option("--run", hopt.run, "Whose initial point A0 (run index of the sweep) (default: 0)");
   hesscmd->add_option("--tol", hopt.tol, "Lanczos relative tolerance (default: 1e-8)")->check(positive_real);
-  hesscmd->add_option("--ncv", hopt.ncv, "Lanczos basis size, at least 2k + 10 (default: 40)")
+  hesscmd
+      ->add_option("--ncv", hopt.ncv,
+                   "Lanczos basis size, at least 2k + 10 (default: 300, fewer where 2 ncv parameter vectors would "
+                   "take over a quarter of the free memory; 40 with --spectra)")
       ->check(CLI::Range(2, 10000));
+  hesscmd
+      ->add_option("--block", hopt.block,
+                   "Vectors per Hessian product on E-perp (block Lanczos): more than 1 resolves eigenvalues that "
+                   "come in multiplets, as the exact Hess R^aug's do at A in E (default: k with --hessian-exact, "
+                   "else 1)")
+      ->check(CLI::Range(1, 64));
+  hesscmd->add_flag("--spectra", hopt.spectra,
+                    "Spectra's implicitly restarted Lanczos instead of the thick-restart solver, as a cross-check "
+                    "(default: off)");
   hesscmd->add_option("--scale", hs.scale, "Preset scale: full or small (default: full)");
   hesscmd->add_option("--set", hs.sets, "As for run: KEY=VALUE for any config key (default: none)")
       ->allow_extra_args(false);

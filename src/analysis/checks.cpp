@@ -198,7 +198,7 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
   {
     auto hess = [&](const std::vector<double>& a, const std::vector<Pass>& ps, const std::vector<double>& x) {
       std::vector<double> y(x.size());
-      risk_hessian(engine, a, ps)(x.data(), y.data());
+      risk_hessian(engine, a, ps)(x.data(), y.data(), 1);
       return y;
     };
     const std::vector<Pass> nominal_pass(1);

@@ -1,10 +1,15 @@
 #include "eqaug/analysis/spectra.hpp"
 
+// Eigen's dense products on n × basis blocks (n = the parameters) through OpenBLAS, which
+// uses every core: the block solver's Gram–Schmidt, Rayleigh–Ritz and restarts.
+#define EIGEN_USE_BLAS
 #include <Spectra/SymEigsSolver.h>
 #include <Eigen/Core>
+#include <Eigen/Eigenvalues>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/rng.hpp"
@@ -13,96 +18,213 @@ namespace eqaug::analysis {
 
 namespace {
 
-/// A matrix-free operator as Spectra wants it.
-struct Op {
-  using Scalar = double;
-  Eigen::Index n;
-  std::function<void(const double*, double*)> apply;
-  Eigen::Index rows() const { return n; }
-  Eigen::Index cols() const { return n; }
-  void perform_op(const double* x, double* y) const { apply(x, y); }
+using Index = Eigen::Index;
+using Mat = Eigen::MatrixXd;
+
+/// The operator restricted to a subspace, on vectors of length n: `apply` maps blocks of
+/// vectors (column-major, one after the other), `into` puts a vector of R^n into the
+/// subspace in place (null where the subspace is all of R^n).
+struct Restricted {
+  Index n = 0;
+  std::function<void(const double*, double*, std::size_t)> apply;
+  std::function<void(double*)> into;
+  std::size_t products = 0, blocks = 0;
+  void operator()(const double* x, double* y, std::size_t count) {
+    apply(x, y, count);
+    products += count;
+    ++blocks;
+  }
 };
 
-/// `start`: the Lanczos start vector (null: Spectra's random one).
-RestrictedEigen smallest(Op& op, std::size_t k, const LanczosOptions& o, const double* start = nullptr) {
+/// A random vector of the subspace.
+void random_vector(Restricted& op, Rng& rng, double* x) {
+  for (Index i = 0; i < op.n; ++i) x[i] = rng.normal();
+  if (op.into) op.into(x);
+}
+
+/// Spectra's interface: one vector at a time.
+struct SpectraOp {
+  using Scalar = double;
+  Restricted* op;
+  Index rows() const { return op->n; }
+  Index cols() const { return op->n; }
+  void perform_op(const double* x, double* y) const { (*op)(x, y, 1); }
+};
+
+double tolerance(double theta, double tol) {
+  return tol * std::max(std::abs(theta), std::pow(std::numeric_limits<double>::epsilon(), 2.0 / 3.0));
+}
+
+/// Implicitly restarted single-vector Lanczos (Spectra), from a random vector of the subspace.
+RestrictedEigen single_vector(Restricted& op, std::size_t k, const LanczosOptions& o) {
   RestrictedEigen out;
   const auto n = static_cast<std::size_t>(op.n);
-  if (n == 0) return out;
-  k = std::min(k, n > 1 ? n - 1 : n);
-  if (n <= 2 || k == 0)
-    throw Error("restricted spectrum: the subspace has dimension " + std::to_string(n) + ", too small for Lanczos");
   const auto ncv =
-      static_cast<Eigen::Index>(std::min(n, o.ncv ? std::max(o.ncv, k + 2) : std::max<std::size_t>(2 * k + 1, 20)));
-  Spectra::SymEigsSolver<Op> eigs(op, static_cast<Eigen::Index>(k), ncv);
-  if (start)
-    eigs.init(start);
-  else
-    eigs.init();
-  eigs.compute(Spectra::SortRule::SmallestAlge, static_cast<Eigen::Index>(o.max_restarts), o.tol,
+      static_cast<Index>(std::min(n, o.ncv ? std::max(o.ncv, k + 2) : std::max<std::size_t>(2 * k + 1, 20)));
+  SpectraOp sop{&op};
+  Spectra::SymEigsSolver<SpectraOp> eigs(sop, static_cast<Index>(k), ncv);
+  Rng rng(1);
+  Eigen::VectorXd start(op.n);
+  random_vector(op, rng, start.data());
+  eigs.init(start.data());
+  eigs.compute(Spectra::SortRule::SmallestAlge, static_cast<Index>(o.max_restarts), o.tol,
                Spectra::SortRule::SmallestAlge);
   out.converged = eigs.info() == Spectra::CompInfo::Successful;
   const Eigen::VectorXd values = eigs.eigenvalues();
-  const Eigen::MatrixXd vectors = eigs.eigenvectors();
+  const Mat vectors = eigs.eigenvectors();
   Eigen::VectorXd hv(op.n);
-  for (Eigen::Index i = 0; i < values.size(); ++i) {
-    op.perform_op(vectors.col(i).data(), hv.data());
+  for (Index i = 0; i < values.size(); ++i) {
+    op(vectors.col(i).data(), hv.data(), 1);
     out.values.push_back(values(i));
     out.residuals.push_back((hv - values(i) * vectors.col(i)).norm());
   }
   return out;
 }
 
+/// Makes the columns of W orthonormal and orthogonal to Q's first `cur` columns: block
+/// classical Gram–Schmidt, twice, then Gram–Schmidt within W, twice. A column that (nearly)
+/// vanishes, being already in the span, is replaced by a random vector of the subspace.
+void orthonormalise(Mat& W, const Mat& Q, Index cur, Restricted& op, Rng& rng) {
+  const Eigen::VectorXd before = W.colwise().norm();
+  for (int pass = 0; pass < 2; ++pass) {
+    if (cur) W.noalias() -= Q.leftCols(cur) * (Q.leftCols(cur).transpose() * W);
+    for (Index j = 0; j < W.cols(); ++j) {
+      for (int attempt = 0;; ++attempt) {
+        for (int again = 0; again < 2; ++again)
+          if (j) W.col(j).noalias() -= W.leftCols(j) * (W.leftCols(j).transpose() * W.col(j));
+        const double norm = W.col(j).norm();
+        if (norm > 1e-10 * std::max(before(j), 1e-300)) {
+          W.col(j) /= norm;
+          break;
+        }
+        EQAUG_CHECK(attempt < 8, "block Lanczos: no new direction left in the subspace");
+        random_vector(op, rng, W.col(j).data());
+        if (cur) W.col(j) -= Q.leftCols(cur) * (Q.leftCols(cur).transpose() * W.col(j));
+      }
+    }
+  }
+}
+
+/// Thick-restart block Lanczos by Rayleigh–Ritz on a stored basis Q and its image HQ: each
+/// step applies H to a block of b orthonormal vectors — the residuals of the b lowest
+/// unconverged Ritz pairs, which span the next block of the block Krylov space — and when
+/// the basis is full keeps the lowest Ritz vectors and their images (no products). The
+/// residuals are exact ‖H v − θ v‖ from the stored images, up to rounding.
+RestrictedEigen block(Restricted& op, std::size_t k, const LanczosOptions& o) {
+  const Index n = op.n;
+  const auto K = static_cast<Index>(k);
+  const Index b = std::min<Index>(static_cast<Index>(std::max<std::size_t>(o.block, 1)), n - K);
+  const Index m = std::min<Index>(
+      n, o.ncv ? std::max<Index>(static_cast<Index>(o.ncv), K + 2 * b) : std::max<Index>(2 * K + 20, K + 4 * b));
+  EQAUG_CHECK(b >= 1 && K + b <= m, "block Lanczos: the subspace is too small for k and the block");
+  Mat Q(n, m), HQ(n, m), T = Mat::Zero(m, m);
+  Rng rng(1);
+  Mat W(n, b);
+  for (Index j = 0; j < b; ++j) random_vector(op, rng, W.col(j).data());
+  Index cur = 0;
+  std::size_t restarts = 0;
+  RestrictedEigen out;
+  for (;;) {
+    orthonormalise(W, Q, cur, op, rng);
+    Q.middleCols(cur, b) = W;
+    op(W.data(), HQ.col(cur).data(), static_cast<std::size_t>(b));
+    T.block(0, cur, cur + b, b).noalias() = Q.leftCols(cur + b).transpose() * HQ.middleCols(cur, b);
+    T.block(cur, 0, b, cur) = T.block(0, cur, cur, b).transpose();
+    cur += b;
+    const Mat Ts = 0.5 * (T.topLeftCorner(cur, cur) + T.topLeftCorner(cur, cur).transpose());
+    Eigen::SelfAdjointEigenSolver<Mat> ritz(Ts);
+    const Eigen::VectorXd& theta = ritz.eigenvalues();
+    const Index nr = std::min<Index>(cur, K + b);
+    const Mat Y = ritz.eigenvectors().leftCols(nr);
+    Mat R = HQ.leftCols(cur) * Y;
+    R.noalias() -= Q.leftCols(cur) * (Y * theta.head(nr).asDiagonal());
+    const Eigen::VectorXd res = R.colwise().norm();
+    bool done = cur >= K;
+    for (Index i = 0; i < std::min(K, nr); ++i) done = done && res(i) <= tolerance(theta(i), o.tol);
+    if (done || restarts > o.max_restarts) {
+      out.converged = done;
+      for (Index i = 0; i < std::min(K, nr); ++i) {
+        out.values.push_back(theta(i));
+        out.residuals.push_back(res(i));
+      }
+      return out;
+    }
+    // The next block: residuals of the lowest unconverged pairs first.
+    std::vector<Index> pick;
+    for (Index i = 0; i < nr && static_cast<Index>(pick.size()) < b; ++i)
+      if (res(i) > tolerance(theta(i), o.tol)) pick.push_back(i);
+    for (Index i = 0; i < nr && static_cast<Index>(pick.size()) < b; ++i)
+      if (res(i) <= tolerance(theta(i), o.tol)) pick.push_back(i);
+    for (Index j = 0; j < b; ++j) W.col(j) = R.col(pick[static_cast<std::size_t>(j)]);
+    if (cur + b > m) {  // thick restart: the lowest Ritz vectors and their images
+      const Index keep = std::max<Index>(nr, m / 2);
+      const Mat Z = ritz.eigenvectors().leftCols(keep);
+      Mat tmp = Q.leftCols(cur) * Z;
+      Q.leftCols(keep) = tmp;
+      tmp.noalias() = HQ.leftCols(cur) * Z;
+      HQ.leftCols(keep) = tmp;
+      T.setZero();
+      T.topLeftCorner(keep, keep) = theta.head(keep).asDiagonal();
+      cur = keep;
+      ++restarts;
+    }
+  }
+}
+
+RestrictedEigen smallest(Restricted& op, std::size_t k, const LanczosOptions& o) {
+  const auto n = static_cast<std::size_t>(op.n);
+  if (n == 0) return {};
+  k = std::min(k, n > 1 ? n - 1 : n);
+  if (n <= 2 || k == 0)
+    throw Error("restricted spectrum: the subspace has dimension " + std::to_string(n) + ", too small for Lanczos");
+  if (o.solver == LanczosSolver::Spectra && o.block > 1)
+    throw Error("Spectra's Lanczos takes one vector at a time: use the thick-restart solver for blocks");
+  auto r = o.solver == LanczosSolver::Spectra ? single_vector(op, k, o) : block(op, k, o);
+  r.products = op.products;
+  r.blocks = op.blocks;
+  return r;
+}
+
 }  // namespace
 
 RestrictedEigen smallest_on_E(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,
                               const LanczosOptions& options) {
-  const std::size_t P = spec.num_params();
-  Op op{static_cast<Eigen::Index>(spec.dim_E()), {}};
-  op.apply = [&, P](const double* c, double* y) {
-    std::vector<double> a(P), ha(P);
-    spec.from_coords(c, a.data());
-    H(a.data(), ha.data());
-    const auto hc = spec.to_coords(ha.data());
-    std::copy(hc.begin(), hc.end(), y);
+  const std::size_t P = spec.num_params(), D = spec.dim_E();
+  Restricted op;
+  op.n = static_cast<Index>(D);
+  op.apply = [&, P, D](const double* c, double* y, std::size_t count) {
+    std::vector<double> a(P * count), ha(P * count);
+    for (std::size_t j = 0; j < count; ++j) spec.from_coords(c + j * D, a.data() + j * P);
+    H(a.data(), ha.data(), count);
+    for (std::size_t j = 0; j < count; ++j) {
+      const auto hc = spec.to_coords(ha.data() + j * P);
+      std::copy(hc.begin(), hc.end(), y + j * D);
+    }
   };
-  std::size_t products = 0;
-  auto counted = op.apply;
-  op.apply = [&](const double* x, double* y) {
-    ++products;
-    counted(x, y);
-  };
-  auto r = smallest(op, k, options);
-  r.products = products;
-  return r;
+  return smallest(op, k, options);
 }
 
 RestrictedEigen smallest_on_E_perp(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,
                                    const LanczosOptions& options) {
   const std::size_t P = spec.num_params();
-  std::size_t products = 0;
-  auto perp = [&](const double* x, double* y) {  // y = x − Π_E x
+  const auto perp = [&spec, P](double* x) {  // x ← x − Π_E x
     std::vector<double> p(x, x + P);
     spec.project(p.data());
-    for (std::size_t i = 0; i < P; ++i) y[i] = x[i] - p[i];
+    for (std::size_t i = 0; i < P; ++i) x[i] -= p[i];
   };
-  // P⊥ H P⊥ from a start vector in E⊥: every Lanczos vector is then a combination of
-  // vectors of E⊥ (each product ends with P⊥), so the null space E of this operator never
-  // enters and needs no shift — no estimate of ‖H‖, and the spectrum to resolve is H's own.
-  Op op{static_cast<Eigen::Index>(P), {}};
-  op.apply = [&, P](const double* x, double* y) {
-    std::vector<double> px(P), hpx(P);
-    perp(x, px.data());
-    H(px.data(), hpx.data());
-    ++products;
-    perp(hpx.data(), y);
+  // P⊥ H P⊥ from start vectors in E⊥: every Lanczos vector is then a combination of vectors
+  // of E⊥ (each product ends with P⊥), so the null space E of this operator never enters
+  // and needs no shift — no estimate of ‖H‖, and the spectrum to resolve is H's own.
+  Restricted op;
+  op.n = static_cast<Index>(P);
+  op.into = perp;
+  op.apply = [&, P](const double* x, double* y, std::size_t count) {
+    std::vector<double> px(x, x + P * count);
+    for (std::size_t j = 0; j < count; ++j) perp(px.data() + j * P);
+    H(px.data(), y, count);
+    for (std::size_t j = 0; j < count; ++j) perp(y + j * P);
   };
-  std::vector<double> start(P), v(P);
-  Rng rng(1);
-  for (auto& x : v) x = rng.normal();
-  perp(v.data(), start.data());
-  auto r = smallest(op, k, options, start.data());
-  r.products = products;
-  return r;
+  return smallest(op, k, options);
 }
 
 }  // namespace eqaug::analysis

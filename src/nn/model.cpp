@@ -250,96 +250,174 @@ ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>
   return st;
 }
 
+namespace {
+/// Which primal quantities the R-passes of Network::hvp read: act[i] for i ≥ 1 (act[0], the
+/// data, is loaded for every chunk) and the loss gradient at layer i's output.
+struct HvpReads {
+  std::vector<bool> act, gy;
+};
+HvpReads hvp_reads(const std::vector<LayerSpec>& layers) {
+  const std::size_t L = layers.size();
+  HvpReads r{std::vector<bool>(L + 1, false), std::vector<bool>(L, false)};
+  r.act[L] = true;  // the loss's R-operator
+  for (std::size_t i = 0; i < L; ++i) {
+    const LayerKind k = layers[i].kind;
+    if (k == LayerKind::Linear || k == LayerKind::LayerNorm) r.act[i] = true;  // their input
+    if (k != LayerKind::Linear) r.act[i + 1] = true;                           // the non-linearities' output
+    r.gy[i] = k != LayerKind::LeakyReLU;  // piecewise linear: its R-backward needs the mask only
+  }
+  r.act[0] = false;
+  return r;
+}
+}  // namespace
+
 template <typename T>
-ChunkStats Network<T>::hvp(const T* params, const T* v, std::size_t batch, Workspace<T>& ws, T* hv,
-                           bool accumulate) const {
+std::size_t Network<T>::hvp_state_size(std::size_t batch) const {
+  const auto& layers = spec_->layers();
+  const auto r = hvp_reads(layers);
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    if (r.act[i + 1]) n += layers[i].out.dim();
+    if (r.gy[i]) n += layers[i].out.dim();
+  }
+  return n * batch;
+}
+
+template <typename T>
+ChunkStats Network<T>::hvp(const T* params, const T* v, std::size_t batch, Workspace<T>& ws, T* hv, bool accumulate,
+                           HvpState<T>* state) const {
   EQAUG_CHECK(ops_.empty(), "Hessian-vector products need the dense parametrisation");
   const auto& layers = spec_->layers();
-  if (ws.ract.size() != layers.size() + 1) {
-    ws.ract.assign(layers.size() + 1, {});
-    for (std::size_t i = 0; i < layers.size(); ++i) ws.ract[i + 1].resize(ws.capacity * layers[i].out.dim());
+  const std::size_t L = layers.size();
+  EQAUG_CHECK(L > 0 && layers[0].kind == LayerKind::Linear, "Hessian-vector products need a linear first layer");
+  if (ws.ract.size() != L + 1) {
+    ws.gy.assign(L, {});
+    ws.ract.assign(L + 1, {});
+    for (std::size_t i = 0; i < L; ++i) {
+      ws.gy[i].resize(ws.capacity * layers[i].out.dim());
+      ws.ract[i + 1].resize(ws.capacity * layers[i].out.dim());
+    }
     ws.rgrad_a.resize(ws.capacity * spec_->max_width());
     ws.rgrad_b.resize(ws.capacity * spec_->max_width());
   }
-  forward(params, batch, ws);
+  const Space& out = spec_->output();
+  const bool cached = state && state->ready;
+  ChunkStats st;
+  if (cached) {
+    EQAUG_CHECK(state->batch == batch, "Hessian-vector state of another chunk");
+    st = state->stats;
+  } else {
+    // The primal passes: activations, then the loss gradient at every layer's output.
+    forward(params, batch, ws);
+    st = spec_->loss_kind() == LossKind::CrossEntropy
+             ? ops::softmax_cross_entropy(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites,
+                                          ws.gy[L - 1].data())
+             : ops::bce_loss(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites,
+                             ws.gy[L - 1].data());
+    for (std::size_t i = L; i-- > 1;) {  // the gradient at layer i − 1's output
+      const auto& l = layers[i];
+      const T* x = ws.act[i].data();
+      const T* y = ws.act[i + 1].data();
+      const T* gy = ws.gy[i].data();
+      T* gx = ws.gy[i - 1].data();
+      const std::size_t n = batch * l.in.dim();
+      switch (l.kind) {
+        case LayerKind::Linear:
+          ops::linear_input_grad(params + l.offset, gy, gx, batch, l.in.dim(), l.out.dim());
+          break;
+        case LayerKind::LeakyReLU:
+          ops::leaky_relu_backward(y, gy, gx, n, static_cast<T>(l.slope));
+          break;
+        case LayerKind::LayerNorm:
+          ops::layer_norm_backward(x, y, gy, gx, batch, l.in.channels, l.in.sites, l.eps);
+          break;
+        case LayerKind::Sigmoid:
+          ops::sigmoid_backward(y, gy, gx, n);
+          break;
+        case LayerKind::Tanh:
+          ops::tanh_backward(y, gy, gx, n);
+          break;
+      }
+    }
+    if (state) {
+      const auto r = hvp_reads(layers);
+      state->act.assign(L + 1, {});
+      state->gy.assign(L, {});
+      for (std::size_t i = 0; i < L; ++i) {
+        const std::size_t n = batch * layers[i].out.dim();
+        if (r.act[i + 1]) state->act[i + 1].assign(ws.act[i + 1].begin(), ws.act[i + 1].begin() + n);
+        if (r.gy[i]) state->gy[i].assign(ws.gy[i].begin(), ws.gy[i].begin() + n);
+      }
+      state->batch = batch;
+      state->stats = st;
+      state->ready = true;
+    }
+  }
+  // What the R-passes read (hvp_reads), from the state or from this pass.
+  auto act = [&](std::size_t i) -> const T* { return cached && i > 0 ? state->act[i].data() : ws.act[i].data(); };
+  auto grad = [&](std::size_t i) -> const T* { return cached ? state->gy[i].data() : ws.gy[i].data(); };
+
   // R-forward: the inputs do not depend on A (ract[0] stays empty: null below).
-  for (std::size_t i = 0; i < layers.size(); ++i) {
+  for (std::size_t i = 0; i < L; ++i) {
     const auto& l = layers[i];
     const T* rx = i == 0 ? nullptr : ws.ract[i].data();
     T* ry = ws.ract[i + 1].data();
     const std::size_t n = batch * l.in.dim();
     switch (l.kind) {
       case LayerKind::Linear:
-        ops::linear_rop_forward(params + l.offset, v + l.offset, ws.act[i].data(), rx, ry, batch, l.in.dim(),
-                                l.out.dim());
+        ops::linear_rop_forward(params + l.offset, v + l.offset, act(i), rx, ry, batch, l.in.dim(), l.out.dim());
         break;
       case LayerKind::LeakyReLU:  // ry = f'(x) rx: the backward map
-        if (rx) ops::leaky_relu_backward(ws.act[i + 1].data(), rx, ry, n, static_cast<T>(l.slope));
+        ops::leaky_relu_backward(act(i + 1), rx, ry, n, static_cast<T>(l.slope));
         break;
       case LayerKind::LayerNorm:  // its Jacobian is symmetric: the backward map again
-        if (rx)
-          ops::layer_norm_backward(ws.act[i].data(), ws.act[i + 1].data(), rx, ry, batch, l.in.channels, l.in.sites,
-                                   l.eps);
+        ops::layer_norm_backward(act(i), act(i + 1), rx, ry, batch, l.in.channels, l.in.sites, l.eps);
         break;
       case LayerKind::Sigmoid:
-        if (rx) ops::sigmoid_backward(ws.act[i + 1].data(), rx, ry, n);
+        ops::sigmoid_backward(act(i + 1), rx, ry, n);
         break;
       case LayerKind::Tanh:
-        if (rx) ops::tanh_backward(ws.act[i + 1].data(), rx, ry, n);
+        ops::tanh_backward(act(i + 1), rx, ry, n);
         break;
     }
-    EQAUG_CHECK(rx || l.kind == LayerKind::Linear, "the first layer must be linear");
   }
-  const Space& out = spec_->output();
-  T* gy = ws.grad_a.data();
   T* rgy = ws.rgrad_a.data();
-  const ChunkStats st =
-      spec_->loss_kind() == LossKind::CrossEntropy
-          ? ops::softmax_cross_entropy(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy)
-          : ops::bce_loss(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy);
-  if (spec_->loss_kind() == LossKind::CrossEntropy)
-    ops::softmax_cross_entropy_rop(ws.act.back().data(), ws.target.data(), ws.ract.back().data(), rgy, batch,
-                                   out.channels, out.sites);
-  else
-    ops::bce_loss_rop(ws.act.back().data(), ws.target.data(), ws.ract.back().data(), rgy, batch, out.channels,
-                      out.sites);
-  T* gx = ws.grad_b.data();
   T* rgx = ws.rgrad_b.data();
-  for (std::size_t i = layers.size(); i-- > 0;) {
+  if (spec_->loss_kind() == LossKind::CrossEntropy)
+    ops::softmax_cross_entropy_rop(act(L), ws.target.data(), ws.ract.back().data(), rgy, batch, out.channels,
+                                   out.sites);
+  else
+    ops::bce_loss_rop(act(L), ws.target.data(), ws.ract.back().data(), rgy, batch, out.channels, out.sites);
+  // R-backward.
+  for (std::size_t i = L; i-- > 0;) {
     const auto& l = layers[i];
-    const T* x = ws.act[i].data();
-    const T* y = ws.act[i + 1].data();
     const T* rx = i == 0 ? nullptr : ws.ract[i].data();
     const T* ry = ws.ract[i + 1].data();
     const bool need_gx = i > 0;
     const std::size_t n = batch * l.in.dim();
     switch (l.kind) {
       case LayerKind::Linear:
-        ops::linear_rop_weight_grad(x, rx, gy, rgy, hv + l.offset, batch, l.in.dim(), l.out.dim(), accumulate);
-        if (need_gx) {
-          ops::linear_input_grad(params + l.offset, gy, gx, batch, l.in.dim(), l.out.dim());
-          ops::linear_rop_input_grad(params + l.offset, v + l.offset, gy, rgy, rgx, batch, l.in.dim(), l.out.dim());
-        }
+        ops::linear_rop_weight_grad(act(i), rx, grad(i), rgy, hv + l.offset, batch, l.in.dim(), l.out.dim(),
+                                    accumulate);
+        if (need_gx)
+          ops::linear_rop_input_grad(params + l.offset, v + l.offset, grad(i), rgy, rgx, batch, l.in.dim(),
+                                     l.out.dim());
         break;
       case LayerKind::LeakyReLU:  // piecewise linear: R(gx) = f'(x) R(gy)
-        ops::leaky_relu_backward(y, gy, gx, n, static_cast<T>(l.slope));
-        ops::leaky_relu_backward(y, rgy, rgx, n, static_cast<T>(l.slope));
+        ops::leaky_relu_backward(act(i + 1), rgy, rgx, n, static_cast<T>(l.slope));
         break;
       case LayerKind::LayerNorm:
-        ops::layer_norm_backward(x, y, gy, gx, batch, l.in.channels, l.in.sites, l.eps);
-        ops::layer_norm_rop_backward(x, y, gy, rx, ry, rgy, rgx, batch, l.in.channels, l.in.sites, l.eps);
+        ops::layer_norm_rop_backward(act(i), act(i + 1), grad(i), rx, ry, rgy, rgx, batch, l.in.channels, l.in.sites,
+                                     l.eps);
         break;
       case LayerKind::Sigmoid:
-        ops::sigmoid_backward(y, gy, gx, n);
-        ops::sigmoid_rop_backward(y, gy, ry, rgy, rgx, n);
+        ops::sigmoid_rop_backward(act(i + 1), grad(i), ry, rgy, rgx, n);
         break;
       case LayerKind::Tanh:
-        ops::tanh_backward(y, gy, gx, n);
-        ops::tanh_rop_backward(y, gy, ry, rgy, rgx, n);
+        ops::tanh_rop_backward(act(i + 1), grad(i), ry, rgy, rgx, n);
         break;
     }
     if (!need_gx) break;
-    std::swap(gy, gx);
     std::swap(rgy, rgx);
   }
   return st;

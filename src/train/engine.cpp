@@ -181,7 +181,7 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
                                                                             std::size_t groups) {
   if (gpu_) return run_on_gpu(jobs, groups);
   const std::size_t n = data_->size;
-  const std::size_t chunks = (n + chunk_ - 1) / chunk_;
+  const std::size_t chunks = this->chunks();
   auto params_of = [&](const Job& j) { return j.equi ? equi_net_.num_params() : net_.num_params(); };
   std::vector<GroupResult> out(groups);
   std::vector<int> group_equi(groups, -1);
@@ -220,7 +220,8 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
       g = buf.data();
     }
     const Network<T>& net = job.equi ? equi_net_ : net_;
-    stats[index] = job.direction && job.grad ? net.hvp(job.params, job.direction, count, ws, g, accumulate)
+    stats[index] = job.direction && job.grad ? net.hvp(job.params, job.direction, count, ws, g, accumulate,
+                                                       job.hvp_states ? job.hvp_states + it.chunk : nullptr)
                                              : net.evaluate(job.params, count, ws, g, accumulate);
   };
   // Adds the buffers of items [i0, i1) (in slots 0, 1, ...) in item order, split over

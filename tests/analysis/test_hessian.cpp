@@ -3,6 +3,7 @@
 // and loss; symmetry of the products; the engine's sum over chunks and passes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -41,7 +42,7 @@ TEST(HessianVectorProducts, MatchFiniteDifferencesOfTheGradientForEveryLayerAndL
     auto passes = augmentation_passes(s, *c.group, c.data, rng);
     passes.insert(passes.begin(), Pass{});
     std::vector<double> hv(a.size());
-    analysis::risk_hessian(engine, a, passes)(v.data(), hv.data());
+    analysis::risk_hessian(engine, a, passes)(v.data(), hv.data(), 1);
     auto grad = [&](const std::vector<double>& p) {
       std::vector<GradientEngine<double>::Job> jobs;
       for (const auto& pass : passes) jobs.push_back({p.data(), &pass, true, 0});
@@ -73,8 +74,8 @@ TEST(HessianVectorProducts, AreSymmetric) {
     const std::vector<Pass> identity(1);
     const auto H = analysis::risk_hessian(engine, a, identity);
     std::vector<double> hu(a.size()), hv(a.size());
-    H(u.data(), hu.data());
-    H(v.data(), hv.data());
+    H(u.data(), hu.data(), 1);
+    H(v.data(), hv.data(), 1);
     double uhv = 0, vhu = 0;
     for (std::size_t i = 0; i < a.size(); ++i) {
       uhv += u[i] * hv[i];
@@ -96,13 +97,42 @@ TEST(HessianVectorProducts, DoNotDependOnChunksOrThreads) {
       ThreadPool pool(threads);
       GradientEngine<double> engine(*c.spec, c.data, -0.5, chunk, pool);
       std::vector<double> hv(a.size());
-      analysis::risk_hessian(engine, a, identity)(v.data(), hv.data());
+      analysis::risk_hessian(engine, a, identity)(v.data(), hv.data(), 1);
       out.push_back(hv);
     }
   for (const auto& hv : out) {
     double d = 0;
     for (std::size_t i = 0; i < hv.size(); ++i) d = std::max(d, std::abs(hv[i] - out[0][i]));
     EXPECT_LE(d, 1e-12 * norm(out[0]));
+  }
+}
+
+TEST(HessianVectorProducts, KeptPrimalPassesGiveTheSameBits) {
+  // The operator that keeps the primal passes (after its first product) and the one that
+  // recomputes them, on blocks of products and single ones, over several chunks and passes.
+  for (const auto& c : testing::cases()) {
+    ThreadPool pool(2);
+    GradientEngine<double> engine(*c.spec, c.data, -0.5, 3, pool);
+    Rng rng(24);
+    const auto a = c.spec->draw_init(rng);
+    const std::size_t P = a.size();
+    Strategy s;
+    s.mode = Mode::Aug;
+    s.passes = 2;
+    const auto passes = augmentation_passes(s, *c.group, c.data, rng);
+    const auto kept = analysis::risk_hessian(engine, a, passes);
+    const auto recomputed = analysis::risk_hessian(engine, a, passes, 0);
+    EXPECT_GT(analysis::hessian_cache_bytes(engine, passes.size()), 0u);
+    for (std::size_t count : {3, 1, 2}) {
+      const auto x = random_vector(P * count, rng);
+      std::vector<double> y1(P * count), y2(P * count), y3(P);
+      kept(x.data(), y1.data(), count);
+      recomputed(x.data(), y2.data(), count);
+      EXPECT_EQ(y1, y2) << c.name << " block of " << count;
+      recomputed(x.data() + (count - 1) * P, y3.data(), 1);  // one product of the block alone
+      EXPECT_TRUE(std::equal(y3.begin(), y3.end(), y1.begin() + static_cast<std::ptrdiff_t>((count - 1) * P)))
+          << c.name;
+    }
   }
 }
 

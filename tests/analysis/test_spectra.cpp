@@ -5,6 +5,7 @@
 
 #include <Eigen/Dense>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -44,8 +45,9 @@ TEST(RestrictedSpectra, MatchDenseEigenvaluesOnEAndEPerp) {
   Eigen::MatrixXd h(P, P);
   for (std::size_t i = 0; i < P; ++i)
     for (std::size_t j = 0; j <= i; ++j) h(i, j) = h(j, i) = rng.normal();
-  const SymmetricOperator H = [&](const double* x, double* y) {
-    Eigen::Map<Eigen::VectorXd>(y, P) = h * Eigen::Map<const Eigen::VectorXd>(x, P);
+  const SymmetricOperator H = [&](const double* x, double* y, std::size_t count) {
+    const auto n = static_cast<Eigen::Index>(P), c = static_cast<Eigen::Index>(count);
+    Eigen::Map<Eigen::MatrixXd>(y, n, c) = h * Eigen::Map<const Eigen::MatrixXd>(x, n, c);
   };
   // B: E's orthonormal basis as columns; Q: a basis of E⊥ from the complement projector.
   const Eigen::MatrixXd B = dense(P, D, [&](const double* c, double* a) { spec.from_coords(c, a); });
@@ -57,17 +59,60 @@ TEST(RestrictedSpectra, MatchDenseEigenvaluesOnEAndEPerp) {
   for (std::size_t j = 0; j < P - D; ++j) Q.col(j) = pp.eigenvectors().col(D + j);  // eigenvalue 1
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> on_perp(Q.transpose() * h * Q);
 
-  const auto e = smallest_on_E(spec, H, 3);
-  ASSERT_TRUE(e.converged);
-  ASSERT_EQ(e.values.size(), 3u);
-  const auto p = smallest_on_E_perp(spec, H, 3);
-  ASSERT_TRUE(p.converged);
-  for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_NEAR(e.values[i], on_E.eigenvalues()(static_cast<Eigen::Index>(i)), 1e-8) << i;
-    EXPECT_NEAR(p.values[i], on_perp.eigenvalues()(static_cast<Eigen::Index>(i)), 1e-8) << i;
-    EXPECT_LT(e.residuals[i], 1e-8);
-    EXPECT_LT(p.residuals[i], 1e-8);
+  // Spectra's single-vector Lanczos and the thick-restart solver, with blocks that divide
+  // the basis or not (block 0: Spectra).
+  for (std::size_t block : {0, 1, 2, 3, 5}) {
+    LanczosOptions o;
+    o.solver = block == 0 ? LanczosSolver::Spectra : LanczosSolver::Thick;
+    o.block = std::max<std::size_t>(block, 1);
+    const auto e = smallest_on_E(spec, H, 3, o);
+    ASSERT_TRUE(e.converged) << block;
+    ASSERT_EQ(e.values.size(), 3u);
+    const auto p = smallest_on_E_perp(spec, H, 3, o);
+    ASSERT_TRUE(p.converged) << block;
+    ASSERT_EQ(p.values.size(), 3u);
+    if (block > 1) {
+      EXPECT_EQ(p.products, p.blocks * block);
+    }
+    for (std::size_t i = 0; i < 3; ++i) {
+      EXPECT_NEAR(e.values[i], on_E.eigenvalues()(static_cast<Eigen::Index>(i)), 1e-8) << i << " block " << block;
+      EXPECT_NEAR(p.values[i], on_perp.eigenvalues()(static_cast<Eigen::Index>(i)), 1e-8) << i << " block " << block;
+      EXPECT_LT(e.residuals[i], 1e-8);
+      EXPECT_LT(p.residuals[i], 1e-8);
+    }
   }
+}
+
+TEST(RestrictedSpectra, BlockSolverResolvesAMultipleEigenvalue) {
+  // H = I − 3 Σ_j v_j v_jᵀ for three orthonormal v_j in E⊥: the eigenvalue −2 three times
+  // (as a multiplet of the group at A ∈ E), then 1. A single Krylov vector meets one vector
+  // of the −2 eigenspace only; a block of three finds all three.
+  const auto g = symmetric_group(4);
+  const ModelSpec spec = small_model(g);
+  const std::size_t P = spec.num_params();
+  Rng rng(7);
+  Eigen::MatrixXd V(P, 3);
+  for (Eigen::Index j = 0; j < 3; ++j) {
+    std::vector<double> v(P), pv(P);
+    for (auto& x : v) x = rng.normal();
+    pv = v;
+    spec.project(pv.data());
+    for (std::size_t i = 0; i < P; ++i) V(static_cast<Eigen::Index>(i), j) = v[i] - pv[i];
+  }
+  const Eigen::MatrixXd U = Eigen::HouseholderQR<Eigen::MatrixXd>(V).householderQ() *
+                            Eigen::MatrixXd::Identity(static_cast<Eigen::Index>(P), 3);
+  const SymmetricOperator H = [&](const double* x, double* y, std::size_t count) {
+    const auto n = static_cast<Eigen::Index>(P), c = static_cast<Eigen::Index>(count);
+    const Eigen::Map<const Eigen::MatrixXd> X(x, n, c);
+    Eigen::Map<Eigen::MatrixXd>(y, n, c) = X - 3 * U * (U.transpose() * X);
+  };
+  LanczosOptions o;
+  o.block = 3;
+  const auto p = smallest_on_E_perp(spec, H, 4, o);
+  ASSERT_TRUE(p.converged);
+  ASSERT_EQ(p.values.size(), 4u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(p.values[i], -2.0, 1e-10) << i;
+  EXPECT_NEAR(p.values[3], 1.0, 1e-10);
 }
 
 TEST(RestrictedSpectra, ConverseOfProposition3Fails) {
@@ -87,10 +132,12 @@ TEST(RestrictedSpectra, ConverseOfProposition3Fails) {
     n += v[i] * v[i];
   }
   for (auto& x : v) x /= std::sqrt(n);
-  const SymmetricOperator H = [&](const double* x, double* y) {
-    double dot = 0;
-    for (std::size_t i = 0; i < P; ++i) dot += v[i] * x[i];
-    for (std::size_t i = 0; i < P; ++i) y[i] = x[i] - 3 * v[i] * dot;
+  const SymmetricOperator H = [&](const double* x, double* y, std::size_t count) {
+    for (std::size_t j = 0; j < count; ++j, x += P, y += P) {
+      double dot = 0;
+      for (std::size_t i = 0; i < P; ++i) dot += v[i] * x[i];
+      for (std::size_t i = 0; i < P; ++i) y[i] = x[i] - 3 * v[i] * dot;
+    }
   };
   const auto e = smallest_on_E(spec, H, 2);
   const auto p = smallest_on_E_perp(spec, H, 2);

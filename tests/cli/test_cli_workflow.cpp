@@ -8,6 +8,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -338,6 +339,25 @@ TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
   const auto mc = cli(small + "--steps 3 --hessian-samples 3 --repeats 2 --out " + (dir / "m").string());
   ASSERT_EQ(mc.code, 0) << mc.output;
   EXPECT_EQ(cli("report --no-plot " + (dir / "m").string()).code, 0);
+  // The thick-restart solver with blocks, and Spectra's, find the same spectra.
+  auto eigenvalue = [](const std::string& table, const std::string& row) {
+    const auto at = table.find(row);
+    return at == std::string::npos ? NAN : std::stod(table.substr(at + row.size()));
+  };
+  for (const std::string solver : {"--block 3", "--spectra"}) {
+    const auto alt = cli(small + "--steps 0,3 --modes aug,augpen --penalty 5 --hessian-exact --force " + solver +
+                         " --out " + (dir / "s").string());
+    ASSERT_EQ(alt.code, 0) << alt.output;
+    const std::string other = eqaug::io::read_file(dir / "s" / "hessian.csv");
+    for (const std::string row : {"aug,0,aug_on_Eperp,0,", "augpen,3,aug_on_Eperp,1,", "aug,3,eq_on_E,0,"})
+      EXPECT_NEAR(eigenvalue(other, row), eigenvalue(csv, row), 1e-6 * (1 + std::abs(eigenvalue(csv, row))))
+          << solver << " " << row;
+  }
+  const auto spectra_block = cli(small + "--spectra --block 2 --out " + (dir / "b").string());
+  EXPECT_EQ(spectra_block.code, 2);
+  EXPECT_NE(spectra_block.output.find("--block 2: Spectra's Lanczos (--spectra) takes one vector at a time"),
+            std::string::npos)
+      << spectra_block.output;
   const auto bad = cli(small + "--steps 0,x --out " + (dir / "b").string());
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.output.find("--steps: expected"), std::string::npos) << bad.output;

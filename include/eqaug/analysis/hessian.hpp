@@ -1,6 +1,8 @@
 #pragma once
 // Hessians of the risks as operators on L, by exact Hessian-vector products
 // (Network::hvp: forward-over-reverse through every layer, never finite differences).
+#include <cstddef>
+#include <limits>
 #include <vector>
 
 #include "eqaug/analysis/spectra.hpp"
@@ -14,7 +16,19 @@ namespace eqaug::analysis {
 /// ∇²R; one pass per group element (augmentation_passes with `exact`) gives ∇²R^aug
 /// exactly; M passes with a random element per sample, a Monte-Carlo ∇²R^aug. The engine,
 /// `a` and `passes` must outlive the operator.
+///
+/// The primal passes do not depend on x: the operator keeps them (HvpState, per pass and
+/// chunk) when they fit in `cache_bytes` — by default half of the memory available — and
+/// later products then run the R-passes only. The results are the same bits either way.
+constexpr std::size_t kAutoCache = std::numeric_limits<std::size_t>::max();
 SymmetricOperator risk_hessian(GradientEngine<double>& engine, const std::vector<double>& a,
-                               const std::vector<Pass>& passes);
+                               const std::vector<Pass>& passes, std::size_t cache_bytes = kAutoCache);
+
+/// Bytes of memory available to new allocations (/proc/meminfo's MemAvailable, else the
+/// free pages).
+std::size_t available_memory_bytes();
+
+/// The bytes risk_hessian's cache of primal passes takes for `passes` passes.
+std::size_t hessian_cache_bytes(const GradientEngine<double>& engine, std::size_t passes);
 
 }  // namespace eqaug::analysis

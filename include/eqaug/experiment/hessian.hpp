@@ -23,7 +23,9 @@ struct HessianOptions {
   bool exact = false;              // ∇²R^aug as the exact group average (small groups)
   std::size_t run = 0;             // whose A⁰ (the sweep's stream for this run)
   double tol = 1e-8;               // Lanczos tolerance (relative)
-  std::size_t ncv = 40;            // Lanczos basis size (at least 2k + 10)
+  bool spectra = false;            // Spectra's single-vector Lanczos instead of the thick-restart one
+  std::size_t block = 0;           // vectors per product on E⊥ (thick-restart); 0: k if exact, else 1
+  std::size_t ncv = 0;             // Lanczos basis size; 0: lanczos_basis()
   std::filesystem::path out;
   bool force = false;
   std::string command_line;
@@ -43,6 +45,14 @@ struct HessianRow {
 /// Which way the smallest E⊥-eigenvalue points, beyond two standard errors (or, for the
 /// exact Hessian, beyond its Lanczos residual): "stable", "unstable" or "undecided".
 std::string stability(double smallest, double error);
+
+/// The Lanczos basis size for `params` parameters when none is asked for. Thick-restart:
+/// 300 vectors — on Perm's Monte-Carlo ∇²R^aug the 5 smallest eigenvalues take 148
+/// products without a restart, 205 with a basis of 100 — or fewer where the basis and its
+/// image (2 · ncv vectors) would take more than a quarter of `memory` bytes. Spectra: 40
+/// (it spends ncv products before its first convergence test). Never fewer than k and the
+/// block need.
+std::size_t lanczos_basis(std::size_t params, std::size_t k, std::size_t block, bool spectra, std::size_t memory);
 
 std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const HessianOptions& opts);
 

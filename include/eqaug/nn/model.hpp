@@ -104,8 +104,10 @@ struct Workspace {
   std::vector<T> grad_a, grad_b;
   std::vector<T> target;
   std::vector<T> scratch;  // structured (Equi) layers
-  // Hessian-vector products (Network::hvp), allocated on first use: the directional
-  // derivatives of the activations and of the two gradient buffers.
+  // Hessian-vector products (Network::hvp), allocated on first use: the loss gradient at
+  // every layer's output, and the directional derivatives of the activations and of the
+  // two gradient buffers.
+  std::vector<std::vector<T>> gy;
   std::vector<std::vector<T>> ract;
   std::vector<T> rgrad_a, rgrad_b;
 };
@@ -119,6 +121,20 @@ struct ChunkStats {
   double loss_sum = 0.0;  // Σ over samples of the per-sample loss
   double correct = 0.0;   // correctly predicted outputs
   double predictions = 0.0;
+};
+
+/// What Hessian-vector products at fixed parameters and data share, for one chunk: the
+/// activations and the loss gradients of the primal passes, where the R-passes read them.
+/// The first Network::hvp given a state fills it; later ones (other directions) skip the
+/// primal forward and backward passes, which are more than a third of a product's work.
+/// The products do not change by a bit.
+template <typename T>
+struct HvpState {
+  bool ready = false;
+  std::size_t batch = 0;
+  ChunkStats stats;
+  std::vector<std::vector<T>> act;  // act[i], i ≥ 1, where read (else empty)
+  std::vector<std::vector<T>> gy;   // gradient w.r.t. layer i's output, where read (else empty)
 };
 
 template <typename T>
@@ -143,7 +159,11 @@ class Network {
   /// every layer and the loss: writes (accumulate = false) or adds H v into hv, H the
   /// Hessian of the *summed* loss of the batch w.r.t. the dense parameters. Same inputs as
   /// evaluate(); returns the loss statistics. Dense parametrisation only.
-  ChunkStats hvp(const T* params, const T* v, std::size_t batch, Workspace<T>& ws, T* hv, bool accumulate) const;
+  /// With `state`: filled when not ready, read when ready (same params, batch and data).
+  ChunkStats hvp(const T* params, const T* v, std::size_t batch, Workspace<T>& ws, T* hv, bool accumulate,
+                 HvpState<T>* state = nullptr) const;
+  /// Numbers an HvpState of `batch` samples holds.
+  std::size_t hvp_state_size(std::size_t batch) const;
 
   /// Convenience: the network's outputs for `batch` inputs (row-major batch × in-dim).
   std::vector<T> predict(const T* params, const T* inputs, std::size_t batch) const;

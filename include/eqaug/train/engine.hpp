@@ -12,6 +12,7 @@
 //
 // With a CUDA device (Device, chosen here and nowhere else) the same jobs run on the GPU
 // (backend/cuda.hpp): dense layers only, the whole pass per chunk where it fits.
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <memory>
@@ -52,6 +53,10 @@ class GradientEngine {
     // With grad: the job yields H·direction instead of the gradient, H the Hessian of the
     // summed loss (Network::hvp; dense parameters, CPU only).
     const T* direction = nullptr;
+    // With direction: optional states, one per chunk (chunks()), kept between products at
+    // the same params and pass (Network::hvp). Jobs of one run() that share states must
+    // find them ready.
+    HvpState<T>* hvp_states = nullptr;
   };
   struct GroupResult {
     std::vector<double> grad;  // Σ of per-sample loss gradients (empty without grad jobs)
@@ -69,7 +74,11 @@ class GradientEngine {
   ThreadPool& pool() const { return *pool_; }
 
   const Dataset& data() const { return *data_; }
+  /// The chunks a pass over the data is cut into, and the samples of chunk c.
+  std::size_t chunks() const { return (data_->size + chunk_ - 1) / chunk_; }
+  std::size_t chunk_samples(std::size_t c) const { return std::min(chunk_, data_->size - c * chunk_); }
   const ModelSpec& spec() const { return net_.spec(); }
+  const Network<T>& network() const { return net_; }
   const Network<T>& equi_network() const { return equi_net_; }
   const Device& device() const { return device_; }
   /// The GPU engine (benchmarks); null on the CPU.
