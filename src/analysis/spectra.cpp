@@ -82,25 +82,34 @@ RestrictedEigen single_vector(Restricted& op, std::size_t k, const LanczosOption
 }
 
 /// Makes the columns of W orthonormal and orthogonal to Q's first `cur` columns: block
-/// classical Gram–Schmidt, twice, then Gram–Schmidt within W, twice. A column that (nearly)
-/// vanishes, being already in the span, is replaced by a random vector of the subspace.
+/// classical Gram–Schmidt against Q, then Gram–Schmidt within W, each column projected a
+/// second time only where the first pass cancelled more than 1/√2 of its norm ("twice is
+/// enough"). Each pass reads the whole basis, which costs more than the small eigenproblems
+/// of a step. A column that (nearly) vanishes, being already in the span, is replaced by a
+/// random vector of the subspace.
 void orthonormalise(Mat& W, const Mat& Q, Index cur, Restricted& op, Rng& rng) {
+  const double twice = std::sqrt(0.5);
   const Eigen::VectorXd before = W.colwise().norm();
-  for (int pass = 0; pass < 2; ++pass) {
-    if (cur) W.noalias() -= Q.leftCols(cur) * (Q.leftCols(cur).transpose() * W);
-    for (Index j = 0; j < W.cols(); ++j) {
-      for (int attempt = 0;; ++attempt) {
-        for (int again = 0; again < 2; ++again)
-          if (j) W.col(j).noalias() -= W.leftCols(j) * (W.leftCols(j).transpose() * W.col(j));
-        const double norm = W.col(j).norm();
-        if (norm > 1e-10 * std::max(before(j), 1e-300)) {
-          W.col(j) /= norm;
-          break;
-        }
-        EQAUG_CHECK(attempt < 8, "block Lanczos: no new direction left in the subspace");
-        random_vector(op, rng, W.col(j).data());
-        if (cur) W.col(j) -= Q.leftCols(cur) * (Q.leftCols(cur).transpose() * W.col(j));
+  if (cur) W.noalias() -= Q.leftCols(cur) * (Q.leftCols(cur).transpose() * W);
+  for (Index j = 0; j < W.cols(); ++j) {
+    double ref = before(j);
+    for (int attempt = 0;; ++attempt) {
+      auto w = W.col(j);
+      if (j) w.noalias() -= W.leftCols(j) * (W.leftCols(j).transpose() * w);
+      double norm = w.norm();
+      if (norm < twice * ref) {
+        if (cur) w.noalias() -= Q.leftCols(cur) * (Q.leftCols(cur).transpose() * w);
+        if (j) w.noalias() -= W.leftCols(j) * (W.leftCols(j).transpose() * w);
+        norm = w.norm();
       }
+      if (norm > 1e-10 * ref && norm > 0) {
+        w /= norm;
+        break;
+      }
+      EQAUG_CHECK(attempt < 8, "block Lanczos: no new direction left in the subspace");
+      random_vector(op, rng, w.data());
+      ref = w.norm();
+      if (cur) w.noalias() -= Q.leftCols(cur) * (Q.leftCols(cur).transpose() * w);
     }
   }
 }
