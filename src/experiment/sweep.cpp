@@ -500,6 +500,11 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     held = shared_files();
     manifest = current_manifest();
     json entry = {{"run", k}, {"wall_s", wall}, {"finished", utc_now_iso()}};
+    for (const auto& sr : result)  // where the run's time went, per strategy
+      entry["phase_s"][sr.strategy.name()] = {{"passes", sr.seconds.passes},
+                                              {"gradients", sr.seconds.gradients},
+                                              {"measures", sr.seconds.measures},
+                                              {"updates", sr.seconds.updates}};
     if (sharded) entry["shard"] = shard_name;
     manifest["runs"].push_back(entry);
     {

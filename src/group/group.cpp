@@ -54,18 +54,23 @@ std::size_t tuple_count(std::size_t degree, std::size_t order) {
 Permutation Permutation::on_tuples(std::size_t order) const {
   if (order == 1) return *this;
   const std::size_t n = size();
-  const std::size_t count = tuple_count(n, order);
+  tuple_count(n, order);  // refuses more than kMaxSites tuples
   Permutation p;
-  p.image_.resize(count);
-  // Build tuple images digit by digit: image of (t_0..t_{k-1}) = (g t_0 .. g t_{k-1}).
-  for (std::size_t s = 0; s < count; ++s) {
-    std::size_t rest = s, img = 0, place = 1;
-    for (std::size_t j = 0; j < order; ++j) {
-      img += image_[rest % n] * place;
-      rest /= n;
-      place *= n;
+  if (order == 0) {
+    p.image_.assign(1, 0);  // the single empty tuple
+    return p;
+  }
+  // Tuple (t_0..t_{k-1}) has index Σ t_j n^j and image (g t_0 .. g t_{k-1}): the table for
+  // k digits is n copies of the table for k − 1, the copy for t_{k-1} shifted by g t_{k-1} n^{k-1}.
+  p.image_ = image_;
+  std::size_t place = n;
+  for (std::size_t j = 1; j < order; ++j, place *= n) {
+    std::vector<std::uint32_t> next(place * n);
+    for (std::size_t t = 0; t < n; ++t) {
+      const auto shift = static_cast<std::uint32_t>(image_[t] * place);
+      for (std::size_t r = 0; r < place; ++r) next[t * place + r] = p.image_[r] + shift;
     }
-    p.image_[s] = static_cast<std::uint32_t>(img);
+    p.image_ = std::move(next);
   }
   return p;
 }

@@ -81,7 +81,8 @@ Pass make_pass(const Dataset& data, const std::vector<Permutation>& elements,
   return p;
 }
 
-std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& group, const Dataset& data, Rng& rng) {
+std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& group, const Dataset& data, Rng& rng,
+                                      ThreadPool* pool) {
   std::vector<Pass> passes;
   if (s.exact) {
     // One pass per element, the same element for every sample.
@@ -94,15 +95,21 @@ std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& grou
     return passes;
   }
   if (s.batch == 0) throw Error("minibatch size must be positive");
-  for (std::size_t l = 0; l < s.passes; ++l) {
-    std::vector<Permutation> elements;
-    std::vector<std::size_t> element_of(data.size);
+  // Every element first, in order from the one stream; then the tables (Perm: 25 000
+  // elements a step, each acting on 100 node pairs).
+  std::vector<std::vector<Permutation>> elements(s.passes);
+  std::vector<std::vector<std::size_t>> element_of(s.passes, std::vector<std::size_t>(data.size));
+  for (std::size_t l = 0; l < s.passes; ++l)
     for (std::size_t i = 0; i < data.size; ++i) {
-      if (s.per == AugPer::Sample || i % s.batch == 0) elements.push_back(group.sample(rng));
-      element_of[i] = elements.size() - 1;
+      if (s.per == AugPer::Sample || i % s.batch == 0) elements[l].push_back(group.sample(rng));
+      element_of[l][i] = elements[l].size() - 1;
     }
-    passes.push_back(make_pass(data, elements, element_of));
-  }
+  passes.resize(s.passes);
+  auto build = [&](std::size_t l, std::size_t) { passes[l] = make_pass(data, elements[l], element_of[l]); };
+  if (pool)
+    pool->parallel_for(s.passes, build);
+  else
+    for (std::size_t l = 0; l < s.passes; ++l) build(l, 0);
   return passes;
 }
 

@@ -1,6 +1,7 @@
 #include "eqaug/train/trainer.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include "eqaug/core/error.hpp"
 
@@ -172,10 +173,17 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       // Groups: 0 = what the strategy descends (its gradient), 1 = Aug's un-augmented risk.
       std::vector<Pass> aug_passes;
       std::vector<typename GradientEngine<T>::Job> jobs;
+      PhaseSeconds& seconds = out[k].seconds;
+      auto clock = std::chrono::steady_clock::now();
+      auto lap = [&clock](double& phase) {
+        const auto now = std::chrono::steady_clock::now();
+        phase += std::chrono::duration<double>(now - clock).count();
+        clock = now;
+      };
       if (st.augments()) {
         // AugPen draws what Aug draws, so that the penalty is the only difference.
         Rng rng = augmentation_rng(opts_.seed, run_index, step, Mode::Aug);
-        aug_passes = augmentation_passes(st, *spec.group(), data, rng);
+        aug_passes = augmentation_passes(st, *spec.group(), data, rng, &engine_->pool());
         for (const auto& p : aug_passes) jobs.push_back({a.data(), &p, !last, 0});
         jobs.push_back({a.data(), &identity, false, 1});
       } else if (state[k].structured) {
@@ -183,7 +191,9 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       } else {
         jobs.push_back({a.data(), &identity, !last, 0});
       }
+      lap(seconds.passes);
       auto results = engine_->run(jobs, 2);
+      lap(seconds.gradients);
       auto& desc = results[0];
       const auto& risk = st.augments() ? results[1] : desc;
       EpochRecord rec =
@@ -194,6 +204,7 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       out[k].records.push_back(std::move(rec));
       if (std::find(opts_.snapshot_steps.begin(), opts_.snapshot_steps.end(), step) != opts_.snapshot_steps.end())
         out[k].snapshots.emplace_back(step, std::vector<double>(a.begin(), a.end()));
+      lap(seconds.measures);
       if (last) continue;
 
       std::vector<double>& g = desc.grad;
@@ -227,6 +238,7 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
         for_each_index(pool, a.size(), [&](std::size_t p) { a[p] -= static_cast<T>(opts_.lr * g[p]); });
       }
       engine_->recycle(std::move(g));
+      lap(seconds.updates);
     }
     if (progress) progress(step, out);
   }

@@ -165,6 +165,21 @@ TEST(ImageTraining, AugmentationPerBatchMovesImageAndMasksByTheSameElement) {
     ASSERT_EQ(p.element_of.size(), 10u);
     for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(p.element_of[i], i / 4);
   }
+  // Tables built in parallel: the same passes, per minibatch and per sample.
+  for (AugPer per : {AugPer::Batch, AugPer::Sample}) {
+    s.per = per;
+    Rng r1(2), r2(2);
+    ThreadPool pool(2);
+    const auto serial = augmentation_passes(s, *g, d, r1);
+    const auto parallel = augmentation_passes(s, *g, d, r2, &pool);
+    ASSERT_EQ(serial.size(), parallel.size());
+    for (std::size_t l = 0; l < serial.size(); ++l) {
+      EXPECT_EQ(serial[l].in_sites, parallel[l].in_sites);
+      EXPECT_EQ(serial[l].tgt_sites, parallel[l].tgt_sites);
+      EXPECT_EQ(serial[l].element_of, parallel[l].element_of);
+    }
+    EXPECT_EQ(r1.next_u64(), r2.next_u64());  // the same draws from the stream
+  }
 }
 
 }  // namespace

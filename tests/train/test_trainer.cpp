@@ -91,7 +91,14 @@ TEST(TrainerStrategies, RecordsAndSubspaceBehaviour) {
     // All start at the same point: same nominal risk at step 0.
     EXPECT_NEAR(r0.loss, runs[0].records[0].loss, 1e-14);
     EXPECT_EQ(std::isnan(r0.loss_aug), runs[k].strategy.mode != Mode::Aug);
+    // Where the time went: every phase measured, and only Aug draws passes.
+    const auto& t = runs[k].seconds;
+    EXPECT_GT(t.gradients, 0.0) << k;
+    EXPECT_GT(t.measures, 0.0) << k;
+    EXPECT_GT(t.updates, 0.0) << k;
+    EXPECT_GE(t.passes, 0.0) << k;
   }
+  EXPECT_GT(runs[1].seconds.passes, 0.0);
   // Equi: exactly in E at every step, per layer too; orbit and dense agree.
   for (std::size_t k : {2u, 3u}) {
     for (const auto& rec : runs[k].records) {

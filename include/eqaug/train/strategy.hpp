@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "eqaug/core/thread_pool.hpp"
 #include "eqaug/data/dataset.hpp"
 
 namespace eqaug {
@@ -68,7 +69,9 @@ Pass make_pass(const Dataset& data, const std::vector<Permutation>& elements,
 
 /// The passes an Aug strategy descends at one step: L random passes (elements drawn
 /// from `rng`, per sample or per minibatch of `batch` consecutive samples), or one pass
-/// per group element when exact.
-std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& group, const Dataset& data, Rng& rng);
+/// per group element when exact. With a pool, the passes' site tables are built in
+/// parallel once every element is drawn (in the same order: the same passes).
+std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& group, const Dataset& data, Rng& rng,
+                                      ThreadPool* pool = nullptr);
 
 }  // namespace eqaug

@@ -37,8 +37,17 @@ struct EpochRecord {
   std::vector<double> dist_init_layer, dist_E_layer;
 };
 
+/// Where a strategy's time went over a run, in seconds of wall time.
+struct PhaseSeconds {
+  double passes = 0;     // drawing the augmentation passes (group elements and their tables)
+  double gradients = 0;  // GradientEngine::run: risks and gradients, on the CPU or the GPU
+  double measures = 0;   // distances to E and to A⁰ (and the snapshots)
+  double updates = 0;    // the step: scaling, penalty, projection or E coordinates, A −= ηg
+};
+
 struct StrategyRun {
   Strategy strategy;
+  PhaseSeconds seconds;
   std::vector<EpochRecord> records;
   std::vector<double> final_params;
   std::vector<std::pair<std::size_t, std::vector<double>>> snapshots;  // (step, A at that step)
