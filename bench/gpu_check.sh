@@ -75,6 +75,9 @@ import json, sys
 m = json.load(open(sys.argv[2]))
 runs = m.get("runs", [])
 print(f"{sys.argv[1]}: device {m.get('device', {}).get('name')} | run wall_s " + ", ".join(f"{r['wall_s']:.2f}" for r in runs))
+for r in runs:  # where each strategy's time went (s): passes, gradients (GPU), distances, updates
+    for mode, t in r.get("phase_s", {}).items():
+        print(f"  run {r['run']} {mode:6s} " + "  ".join(f"{k} {v:.3f}" for k, v in t.items()))
 PY
 }
 
