@@ -1,7 +1,7 @@
 #include "eqaug/analysis/spectra.hpp"
 
-// Eigen's dense products on n × basis blocks (n = the parameters) through OpenBLAS, which
-// uses every core: the block solver's Gram–Schmidt, Rayleigh–Ritz and restarts.
+// Eigen's dense products on n × basis blocks (n = the parameters) through OpenBLAS's
+// kernels: the block solver's Gram–Schmidt, Rayleigh–Ritz and restarts.
 #define EIGEN_USE_BLAS
 #include <Spectra/SymEigsSolver.h>
 #include <Eigen/Core>

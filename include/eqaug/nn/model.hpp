@@ -126,7 +126,7 @@ struct ChunkStats {
 /// What Hessian-vector products at fixed parameters and data share, for one chunk: the
 /// activations and the loss gradients of the primal passes, where the R-passes read them.
 /// The first Network::hvp given a state fills it; later ones (other directions) skip the
-/// primal forward and backward passes, which are more than a third of a product's work.
+/// primal forward and backward passes, about a third of a product's work (Perm: 60 → 41 ms).
 /// The products do not change by a bit.
 template <typename T>
 struct HvpState {
