@@ -148,8 +148,10 @@ RestrictedEigen block(Restricted& op, std::size_t k, const LanczosOptions& o) {
     Mat R = HQ.leftCols(cur) * Y;
     R.noalias() -= Q.leftCols(cur) * (Y * theta.head(nr).asDiagonal());
     const Eigen::VectorXd res = R.colwise().norm();
-    bool done = cur >= K;
-    for (Index i = 0; i < std::min(K, nr); ++i) done = done && res(i) <= tolerance(theta(i), o.tol);
+    std::size_t converged = 0;
+    for (Index i = 0; i < std::min(K, nr); ++i) converged += res(i) <= tolerance(theta(i), o.tol);
+    const bool done = static_cast<Index>(converged) == K;
+    if (o.progress) o.progress(op.products, converged, theta(0));
     if (done || restarts > o.max_restarts) {
       out.converged = done;
       for (Index i = 0; i < std::min(K, nr); ++i) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <sstream>
 
@@ -124,12 +125,27 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
                                          analysis::available_memory_bytes());
   analysis::LanczosOptions lanczos_perp = lanczos;
   lanczos_perp.block = perp_block;
+  // A line every 15 s while an eigenproblem runs (Perm's Monte-Carlo E⊥ takes minutes).
+  std::string working;  // what is being computed, for the progress line
+  auto last_line = std::chrono::steady_clock::now();
+  auto progress = [&](std::size_t products, std::size_t converged, double smallest) {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last_line).count() < 15) return;
+    last_line = now;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "    %s: %zu products, %zu of %zu converged, smallest so far %.5g\n",
+                  working.c_str(), products, converged, opts.k, smallest);
+    log << buf << std::flush;
+  };
+  if (show) lanczos.progress = lanczos_perp.progress = progress;
   const std::vector<Pass> nominal(1);
   std::vector<HessianRow> rows;
   for (const auto& run : runs) {
     for (const auto& [step, a] : run.snapshots) {
       const double dist = run.records.at(step).dist_E;
       const auto t0 = std::chrono::steady_clock::now();
+      last_line = t0;
+      working = run.strategy.name() + " step " + std::to_string(step) + ", Hess R^eq on E";
       // ∇²R^eq on E, at the equivariant model nearest to A_t.
       std::vector<double> pa = a;
       spec->project(pa.data());
@@ -149,6 +165,8 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
         mc.passes = opts.samples;
         Rng rng = Rng::stream(cfg.train.seed, "hessian", {opts.run, step, r});
         const auto passes = augmentation_passes(opts.exact ? exact_aug : mc, *group, data, rng);
+        working = run.strategy.name() + " step " + std::to_string(step) + ", Hess R^aug on E-perp" +
+                  (reps > 1 ? " (estimate " + std::to_string(r + 1) + "/" + std::to_string(reps) + ")" : "");
         const auto e =
             analysis::smallest_on_E_perp(*spec, analysis::risk_hessian(engine, a, passes), opts.k, lanczos_perp);
         values.push_back(e.values);

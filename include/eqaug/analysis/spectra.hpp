@@ -47,6 +47,9 @@ struct LanczosOptions {
   // basis and its image take 2 · ncv vectors of memory).
   std::size_t ncv = 0;
   std::size_t max_restarts = 10000;
+  // Thick: called after every block with the products so far, the wanted pairs converged so
+  // far and the smallest Ritz value (progress of long computations).
+  std::function<void(std::size_t products, std::size_t converged, double smallest)> progress;
 };
 
 /// The k smallest eigenvalues of H on E: of Bᵀ H B in E's orthonormal orbit coordinates.
