@@ -78,6 +78,49 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
       throw Error("--hessian-exact: " + group->name() + " is too large to average over every element; use " +
                   "--hessian-samples M");
   }
+  // On E one vector per product. On E⊥ the exact ∇²R^aug at a point of E commutes with the
+  // group, so its eigenvalues come in multiplets (the standard representation of S_5 gives
+  // four equal smallest ones on the 5-node Perm): a single Krylov vector finds some of the
+  // copies only through rounding (three of the four there), a block of k finds the k
+  // smallest with their multiplicities for about the same products (144 against 138). A
+  // Monte-Carlo average splits the multiplets, and blocks there cost more products (372
+  // against 205 for b = 3 on Perm).
+  const std::size_t perp_block = opts.block ? opts.block : opts.exact && !opts.spectra ? opts.k : 1;
+  analysis::LanczosOptions lanczos;
+  lanczos.tol = opts.tol;
+  lanczos.solver = opts.spectra ? analysis::LanczosSolver::Spectra : analysis::LanczosSolver::Thick;
+  lanczos.ncv = opts.ncv ? std::max(opts.ncv, std::max(2 * opts.k + 10, opts.k + 2 * perp_block))
+                         : lanczos_basis(spec->num_params(), opts.k, perp_block, opts.spectra,
+                                         analysis::available_memory_bytes());
+  {
+    // The basis is allocated before the first product: refuse one that cannot fit.
+    const std::size_t vectors = opts.spectra ? lanczos.ncv : 2 * lanczos.ncv;  // thick: the basis and its image
+    const double need = static_cast<double>(vectors) * static_cast<double>(spec->num_params()) * sizeof(double);
+    const double free = static_cast<double>(analysis::available_memory_bytes());
+    if (free > 0 && need > free) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "--ncv %zu: the Lanczos basis of %zu parameters takes %.1f GB, more than the %.1f GB of free "
+                    "memory; lower --ncv (at least 2k + 10) and --k",
+                    lanczos.ncv, spec->num_params(), need / 1e9, free / 1e9);
+      throw Error(buf);
+    }
+  }
+  analysis::LanczosOptions lanczos_perp = lanczos;
+  lanczos_perp.block = perp_block;
+  // A line every 15 s while an eigenproblem runs (Perm's Monte-Carlo E⊥ takes minutes).
+  std::string working;  // what is being computed, for the progress line
+  auto last_line = std::chrono::steady_clock::now();
+  auto progress = [&](std::size_t products, std::size_t converged, double smallest) {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last_line).count() < 15) return;
+    last_line = now;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "    %s: %zu products, %zu of %zu converged, smallest so far %.5g\n",
+                  working.c_str(), products, converged, opts.k, smallest);
+    log << buf << std::flush;
+  };
+  if (show) lanczos.progress = lanczos_perp.progress = progress;
   // Everything that can fail is checked; now OUT.
   if (fs::exists(opts.out / "manifest.json"))
     throw Error("--out: '" + opts.out.string() +
@@ -109,35 +152,6 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
     s.exact = true;
     return s;
   }();
-  // On E one vector per product. On E⊥ the exact ∇²R^aug at a point of E commutes with the
-  // group, so its eigenvalues come in multiplets (the standard representation of S_5 gives
-  // four equal smallest ones on the 5-node Perm): a single Krylov vector finds some of the
-  // copies only through rounding (three of the four there), a block of k finds the k
-  // smallest with their multiplicities for about the same products (144 against 138). A
-  // Monte-Carlo average splits the multiplets, and blocks there cost more products (372
-  // against 205 for b = 3 on Perm).
-  const std::size_t perp_block = opts.block ? opts.block : opts.exact && !opts.spectra ? opts.k : 1;
-  analysis::LanczosOptions lanczos;
-  lanczos.tol = opts.tol;
-  lanczos.solver = opts.spectra ? analysis::LanczosSolver::Spectra : analysis::LanczosSolver::Thick;
-  lanczos.ncv = opts.ncv ? std::max(opts.ncv, std::max(2 * opts.k + 10, opts.k + 2 * perp_block))
-                         : lanczos_basis(spec->num_params(), opts.k, perp_block, opts.spectra,
-                                         analysis::available_memory_bytes());
-  analysis::LanczosOptions lanczos_perp = lanczos;
-  lanczos_perp.block = perp_block;
-  // A line every 15 s while an eigenproblem runs (Perm's Monte-Carlo E⊥ takes minutes).
-  std::string working;  // what is being computed, for the progress line
-  auto last_line = std::chrono::steady_clock::now();
-  auto progress = [&](std::size_t products, std::size_t converged, double smallest) {
-    const auto now = std::chrono::steady_clock::now();
-    if (std::chrono::duration<double>(now - last_line).count() < 15) return;
-    last_line = now;
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "    %s: %zu products, %zu of %zu converged, smallest so far %.5g\n",
-                  working.c_str(), products, converged, opts.k, smallest);
-    log << buf << std::flush;
-  };
-  if (show) lanczos.progress = lanczos_perp.progress = progress;
   const std::vector<Pass> nominal(1);
   std::vector<HessianRow> rows;
   for (const auto& run : runs) {

@@ -358,6 +358,16 @@ TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
   EXPECT_NE(spectra_block.output.find("--block 2: Spectra's Lanczos (--spectra) takes one vector at a time"),
             std::string::npos)
       << spectra_block.output;
+  // A basis that cannot fit in memory (2 · 10 000 vectors of 33.6 M parameters): refused
+  // before any product, with the sizes.
+  const auto huge =
+      cli("hessian perm --set 'model.layers[0].channels=2048' --set data.samples=10 --set train.chunk=1 --ncv 10000 "
+          "--out " +
+          (dir / "b").string());
+  EXPECT_EQ(huge.code, 2);
+  EXPECT_NE(huge.output.find("--ncv 10000: the Lanczos basis of 33589280 parameters takes 5374.3 GB"),
+            std::string::npos)
+      << huge.output;
   const auto bad = cli(small + "--steps 0,x --out " + (dir / "b").string());
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.output.find("--steps: expected"), std::string::npos) << bad.output;
