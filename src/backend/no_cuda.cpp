@@ -20,6 +20,10 @@ int device_count(std::string* why) {
 }
 DeviceInfo device_info(int) { unavailable(); }
 
+// Complete, so that the members' destructors compile when the constructor throws.
+template <typename T>
+struct DenseEngine<T>::Impl {};
+
 template <typename T>
 DenseEngine<T>::DenseEngine(const ModelDesc&, const T*, const T*, std::size_t, int, bool) {
   unavailable();
