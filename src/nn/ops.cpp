@@ -1,9 +1,9 @@
 #include "eqaug/nn/ops.hpp"
+#include "eqaug/nn/site_ops.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <utility>
 
 #include "eqaug/core/blas.hpp"
 
@@ -37,57 +37,20 @@ void leaky_relu_backward(const T* y, const T* gy, T* gx, std::size_t n, T slope)
   for (std::size_t i = 0; i < n; ++i) gx[i] = y[i] > T(0) ? gy[i] : slope * gy[i];
 }
 
-/// Mean and 1/σ (σ = sqrt(biased variance + eps)) across the C channels at one site: the
-/// values x[c·S] for c < C. Shared by the forward, backward and R-operator of layer norm.
-template <typename T>
-std::pair<double, double> channel_moments(const T* x, std::size_t C, std::size_t S, double eps) {
-  double mean = 0.0;
-  for (std::size_t c = 0; c < C; ++c) mean += static_cast<double>(x[c * S]);
-  mean /= static_cast<double>(C);
-  double var = 0.0;
-  for (std::size_t c = 0; c < C; ++c) {
-    const double d = static_cast<double>(x[c * S]) - mean;
-    var += d * d;
-  }
-  var /= static_cast<double>(C);  // biased, as in layer normalisation
-  return {mean, 1.0 / std::sqrt(var + eps)};
-}
-
 template <typename T>
 void layer_norm_forward(const T* x, T* y, std::size_t batch, std::size_t C, std::size_t S, double eps) {
-  for (std::size_t b = 0; b < batch; ++b) {
-    const T* xb = x + b * C * S;
-    T* yb = y + b * C * S;
-    for (std::size_t s = 0; s < S; ++s) {
-      const auto [mean, inv] = channel_moments(xb + s, C, S, eps);
-      for (std::size_t c = 0; c < C; ++c)
-        yb[c * S + s] = static_cast<T>((static_cast<double>(xb[c * S + s]) - mean) * inv);
-    }
-  }
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t s = 0; s < S; ++s) site::layer_norm_forward(x + b * C * S + s, y + b * C * S + s, C, S, eps);
 }
 
 template <typename T>
 void layer_norm_backward(const T* x, const T* y, const T* gy, T* gx, std::size_t batch, std::size_t C, std::size_t S,
                          double eps) {
-  // gx = (gy − mean(gy) − y·mean(gy·y)) / σ, with σ recomputed from x.
-  for (std::size_t b = 0; b < batch; ++b) {
-    const std::size_t base = b * C * S;
+  for (std::size_t b = 0; b < batch; ++b)
     for (std::size_t s = 0; s < S; ++s) {
-      const double inv = channel_moments(x + base + s, C, S, eps).second;
-      double mg = 0.0, mgy = 0.0;
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t i = base + c * S + s;
-        mg += static_cast<double>(gy[i]);
-        mgy += static_cast<double>(gy[i]) * static_cast<double>(y[i]);
-      }
-      mg /= static_cast<double>(C);
-      mgy /= static_cast<double>(C);
-      for (std::size_t c = 0; c < C; ++c) {
-        const std::size_t i = base + c * S + s;
-        gx[i] = static_cast<T>((static_cast<double>(gy[i]) - mg - static_cast<double>(y[i]) * mgy) * inv);
-      }
+      const std::size_t at = b * C * S + s;
+      site::layer_norm_backward(x + at, y + at, gy + at, gx + at, C, S, eps);
     }
-  }
 }
 
 template <typename T>
@@ -127,39 +90,13 @@ template <typename T>
 ChunkStats softmax_cross_entropy(const T* z, const T* y, std::size_t batch, std::size_t C, std::size_t S, T* gz) {
   ChunkStats st;
   const double inv_s = 1.0 / static_cast<double>(S);
-  for (std::size_t b = 0; b < batch; ++b) {
-    const T* zb = z + b * C * S;
-    const T* yb = y + b * C * S;
+  for (std::size_t b = 0; b < batch; ++b)
     for (std::size_t s = 0; s < S; ++s) {
-      double zmax = -std::numeric_limits<double>::infinity();
-      std::size_t arg_z = 0, arg_y = 0;
-      for (std::size_t c = 0; c < C; ++c) {
-        const double zc = static_cast<double>(zb[c * S + s]);
-        if (zc > zmax) {
-          zmax = zc;
-          arg_z = c;
-        }
-        if (yb[c * S + s] > yb[arg_y * S + s]) arg_y = c;
-      }
-      double sum = 0.0;
-      for (std::size_t c = 0; c < C; ++c) sum += std::exp(static_cast<double>(zb[c * S + s]) - zmax);
-      const double lse = zmax + std::log(sum);
-      double ysum = 0.0, loss = 0.0;
-      for (std::size_t c = 0; c < C; ++c) {
-        const double yc = static_cast<double>(yb[c * S + s]);
-        loss -= yc * (static_cast<double>(zb[c * S + s]) - lse);
-        ysum += yc;
-      }
-      st.loss_sum += loss * inv_s;
-      st.correct += arg_z == arg_y ? 1.0 : 0.0;
-      if (gz)
-        for (std::size_t c = 0; c < C; ++c) {
-          const double p = std::exp(static_cast<double>(zb[c * S + s]) - lse);
-          // d/dz_c of −Σ y log softmax = p_c Σ y − y_c (Σ y = 1 for a distribution).
-          gz[b * C * S + c * S + s] = static_cast<T>((p * ysum - static_cast<double>(yb[c * S + s])) * inv_s);
-        }
+      const std::size_t at = b * C * S + s;
+      const auto r = site::softmax_cross_entropy(z + at, y + at, C, S, inv_s, gz ? gz + at : nullptr);
+      st.loss_sum += r.loss * inv_s;
+      st.correct += r.correct ? 1.0 : 0.0;
     }
-  }
   st.predictions = static_cast<double>(batch * S);
   return st;
 }
@@ -193,7 +130,7 @@ void layer_norm_rop_backward(const T* x, const T* y, const T* gy, const T* rx, c
     const std::size_t base = b * C * S;
     for (std::size_t s = 0; s < S; ++s) {
       auto at = [&](const T* a, std::size_t c) { return static_cast<double>(a[base + c * S + s]); };
-      const double inv = channel_moments(x + base + s, C, S, eps).second;  // the forward's σ, to the bit
+      const double inv = site::channel_moments(x + base + s, C, S, eps).inv;  // the forward's σ, to the bit
       double m_g = 0, m_yg = 0, m_rg = 0, m_yrg = 0, m_yrx = 0, m_ryg = 0;
       for (std::size_t c = 0; c < C; ++c) {
         m_g += at(gy, c);

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "eqaug/core/error.hpp"
+#include "eqaug/nn/site_ops.hpp"
 
 namespace eqaug::cuda {
 
@@ -93,24 +94,14 @@ __global__ void tanh_backward(const T* y, const T* gy, T* gx, std::size_t n) {
   if (i < n) gx[i] = gy[i] * (T(1) - y[i] * y[i]);
 }
 
-/// One thread per (sample, site): normalise across the C channels, in double as on the CPU.
+/// One thread per (sample, site): normalise across the C channels, in double, by the CPU's
+/// arithmetic (nn/site_ops.hpp).
 template <typename T>
 __global__ void layer_norm_forward(const T* x, T* y, std::size_t batch, std::size_t C, std::size_t S, double eps) {
   const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
   if (i >= batch * S) return;
-  const std::size_t b = i / S, s = i % S, base = b * C * S + s;
-  double mean = 0.0;
-  for (std::size_t c = 0; c < C; ++c) mean += static_cast<double>(x[base + c * S]);
-  mean /= static_cast<double>(C);
-  double var = 0.0;
-  for (std::size_t c = 0; c < C; ++c) {
-    const double d = static_cast<double>(x[base + c * S]) - mean;
-    var += d * d;
-  }
-  var /= static_cast<double>(C);
-  const double inv = 1.0 / sqrt(var + eps);
-  for (std::size_t c = 0; c < C; ++c)
-    y[base + c * S] = static_cast<T>((static_cast<double>(x[base + c * S]) - mean) * inv);
+  const std::size_t at = (i / S) * C * S + i % S;
+  site::layer_norm_forward(x + at, y + at, C, S, eps);
 }
 
 template <typename T>
@@ -118,28 +109,8 @@ __global__ void layer_norm_backward(const T* x, const T* y, const T* gy, T* gx, 
                                     std::size_t S, double eps) {
   const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
   if (i >= batch * S) return;
-  const std::size_t b = i / S, s = i % S, base = b * C * S + s;
-  double mean = 0.0;
-  for (std::size_t c = 0; c < C; ++c) mean += static_cast<double>(x[base + c * S]);
-  mean /= static_cast<double>(C);
-  double var = 0.0;
-  for (std::size_t c = 0; c < C; ++c) {
-    const double d = static_cast<double>(x[base + c * S]) - mean;
-    var += d * d;
-  }
-  var /= static_cast<double>(C);
-  const double inv = 1.0 / sqrt(var + eps);
-  double mg = 0.0, mgy = 0.0;
-  for (std::size_t c = 0; c < C; ++c) {
-    mg += static_cast<double>(gy[base + c * S]);
-    mgy += static_cast<double>(gy[base + c * S]) * static_cast<double>(y[base + c * S]);
-  }
-  mg /= static_cast<double>(C);
-  mgy /= static_cast<double>(C);
-  for (std::size_t c = 0; c < C; ++c) {
-    const std::size_t k = base + c * S;
-    gx[k] = static_cast<T>((static_cast<double>(gy[k]) - mg - static_cast<double>(y[k]) * mgy) * inv);
-  }
+  const std::size_t at = (i / S) * C * S + i % S;
+  site::layer_norm_backward(x + at, y + at, gy + at, gx + at, C, S, eps);
 }
 
 /// One thread per sample: its loss and correct count (summed on the host in sample order)
@@ -170,36 +141,12 @@ __global__ void softmax_cross_entropy(const T* z, const T* y, std::size_t batch,
   const std::size_t b = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
   if (b >= batch) return;
   const double inv_s = 1.0 / static_cast<double>(S);
-  const T* zb = z + b * C * S;
-  const T* yb = y + b * C * S;
   double total = 0.0, ok = 0.0;
   for (std::size_t s = 0; s < S; ++s) {
-    double zmax = -INFINITY;
-    std::size_t arg_z = 0, arg_y = 0;
-    for (std::size_t c = 0; c < C; ++c) {
-      const double zc = static_cast<double>(zb[c * S + s]);
-      if (zc > zmax) {
-        zmax = zc;
-        arg_z = c;
-      }
-      if (yb[c * S + s] > yb[arg_y * S + s]) arg_y = c;
-    }
-    double sum = 0.0;
-    for (std::size_t c = 0; c < C; ++c) sum += exp(static_cast<double>(zb[c * S + s]) - zmax);
-    const double lse = zmax + log(sum);
-    double ysum = 0.0, l = 0.0;
-    for (std::size_t c = 0; c < C; ++c) {
-      const double yc = static_cast<double>(yb[c * S + s]);
-      l -= yc * (static_cast<double>(zb[c * S + s]) - lse);
-      ysum += yc;
-    }
-    total += l * inv_s;
-    ok += arg_z == arg_y ? 1.0 : 0.0;
-    if (gz)
-      for (std::size_t c = 0; c < C; ++c) {
-        const double pc = exp(static_cast<double>(zb[c * S + s]) - lse);
-        gz[b * C * S + c * S + s] = static_cast<T>((pc * ysum - static_cast<double>(yb[c * S + s])) * inv_s);
-      }
+    const std::size_t at = b * C * S + s;
+    const auto r = site::softmax_cross_entropy(z + at, y + at, C, S, inv_s, gz ? gz + at : nullptr);
+    total += r.loss * inv_s;
+    ok += r.correct ? 1.0 : 0.0;
   }
   loss[b] = total;
   correct[b] = ok;
