@@ -2,7 +2,8 @@
 // pass over the whole data set in float64 at the run's A⁰ (in E), all threads, for Perm at
 // full size and the small Rot preset; the same engine, jobs and chunks for both. HvpKept:
 // the products after the first at the same point, with the primal passes kept (HvpState),
-// as Lanczos runs them. Run: `build/eqaug_bench --benchmark_filter=Hvp|Gradient64`.
+// as Lanczos runs them; HvpKept32 the same in float32 (mixed-precision Lanczos's basis).
+// Run: `build/eqaug_bench --benchmark_filter='Hvp|Gradient64'`.
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -46,14 +47,16 @@ Setup& setup(const std::string& name, const std::string& scale) {
 
 enum class Product { Gradient, Hvp, HvpKept };
 
+template <typename T>
 void pass(benchmark::State& state, const std::string& name, const std::string& scale, Product what) {
   auto& s = setup(name, scale);
   ThreadPool pool(ThreadPool::available_cores());
-  GradientEngine<double> engine(*s.spec, s.data, s.cfg.json.at("data").value("input_shift", 0.0), s.cfg.chunk, pool);
+  GradientEngine<T> engine(*s.spec, s.data, s.cfg.json.at("data").value("input_shift", 0.0), s.cfg.chunk, pool);
   const Pass identity;
-  GradientEngine<double>::Job job{s.a.data(), &identity, true, 0};
-  std::vector<HvpState<double>> states(engine.chunks());
-  if (what != Product::Gradient) job.direction = s.v.data();
+  const std::vector<T> a(s.a.begin(), s.a.end()), v(s.v.begin(), s.v.end());
+  typename GradientEngine<T>::Job job{a.data(), &identity, true, 0};
+  std::vector<HvpState<T>> states(engine.chunks());
+  if (what != Product::Gradient) job.direction = v.data();
   if (what == Product::HvpKept) job.hvp_states = states.data();
   engine.recycle(std::move(engine.run({job}, 1)[0].grad));  // warm-up
   for (auto _ : state) {
@@ -64,18 +67,21 @@ void pass(benchmark::State& state, const std::string& name, const std::string& s
   state.counters["samples"] = static_cast<double>(s.data.size);
 }
 
-void BM_PermGradient64(benchmark::State& s) { pass(s, "perm", "full", Product::Gradient); }
-void BM_PermHvp64(benchmark::State& s) { pass(s, "perm", "full", Product::Hvp); }
-void BM_PermHvpKept64(benchmark::State& s) { pass(s, "perm", "full", Product::HvpKept); }
-void BM_RotSmallGradient64(benchmark::State& s) { pass(s, "rot", "small", Product::Gradient); }
-void BM_RotSmallHvp64(benchmark::State& s) { pass(s, "rot", "small", Product::Hvp); }
-void BM_RotSmallHvpKept64(benchmark::State& s) { pass(s, "rot", "small", Product::HvpKept); }
+void BM_PermGradient64(benchmark::State& s) { pass<double>(s, "perm", "full", Product::Gradient); }
+void BM_PermHvp64(benchmark::State& s) { pass<double>(s, "perm", "full", Product::Hvp); }
+void BM_PermHvpKept64(benchmark::State& s) { pass<double>(s, "perm", "full", Product::HvpKept); }
+// float32 products: the mixed-precision Lanczos builds its Krylov space with them.
+void BM_PermHvpKept32(benchmark::State& s) { pass<float>(s, "perm", "full", Product::HvpKept); }
+void BM_RotSmallGradient64(benchmark::State& s) { pass<double>(s, "rot", "small", Product::Gradient); }
+void BM_RotSmallHvp64(benchmark::State& s) { pass<double>(s, "rot", "small", Product::Hvp); }
+void BM_RotSmallHvpKept64(benchmark::State& s) { pass<double>(s, "rot", "small", Product::HvpKept); }
 
 }  // namespace
 
 BENCHMARK(BM_PermGradient64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(BM_PermHvp64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(BM_PermHvpKept64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
+BENCHMARK(BM_PermHvpKept32)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(BM_RotSmallGradient64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(BM_RotSmallHvp64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 BENCHMARK(BM_RotSmallHvpKept64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);

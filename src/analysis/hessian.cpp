@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "eqaug/core/error.hpp"
 
@@ -22,29 +23,40 @@ std::size_t available_memory_bytes() {
   return pages > 0 && size > 0 ? static_cast<std::size_t>(pages) * static_cast<std::size_t>(size) : 0;
 }
 
-std::size_t hessian_cache_bytes(const GradientEngine<double>& engine, std::size_t passes) {
+template <typename T>
+std::size_t hessian_cache_bytes(const GradientEngine<T>& engine, std::size_t passes) {
   std::size_t per_pass = 0;
   for (std::size_t c = 0; c < engine.chunks(); ++c)
-    per_pass += engine.network().hvp_state_size(engine.chunk_samples(c)) * sizeof(double);
+    per_pass += engine.network().hvp_state_size(engine.chunk_samples(c)) * sizeof(T);
   return per_pass * passes;
 }
 
-SymmetricOperator risk_hessian(GradientEngine<double>& engine, const std::vector<double>& a,
-                               const std::vector<Pass>& passes, std::size_t cache_bytes) {
+template <typename T>
+SymmetricOperator risk_hessian(GradientEngine<T>& engine, const std::vector<T>& a, const std::vector<Pass>& passes,
+                               std::size_t cache_bytes) {
   EQAUG_CHECK(a.size() == engine.spec().num_params(), "parameter vector of the wrong size");
   EQAUG_CHECK(!passes.empty(), "a risk needs at least one pass");
   const std::size_t P = a.size(), chunks = engine.chunks();
   if (cache_bytes == kAutoCache) cache_bytes = available_memory_bytes() / 2;
-  auto states = std::make_shared<std::vector<HvpState<double>>>();
+  auto states = std::make_shared<std::vector<HvpState<T>>>();
   if (hessian_cache_bytes(engine, passes.size()) <= cache_bytes) states->resize(passes.size() * chunks);
   return [&engine, &a, &passes, P, chunks, states](const double* x, double* y, std::size_t count) {
+    // The directions in the engine's precision.
+    std::vector<T> rounded;
+    const T* dir = nullptr;
+    if constexpr (std::is_same_v<T, double>) {
+      dir = x;
+    } else {
+      rounded.assign(x, x + P * count);
+      dir = rounded.data();
+    }
     // Products [j0, j1) in one run: a job per product and pass, summed per product.
     auto products = [&](std::size_t j0, std::size_t j1) {
-      std::vector<GradientEngine<double>::Job> jobs;
+      std::vector<typename GradientEngine<T>::Job> jobs;
       for (std::size_t j = j0; j < j1; ++j)
         for (std::size_t p = 0; p < passes.size(); ++p) {
-          GradientEngine<double>::Job job{a.data(), &passes[p], true, j - j0};
-          job.direction = x + j * P;
+          typename GradientEngine<T>::Job job{a.data(), &passes[p], true, j - j0};
+          job.direction = dir + j * P;
           if (!states->empty()) job.hvp_states = states->data() + p * chunks;
           jobs.push_back(job);
         }
@@ -66,5 +78,12 @@ SymmetricOperator risk_hessian(GradientEngine<double>& engine, const std::vector
     }
   };
 }
+
+template std::size_t hessian_cache_bytes(const GradientEngine<float>&, std::size_t);
+template std::size_t hessian_cache_bytes(const GradientEngine<double>&, std::size_t);
+template SymmetricOperator risk_hessian(GradientEngine<float>&, const std::vector<float>&, const std::vector<Pass>&,
+                                        std::size_t);
+template SymmetricOperator risk_hessian(GradientEngine<double>&, const std::vector<double>&, const std::vector<Pass>&,
+                                        std::size_t);
 
 }  // namespace eqaug::analysis

@@ -22,6 +22,14 @@ double norm(const std::vector<double>& v) {
   return std::sqrt(s);
 }
 
+/// `count` augmentation passes (a random element per sample) over the case's data.
+std::vector<Pass> random_passes(const testing::Case& c, std::size_t count, Rng& rng) {
+  Strategy s;
+  s.mode = Mode::Aug;
+  s.passes = count;
+  return augmentation_passes(s, *c.group, c.data, rng);
+}
+
 std::vector<double> random_vector(std::size_t n, Rng& rng) {
   std::vector<double> v(n);
   for (auto& x : v) x = rng.normal();
@@ -36,10 +44,7 @@ TEST(HessianVectorProducts, MatchFiniteDifferencesOfTheGradientForEveryLayerAndL
     const auto a = c.spec->draw_init(rng);
     const auto v = random_vector(a.size(), rng);
     // Two passes (identity and a moved one): the product of the averaged risk.
-    Strategy s;
-    s.mode = Mode::Aug;
-    s.passes = 1;
-    auto passes = augmentation_passes(s, *c.group, c.data, rng);
+    auto passes = random_passes(c, 1, rng);
     passes.insert(passes.begin(), Pass{});
     std::vector<double> hv(a.size());
     analysis::risk_hessian(engine, a, passes)(v.data(), hv.data(), 1);
@@ -116,10 +121,7 @@ TEST(HessianVectorProducts, KeptPrimalPassesGiveTheSameBits) {
     Rng rng(24);
     const auto a = c.spec->draw_init(rng);
     const std::size_t P = a.size();
-    Strategy s;
-    s.mode = Mode::Aug;
-    s.passes = 2;
-    const auto passes = augmentation_passes(s, *c.group, c.data, rng);
+    const auto passes = random_passes(c, 2, rng);
     const auto kept = analysis::risk_hessian(engine, a, passes);
     const auto recomputed = analysis::risk_hessian(engine, a, passes, 0);
     EXPECT_GT(analysis::hessian_cache_bytes(engine, passes.size()), 0u);
@@ -132,6 +134,35 @@ TEST(HessianVectorProducts, KeptPrimalPassesGiveTheSameBits) {
       recomputed(x.data() + (count - 1) * P, y3.data(), 1);  // one product of the block alone
       EXPECT_TRUE(std::equal(y3.begin(), y3.end(), y1.begin() + static_cast<std::ptrdiff_t>((count - 1) * P)))
           << c.name;
+    }
+  }
+}
+
+TEST(HessianVectorProducts, InFloat32AgreeWithFloat64ToItsRounding) {
+  // The mixed-precision Lanczos builds its basis with float32 products: the same operator
+  // (same passes, kept primal passes) to float32's rounding, on blocks as on single products.
+  for (const auto& c : testing::cases()) {
+    ThreadPool pool(2);
+    GradientEngine<double> engine(*c.spec, c.data, -0.5, 3, pool);
+    GradientEngine<float> engine32(*c.spec, c.data, -0.5, 3, pool);
+    Rng rng(25);
+    const auto a = c.spec->draw_init(rng);
+    const std::vector<float> a32(a.begin(), a.end());
+    const std::size_t P = a.size();
+    const auto passes = random_passes(c, 2, rng);
+    const auto h64 = analysis::risk_hessian(engine, a, passes);
+    const auto h32 = analysis::risk_hessian(engine32, a32, passes);
+    EXPECT_EQ(2 * analysis::hessian_cache_bytes(engine32, passes.size()),
+              analysis::hessian_cache_bytes(engine, passes.size()));
+    for (std::size_t count : {2, 1}) {
+      const auto x = random_vector(P * count, rng);
+      std::vector<double> y64(P * count), y32(P * count);
+      h64(x.data(), y64.data(), count);
+      h32(x.data(), y32.data(), count);
+      std::vector<double> diff(P * count);
+      for (std::size_t i = 0; i < diff.size(); ++i) diff[i] = y32[i] - y64[i];
+      EXPECT_GT(norm(diff), 0.0) << c.name;  // float32 indeed
+      EXPECT_LE(norm(diff), 1e-4 * norm(y64)) << c.name << " block of " << count;
     }
   }
 }
