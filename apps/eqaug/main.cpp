@@ -533,6 +533,13 @@ int main(int argc, char** argv) {
                    "come in multiplets, as the exact Hess R^aug's do at A in E (default: k with --hessian-exact, "
                    "else 1)")
       ->check(CLI::Range(1, 64));
+  hesscmd
+      ->add_option("--products", hopt.products,
+                   "Hessian-vector products: mixed (float32 ones, at half the cost, build the Lanczos basis until "
+                   "the k pairs meet --tol or float32's accuracy; float64 ones then start from those vectors and "
+                   "certify every value and residual; needs --tol 1e-7 or more) or f64 (all float64) (default: "
+                   "mixed where --tol is 1e-7 or more, else f64; f64 with --spectra)")
+      ->check(CLI::IsMember({"mixed", "f64"}));
   hesscmd->add_flag("--spectra", hopt.spectra,
                     "Spectra's implicitly restarted Lanczos instead of the thick-restart solver, as a cross-check "
                     "(default: off)");

@@ -29,6 +29,7 @@ struct Restricted {
   std::function<void(const double*, double*, std::size_t)> apply;
   std::function<void(double*)> into;
   std::size_t products = 0, blocks = 0;
+  bool rough = false;  // float32 products (mixed precision's first stage)
   void operator()(const double* x, double* y, std::size_t count) {
     apply(x, y, count);
     products += count;
@@ -130,16 +131,32 @@ RestrictedEigen block(Restricted& op, std::size_t k, const LanczosOptions& o) {
   Rng rng(1);
   Mat W(n, b);
   for (Index j = 0; j < b; ++j) random_vector(op, rng, W.col(j).data());
+  if (!o.start.empty()) {  // the start vectors make the first block (random ones fill it to b)
+    const Index s = std::min<Index>(static_cast<Index>(o.start.size()), m - b);
+    Mat S(n, std::max(s, b));
+    for (Index j = 0; j < S.cols(); ++j) {
+      if (j >= s) {
+        S.col(j) = W.col(j - s);
+        continue;
+      }
+      const auto& v = o.start[static_cast<std::size_t>(j)];
+      EQAUG_CHECK(static_cast<Index>(v.size()) == n, "Lanczos start vector of the wrong size");
+      S.col(j) = Eigen::Map<const Eigen::VectorXd>(v.data(), n);
+      if (op.into) op.into(S.col(j).data());
+    }
+    W = std::move(S);
+  }
   Index cur = 0;
   std::size_t restarts = 0;
   RestrictedEigen out;
   for (;;) {
     orthonormalise(W, Q, cur, op, rng);
-    Q.middleCols(cur, b) = W;
-    op(W.data(), HQ.col(cur).data(), static_cast<std::size_t>(b));
-    T.block(0, cur, cur + b, b).noalias() = Q.leftCols(cur + b).transpose() * HQ.middleCols(cur, b);
-    T.block(cur, 0, b, cur) = T.block(0, cur, cur, b).transpose();
-    cur += b;
+    const Index w = W.cols();
+    Q.middleCols(cur, w) = W;
+    op(W.data(), HQ.col(cur).data(), static_cast<std::size_t>(w));
+    T.block(0, cur, cur + w, w).noalias() = Q.leftCols(cur + w).transpose() * HQ.middleCols(cur, w);
+    T.block(cur, 0, w, cur) = T.block(0, cur, cur, w).transpose();
+    cur += w;
     const Mat Ts = 0.5 * (T.topLeftCorner(cur, cur) + T.topLeftCorner(cur, cur).transpose());
     Eigen::SelfAdjointEigenSolver<Mat> ritz(Ts);
     const Eigen::VectorXd& theta = ritz.eigenvalues();
@@ -148,24 +165,32 @@ RestrictedEigen block(Restricted& op, std::size_t k, const LanczosOptions& o) {
     Mat R = HQ.leftCols(cur) * Y;
     R.noalias() -= Q.leftCols(cur) * (Y * theta.head(nr).asDiagonal());
     const Eigen::VectorXd res = R.colwise().norm();
+    // Within tol, or within the products' own rounding (‖H‖ ≥ the extreme Ritz values).
+    const double floor = o.noise * std::max(std::abs(theta(0)), std::abs(theta(cur - 1)));
+    const auto ok = [&](Index i) { return res(i) <= std::max(tolerance(theta(i), o.tol), floor); };
     std::size_t converged = 0;
-    for (Index i = 0; i < std::min(K, nr); ++i) converged += res(i) <= tolerance(theta(i), o.tol);
+    for (Index i = 0; i < std::min(K, nr); ++i) converged += ok(i);
     const bool done = static_cast<Index>(converged) == K;
-    if (o.progress) o.progress(op.products, converged, theta(0));
+    if (o.progress) o.progress(op.products, converged, theta(0), op.rough);
     if (done || restarts > o.max_restarts) {
       out.converged = done;
       for (Index i = 0; i < std::min(K, nr); ++i) {
         out.values.push_back(theta(i));
         out.residuals.push_back(res(i));
       }
+      if (const Index nv = std::min<Index>(static_cast<Index>(o.vectors), cur); nv > 0) {
+        const Mat V = Q.leftCols(cur) * ritz.eigenvectors().leftCols(nv);
+        for (Index j = 0; j < nv; ++j) out.vectors.emplace_back(V.col(j).data(), V.col(j).data() + n);
+      }
       return out;
     }
     // The next block: residuals of the lowest unconverged pairs first.
     std::vector<Index> pick;
     for (Index i = 0; i < nr && static_cast<Index>(pick.size()) < b; ++i)
-      if (res(i) > tolerance(theta(i), o.tol)) pick.push_back(i);
+      if (!ok(i)) pick.push_back(i);
     for (Index i = 0; i < nr && static_cast<Index>(pick.size()) < b; ++i)
-      if (res(i) <= tolerance(theta(i), o.tol)) pick.push_back(i);
+      if (ok(i)) pick.push_back(i);
+    W.resize(n, b);
     for (Index j = 0; j < b; ++j) W.col(j) = R.col(pick[static_cast<std::size_t>(j)]);
     if (cur + b > m) {  // thick restart: the lowest Ritz vectors and their images
       const Index keep = std::max<Index>(nr, m / 2);
@@ -182,7 +207,12 @@ RestrictedEigen block(Restricted& op, std::size_t k, const LanczosOptions& o) {
   }
 }
 
-RestrictedEigen smallest(Restricted& op, std::size_t k, const LanczosOptions& o) {
+/// Restricts an operator on L to the subspace (the operator must outlive the result).
+using Restrictor = std::function<Restricted(const SymmetricOperator&)>;
+
+RestrictedEigen smallest(const Restrictor& restrict, const SymmetricOperator& H, SymmetricOperator rough, std::size_t k,
+                         const LanczosOptions& o) {
+  Restricted op = restrict(H);
   const auto n = static_cast<std::size_t>(op.n);
   if (n == 0) return {};
   k = std::min(k, n > 1 ? n - 1 : n);
@@ -190,33 +220,64 @@ RestrictedEigen smallest(Restricted& op, std::size_t k, const LanczosOptions& o)
     throw Error("restricted spectrum: the subspace has dimension " + std::to_string(n) + ", too small for Lanczos");
   if (o.solver == LanczosSolver::Spectra && o.block > 1)
     throw Error("Spectra's Lanczos takes one vector at a time: use the thick-restart solver for blocks");
-  auto r = o.solver == LanczosSolver::Spectra ? single_vector(op, k, o) : block(op, k, o);
+  if (o.solver == LanczosSolver::Spectra && rough)
+    throw Error("mixed-precision products need the thick-restart solver; Spectra's uses float64 products only");
+  if (o.solver == LanczosSolver::Spectra) {
+    auto r = single_vector(op, k, o);
+    r.products = op.products;
+    r.blocks = op.blocks;
+    return r;
+  }
+  LanczosOptions fine = o;
+  std::size_t rough_products = 0;
+  // A pair's tolerance is tol · |θ| ≤ tol · ‖H‖, float32 products are accurate to
+  // kFloat32Noise · ‖H‖ at best: for tol < kFloat32Noise no pair could meet tol in float32,
+  // and refining from float32's floor costs about as many float64 products as Lanczos from
+  // scratch.
+  if (rough && o.tol < kFloat32Noise) rough = nullptr;
+  if (rough) {  // the Krylov space from float32 products, then float64 from its Ritz vectors
+    LanczosOptions first = o;
+    first.vectors = k;
+    first.noise = std::max(o.noise, kFloat32Noise);
+    first.max_restarts = std::min<std::size_t>(o.max_restarts, 8);  // in case float32 stalls above kFloat32Noise
+    Restricted op32 = restrict(rough);
+    op32.rough = true;
+    fine.start = block(op32, k, first).vectors;
+    rough_products = op32.products;
+    op32 = {};
+    rough = nullptr;  // frees the float32 operator's kept passes before the float64 ones fill
+  }
+  auto r = block(op, k, fine);
   r.products = op.products;
   r.blocks = op.blocks;
+  r.rough_products = rough_products;
   return r;
 }
 
 }  // namespace
 
 RestrictedEigen smallest_on_E(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,
-                              const LanczosOptions& options) {
+                              const LanczosOptions& options, SymmetricOperator rough) {
   const std::size_t P = spec.num_params(), D = spec.dim_E();
-  Restricted op;
-  op.n = static_cast<Index>(D);
-  op.apply = [&, P, D](const double* c, double* y, std::size_t count) {
-    std::vector<double> a(P * count), ha(P * count);
-    for (std::size_t j = 0; j < count; ++j) spec.from_coords(c + j * D, a.data() + j * P);
-    H(a.data(), ha.data(), count);
-    for (std::size_t j = 0; j < count; ++j) {
-      const auto hc = spec.to_coords(ha.data() + j * P);
-      std::copy(hc.begin(), hc.end(), y + j * D);
-    }
+  const Restrictor restrict = [&spec, P, D](const SymmetricOperator& h) {
+    Restricted op;
+    op.n = static_cast<Index>(D);
+    op.apply = [&spec, &h, P, D](const double* c, double* y, std::size_t count) {
+      std::vector<double> a(P * count), ha(P * count);
+      for (std::size_t j = 0; j < count; ++j) spec.from_coords(c + j * D, a.data() + j * P);
+      h(a.data(), ha.data(), count);
+      for (std::size_t j = 0; j < count; ++j) {
+        const auto hc = spec.to_coords(ha.data() + j * P);
+        std::copy(hc.begin(), hc.end(), y + j * D);
+      }
+    };
+    return op;
   };
-  return smallest(op, k, options);
+  return smallest(restrict, H, std::move(rough), k, options);
 }
 
 RestrictedEigen smallest_on_E_perp(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,
-                                   const LanczosOptions& options) {
+                                   const LanczosOptions& options, SymmetricOperator rough) {
   const std::size_t P = spec.num_params();
   const auto perp = [&spec, P](double* x) {  // x ← x − Π_E x
     std::vector<double> p(x, x + P);
@@ -226,16 +287,19 @@ RestrictedEigen smallest_on_E_perp(const ModelSpec& spec, const SymmetricOperato
   // P⊥ H P⊥ from start vectors in E⊥: every Lanczos vector is then a combination of vectors
   // of E⊥ (each product ends with P⊥), so the null space E of this operator never enters
   // and needs no shift — no estimate of ‖H‖, and the spectrum to resolve is H's own.
-  Restricted op;
-  op.n = static_cast<Index>(P);
-  op.into = perp;
-  op.apply = [&, P](const double* x, double* y, std::size_t count) {
-    std::vector<double> px(x, x + P * count);
-    for (std::size_t j = 0; j < count; ++j) perp(px.data() + j * P);
-    H(px.data(), y, count);
-    for (std::size_t j = 0; j < count; ++j) perp(y + j * P);
+  const Restrictor restrict = [perp, P](const SymmetricOperator& h) {
+    Restricted op;
+    op.n = static_cast<Index>(P);
+    op.into = perp;
+    op.apply = [perp, &h, P](const double* x, double* y, std::size_t count) {
+      std::vector<double> px(x, x + P * count);
+      for (std::size_t j = 0; j < count; ++j) perp(px.data() + j * P);
+      h(px.data(), y, count);
+      for (std::size_t j = 0; j < count; ++j) perp(y + j * P);
+    };
+    return op;
   };
-  return smallest(op, k, options);
+  return smallest(restrict, H, std::move(rough), k, options);
 }
 
 }  // namespace eqaug::analysis

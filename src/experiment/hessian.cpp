@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -52,6 +53,20 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
   if (opts.k == 0) throw Error("--k: at least one eigenvalue");
   if (opts.spectra && opts.block > 1)
     throw Error("--block " + std::to_string(opts.block) + ": Spectra's Lanczos (--spectra) takes one vector at a time");
+  if (opts.spectra && opts.products == "mixed")
+    throw Error(
+        "--products mixed needs the thick-restart solver: Spectra's Lanczos (--spectra) takes float64 "
+        "products only");
+  if (opts.products == "mixed" && opts.tol < analysis::kFloat32Noise) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "--products mixed: --tol %g asks for residuals below float32's accuracy (%g of the Hessian's "
+                  "norm); use --tol %g or more, or --products f64",
+                  opts.tol, analysis::kFloat32Noise, analysis::kFloat32Noise);
+    throw Error(buf);
+  }
+  const bool mixed =
+      opts.products == "mixed" || (opts.products.empty() && !opts.spectra && opts.tol >= analysis::kFloat32Noise);
   if (!opts.exact && (opts.samples == 0 || opts.repeats == 0))
     throw Error("--hessian-samples and --repeats must be positive");
   std::vector<Strategy> trajectories;
@@ -111,13 +126,13 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
   // A line every 15 s while an eigenproblem runs (Perm's Monte-Carlo E⊥ takes minutes).
   std::string working;  // what is being computed, for the progress line
   auto last_line = std::chrono::steady_clock::now();
-  auto progress = [&](std::size_t products, std::size_t converged, double smallest) {
+  auto progress = [&](std::size_t products, std::size_t converged, double smallest, bool rough) {
     const auto now = std::chrono::steady_clock::now();
     if (std::chrono::duration<double>(now - last_line).count() < 15) return;
     last_line = now;
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "    %s: %zu products, %zu of %zu converged, smallest so far %.5g\n",
-                  working.c_str(), products, converged, opts.k, smallest);
+    char buf[192];
+    std::snprintf(buf, sizeof buf, "    %s: %zu %s products, %zu of %zu converged, smallest so far %.5g\n",
+                  working.c_str(), products, rough ? "float32" : "float64", converged, opts.k, smallest);
     log << buf << std::flush;
   };
   if (show) lanczos.progress = lanczos_perp.progress = progress;
@@ -132,7 +147,11 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
   fs::create_directories(opts.out);
 
   ThreadPool pool(ThreadPool::available_cores());
-  GradientEngine<double> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
+  const double shift = cfg.json.at("data").value("input_shift", 0.0);
+  GradientEngine<double> engine(*spec, data, shift, cfg.chunk, pool);
+  // Mixed precision: the same products in float32, for the Krylov spaces.
+  std::unique_ptr<GradientEngine<float>> engine32;
+  if (mixed) engine32 = std::make_unique<GradientEngine<float>>(*spec, data, shift, cfg.chunk, pool);
   TrainOptions train = cfg.train;
   train.strategies = trajectories;
   train.epochs = steps.back();
@@ -163,7 +182,12 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
       // ∇²R^eq on E, at the equivariant model nearest to A_t.
       std::vector<double> pa = a;
       spec->project(pa.data());
-      const auto eq = analysis::smallest_on_E(*spec, analysis::risk_hessian(engine, pa, nominal), opts.k, lanczos);
+      const std::vector<float> pa32(pa.begin(), pa.end()), a32(a.begin(), a.end());
+      const auto rough = [&](const std::vector<float>& at, const std::vector<Pass>& passes) {
+        return mixed ? analysis::risk_hessian(*engine32, at, passes) : analysis::SymmetricOperator{};
+      };
+      const auto eq = analysis::smallest_on_E(*spec, analysis::risk_hessian(engine, pa, nominal), opts.k, lanczos,
+                                              rough(pa32, nominal));
       for (std::size_t i = 0; i < eq.values.size(); ++i)
         rows.push_back(
             {run.strategy.name(), step, "eq_on_E", i, eq.values[i], eq.residuals[i], 0.0, dist, eq.converged});
@@ -171,7 +195,7 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
       std::vector<std::vector<double>> values;
       std::vector<double> worst_residual(opts.k, 0.0);
       bool converged = true;
-      std::size_t products = 0;
+      std::size_t products = 0, products32 = 0;
       const std::size_t reps = opts.exact ? 1 : opts.repeats;
       for (std::size_t r = 0; r < reps; ++r) {
         Strategy mc;
@@ -181,13 +205,14 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
         const auto passes = augmentation_passes(opts.exact ? exact_aug : mc, *group, data, rng);
         working = run.strategy.name() + " step " + std::to_string(step) + ", Hess R^aug on E-perp" +
                   (reps > 1 ? " (estimate " + std::to_string(r + 1) + "/" + std::to_string(reps) + ")" : "");
-        const auto e =
-            analysis::smallest_on_E_perp(*spec, analysis::risk_hessian(engine, a, passes), opts.k, lanczos_perp);
+        const auto e = analysis::smallest_on_E_perp(*spec, analysis::risk_hessian(engine, a, passes), opts.k,
+                                                    lanczos_perp, rough(a32, passes));
         values.push_back(e.values);
         for (std::size_t i = 0; i < e.residuals.size() && i < opts.k; ++i)
           worst_residual[i] = std::max(worst_residual[i], e.residuals[i]);
         converged = converged && e.converged;
         products += e.products;
+        products32 += e.rough_products;
       }
       for (std::size_t i = 0; i < values[0].size(); ++i) {
         double mean = 0, var = 0;
@@ -202,13 +227,16 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
         });
         if (it == rows.rend()) continue;
         const HessianRow& first = *it;
-        char buf[256];
+        const auto count = [mixed](std::size_t n64, std::size_t n32) {
+          return mixed ? std::to_string(n32) + " float32 + " + std::to_string(n64) + " float64" : std::to_string(n64);
+        };
+        char buf[384];
         std::snprintf(buf, sizeof buf,
                       "  %s step %zu: |A-PA| %.3g; smallest on E %.4g; smallest on E-perp %.4g +- %.2g (%s); "
-                      "Hessian-vector products: %zu on E, %zu on E-perp; %.1f s\n",
+                      "Hessian-vector products: %s on E, %s on E-perp; %.1f s\n",
                       run.strategy.name().c_str(), step, dist, eq.values.empty() ? NAN : eq.values[0], first.eigenvalue,
                       first.stderr_, stability(first.eigenvalue, std::max(first.stderr_, first.residual)).c_str(),
-                      eq.products, products,
+                      count(eq.products, eq.rough_products).c_str(), count(products, products32).c_str(),
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         log << buf << std::flush;
       }
@@ -236,6 +264,9 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
                {"lanczos_tol", opts.tol},
                {"lanczos", {{"solver", opts.spectra ? "spectra (implicitly restarted)" : "thick-restart block"},
                             {"block_on_Eperp", perp_block},
+                            {"products", mixed ? "mixed: float32 products build the basis, float64 products refine "
+                                                 "and certify the values and residuals"
+                                               : "float64"},
                             {"ncv", lanczos.ncv}}},
                {"finished", io::utc_now_iso()}};
   // The whole drift of each trajectory, step by step, for the figure.

@@ -7,9 +7,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "eqaug/analysis/spectra.hpp"
+#include "eqaug/core/error.hpp"
 #include "eqaug/core/rng.hpp"
 #include "eqaug/group/group.hpp"
 #include "eqaug/nn/model.hpp"
@@ -36,19 +39,34 @@ Eigen::MatrixXd dense(std::size_t rows, std::size_t cols, const std::function<vo
   return m;
 }
 
+/// A random symmetric operator on L (Wigner: a semicircle spectrum), optionally perturbed.
+struct RandomSymmetric {
+  Eigen::MatrixXd h;
+  explicit RandomSymmetric(std::size_t P, std::uint64_t seed) : h(P, P) {
+    Rng rng(seed);
+    for (std::size_t i = 0; i < P; ++i)
+      for (std::size_t j = 0; j <= i; ++j) h(i, j) = h(j, i) = rng.normal();
+  }
+  SymmetricOperator op(double perturbation = 0, std::uint64_t seed = 0) const {
+    Eigen::MatrixXd m = h;
+    if (perturbation > 0) {  // a fixed symmetric error of relative size `perturbation`
+      RandomSymmetric e(static_cast<std::size_t>(h.rows()), seed);
+      m += perturbation * h.norm() / e.h.norm() * e.h;
+    }
+    return [m](const double* x, double* y, std::size_t count) {
+      const auto n = m.rows(), c = static_cast<Eigen::Index>(count);
+      Eigen::Map<Eigen::MatrixXd>(y, n, c) = m * Eigen::Map<const Eigen::MatrixXd>(x, n, c);
+    };
+  }
+};
+
 TEST(RestrictedSpectra, MatchDenseEigenvaluesOnEAndEPerp) {
   const auto g = symmetric_group(4);
   const ModelSpec spec = small_model(g);
   const std::size_t P = spec.num_params(), D = spec.dim_E();
-  // A random symmetric H on L.
-  Rng rng(3);
-  Eigen::MatrixXd h(P, P);
-  for (std::size_t i = 0; i < P; ++i)
-    for (std::size_t j = 0; j <= i; ++j) h(i, j) = h(j, i) = rng.normal();
-  const SymmetricOperator H = [&](const double* x, double* y, std::size_t count) {
-    const auto n = static_cast<Eigen::Index>(P), c = static_cast<Eigen::Index>(count);
-    Eigen::Map<Eigen::MatrixXd>(y, n, c) = h * Eigen::Map<const Eigen::MatrixXd>(x, n, c);
-  };
+  const RandomSymmetric random(P, 3);
+  const Eigen::MatrixXd& h = random.h;
+  const auto H = random.op();
   // B: E's orthonormal basis as columns; Q: a basis of E⊥ from the complement projector.
   const Eigen::MatrixXd B = dense(P, D, [&](const double* c, double* a) { spec.from_coords(c, a); });
   ASSERT_NEAR((B.transpose() * B - Eigen::MatrixXd::Identity(D, D)).norm(), 0.0, 1e-12);
@@ -113,6 +131,81 @@ TEST(RestrictedSpectra, BlockSolverResolvesAMultipleEigenvalue) {
   ASSERT_EQ(p.values.size(), 4u);
   for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(p.values[i], -2.0, 1e-10) << i;
   EXPECT_NEAR(p.values[3], 1.0, 1e-10);
+}
+
+TEST(RestrictedSpectra, StartVectorsThatAreEigenvectorsConvergeInTheFirstBlock) {
+  const auto g = symmetric_group(4);
+  const ModelSpec spec = small_model(g);
+  const RandomSymmetric h(spec.num_params(), 5);
+  const auto H = h.op();
+  LanczosOptions o;
+  o.vectors = 3;
+  const auto first = smallest_on_E_perp(spec, H, 3, o);
+  ASSERT_TRUE(first.converged);
+  ASSERT_EQ(first.vectors.size(), 3u);
+  for (const auto& v : first.vectors) {  // unit vectors of E⊥
+    std::vector<double> pv(v);
+    spec.project(pv.data());
+    EXPECT_NEAR(Eigen::Map<const Eigen::VectorXd>(v.data(), static_cast<Eigen::Index>(v.size())).norm(), 1.0, 1e-12);
+    EXPECT_LT(Eigen::Map<const Eigen::VectorXd>(pv.data(), static_cast<Eigen::Index>(pv.size())).norm(), 1e-12);
+  }
+  o.start = first.vectors;
+  const auto again = smallest_on_E_perp(spec, H, 3, o);
+  ASSERT_TRUE(again.converged);
+  EXPECT_EQ(again.products, 3u);
+  EXPECT_EQ(again.blocks, 1u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(again.values[i], first.values[i], 1e-10);
+  // A block wider than the start vectors is filled with random ones.
+  o.block = 4;
+  const auto wide = smallest_on_E_perp(spec, H, 3, o);
+  ASSERT_TRUE(wide.converged);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(wide.values[i], first.values[i], 1e-10);
+  o.start.assign(1, std::vector<double>(5, 1.0));
+  EXPECT_THROW(smallest_on_E_perp(spec, H, 3, o), std::logic_error);  // a caller's bug
+}
+
+TEST(RestrictedSpectra, MixedPrecisionValuesAreTheFloat64OperatorsWhateverTheRoughOne) {
+  // The rough operator only chooses where the float64 Lanczos starts: values and residuals
+  // are H's to tol, whether `rough` is H to float32's rounding (its Ritz vectors are then
+  // H's eigenvectors to tol, and the first float64 block certifies them) or off by 1e-3
+  // (float64 products refine further). On E and on E⊥.
+  const auto g = symmetric_group(4);
+  const ModelSpec spec = small_model(g);
+  const RandomSymmetric h(spec.num_params(), 9);
+  const auto H = h.op();
+  LanczosOptions o;
+  o.tol = 1e-6;
+  const auto plain_E = smallest_on_E(spec, H, 3, o), plain_perp = smallest_on_E_perp(spec, H, 3, o);
+  EXPECT_EQ(plain_perp.rough_products, 0u);
+  for (const double error : {1e-9, 1e-3}) {
+    const auto on_E = smallest_on_E(spec, H, 3, o, h.op(error, 11));
+    const auto on_perp = smallest_on_E_perp(spec, H, 3, o, h.op(error, 12));
+    for (const auto* r : {&on_E, &on_perp}) {
+      const auto& plain = r == &on_E ? plain_E : plain_perp;
+      ASSERT_TRUE(r->converged) << error;
+      EXPECT_GT(r->rough_products, 3u) << error;
+      for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_NEAR(r->values[i], plain.values[i], 2e-6 * std::abs(plain.values[i])) << error << " " << i;
+        EXPECT_LE(r->residuals[i], 1e-6 * std::abs(r->values[i])) << error << " " << i;
+      }
+    }
+    if (error < 1e-6) {
+      EXPECT_EQ(on_perp.products, 3u);
+    } else {
+      EXPECT_GT(on_perp.products, 3u);
+    }
+  }
+  // A tolerance that no pair could meet in float32 (below kFloat32Noise): float64 Lanczos
+  // alone, from the same random start as without `rough`.
+  o.tol = 1e-10;
+  const auto fine = smallest_on_E_perp(spec, H, 3, o);
+  const auto mixed = smallest_on_E_perp(spec, H, 3, o, h.op(1e-9, 13));
+  EXPECT_EQ(mixed.rough_products, 0u);
+  EXPECT_EQ(mixed.values, fine.values);
+  EXPECT_EQ(mixed.products, fine.products);
+  LanczosOptions spectra;
+  spectra.solver = LanczosSolver::Spectra;
+  EXPECT_THROW(smallest_on_E_perp(spec, H, 3, spectra, h.op(1e-8, 1)), Error);
 }
 
 TEST(RestrictedSpectra, ConverseOfProposition3Fails) {

@@ -311,10 +311,11 @@ TEST(CliWorkflow, ShardsShareOneResultsFolder) {
 // Monte-Carlo one has; the folder is refused a second time without --force and reported.
 TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
   const auto dir = temp_dir("hessian");
-  const std::string small =
+  const std::string base =
       "hessian perm --set group.n=4 --set 'data.clusters=[2,2]' --set data.samples=40 "
       "--set model.layers[0].channels=3 --set model.layers[2].channels=4 --set model.layers[5].channels=3 "
       "--epochs 3 --k 2 --no-plot ";
+  const std::string small = base + "--tol 1e-6 ";  // within float32's reach: mixed-precision products
   const auto exact =
       cli(small + "--steps 0,3 --modes aug,augpen --penalty 5 --hessian-exact --out " + (dir / "e").string());
   ASSERT_EQ(exact.code, 0) << exact.output;
@@ -330,6 +331,7 @@ TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
   const auto info = nlohmann::json::parse(eqaug::io::read_file(dir / "e" / "hessian.json"));
   EXPECT_EQ(info["hessian_aug"], "exact: every group element");
   EXPECT_EQ(info["penalty"], 5.0);
+  EXPECT_EQ(info["lanczos"]["products"].get<std::string>().substr(0, 6), "mixed:");
   const std::string drift = eqaug::io::read_file(dir / "e" / "drift.csv");
   EXPECT_EQ(drift.substr(0, drift.find('\n')), "trajectory,step,dist_E,dist_init,loss");
   EXPECT_NE(drift.find("augpen,2,"), std::string::npos) << drift;  // every step, not only the examined ones
@@ -339,12 +341,14 @@ TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
   const auto mc = cli(small + "--steps 3 --hessian-samples 3 --repeats 2 --out " + (dir / "m").string());
   ASSERT_EQ(mc.code, 0) << mc.output;
   EXPECT_EQ(cli("report --no-plot " + (dir / "m").string()).code, 0);
-  // The thick-restart solver with blocks, and Spectra's, find the same spectra.
+  // The thick-restart solver with blocks or float64 products only, and Spectra's, find the
+  // same spectra as the default (mixed-precision products).
   auto eigenvalue = [](const std::string& table, const std::string& row) {
     const auto at = table.find(row);
     return at == std::string::npos ? NAN : std::stod(table.substr(at + row.size()));
   };
-  for (const std::string solver : {"--block 3", "--spectra"}) {
+  EXPECT_NE(exact.output.find(" float32 + "), std::string::npos) << exact.output;
+  for (const std::string solver : {"--block 3", "--spectra", "--products f64"}) {
     const auto alt = cli(small + "--steps 0,3 --modes aug,augpen --penalty 5 --hessian-exact --force " + solver +
                          " --out " + (dir / "s").string());
     ASSERT_EQ(alt.code, 0) << alt.output;
@@ -353,6 +357,15 @@ TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
       EXPECT_NEAR(eigenvalue(other, row), eigenvalue(csv, row), 1e-6 * (1 + std::abs(eigenvalue(csv, row))))
           << solver << " " << row;
   }
+  const auto spectra_mixed = cli(small + "--spectra --products mixed --out " + (dir / "b").string());
+  EXPECT_EQ(spectra_mixed.code, 2);
+  EXPECT_NE(spectra_mixed.output.find("--products mixed needs the thick-restart solver"), std::string::npos)
+      << spectra_mixed.output;
+  const auto mixed_too_fine = cli(base + "--products mixed --tol 1e-8 --out " + (dir / "b").string());
+  EXPECT_EQ(mixed_too_fine.code, 2);
+  EXPECT_NE(mixed_too_fine.output.find("--products mixed: --tol 1e-08 asks for residuals below float32's accuracy"),
+            std::string::npos)
+      << mixed_too_fine.output;
   const auto spectra_block = cli(small + "--spectra --block 2 --out " + (dir / "b").string());
   EXPECT_EQ(spectra_block.code, 2);
   EXPECT_NE(spectra_block.output.find("--block 2: Spectra's Lanczos (--spectra) takes one vector at a time"),

@@ -13,7 +13,9 @@
 // where A ∈ E, ∇²R^aug commutes with the group, so its eigenvalues on E⊥ come in multiplets
 // of the dimension of an irreducible representation (4 for S_5's standard one); a single
 // Krylov vector meets only some copies (through rounding), a block of b finds up to b. A
-// Monte-Carlo average splits the multiplets; there blocks only cost products.
+// Monte-Carlo average splits the multiplets; there blocks only cost products. With a float32
+// copy of the operator the thick-restart solver builds its basis at half the cost and
+// certifies the result in float64 (mixed precision, below).
 #include <cstddef>
 #include <functional>
 #include <vector>
@@ -30,8 +32,12 @@ struct RestrictedEigen {
   std::vector<double> values;     // ascending
   std::vector<double> residuals;  // ‖H v − λ v‖ of each (unit) eigenvector, on the subspace
   bool converged = false;
-  std::size_t products = 0;  // products H·x the computation took (a block of b counts b)
-  std::size_t blocks = 0;    // calls of the operator
+  std::size_t products = 0;        // products H·x (float64) the computation took (a block of b counts b)
+  std::size_t blocks = 0;          // calls of the (float64) operator
+  std::size_t rough_products = 0;  // products by the float32 operator (mixed precision)
+  // The (unit) eigenvectors, where LanczosOptions::vectors asks for them: on E in E's
+  // orthonormal coordinates, on E⊥ in L's.
+  std::vector<std::vector<double>> vectors;
 };
 
 enum class LanczosSolver {
@@ -47,18 +53,46 @@ struct LanczosOptions {
   // basis and its image take 2 · ncv vectors of memory).
   std::size_t ncv = 0;
   std::size_t max_restarts = 10000;
+  // Thick: the products' relative accuracy (0: float64's rounding). A pair also counts as
+  // converged once its residual is below noise · max |θ| (‖H‖ from below), which is how far
+  // a Lanczos on float32 products can go.
+  double noise = 0;
+  std::size_t vectors = 0;  // Thick: return the vectors of this many lowest Ritz pairs (RestrictedEigen::vectors)
+  // Thick: vectors that span the first block (each of the subspace's dimension; put into the
+  // subspace first), e.g. eigenvectors of a cheaper approximation of H; empty: one random
+  // vector per block column.
+  std::vector<std::vector<double>> start;
   // Thick: called after every block with the products so far, the wanted pairs converged so
-  // far and the smallest Ritz value (progress of long computations).
-  std::function<void(std::size_t products, std::size_t converged, double smallest)> progress;
+  // far, the smallest Ritz value, and whether the products are the float32 ones of a mixed-
+  // precision solve (progress of long computations).
+  std::function<void(std::size_t products, std::size_t converged, double smallest, bool rough)> progress;
 };
 
+/// Relative accuracy assumed of float32 Hessian-vector products (LanczosOptions::noise): on
+/// Perm's Monte-Carlo ∇²R^aug (‖H‖ ≈ 135 on E⊥) float32 Lanczos residuals stop falling at
+/// 9e-7, 7e-9 · ‖H‖. A model whose float32 products are worse stalls its first stage, which
+/// therefore ends after eight restarts (thick restarts keep half the basis) whatever it reached.
+constexpr double kFloat32Noise = 1e-7;
+
+/// Mixed precision (Thick only; `rough` non-empty): `rough` is the same H with products in
+/// float32, half the cost of float64 ones. Lanczos on `rough` builds the Krylov space until
+/// each of the k pairs meets tol or float32's floor (kFloat32Noise · ‖H‖); then Lanczos on
+/// H starts from those k Ritz vectors — a first block of k float64 products — and goes on
+/// until every pair meets tol in float64. Values and residuals are H's: float32 only chose
+/// the start. On Perm's Monte-Carlo ∇²R^aug at tol 1e-4 the 5 smallest eigenvalues take 148
+/// float32 products (88 s here; 173 s in float64), then the first float64 block of 5
+/// products certifies them. From float32's floor, though, a float64 refinement costs about
+/// as many products as a Lanczos from scratch (on Perm at tol 1e-8: 159 float32 and then
+/// 132 float64 products, against 175 float64 alone), so for tol < kFloat32Noise, which no
+/// pair could meet in float32, `rough` is not used.
+///
 /// The k smallest eigenvalues of H on E: of Bᵀ H B in E's orthonormal orbit coordinates.
 RestrictedEigen smallest_on_E(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,
-                              const LanczosOptions& options = {});
+                              const LanczosOptions& options = {}, SymmetricOperator rough = {});
 
 /// The k smallest eigenvalues of H on E⊥: of P⊥ H P⊥, by Lanczos from start vectors in E⊥
 /// (so that E, its null space, never enters the Krylov space).
 RestrictedEigen smallest_on_E_perp(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,
-                                   const LanczosOptions& options = {});
+                                   const LanczosOptions& options = {}, SymmetricOperator rough = {});
 
 }  // namespace eqaug::analysis

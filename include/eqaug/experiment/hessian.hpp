@@ -26,6 +26,10 @@ struct HessianOptions {
   bool spectra = false;            // Spectra's single-vector Lanczos instead of the thick-restart one
   std::size_t block = 0;           // vectors per product on E⊥ (thick-restart); 0: k if exact, else 1
   std::size_t ncv = 0;             // Lanczos basis size; 0: lanczos_basis()
+  // Hessian-vector products: "mixed" (float32 ones build the Krylov space, float64 ones
+  // refine and certify: analysis::smallest_on_E_perp's `rough`), "f64", or empty: mixed
+  // where tol ≥ analysis::kFloat32Noise and the solver is the thick-restart one, else f64.
+  std::string products;
   std::filesystem::path out;
   bool force = false;
   std::string command_line;
