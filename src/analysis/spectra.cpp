@@ -148,6 +148,10 @@ RestrictedEigen block(Restricted& op, std::size_t k, const LanczosOptions& o) {
   }
   Index cur = 0;
   std::size_t restarts = 0;
+  double norm_estimate = 0;  // max |θ| so far: ‖H‖ from below (a restart drops the upper Ritz values)
+  // noise > 0: the lowest `worst` (below) that halved the one before, and when it came.
+  double mark = std::numeric_limits<double>::infinity();
+  std::size_t mark_products = 0;
   RestrictedEigen out;
   for (;;) {
     orthonormalise(W, Q, cur, op, rng);
@@ -166,13 +170,27 @@ RestrictedEigen block(Restricted& op, std::size_t k, const LanczosOptions& o) {
     R.noalias() -= Q.leftCols(cur) * (Y * theta.head(nr).asDiagonal());
     const Eigen::VectorXd res = R.colwise().norm();
     // Within tol, or within the products' own rounding (‖H‖ ≥ the extreme Ritz values).
-    const double floor = o.noise * std::max(std::abs(theta(0)), std::abs(theta(cur - 1)));
-    const auto ok = [&](Index i) { return res(i) <= std::max(tolerance(theta(i), o.tol), floor); };
+    norm_estimate = std::max({norm_estimate, std::abs(theta(0)), std::abs(theta(cur - 1))});
+    const double floor = o.noise * norm_estimate;
+    const auto target = [&](Index i) { return std::max(tolerance(theta(i), o.tol), floor); };
+    const auto ok = [&](Index i) { return res(i) <= target(i); };
     std::size_t converged = 0;
-    for (Index i = 0; i < std::min(K, nr); ++i) converged += ok(i);
+    double worst = 0;  // the largest residual of a wanted pair, relative to its target
+    for (Index i = 0; i < std::min(K, nr); ++i) {
+      converged += ok(i);
+      worst = std::max(worst, res(i) / target(i));
+    }
     const bool done = static_cast<Index>(converged) == K;
     if (o.progress) o.progress(op.products, converged, theta(0), op.rough);
-    if (done || restarts > o.max_restarts) {
+    // Imprecise products (noise > 0) that have not halved `worst` in a basis's worth of
+    // products have stalled above their assumed rounding: the float64 stage takes over.
+    if (worst <= 0.5 * mark) {
+      mark = worst;
+      mark_products = op.products;
+    }
+    const bool restarting = cur + b > m;
+    const bool stalled = o.noise > 0 && op.products >= mark_products + static_cast<std::size_t>(m);
+    if (done || stalled || restarts > o.max_restarts) {
       out.converged = done;
       for (Index i = 0; i < std::min(K, nr); ++i) {
         out.values.push_back(theta(i));
@@ -192,7 +210,7 @@ RestrictedEigen block(Restricted& op, std::size_t k, const LanczosOptions& o) {
       if (ok(i)) pick.push_back(i);
     W.resize(n, b);
     for (Index j = 0; j < b; ++j) W.col(j) = R.col(pick[static_cast<std::size_t>(j)]);
-    if (cur + b > m) {  // thick restart: the lowest Ritz vectors and their images
+    if (restarting) {  // thick restart: the lowest Ritz vectors and their images
       const Index keep = std::max<Index>(nr, m / 2);
       const Mat Z = ritz.eigenvectors().leftCols(keep);
       Mat tmp = Q.leftCols(cur) * Z;
@@ -220,6 +238,11 @@ RestrictedEigen smallest(const Restrictor& restrict, const SymmetricOperator& H,
     throw Error("restricted spectrum: the subspace has dimension " + std::to_string(n) + ", too small for Lanczos");
   if (o.solver == LanczosSolver::Spectra && o.block > 1)
     throw Error("Spectra's Lanczos takes one vector at a time: use the thick-restart solver for blocks");
+  // A pair's tolerance is tol · |θ| ≤ tol · ‖H‖, float32 products are accurate to
+  // kFloat32Noise · ‖H‖ at best: for tol < kFloat32Noise no pair could meet tol in float32,
+  // and refining from float32's floor costs about as many float64 products as Lanczos from
+  // scratch.
+  if (rough && o.tol < kFloat32Noise) rough = nullptr;
   if (o.solver == LanczosSolver::Spectra && rough)
     throw Error("mixed-precision products need the thick-restart solver; Spectra's uses float64 products only");
   if (o.solver == LanczosSolver::Spectra) {
@@ -230,16 +253,11 @@ RestrictedEigen smallest(const Restrictor& restrict, const SymmetricOperator& H,
   }
   LanczosOptions fine = o;
   std::size_t rough_products = 0;
-  // A pair's tolerance is tol · |θ| ≤ tol · ‖H‖, float32 products are accurate to
-  // kFloat32Noise · ‖H‖ at best: for tol < kFloat32Noise no pair could meet tol in float32,
-  // and refining from float32's floor costs about as many float64 products as Lanczos from
-  // scratch.
-  if (rough && o.tol < kFloat32Noise) rough = nullptr;
   if (rough) {  // the Krylov space from float32 products, then float64 from its Ritz vectors
     LanczosOptions first = o;
     first.vectors = k;
     first.noise = std::max(o.noise, kFloat32Noise);
-    first.max_restarts = std::min<std::size_t>(o.max_restarts, 8);  // in case float32 stalls above kFloat32Noise
+    first.max_restarts = std::min<std::size_t>(o.max_restarts, 8);
     Restricted op32 = restrict(rough);
     op32.rough = true;
     fine.start = block(op32, k, first).vectors;

@@ -152,8 +152,6 @@ TEST(HessianVectorProducts, InFloat32AgreeWithFloat64ToItsRounding) {
     const auto passes = random_passes(c, 2, rng);
     const auto h64 = analysis::risk_hessian(engine, a, passes);
     const auto h32 = analysis::risk_hessian(engine32, a32, passes);
-    EXPECT_EQ(2 * analysis::hessian_cache_bytes(engine32, passes.size()),
-              analysis::hessian_cache_bytes(engine, passes.size()));
     for (std::size_t count : {2, 1}) {
       const auto x = random_vector(P * count, rng);
       std::vector<double> y64(P * count), y32(P * count);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -205,7 +206,50 @@ TEST(RestrictedSpectra, MixedPrecisionValuesAreTheFloat64OperatorsWhateverTheRou
   EXPECT_EQ(mixed.products, fine.products);
   LanczosOptions spectra;
   spectra.solver = LanczosSolver::Spectra;
+  spectra.tol = 1e-6;
   EXPECT_THROW(smallest_on_E_perp(spec, H, 3, spectra, h.op(1e-8, 1)), Error);
+}
+
+TEST(RestrictedSpectra, MixedPrecisionWithProductsWorseThanAssumedStallsThenRefines) {
+  // A rough operator with fresh noise of 1e-5 · ‖H‖ in every product, a hundred times what
+  // kFloat32Noise assumes: its Lanczos cannot meet tol 1e-7 and stalls. It must stop once a
+  // basis of products brought no progress (not run to its restart limit), and float64
+  // Lanczos must still deliver H's pairs to tol.
+  const auto g = symmetric_group(4);
+  const ModelSpec spec = small_model(g);
+  const RandomSymmetric h(spec.num_params(), 17);
+  const auto H = h.op();
+  const double noise = 1e-5 * h.h.operatorNorm();
+  auto rng = std::make_shared<Rng>(19);
+  LanczosOptions o;
+  o.tol = 1e-7;
+  o.ncv = 40;
+  const std::size_t P = spec.num_params();
+  const SymmetricOperator rough = [&H, noise, rng, P](const double* x, double* y, std::size_t count) {
+    H(x, y, count);
+    for (std::size_t j = 0; j < count; ++j) {
+      double xn = 0;
+      for (std::size_t i = 0; i < P; ++i) xn += x[j * P + i] * x[j * P + i];
+      std::vector<double> e(P);
+      double en = 0;
+      for (auto& v : e) {
+        v = rng->normal();
+        en += v * v;
+      }
+      for (std::size_t i = 0; i < P; ++i) y[j * P + i] += noise * std::sqrt(xn / en) * e[i];
+    }
+  };
+  const auto plain = smallest_on_E_perp(spec, H, 3, o);
+  const auto mixed = smallest_on_E_perp(spec, H, 3, o, rough);
+  ASSERT_TRUE(mixed.converged);
+  // It stopped on the stall (111 products here), well before the 9 restart cycles' limit
+  // of 40 + 9 · 20 + 1 = 221, and after at least a basis of products without progress.
+  EXPECT_GT(mixed.rough_products, 40u);
+  EXPECT_LT(mixed.rough_products, 160u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(mixed.values[i], plain.values[i], 2e-7 * std::abs(plain.values[i])) << i;
+    EXPECT_LE(mixed.residuals[i], 1e-7 * std::abs(mixed.values[i])) << i;
+  }
 }
 
 TEST(RestrictedSpectra, ConverseOfProposition3Fails) {

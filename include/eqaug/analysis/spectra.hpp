@@ -54,8 +54,11 @@ struct LanczosOptions {
   std::size_t ncv = 0;
   std::size_t max_restarts = 10000;
   // Thick: the products' relative accuracy (0: float64's rounding). A pair also counts as
-  // converged once its residual is below noise · max |θ| (‖H‖ from below), which is how far
-  // a Lanczos on float32 products can go.
+  // converged once its residual is below noise · max |θ| (‖H‖ from below, over the whole
+  // solve), which is how far a Lanczos on float32 products can go; and with noise > 0 the
+  // solver also ends (not converged) once ncv products have not halved the wanted pairs'
+  // largest residual relative to its tolerance: products worse than `noise` stall instead
+  // of running to max_restarts.
   double noise = 0;
   std::size_t vectors = 0;  // Thick: return the vectors of this many lowest Ritz pairs (RestrictedEigen::vectors)
   // Thick: vectors that span the first block (each of the subspace's dimension; put into the
@@ -71,20 +74,23 @@ struct LanczosOptions {
 /// Relative accuracy assumed of float32 Hessian-vector products (LanczosOptions::noise): on
 /// Perm's Monte-Carlo ∇²R^aug (‖H‖ ≈ 135 on E⊥) float32 Lanczos residuals stop falling at
 /// 9e-7, 7e-9 · ‖H‖. A model whose float32 products are worse stalls its first stage, which
-/// therefore ends after eight restarts (thick restarts keep half the basis) whatever it reached.
+/// then ends once ncv products bring no progress (LanczosOptions::noise), and at most
+/// after 9 restart cycles.
 constexpr double kFloat32Noise = 1e-7;
 
 /// Mixed precision (Thick only; `rough` non-empty): `rough` is the same H with products in
 /// float32, half the cost of float64 ones. Lanczos on `rough` builds the Krylov space until
 /// each of the k pairs meets tol or float32's floor (kFloat32Noise · ‖H‖); then Lanczos on
-/// H starts from those k Ritz vectors — a first block of k float64 products — and goes on
-/// until every pair meets tol in float64. Values and residuals are H's: float32 only chose
-/// the start. On Perm's Monte-Carlo ∇²R^aug at tol 1e-4 the 5 smallest eigenvalues take 148
-/// float32 products (88 s here; 173 s in float64), then the first float64 block of 5
-/// products certifies them. From float32's floor, though, a float64 refinement costs about
-/// as many products as a Lanczos from scratch (on Perm at tol 1e-8: 159 float32 and then
-/// 132 float64 products, against 175 float64 alone), so for tol < kFloat32Noise, which no
-/// pair could meet in float32, `rough` is not used.
+/// H starts from those k Ritz vectors — a first block of max(k, b) float64 products, filled
+/// with random vectors where b > k — and goes on until every pair meets tol in float64.
+/// Values and residuals are H's: float32 only chose the start. On Perm's Monte-Carlo
+/// ∇²R^aug at tol 1e-4 the 5 smallest eigenvalues take 148 float32 products (88 s here;
+/// 173 s in float64), then the first float64 block of 5 products certifies them.
+/// From float32's floor, though, a float64 refinement costs about as many products as a
+/// Lanczos from scratch (on Perm at tol 1e-8: 159 float32 and then 132 float64 products,
+/// against 175 float64 alone), so for tol < kFloat32Noise, which no pair could meet in
+/// float32, `rough` is not used. (A pair whose eigenvalue is near 0, |λ| ≪ ‖H‖, can still
+/// ask for less than float32 reaches; float64 then refines it.)
 ///
 /// The k smallest eigenvalues of H on E: of Bᵀ H B in E's orthonormal orbit coordinates.
 RestrictedEigen smallest_on_E(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,
