@@ -84,11 +84,12 @@ constexpr double kFloat32Noise = 1e-7;
 /// H starts from those k Ritz vectors — a first block of max(k, b) float64 products, filled
 /// with random vectors where b > k — and goes on until every pair meets tol in float64.
 /// Values and residuals are H's: float32 only chose the start. On Perm's Monte-Carlo
-/// ∇²R^aug at tol 1e-4 the 5 smallest eigenvalues take 148 float32 products (88 s here;
-/// 173 s in float64), then the first float64 block of 5 products certifies them.
-/// From float32's floor, though, a float64 refinement costs about as many products as a
-/// Lanczos from scratch (on Perm at tol 1e-8: 159 float32 and then 132 float64 products,
-/// against 175 float64 alone), so for tol < kFloat32Noise, which no pair could meet in
+/// ∇²R^aug at tol 1e-4 the 5 smallest eigenvalues take 148 float32 products, then the
+/// first float64 block of 5 products certifies them (`eqaug hessian` 97–107 s here, 173 s
+/// with float64 products only). From float32's floor, though, a float64 refinement costs
+/// about as many products as a Lanczos from scratch (on Perm at tol 1e-8, with a build
+/// that still allowed it: 159 float32 and then 132 float64 products, against 175 float64
+/// alone), so for tol < kFloat32Noise, which no pair could meet in
 /// float32, `rough` is not used. (A pair whose eigenvalue is near 0, |λ| ≪ ‖H‖, can still
 /// ask for less than float32 reaches; float64 then refines it.)
 ///
