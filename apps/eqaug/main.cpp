@@ -16,7 +16,7 @@
 
 #include "eqaug/analysis/checks.hpp"
 #include "eqaug/core/error.hpp"
-#include "eqaug/equivariance/closed_forms.hpp"
+#include "eqaug/group/registry.hpp"
 #include "eqaug/experiment/hessian.hpp"
 #include "eqaug/experiment/study.hpp"
 #include "eqaug/experiment/sweep.hpp"
@@ -714,9 +714,7 @@ int main(int argc, char** argv) {
         const auto group = eqaug::io::build_group(cfg);
         const auto spec = eqaug::io::build_model(cfg, group);
         const auto& g = cfg.json.at("group");
-        const auto family =
-            eqaug::group_family(g.at("kind").get<std::string>(),
-                                g.contains("n") ? g.at("n").get<std::size_t>() : g.at("side").get<std::size_t>());
+        const auto& kind = eqaug::group_kind(g.at("kind").get<std::string>());
         std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(),
                     "layer", "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
                     "orbits by closed form (SPEC §2)");
@@ -725,7 +723,7 @@ int main(int argc, char** argv) {
           const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +
                                     std::to_string(l.out.sites) + "," + std::to_string(l.in.sites) + ")";
           const std::size_t orbits = l.subspace->orbits().count();
-          const auto expected = family ? eqaug::closed_form_orbits(*family, l.out.order, l.in.order) : std::nullopt;
+          const auto expected = kind.closed_form(g, l.out.order, l.in.order);
           std::string check = "-";
           if (expected) {
             const std::size_t want = expected.value();

@@ -9,6 +9,7 @@
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
+#include "eqaug/group/registry.hpp"
 #include "eqaug/io/config.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/trainer.hpp"
@@ -20,7 +21,7 @@ namespace {
 using nlohmann::json;
 
 // The reduced model: at most this many channels in hidden layers, groups of this size.
-constexpr std::size_t kChannels = 3, kSide = 5, kNodes = 5, kSamples = 12;
+constexpr std::size_t kChannels = 3, kSamples = 12;
 
 double norm(const std::vector<double>& v) {
   double s = 0;
@@ -84,15 +85,10 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
   // The reduction: a small member of the group's family, few channels, random data.
   json j = config;
   std::string reduced;
-  auto& g = j["group"];
-  const auto kind = g.at("kind").get<std::string>();
-  if (kind == "symmetric" && g.at("n").get<std::size_t>() > kNodes) {
-    reduced += "S_" + std::to_string(g["n"].get<std::size_t>()) + " -> S_" + std::to_string(kNodes) + " (enumerable); ";
-    g["n"] = kNodes;
-  }
-  if (kind != "symmetric" && g.at("side").get<std::size_t>() > kSide) {
-    reduced += "side " + std::to_string(g["side"].get<std::size_t>()) + " -> " + std::to_string(kSide) + "; ";
-    g["side"] = kSide;
+  {
+    std::string note;
+    j["group"] = group_kind(j.at("group").at("kind").get<std::string>()).reduce(j.at("group"), note);
+    if (!note.empty()) reduced += note + "; ";
   }
   auto& layers = j["model"]["layers"];
   std::size_t last_linear = 0;

@@ -175,14 +175,12 @@ class Pixel final : public FiniteGroup {
     nx_ = s.shift_x ? s.side : 1;
     ny_ = s.shift_y ? s.side : 1;
     nr_ = s.rotations ? 4 : 1;
-    // Every element's pixel map, in the order (r, dy, dx), where they are few enough
+    nm_ = s.mirror ? 2 : 1;
+    // Every element's pixel map, in the order (m, r, dy, dx), where they are few enough
     // (16 M entries): sampling, on which augmented training spends its host time, is then
     // a copy. The same draws in the same order, so the same streams.
-    const std::size_t entries = nx_ * ny_ * nr_ * degree();
-    if (entries <= (std::size_t{1} << 24))
-      for (std::size_t r = 0; r < nr_; ++r)
-        for (std::size_t dy = 0; dy < ny_; ++dy)
-          for (std::size_t dx = 0; dx < nx_; ++dx) cache_.push_back(element(dx, dy, r));
+    const std::size_t entries = nx_ * ny_ * nr_ * nm_ * degree();
+    if (entries <= (std::size_t{1} << 24)) cache_ = enumerate();
   }
   std::string name() const override {
     const std::string n = std::to_string(s_.side);
@@ -190,16 +188,18 @@ class Pixel final : public FiniteGroup {
                          : s_.shift_x             ? "Z_" + n + " (x-shifts)"
                          : s_.shift_y             ? "Z_" + n + " (y-shifts)"
                                                   : "";
-    if (!s_.rotations) return shifts.empty() ? "trivial group on " + n + "x" + n + " pixels" : shifts;
-    return shifts.empty() ? "C_4 on " + n + "x" + n + " pixels" : "C_4 x| (" + shifts + ")";
+    const std::string point = s_.rotations && s_.mirror ? "D_4" : s_.rotations ? "C_4" : s_.mirror ? "Z_2 (mirror)" : "";
+    if (point.empty()) return shifts.empty() ? "trivial group on " + n + "x" + n + " pixels" : shifts;
+    return shifts.empty() ? point + " on " + n + "x" + n + " pixels" : point + " x| (" + shifts + ")";
   }
   std::size_t degree() const override { return s_.side * s_.side; }
-  std::optional<std::uint64_t> order() const override { return std::uint64_t{nx_} * ny_ * nr_; }
+  std::optional<std::uint64_t> order() const override { return std::uint64_t{nx_} * ny_ * nr_ * nm_; }
   std::vector<Permutation> generators() const override {
     std::vector<Permutation> g;
     if (s_.shift_x) g.push_back(element(1, 0, 0));
     if (s_.shift_y) g.push_back(element(0, 1, 0));
     if (s_.rotations) g.push_back(element(0, 0, 1));
+    if (s_.mirror) g.push_back(element(0, 0, 0, 1));
     if (g.empty()) g.push_back(Permutation::identity(degree()));
     return g;
   }
@@ -208,28 +208,35 @@ class Pixel final : public FiniteGroup {
     const auto r = rng.below(nr_);
     const auto dx = rng.below(nx_);
     const auto dy = rng.below(ny_);
-    if (!cache_.empty()) return cache_[(r * ny_ + dy) * nx_ + dx];
-    return element(dx, dy, r);
+    const auto m = nm_ > 1 ? rng.below(nm_) : 0;
+    if (!cache_.empty()) return cache_[((m * nr_ + r) * ny_ + dy) * nx_ + dx];
+    return element(dx, dy, r, m);
   }
   std::vector<Permutation> elements(std::uint64_t limit) const override {
     if (*order() > limit)
       throw Error(name() + " has too many elements to enumerate (limit " + std::to_string(limit) + ")");
     if (!cache_.empty()) return cache_;
-    std::vector<Permutation> out;
-    for (std::size_t r = 0; r < nr_; ++r)
-      for (std::size_t dy = 0; dy < ny_; ++dy)
-        for (std::size_t dx = 0; dx < nx_; ++dx) out.push_back(element(dx, dy, r));
-    return out;
+    return enumerate();
   }
 
  private:
-  /// Rotate r quarter turns, then shift by (dx, dy): pixel (row, col) goes to the image.
-  Permutation element(std::size_t dx, std::size_t dy, std::size_t r) const {
+  std::vector<Permutation> enumerate() const {
+    std::vector<Permutation> out;
+    for (std::size_t m = 0; m < nm_; ++m)
+      for (std::size_t r = 0; r < nr_; ++r)
+        for (std::size_t dy = 0; dy < ny_; ++dy)
+          for (std::size_t dx = 0; dx < nx_; ++dx) out.push_back(element(dx, dy, r, m));
+    return out;
+  }
+
+  /// Mirror m times, rotate r quarter turns, then shift by (dx, dy): pixel (row, col) goes
+  /// to the image.
+  Permutation element(std::size_t dx, std::size_t dy, std::size_t r, std::size_t m = 0) const {
     const std::size_t N = s_.side;
     std::vector<std::uint32_t> img(N * N);
     for (std::size_t row = 0; row < N; ++row)
       for (std::size_t col = 0; col < N; ++col) {
-        std::size_t rr = row, cc = col;
+        std::size_t rr = row, cc = m ? N - 1 - col : col;
         for (std::size_t k = 0; k < r; ++k) {
           const std::size_t nr = cc, nc = N - 1 - rr;
           rr = nr;
@@ -243,7 +250,7 @@ class Pixel final : public FiniteGroup {
   }
 
   PixelGroupSpec s_;
-  std::size_t nx_, ny_, nr_;
+  std::size_t nx_, ny_, nr_, nm_;
   std::vector<Permutation> cache_;  // every element, or empty for large groups
 };
 

@@ -7,11 +7,12 @@
 #include <set>
 #include <sstream>
 
-#include <regex>
 
 #include <toml++/toml.h>
 
 #include "eqaug/core/error.hpp"
+#include "eqaug/core/fields.hpp"
+#include "eqaug/group/registry.hpp"
 #include "eqaug/data/images.hpp"
 
 namespace eqaug::io {
@@ -65,148 +66,6 @@ json to_json(const toml::node& node) {
   throw Error("unsupported TOML value (dates and times are not used by eqaug)");
 }
 
-std::string number_text(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.12g", x);
-  return buf;
-}
-
-/// Levenshtein distance, for "did you mean" on misspelt keys.
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-/// Reads fields of one JSON object, naming source and dotted path in every error, and
-/// rejects keys nobody asked for (typos must not pass silently).
-class Fields {
- public:
-  Fields(const json& obj, std::string source, std::string path, std::vector<KeyUse>* log)
-      : obj_(obj), source_(std::move(source)), path_(std::move(path)), log_(log) {
-    if (!obj_.is_object()) fail(path_, "expected a table");
-  }
-  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
-    throw Error(source_ + ": " + (field.empty() ? std::string("(top level)") : field) + ": " + what);
-  }
-  std::string at(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  bool has(const std::string& key) {
-    used_.insert(key);
-    return obj_.contains(key);
-  }
-  const json& raw(const std::string& key) {
-    if (!has(key)) {
-      // A misspelling of this key is reported as what it is, not as the key missing.
-      for (const auto& [k, v] : obj_.items())
-        if (!used_.count(k) && edit_distance(k, key) <= 2) fail(at(k), "unknown key; did you mean `" + key + "`?");
-      fail(at(key), "missing");
-    }
-    return obj_.at(key);
-  }
-  std::string str(const std::string& key, const std::string& def) {
-    note(key, "string", def.empty() ? "\"\"" : def);
-    if (!has(key)) return def;
-    return read_str(key);
-  }
-  std::string str(const std::string& key) {
-    note(key, "string", "");
-    return read_str(key);
-  }
-  std::string read_str(const std::string& key) {
-    const auto& v = raw(key);
-    if (!v.is_string()) fail(at(key), "expected a string, found " + v.dump());
-    return v.get<std::string>();
-  }
-  double num(const std::string& key, double def) {
-    note(key, "number", number_text(def));
-    if (!has(key)) return def;
-    return read_num(key);
-  }
-  double num(const std::string& key) {
-    note(key, "number", "");
-    return read_num(key);
-  }
-  double read_num(const std::string& key) {
-    const auto& v = raw(key);
-    if (!v.is_number()) fail(at(key), "expected a number, found " + v.dump());
-    const double x = v.get<double>();
-    if (!std::isfinite(x)) fail(at(key), "expected a finite number");
-    return x;
-  }
-  std::uint64_t count_or(const std::string& key, std::uint64_t def, std::uint64_t min = 0) {
-    note(key, "integer", std::to_string(def));
-    if (!has(key)) return def;
-    return read_count(key, min);
-  }
-  std::uint64_t count(const std::string& key, std::uint64_t min = 0) {
-    note(key, "integer", "");
-    return read_count(key, min);
-  }
-  std::uint64_t read_count(const std::string& key, std::uint64_t min) {
-    const auto& v = raw(key);
-    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0))
-      fail(at(key), "expected a non-negative integer, found " + v.dump());
-    const auto x = v.get<std::uint64_t>();
-    if (x < min) fail(at(key), "must be at least " + std::to_string(min) + ", found " + std::to_string(x));
-    return x;
-  }
-  bool flag(const std::string& key, bool def) {
-    note(key, "boolean", def ? "true" : "false");
-    if (!has(key)) return def;
-    const auto& v = raw(key);
-    if (!v.is_boolean()) fail(at(key), "expected true or false, found " + v.dump());
-    return v.get<bool>();
-  }
-  void done() const {
-    for (const auto& [k, v] : obj_.items()) {
-      if (used_.count(k)) continue;
-      std::string best;
-      std::size_t best_d = 3;  // suggest only near misses
-      for (const auto& u : used_) {
-        const std::size_t d = edit_distance(k, u);
-        if (d < best_d && !obj_.contains(u)) {
-          best_d = d;
-          best = u;
-        }
-      }
-      fail(at(k), best.empty() ? "unknown key" : "unknown key; did you mean `" + best + "`?");
-    }
-  }
-
-  /// A list or table read as a whole (its items are checked by the caller).
-  /// `def` describes the default of an optional one (as the reference writes it).
-  const json& list(const std::string& key, const std::string& def = "") {
-    note(key, "list", def);
-    return raw(key);
-  }
-  const json& table(const std::string& key, const std::string& def = "") {
-    note(key, "table", def);
-    return raw(key);
-  }
-
- private:
-  void note(const std::string& key, const char* type, std::string def) {
-    if (!log_) return;
-    // model.layers[3].std → model.layers[].std: the reference documents a key once.
-    static const std::regex index(R"(\[[0-9]+\])");
-    log_->push_back({std::regex_replace(at(key), index, "[]"), type, std::move(def)});
-  }
-
-  const json& obj_;
-  std::string source_, path_;
-  std::set<std::string> used_;
-  std::vector<KeyUse>* log_;
-};
-
 }  // namespace
 
 json load_toml(const std::filesystem::path& path) {
@@ -254,18 +113,16 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
   {
     Fields g(top.table("group"), source, "group", log);
     const auto kind = g.str("kind");
-    if (kind == "symmetric") {
-      g.count("n", 1);
-    } else if (kind == "translation2d" || kind == "translation_x" || kind == "rotation" ||
-               kind == "translation_rotation") {
-      pixels = true;
-      const auto side = g.count("side", 1);
-      if (side > 1024) g.fail("group.side", "images larger than 1024x1024 are not supported");
-    } else {
-      g.fail("group.kind",
-             "unknown group '" + kind +
-                 "' (available: symmetric, translation2d, translation_x, rotation, translation_rotation)");
+    json& out = cfg.json["group"];
+    out = json{{"kind", kind}};
+    const GroupKind* gk = nullptr;
+    try {
+      gk = &group_kind(kind);
+    } catch (const Error& e) {
+      g.fail("group.kind", e.what());
     }
+    gk->parse(g, out);
+    pixels = base_points(out) == BasePoints::Pixels;
     g.done();
   }
   {
@@ -273,7 +130,9 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
     const auto kind = d.str("kind");
     json& out = cfg.json["data"];
     if (kind == "sbm") {
-      if (pixels) d.fail("data.kind", "SBM graphs need group.kind = \"symmetric\" (they live on node pairs)");
+      if (pixels)
+        d.fail("data.kind", "SBM graphs need a group of graph nodes (group.kind = \"symmetric\", or \"generated\" "
+                            "with acts_on = \"nodes\"): they live on node pairs");
       out["samples"] = d.count_or("samples", 1000, 1);
       if (d.has("clusters")) {
         const auto& c = d.list("clusters", "[5, 5]");
@@ -294,7 +153,7 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
       if (!pixels)
         d.fail(
             "data.kind",
-            "images need an image group (group.kind translation2d, translation_x, rotation or translation_rotation)");
+            "images need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
       out["samples"] = d.count_or("samples", 10000, 1);
       out["classes"] = d.count_or("classes", 10, 2);
       out["dir"] = d.str("dir", "");
@@ -306,7 +165,7 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
       if (!pixels)
         d.fail(
             "data.kind",
-            "shapes need an image group (group.kind translation2d, translation_x, rotation or translation_rotation)");
+            "shapes need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
       out["samples"] = d.count_or("samples", 3000, 1);
       const double r_min = d.num("r_min", ShapesOptions{}.r_min), r_max = d.num("r_max", ShapesOptions{}.r_max);
       if (!(r_min > 0) || r_max < r_min) d.fail("data.r_max", "expected 0 < r_min <= r_max");
@@ -476,14 +335,11 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
 
 GroupPtr build_group(const ExperimentConfig& cfg) {
   const json& g = cfg.json.at("group");
-  const auto kind = g.at("kind").get<std::string>();
-  if (kind == "symmetric") return symmetric_group(g.at("n").get<std::size_t>());
-  PixelGroupSpec p;
-  p.side = g.at("side").get<std::size_t>();
-  p.shift_x = kind == "translation2d" || kind == "translation_x" || kind == "translation_rotation";
-  p.shift_y = kind == "translation2d" || kind == "translation_rotation";
-  p.rotations = kind == "rotation" || kind == "translation_rotation";
-  return pixel_group(p);
+  try {
+    return group_kind(g.at("kind").get<std::string>()).build(g);
+  } catch (const Error& e) {
+    throw Error(cfg.source + ": group: " + e.what());
+  }
 }
 
 std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupPtr& group) {

@@ -4,9 +4,26 @@
 // entry here is read by resolve() for some preset.
 #include <sstream>
 
+#include "eqaug/group/registry.hpp"
 #include "eqaug/io/config.hpp"
 
 namespace eqaug::io {
+
+namespace {
+
+std::string kind_names() {
+  std::string s;
+  for (const auto& k : group_kinds()) s += (s.empty() ? "`" : ", `") + k.name + "`";
+  return s;
+}
+
+std::string kind_meanings() {
+  std::string s;
+  for (const auto& k : group_kinds()) s += (s.empty() ? "`" : " `") + k.name + "`: " + k.summary;
+  return s;
+}
+
+}  // namespace
 
 const std::vector<KeyDoc>& config_reference() {
   static const std::vector<KeyDoc> keys = {
@@ -16,14 +33,15 @@ const std::vector<KeyDoc>& config_reference() {
       {"scale", "string", "`full`", "`full` or a table name under `[scales]`",
        "Which scale ran; set by `--scale` (a `[scales.<name>]` table merged over the file). Recorded in the manifest."},
       {"group", "table", "required", "", "The symmetry group."},
-      {"group.kind", "string", "required",
-       "`symmetric`, `translation2d`, `translation_x`, `rotation`, `translation_rotation`",
-       "`symmetric`: S_n permuting graph nodes (Perm). Image groups on N×N pixels: `translation2d` Z_N² circular "
-       "shifts "
-       "(Trans), `translation_x` Z_N shifts along x (OneDTrans), `rotation` C_4 about the centre (Rot), "
-       "`translation_rotation` C_4 ⋉ Z_N² (TransRot)."},
+      {"group.kind", "string", "required", kind_names(), kind_meanings()},
       {"group.n", "integer", "required (symmetric)", "≥ 1", "Number of graph nodes n of S_n."},
-      {"group.side", "integer", "required (image groups)", "1 … 1024", "Image side N; image data are resized to N×N."},
+      {"group.side", "integer", "required (image groups; generated on pixels)", "1 … 1024",
+       "Image side N; image data are resized to N×N."},
+      {"group.acts_on", "string", "`pixels`", "`pixels`, `nodes`",
+       "generated: what the generators permute: the side × side pixels (image data) or graph nodes (graph data)."},
+      {"group.generators", "list", "required (generated)", "lists of integers, each a permutation of 0 … d−1",
+       "generated: the generators, each the images g(0), g(1), … of the d base points; the group is their closure "
+       "(every element kept, so at most 2²⁶ entries in all). `eqaug dims` and `eqaug check` take it as it is."},
       {"data", "table", "required", "", "The data set."},
       {"data.kind", "string", "required", "`sbm`, `images`, `shapes`",
        "`sbm`: stochastic-block-model graphs, label 1 if connected (Perm). `images`: MNIST-format images with class "

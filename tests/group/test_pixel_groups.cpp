@@ -18,6 +18,7 @@
 #include "eqaug/core/rng.hpp"
 #include "eqaug/equivariance/subspace.hpp"
 #include "eqaug/group/group.hpp"
+#include "eqaug/group/registry.hpp"
 
 namespace eqaug {
 namespace {
@@ -33,33 +34,16 @@ const PixelKind& kind(const std::string& name) {
 }
 
 std::uint64_t expected_order(const PixelKind& k, std::uint64_t N) {
-  return (k.shift_x ? N : 1) * (k.shift_y ? N : 1) * (k.rotations ? 4 : 1);
+  return (k.shift_x ? N : 1) * (k.shift_y ? N : 1) * (k.rotations ? 4 : 1) * (k.mirror ? 2 : 1);
 }
 
-/// dim E per channel pair, pixels → pixels (SPEC §2; odd N derived by Burnside, see below).
-std::size_t closed_form_pixels_to_pixels(const std::string& name, std::size_t N) {
-  const bool even = N % 2 == 0;
-  if (name == "translation2d") return N * N;  // circular convolutions
-  if (name == "translation_x") return N * N * N;
-  // C_4: the identity fixes N⁴ pairs; the three rotations fix a pair only when both
-  // pixels are fixed, i.e. never for even N and only (centre, centre) for odd N.
-  if (name == "rotation") return even ? N * N * N * N / 4 : (N * N * N * N + 3) / 4;
-  // C_4 ⋉ Z_N²: orbits of pairs = C_4-orbits of the offsets d ∈ Z_N² (the rotation acts
-  // linearly on offsets, d ↦ (d_c, −d_r)). Burnside: identity N²; a quarter turn fixes d
-  // iff d_r = d_c and 2d_r = 0 (2 offsets for even N, 1 for odd); the half turn fixes d
-  // iff 2d = 0 (4 for even N, 1 for odd). Even: (N² + 2 + 4 + 2)/4; odd: (N² + 3)/4.
-  if (name == "translation_rotation") return even ? (N * N + 8) / 4 : (N * N + 3) / 4;
-  throw Error("unknown kind");
+/// dim E per channel pair by the registry's closed forms (group/registry.cpp), which this
+/// file holds to the orbit computation, to Burnside's lemma and to brute force.
+std::size_t closed_form(const std::string& name, std::size_t N, std::size_t out, std::size_t in) {
+  return group_kind(name).closed_form(nlohmann::json{{"kind", name}, {"side", N}}, out, in).value();
 }
-
-/// dim E per channel pair, pixels → the trivial site: the number of pixel orbits.
-std::size_t closed_form_pixels_to_trivial(const std::string& name, std::size_t N) {
-  if (name == "translation2d") return 1;
-  if (name == "translation_x") return N;                                    // one orbit per row
-  if (name == "rotation") return N % 2 == 0 ? N * N / 4 : (N * N + 3) / 4;  // the centre is its own orbit
-  if (name == "translation_rotation") return 1;
-  throw Error("unknown kind");
-}
+std::size_t closed_form_pixels_to_pixels(const std::string& name, std::size_t N) { return closed_form(name, N, 1, 1); }
+std::size_t closed_form_pixels_to_trivial(const std::string& name, std::size_t N) { return closed_form(name, N, 1, 0); }
 
 std::size_t orbit_count(const GroupPtr& g, std::size_t order_in, std::size_t order_out) {
   SubspaceCache cache(g);
@@ -97,11 +81,11 @@ TEST(PixelGroups, OrdersAndDegrees) {
       ASSERT_TRUE(g->order().has_value());
       EXPECT_EQ(*g->order(), expected_order(k, N));
       if (N >= 6) {
-        // The paper's sizes: N², N, 4, 4N².
-        const std::uint64_t want = std::string(k.name) == "translation2d"   ? N * N
-                                   : std::string(k.name) == "translation_x" ? N
-                                   : std::string(k.name) == "rotation"      ? 4
-                                                                            : 4 * N * N;
+        // The paper's sizes: N², N, 4, 4N²; the mirror groups 2, 8, 8N².
+        const std::map<std::string, std::uint64_t> sizes = {
+            {"translation2d", N * N}, {"translation_x", N},  {"rotation", 4},
+            {"translation_rotation", 4 * N * N}, {"flip", 2}, {"dihedral", 8}, {"dihedral_translation", 8 * N * N}};
+        const std::uint64_t want = sizes.at(k.name);
         EXPECT_EQ(*g->order(), want);
       }
       EXPECT_FALSE(g->name().empty());

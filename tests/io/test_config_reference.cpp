@@ -31,6 +31,22 @@ std::vector<json> configurations() {
   perm["data"]["clusters"] = {4, 6};  // sbm's optional list
   perm["train"]["aug"]["exact"] = true;
   out.push_back(perm);
+  // A generated group on pixels (an image preset) and on nodes (Perm).
+  const std::vector<json> plain = out;
+  for (json j : plain) {
+    const bool nodes = j["group"]["kind"] == "symmetric";
+    const std::size_t degree =
+        nodes ? j["group"]["n"].get<std::size_t>() : j["group"]["side"].get<std::size_t>() * j["group"]["side"].get<std::size_t>();
+    json swap = json::array();
+    for (std::size_t i = 0; i < degree; ++i) swap.push_back(i < 2 ? 1 - i : i);
+    json g = {{"kind", "generated"}, {"generators", json::array({swap})}};
+    if (nodes)
+      g["acts_on"] = "nodes";
+    else
+      g["side"] = j["group"]["side"];
+    j["group"] = g;
+    out.push_back(j);
+  }
   return out;
 }
 

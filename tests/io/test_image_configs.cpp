@@ -124,7 +124,7 @@ TEST(ImageConfigs, ErrorsNameTheFieldAndWhatIsExpected) {
                 .find("my.toml: group.kind: unknown group 'translation3d'"),
             std::string::npos);
   EXPECT_NE(with("trans", [](json& j) { j["group"].erase("side"); }).find("group.side: missing"), std::string::npos);
-  EXPECT_NE(with("trans", [](json& j) { j["data"]["kind"] = "sbm"; }).find("SBM graphs need group.kind"),
+  EXPECT_NE(with("trans", [](json& j) { j["data"]["kind"] = "sbm"; }).find("SBM graphs need a group of graph nodes"),
             std::string::npos);
   EXPECT_NE(with("trans", [](json& j) { j["data"]["split"] = "val"; }).find("data.split"), std::string::npos);
   EXPECT_NE(with("trans", [](json& j) { j["model"]["loss"] = "mse"; }).find("unknown loss 'mse'"), std::string::npos);

@@ -15,10 +15,12 @@
 
 namespace eqaug::testing {
 
-/// The image groups of SPEC §2 by their configuration names.
+/// The image groups by their configuration names: the paper's four (Trans, OneDTrans,
+/// Rot, TransRot) and the reflection groups.
 struct PixelKind {
   const char* name;  // group.kind in the configuration files
   bool shift_x, shift_y, rotations;
+  bool mirror = false;
 };
 
 inline const std::vector<PixelKind>& pixel_kinds() {
@@ -27,6 +29,9 @@ inline const std::vector<PixelKind>& pixel_kinds() {
       {"translation_x", true, false, false},
       {"rotation", false, false, true},
       {"translation_rotation", true, true, true},
+      {"flip", false, false, false, true},
+      {"dihedral", false, false, true, true},
+      {"dihedral_translation", true, true, true, true},
   };
   return kinds;
 }
@@ -37,6 +42,7 @@ inline GroupPtr make_pixel_group(const PixelKind& k, std::size_t side) {
   s.shift_x = k.shift_x;
   s.shift_y = k.shift_y;
   s.rotations = k.rotations;
+  s.mirror = k.mirror;
   return pixel_group(s);
 }
 

@@ -72,10 +72,17 @@ GroupPtr symmetric_group(std::size_t n);
 /// C_4, TransRot = C_4 ⋉ Z_N². For N ≤ 2 the action is not faithful (distinct elements
 /// may move the pixels alike): elements() then repeats permutations, each equally often,
 /// so orbits, Π_E and Haar averages stay right.
+///
+/// With `mirror`, the left–right mirror (row, col) ↦ (row, N−1−col) joins: every element
+/// is then uniquely (shift) ∘ (rotation) ∘ (mirror)^m, m ∈ {0, 1}: the flip group Z_2, the
+/// dihedral group D_4 (with rotations) and p4m = D_4 ⋉ Z_N² (with both shifts as well).
+/// The mirror is drawn after the rotation and shifts, so the groups without it keep their
+/// random streams.
 struct PixelGroupSpec {
   std::size_t side = 14;
   bool shift_x = true, shift_y = true;
   bool rotations = false;
+  bool mirror = false;
 };
 GroupPtr pixel_group(const PixelGroupSpec& spec);
 

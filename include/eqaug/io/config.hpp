@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eqaug/core/fields.hpp"
+
 #include "eqaug/data/dataset.hpp"
 #include "eqaug/nn/model.hpp"
 #include "eqaug/train/trainer.hpp"
@@ -40,11 +42,9 @@ nlohmann::json load_toml(const std::filesystem::path& path);
 /// One TOML value written as text ("2e-5", "true", "\"a\"", "[1, 2]", "{ a = 1 }") as JSON;
 /// throws eqaug::Error when it is not one.
 nlohmann::json toml_value(const std::string& text);
-/// A key the parser read: its path (list indices as []), type and default ("" when the
-/// key is required). Logged by resolve() so tests can hold the reference to the parser.
-struct KeyUse {
-  std::string path, type, default_value;
-};
+/// A key the parser read (core/fields.hpp), logged by resolve() so that tests can hold
+/// the reference to the parser.
+using KeyUse = eqaug::KeyUse;
 
 /// Validates and resolves; throws eqaug::Error naming `source` and the field.
 ExperimentConfig resolve(const nlohmann::json& json, const std::string& source, std::vector<KeyUse>* log = nullptr);
