@@ -67,7 +67,7 @@ double dense_flops(const EquivariantSubspace& sub, std::size_t batch) {
 }
 
 void BM_EquiLayerChunk(benchmark::State& state) {
-  blas::set_num_threads(1);
+  const blas::ThreadsGuard one_blas_thread(1);
   const auto& sub = trans().layers[static_cast<std::size_t>(state.range(0))];
   const auto op =
       make_equi_op<float>(sub, EquiEval::Structured, EquiOpTuning{static_cast<std::size_t>(state.range(1))});
@@ -90,7 +90,7 @@ void BM_EquiLayerChunk(benchmark::State& state) {
 }
 
 void BM_DenseLayerChunk(benchmark::State& state) {
-  blas::set_num_threads(1);
+  const blas::ThreadsGuard one_blas_thread(1);
   const auto& sub = trans().layers[static_cast<std::size_t>(state.range(0))];
   const std::size_t in = sub->in().dim(), out = sub->out().dim();
   const auto w = random_floats(in * out, 1, 0.01), x = random_floats(kChunk * in, 2),
@@ -107,7 +107,7 @@ void BM_DenseLayerChunk(benchmark::State& state) {
 }
 
 void BM_TransEquiPass(benchmark::State& state) {
-  blas::set_num_threads(1);
+  const blas::ThreadsGuard one_blas_thread(1);
   const auto& t = trans();
   const auto threads = static_cast<std::size_t>(state.range(0));
   ThreadPool pool(threads);

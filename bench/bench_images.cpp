@@ -88,7 +88,7 @@ void raw_sgemm(benchmark::State& state, const std::string& name) {
   const auto& spec = *p.spec;
   const std::size_t batch = p.cfg.chunk, width = spec.max_width();
   std::vector<float> x(batch * width, 0.1f), y(batch * width), gx(batch * width), gw(spec.num_params());
-  blas::set_num_threads(static_cast<int>(threads()));
+  const blas::ThreadsGuard blas_threads(static_cast<int>(threads()));
   for (auto _ : state) {
     for (std::size_t done = 0; done < p.data.size; done += batch)
       for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
@@ -99,7 +99,6 @@ void raw_sgemm(benchmark::State& state, const std::string& name) {
       }
     benchmark::DoNotOptimize(gx.data());
   }
-  blas::set_num_threads(1);
   state.counters["GFLOP/s"] =
       benchmark::Counter(gemm_flops(spec, p.data.size) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }

@@ -48,7 +48,7 @@ double gemm_flops(const ModelSpec& spec, std::size_t batch, bool backward = true
 
 template <typename T>
 void BM_PermChunk(benchmark::State& state) {
-  blas::set_num_threads(1);
+  const blas::ThreadsGuard one_blas_thread(1);
   auto& p = perm();
   const auto batch = static_cast<std::size_t>(state.range(0));
   Network<T> net(*p.spec);
@@ -68,7 +68,7 @@ void BM_PermChunk(benchmark::State& state) {
 
 template <typename T>
 void BM_RawGemmSameShapes(benchmark::State& state) {
-  blas::set_num_threads(1);
+  const blas::ThreadsGuard one_blas_thread(1);
   auto& p = perm();
   const auto batch = static_cast<std::size_t>(state.range(0));
   const auto& spec = *p.spec;
@@ -91,7 +91,7 @@ void BM_RawGemmSameShapes(benchmark::State& state) {
 /// One training step of all three strategies (1000 + 25·1000 + 1000 samples with
 /// gradients, plus Aug's un-augmented risk), on `threads` threads.
 void BM_PermStep(benchmark::State& state) {
-  blas::set_num_threads(1);
+  const blas::ThreadsGuard one_blas_thread(1);
   auto& p = perm();
   ThreadPool pool(static_cast<std::size_t>(state.range(0)));
   GradientEngine<float> engine(*p.spec, p.data, -0.5, p.cfg.chunk, pool);

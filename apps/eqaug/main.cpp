@@ -557,6 +557,8 @@ int main(int argc, char** argv) {
   hesscmd->add_option("--data-npy", hs.data_npy, "As for run");
   hesscmd->add_option("--out", hessian_out, "Output folder (default: results/hessian-<config name>)");
   hesscmd->add_flag("--force", hopt.force, "Replace an existing OUT/hessian.csv (default: off)");
+  hesscmd->add_option("--threads", hopt.threads, "Worker threads (default: all cores); results do not depend on it")
+      ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
   hesscmd->add_flag("--no-plot", hessian_no_plot, "Only the table and the CSV (default: off: draw the figure)");
 
   auto* checkcmd = app.add_subcommand(
@@ -569,6 +571,8 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   checkcmd->add_option("--seed", ck.seed, "Seed of the random points and data (default: train.seed)")
       ->check(whole_number);
+  checkcmd->add_option("--threads", ck.threads, "Worker threads (default: all cores); results do not depend on it")
+      ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
 
   auto* refcmd = app.add_subcommand("config-reference",
                                     "Print the reference of every config key (type, default, allowed values, meaning) "
@@ -687,7 +691,7 @@ int main(int argc, char** argv) {
       std::string source;
       bool ok = true;
       for (const auto& [member, cfg] : resolve_all(load_config(ck, source), source)) {
-        const auto r = eqaug::analysis::check_theory(cfg.json, source, cfg.train.seed);
+        const auto r = eqaug::analysis::check_theory(cfg.json, source, cfg.train.seed, ck.threads.value_or(0));
         std::cout << cfg.name << ": " << r.reduction << "\n" << r.table() << "\n";
         ok = ok && r.all_passed();
       }

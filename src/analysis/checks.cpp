@@ -81,7 +81,7 @@ std::string CheckReport::table() const {
   return os.str();
 }
 
-CheckReport check_theory(const json& config, const std::string& source, std::uint64_t seed) {
+CheckReport check_theory(const json& config, const std::string& source, std::uint64_t seed, std::size_t threads) {
   // The reduction: a small member of the group's family, few channels, random data.
   json j = config;
   std::string reduced;
@@ -110,7 +110,7 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
 
   Rng rng = Rng::stream(seed, "check");
   const Dataset data = random_data(*spec, rng);
-  ThreadPool pool(ThreadPool::available_cores());
+  ThreadPool pool(threads ? threads : ThreadPool::available_cores());
   GradientEngine<double> engine(*spec, data, 0.0, 4, pool);
   const Pass identity;
   Strategy exact;

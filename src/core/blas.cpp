@@ -24,7 +24,14 @@ void gemm<double>(Op opa, Op opb, std::size_t m, std::size_t n, std::size_t k, d
               static_cast<blasint>(ldc));
 }
 
-void set_num_threads(int n) { openblas_set_num_threads(n); }
 int num_threads() { return openblas_get_num_threads(); }
+
+ThreadsGuard::ThreadsGuard(int n) : previous_(openblas_get_num_threads()) {
+  if (n != previous_) openblas_set_num_threads(n);
+}
+
+ThreadsGuard::~ThreadsGuard() {
+  if (openblas_get_num_threads() != previous_) openblas_set_num_threads(previous_);
+}
 
 }  // namespace eqaug::blas

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <regex>
 
 #include "eqaug/core/error.hpp"
 
@@ -149,8 +148,16 @@ void Fields::done() const {
 void Fields::note(const std::string& key, const char* type, std::string def) {
   if (!log_) return;
   // model.layers[3].std → model.layers[].std: the reference documents a key once.
-  static const std::regex index(R"(\[[0-9]+\])");
-  log_->push_back({std::regex_replace(at(key), index, "[]"), type, std::move(def)});
+  const std::string path = at(key);
+  std::string generic;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    generic += path[i];
+    if (path[i] != '[') continue;
+    std::size_t j = i + 1;
+    while (j < path.size() && path[j] >= '0' && path[j] <= '9') ++j;
+    if (j > i + 1 && j < path.size() && path[j] == ']') i = j - 1;  // drop the digits, keep ']'
+  }
+  log_->push_back({generic, type, std::move(def)});
 }
 
 }  // namespace eqaug

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <thread>
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
@@ -83,27 +82,22 @@ namespace {
 constexpr std::size_t kParallelEntries = std::size_t{1} << 22;
 
 template <typename F>
-void over_output_channels(std::size_t channels, std::size_t entries, const F& f) {
-  const std::size_t threads =
-      entries >= kParallelEntries ? std::min(channels, ThreadPool::available_cores()) : std::size_t{1};
+void over_output_channels(ThreadPool* pool, std::size_t channels, std::size_t entries, const F& f) {
+  const std::size_t threads = pool && entries >= kParallelEntries ? std::min(channels, pool->size()) : std::size_t{1};
   if (threads <= 1) {
     f(0, channels);
     return;
   }
-  std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < threads; ++t)
-    pool.emplace_back([&, t] { f(channels * t / threads, channels * (t + 1) / threads); });
-  f(0, channels / threads);
-  for (auto& th : pool) th.join();
+  pool->parallel_for(threads, [&](std::size_t t, std::size_t) { f(channels * t / threads, channels * (t + 1) / threads); });
 }
 
 }  // namespace
 
 template <typename T>
-void EquivariantSubspace::orbit_sums(const T* w, double* sums) const {
+void EquivariantSubspace::orbit_sums(const T* w, double* sums, ThreadPool* pool) const {
   const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
   const auto& orbit = orbits_->orbit_of();
-  over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+  over_output_channels(pool, out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
     std::fill(sums + c0 * Ci * K, sums + c1 * Ci * K, 0.0);
     for (std::size_t co = c0; co < c1; ++co)
       for (std::size_t so = 0; so < So; ++so)
@@ -117,21 +111,21 @@ void EquivariantSubspace::orbit_sums(const T* w, double* sums) const {
 }
 
 template <typename T>
-void EquivariantSubspace::to_coords(const T* w, double* c) const {
+void EquivariantSubspace::to_coords(const T* w, double* c, ThreadPool* pool) const {
   // The sums land in c itself (no buffer of dim E), then are scaled block by block.
-  orbit_sums(w, c);
+  orbit_sums(w, c, pool);
   const std::size_t K = orbits_->count(), Ci = in_.channels;
-  over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+  over_output_channels(pool, out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
     for (std::size_t b = c0 * Ci; b < c1 * Ci; ++b)
       for (std::size_t k = 0; k < K; ++k) c[b * K + k] *= inv_sqrt_size_[k];
   });
 }
 
 template <typename T>
-void EquivariantSubspace::from_coords(const double* c, T* w) const {
+void EquivariantSubspace::from_coords(const double* c, T* w, ThreadPool* pool) const {
   const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
   const auto& orbit = orbits_->orbit_of();
-  over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+  over_output_channels(pool, out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
     std::vector<T> values(K);
     for (std::size_t co = c0; co < c1; ++co)
       for (std::size_t ci = 0; ci < Ci; ++ci) {
@@ -147,10 +141,10 @@ void EquivariantSubspace::from_coords(const double* c, T* w) const {
 }
 
 template <typename T>
-void EquivariantSubspace::project(T* w) const {
+void EquivariantSubspace::project(T* w, ThreadPool* pool) const {
   std::vector<double> c(dim());
-  to_coords(w, c.data());
-  from_coords(c.data(), w);
+  to_coords(w, c.data(), pool);
+  from_coords(c.data(), w, pool);
 }
 
 template <typename T>
@@ -178,14 +172,14 @@ double EquivariantSubspace::squared_deviation(const T* w, std::size_t co, std::s
 }
 
 template <typename T>
-double EquivariantSubspace::distance(const T* w) const {
+double EquivariantSubspace::distance(const T* w, ThreadPool* pool) const {
   const std::size_t K = orbits_->count(), So = out_.sites, Si = in_.sites, Ci = in_.channels;
   if (ambient_dim() >= kParallelEntries) {
     // Large layers: one channel pair at a time with its own orbit means (no buffer of
     // dim E, and the means stay in cache); one partial sum per output channel, added in
     // channel order: the same for any thread count.
     std::vector<double> partial(out_.channels);
-    over_output_channels(out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
+    over_output_channels(pool, out_.channels, ambient_dim(), [&](std::size_t c0, std::size_t c1) {
       std::vector<double> means(K);
       for (std::size_t co = c0; co < c1; ++co) {
         double acc = 0.0;
@@ -199,7 +193,7 @@ double EquivariantSubspace::distance(const T* w) const {
   }
   // Two passes (means, then squared deviations) so small distances keep their digits.
   std::vector<double> means(out_.channels * Ci * K);
-  orbit_sums(w, means.data());
+  orbit_sums(w, means.data(), pool);
   for (std::size_t j = 0; j < means.size(); ++j) means[j] /= static_cast<double>(orbits_->sizes()[j % K]);
   const auto& orbit = orbits_->orbit_of();
   double acc = 0.0;
@@ -231,10 +225,10 @@ void EquivariantSubspace::act(const Permutation& g_out, const Permutation& g_in,
 }
 
 #define EQAUG_INSTANTIATE(T)                                                                                    \
-  template void EquivariantSubspace::project<T>(T*) const;                                                      \
-  template void EquivariantSubspace::to_coords<T>(const T*, double*) const;                                     \
-  template void EquivariantSubspace::from_coords<T>(const double*, T*) const;                                   \
-  template double EquivariantSubspace::distance<T>(const T*) const;                                             \
+  template void EquivariantSubspace::project<T>(T*, ThreadPool*) const;                                                   \
+  template void EquivariantSubspace::to_coords<T>(const T*, double*, ThreadPool*) const;                                   \
+  template void EquivariantSubspace::from_coords<T>(const double*, T*, ThreadPool*) const;                                 \
+  template double EquivariantSubspace::distance<T>(const T*, ThreadPool*) const;                                           \
   template double EquivariantSubspace::squared_deviation<T>(const T*, std::size_t, std::size_t, double*) const; \
   template void EquivariantSubspace::act<T>(const Permutation&, const Permutation&, const T*, T*) const;
 EQAUG_INSTANTIATE(float)

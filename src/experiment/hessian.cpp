@@ -146,18 +146,19 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
     throw Error("'" + (opts.out / "hessian.csv").string() + "' already exists; pass --force to replace it");
   fs::create_directories(opts.out);
 
-  ThreadPool pool(ThreadPool::available_cores());
+  ThreadPool pool(opts.threads ? opts.threads : ThreadPool::available_cores());
   const double shift = cfg.json.at("data").value("input_shift", 0.0);
   GradientEngine<double> engine(*spec, data, shift, cfg.chunk, pool);
   // Mixed precision: the same products in float32, for the Krylov spaces.
   std::unique_ptr<GradientEngine<float>> engine32;
   if (mixed) engine32 = std::make_unique<GradientEngine<float>>(*spec, data, shift, cfg.chunk, pool);
   TrainOptions train = cfg.train;
+  train.metrics.clear();  // the spectra record none of them
   train.strategies = trajectories;
   train.epochs = steps.back();
   train.snapshot_steps = steps;
   train.keep_final_params = false;
-  const auto a0 = initial_point(*spec, cfg.train.seed, opts.run, !cfg.train.raw_start);
+  const auto a0 = initial_point(*spec, cfg.train.seed, opts.run, !cfg.train.raw_start, &pool);
   if (show) {
     log << cfg.name << ": " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; trajectories of";
     for (const auto& t : trajectories) log << " " << t.name();
@@ -181,7 +182,7 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
       working = run.strategy.name() + " step " + std::to_string(step) + ", Hess R^eq on E";
       // ∇²R^eq on E, at the equivariant model nearest to A_t.
       std::vector<double> pa = a;
-      spec->project(pa.data());
+      spec->project(pa.data(), &pool);
       const std::vector<float> pa32(pa.begin(), pa.end()), a32(a.begin(), a.end());
       const auto rough = [&](const std::vector<float>& at, const std::vector<Pass>& passes) {
         return mixed ? analysis::risk_hessian(*engine32, at, passes) : analysis::SymmetricOperator{};

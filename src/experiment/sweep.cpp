@@ -305,9 +305,17 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   const json device_info = describe(opts.device);
   TrainOptions train = cfg.train;
   train.keep_final_params = opts.save_weights;  // a double copy of every model: only when saved
+  // The per-step metrics evaluate the network's outputs, which the CUDA backend does not
+  // return: a GPU sweep runs without them and says so (console and manifest).
+  std::string metrics_note;
+  if (opts.device.cuda() && !train.metrics.empty()) {
+    metrics_note = "train.metrics (" + cfg.json["train"]["metrics"].dump() + ") not computed: they run on the CPU only";
+    train.metrics.clear();
+  }
   Trainer<T> trainer(engine, train);
   engine.set_stop_flag(opts.stop);
   const auto names = layer_names(*spec);
+  const auto metric_names = metric_columns(train, *spec);
 
   // Only now is OUT touched. The lock is taken before anything in it is read or removed.
   if (fs::exists(opts.out) && !fs::is_directory(opts.out))
@@ -361,10 +369,18 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
                          {"init", cfg.train.raw_start ? "(seed, 'init', run), not projected (start raw)"
                                                       : "(seed, 'init', run), projected onto E"},
                          {"aug", "(seed, 'aug', run, step, mode)"}}}};
+  if (!train.metrics.empty()) manifest["seeds"]["streams"]["metrics"] = "(seed, 'metrics', run, step)";
+  manifest["metrics"] = {{"columns", metric_names}};
+  if (!metrics_note.empty()) manifest["metrics"]["note"] = metrics_note;
   manifest["model"] = model_info(*spec);
   for (const auto& st : cfg.train.strategies)
     if (st.mode == Mode::Equi && uses_structured_equi(st, engine))
       manifest["model"]["equi_layer_eval"] = engine.equi_network().layer_kinds();
+  if (spec->couples_samples())
+    manifest["model"]["batch_statistics"] = {
+        {"minibatch", spec->minibatch()},
+        {"chunk", engine.chunk_samples(0)},
+        {"note", "layers with batch statistics: every strategy evaluates in minibatches of train.batch samples"}};
   json data_info = {{"name", data.name},
                     {"samples", data.size},
                     {"accuracy", accuracy_kind(*spec)},
@@ -451,7 +467,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     if (done[k] || !mine(k)) continue;
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<double> a0 =
-        given.params.empty() ? initial_point(*spec, cfg.train.seed, k, !cfg.train.raw_start) : given.params;
+        given.params.empty() ? initial_point(*spec, cfg.train.seed, k, !cfg.train.raw_start, &pool) : given.params;
     // Within a run: the step rate gives the ETA of the run and of the sweep (runs are
     // alike); on a terminal every step, in a log file at most once a minute.
     auto last_line = t0;
@@ -488,7 +504,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       throw interrupted(s.signal);
     }
     for (const auto& sr : result) {
-      write_file_atomic(opts.out / sr.strategy.name() / (run_name(k) + ".csv"), records_csv(sr, names));
+      write_file_atomic(opts.out / sr.strategy.name() / (run_name(k) + ".csv"), records_csv(sr, names, metric_names));
       if (opts.save_weights) {
         const fs::path base = opts.out / sr.strategy.name() / run_name(k);
         const std::vector<T> init(a0.begin(), a0.end()), fin(sr.final_params.begin(), sr.final_params.end());
@@ -515,7 +531,7 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       std::sort(finished.begin(), finished.end());
       std::vector<std::string> modes;
       for (const auto& st : cfg.train.strategies) modes.push_back(st.name());
-      write_file_atomic(opts.out / "steps.csv", steps_csv(opts.out, modes, finished, names));
+      write_file_atomic(opts.out / "steps.csv", steps_csv(opts.out, modes, finished, names, metric_names));
     }
     session["runs"].push_back(k);
     write_file_atomic(opts.out / "manifest.json", dump(with_session(manifest)));

@@ -13,6 +13,8 @@
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/fields.hpp"
 #include "eqaug/group/registry.hpp"
+#include "eqaug/nn/layers.hpp"
+#include "eqaug/train/metrics.hpp"
 #include "eqaug/data/images.hpp"
 
 namespace eqaug::io {
@@ -196,26 +198,13 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
       Fields l(layers[i], source, "model.layers[" + std::to_string(i) + "]", log);
       const auto type = l.str("type");
       json& out = cfg.json["model"]["layers"][i];
-      if (type == "linear") {
-        l.count("channels", 1);
-        if (l.count("order") > 4) l.fail(l.at("order"), "tuples of more than 4 points are not supported");
-        const auto init = l.str("init", "normal");
-        if (init != "normal" && init != "normal_per_channel_pair")
-          l.fail(l.at("init"), "unknown init '" + init + "' (expected normal or normal_per_channel_pair)");
-        out["init"] = init;
-        if (l.num("std") < 0) l.fail(l.at("std"), "must be non-negative");
-      } else if (type == "lrelu") {
-        // The backward pass reads the sign of the output, which needs slope ≥ 0.
-        const double slope = l.num("slope", 0.01);
-        if (slope < 0) l.fail(l.at("slope"), "must be non-negative");
-        out["slope"] = slope;
-      } else if (type == "layernorm") {
-        const double eps = l.num("eps", 1e-5);
-        if (eps <= 0) l.fail(l.at("eps"), "must be positive");
-        out["eps"] = eps;
-      } else if (type != "sigmoid" && type != "tanh") {
-        l.fail(l.at("type"), "unknown layer type '" + type + "' (expected linear, lrelu, layernorm, sigmoid, tanh)");
+      const LayerType* lt = nullptr;
+      try {
+        lt = &layer_type(type);
+      } catch (const Error& e) {
+        l.fail(l.at("type"), e.what());
       }
+      lt->parse(l, out);
       l.done();
     }
     m.done();
@@ -243,6 +232,23 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
     if (start != "projected" && start != "raw")
       t.fail("train.start", "expected \"projected\" or \"raw\", found '" + start + "'");
     cfg.train.raw_start = start == "raw";
+    if (t.has("metrics")) {
+      const auto& mj = t.list("metrics", "[]");
+      if (!mj.is_array()) t.fail("train.metrics", "expected a list of metric names such as [\"equiv_error\"]");
+      for (const auto& x : mj) {
+        if (!x.is_string()) t.fail("train.metrics", "expected strings, found " + x.dump());
+        try {
+          metric(x.get<std::string>());
+        } catch (const Error& e) {
+          t.fail("train.metrics", e.what());
+        }
+        if (std::find(cfg.train.metrics.begin(), cfg.train.metrics.end(), x.get<std::string>()) !=
+            cfg.train.metrics.end())
+          t.fail("train.metrics", "metric '" + x.get<std::string>() + "' listed twice");
+        cfg.train.metrics.push_back(x.get<std::string>());
+      }
+    }
+    cfg.train.metric_samples = t.count_or("metric_samples", 8, 1);
     Strategy aug, equi;
     aug.mode = Mode::Aug;
     const double penalty = t.num("penalty", 0.0);
@@ -317,6 +323,13 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
   t["precision"] = cfg.precision == Precision::F32 ? "f32" : "f64";
   t["init_weights"] = cfg.init_weights;
   t["start"] = cfg.train.raw_start ? "raw" : "projected";
+  // Recorded where a metric runs, so that configurations without one resolve as before.
+  t.erase("metric_samples");
+  t.erase("metrics");
+  if (!cfg.train.metrics.empty()) {
+    t["metrics"] = cfg.train.metrics;
+    t["metric_samples"] = cfg.train.metric_samples;
+  }
   t["modes"] = json::array();
   t.erase("penalty");  // recorded below only where augpen runs
   for (const auto& st : cfg.train.strategies) {
@@ -351,26 +364,14 @@ std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupP
   } catch (const Error& e) {
     throw Error(cfg.source + ": model.input: " + e.what());
   }
+  // Layers with batch statistics share them over a minibatch of train.batch samples.
+  spec->set_minibatch(cfg.json.at("train").value("batch", std::size_t{200}));
   const auto& layers = m.at("layers");
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const json& l = layers[i];
     const auto type = l.at("type").get<std::string>();
     try {
-      if (type == "linear") {
-        InitSpec init;
-        init.kind =
-            l.at("init").get<std::string>() == "normal" ? InitSpec::Kind::Normal : InitSpec::Kind::NormalPerChannelPair;
-        init.std = l.at("std").get<double>();
-        spec->linear(l.at("channels").get<std::size_t>(), l.at("order").get<std::size_t>(), init);
-      } else if (type == "lrelu") {
-        spec->leaky_relu(l.at("slope").get<double>());
-      } else if (type == "layernorm") {
-        spec->layer_norm(l.at("eps").get<double>());
-      } else if (type == "sigmoid") {
-        spec->sigmoid();
-      } else if (type == "tanh") {
-        spec->tanh();
-      }
+      layer_type(type).build(*spec, l);
     } catch (const Error& e) {
       throw Error(cfg.source + ": model.layers[" + std::to_string(i) + "]: " + e.what());
     }

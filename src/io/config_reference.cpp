@@ -2,10 +2,13 @@
 // (`eqaug config-reference`), and tests/io/test_config_reference.cpp holds it to the
 // parser: every key resolve() reads is here with the same type and default, and every
 // entry here is read by resolve() for some preset.
+#include <set>
 #include <sstream>
 
 #include "eqaug/group/registry.hpp"
 #include "eqaug/io/config.hpp"
+#include "eqaug/nn/layers.hpp"
+#include "eqaug/train/metrics.hpp"
 
 namespace eqaug::io {
 
@@ -23,10 +26,51 @@ std::string kind_meanings() {
   return s;
 }
 
+std::string metric_names() {
+  std::string s;
+  for (const auto* m : metrics()) s += (s.empty() ? "`" : ", `") + m->name() + "`";
+  return s;
+}
+
+std::string metric_meanings() {
+  std::string s;
+  for (const auto* m : metrics()) s += (s.empty() ? "" : " ") + m->summary() + ".";
+  return s;
+}
+
+std::string layer_names() {
+  std::string s;
+  for (const auto* t : layer_types()) s += (s.empty() ? "`" : ", `") + t->name() + "`";
+  return s;
+}
+
+std::string layer_meanings() {
+  std::string s = "Layer type.";
+  for (const auto* t : layer_types()) s += " `" + t->name() + "`: " + t->summary() + ".";
+  return s;
+}
+
+/// The table with every layer kind's own keys after model.layers[].type, in kind order
+/// (a key two kinds share is documented once, by the first).
+std::vector<KeyDoc> with_layer_fields(std::vector<KeyDoc> keys) {
+  std::vector<KeyDoc> out;
+  for (auto& k : keys) {
+    const bool type_row = k.path == "model.layers[].type";
+    out.push_back(std::move(k));
+    if (!type_row) continue;
+    std::set<std::string> seen;
+    for (const auto* t : layer_types())
+      for (const auto& f : t->fields())
+        if (seen.insert(f.key).second)
+          out.push_back({"model.layers[]." + f.key, f.type, f.default_value, f.allowed, f.meaning});
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<KeyDoc>& config_reference() {
-  static const std::vector<KeyDoc> keys = {
+  static const std::vector<KeyDoc> keys = with_layer_fields({
       {"name", "string", "required", "letters, digits, `.`, `_`, `-`",
        "Name of the experiment; the default results folder is `results/<name>` (a study member's is "
        "`<name>-<member>`)."},
@@ -77,16 +121,7 @@ const std::vector<KeyDoc>& config_reference() {
        "a final `sigmoid`). `cross_entropy`: softmax over the channels at each site from the logits (the last layer "
        "must be `linear`)."},
       {"model.layers", "list", "required", "tables", "The layers, input to output."},
-      {"model.layers[].type", "string", "required", "`linear`, `lrelu`, `layernorm`, `sigmoid`, `tanh`",
-       "Layer type. `layernorm` normalises across the channels at each site, without affine parameters."},
-      {"model.layers[].channels", "integer", "required (linear)", "≥ 1", "Output channels of a linear layer."},
-      {"model.layers[].order", "integer", "required (linear)", "0 … 4", "Output site order of a linear layer."},
-      {"model.layers[].init", "string", "`normal`", "`normal`, `normal_per_channel_pair`",
-       "How a linear layer is drawn before the projection onto E: N(0, std²) per entry, or one value per channel "
-       "pair repeated over all sites."},
-      {"model.layers[].std", "number", "required (linear)", "≥ 0", "Standard deviation of the initialisation."},
-      {"model.layers[].slope", "number", "`0.01`", "≥ 0", "lrelu: slope for negative inputs."},
-      {"model.layers[].eps", "number", "`1e-05`", "> 0", "layernorm: added to the variance."},
+      {"model.layers[].type", "string", "required", layer_names(), layer_meanings()},
       {"train", "table", "every default", "", "Training; a file without `[train]` takes every default below."},
       {"train.runs", "integer", "`30`", "≥ 1",
        "Independent runs (each its own start A⁰ and augmentation draws). `--runs`."},
@@ -106,6 +141,10 @@ const std::vector<KeyDoc>& config_reference() {
       {"train.start", "string", "`projected`", "`projected`, `raw`",
        "Where runs start: A⁰ projected onto E (the paper), or `raw`: the drawn (or --init-weights) point as it is, "
        "off E; Equi then starts at Π_E A⁰. `--start`."},
+      {"train.metrics", "list", "`[]`", metric_names(),
+       "Per-step metrics, extra columns of the per-run CSVs, steps.csv and the summary. " + metric_meanings()},
+      {"train.metric_samples", "integer", "`8`", "≥ 1",
+       "K: the Haar-random group elements per step of the metrics that draw them (recorded where a metric runs)."},
       {"train.modes", "list", "`[\"nom\", \"aug\", \"equi\"]`", "`nom`, `aug`, `equi`, `augpen`, each once",
        "Strategies to train (`augpen`: Aug plus the penalty γ/2 ‖A − Π_E A‖², with Aug's draws). `--modes`."},
       {"train.penalty", "number", "`0`", "> 0 when `augpen` runs",
@@ -131,7 +170,7 @@ const std::vector<KeyDoc>& config_reference() {
       {"study.members", "list", "none", "tables with a `name`",
        "A study: one sweep per member, each the file (without [study]) with the member's tables merged over it, "
        "written to `OUT/<member>/`."},
-  };
+  });
   return keys;
 }
 

@@ -63,12 +63,14 @@ std::string shape_str(const std::vector<std::size_t>& s) {
   return r + (s.size() == 1 ? ",)" : ")");
 }
 
-std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names) {
+std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names,
+                        const std::vector<std::string>& metric_columns) {
   const bool aug = run.strategy.augments();
   std::string s = "step,loss,accuracy,dist_init,dist_E";
   if (aug) s += ",loss_aug";
   for (const auto& n : layer_names) s += ",dist_init." + n;
   for (const auto& n : layer_names) s += ",dist_E." + n;
+  for (const auto& n : metric_columns) s += "," + n;
   s += "\n";
   for (const auto& r : run.records) {
     s += std::to_string(r.step) + "," + csv_number(r.loss) + "," + csv_number(r.accuracy) + "," +
@@ -76,19 +78,21 @@ std::string records_csv(const StrategyRun& run, const std::vector<std::string>& 
     if (aug) s += "," + csv_number(r.loss_aug);
     for (double d : r.dist_init_layer) s += "," + csv_number(d);
     for (double d : r.dist_E_layer) s += "," + csv_number(d);
+    for (double d : r.metrics) s += "," + csv_number(d);
     s += "\n";
   }
   return s;
 }
 
 std::string steps_csv(const fs::path& out, const std::vector<std::string>& modes, const std::vector<std::size_t>& runs,
-                      const std::vector<std::string>& layer_names) {
+                      const std::vector<std::string>& layer_names, const std::vector<std::string>& metric_columns) {
   // Per-run header names → tidy names, in the tidy order.
   std::vector<std::pair<std::string, std::string>> columns = {{"step", "step"},         {"loss", "loss"},
                                                               {"accuracy", "accuracy"}, {"dist_init", "dist_init"},
                                                               {"dist_E", "dist_E"},     {"loss_aug", "loss_aug"}};
   for (const auto& n : layer_names) columns.push_back({"dist_init." + n, "dist_init_" + n});
   for (const auto& n : layer_names) columns.push_back({"dist_E." + n, "dist_E_" + n});
+  for (const auto& n : metric_columns) columns.push_back({n, n});
   std::string csv = "mode,run";
   for (const auto& c : columns) csv += "," + c.second;
   csv += "\n";

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "eqaug/core/error.hpp"
+#include "eqaug/nn/layers.hpp"
 #include "eqaug/nn/ops.hpp"
 
 namespace eqaug {
@@ -34,34 +35,32 @@ ModelSpec& ModelSpec::linear(std::size_t out_channels, std::size_t out_order, In
   return *this;
 }
 
-namespace {
-LayerSpec pointwise(LayerKind kind, const Space& s) {
+ModelSpec& ModelSpec::add(LayerKind kind, const LayerParams& params) {
+  const LayerType& type = layer_type(kind);
+  EQAUG_CHECK(!type.has_weights(), "ModelSpec::add is for kinds without weights; use linear()");
+  type.check(output(), params);
   LayerSpec l;
   l.kind = kind;
-  l.in = l.out = s;
-  return l;
+  l.in = l.out = output();
+  l.params = params;
+  layers_.push_back(std::move(l));
+  return *this;
 }
-}  // namespace
 
-ModelSpec& ModelSpec::leaky_relu(double slope) {
-  layers_.push_back(pointwise(LayerKind::LeakyReLU, output()));
-  layers_.back().slope = slope;
+ModelSpec& ModelSpec::leaky_relu(double slope) { return add(LayerKind::LeakyReLU, {.slope = slope}); }
+ModelSpec& ModelSpec::layer_norm(double eps) { return add(LayerKind::LayerNorm, {.eps = eps}); }
+ModelSpec& ModelSpec::sigmoid() { return add(LayerKind::Sigmoid); }
+ModelSpec& ModelSpec::tanh() { return add(LayerKind::Tanh); }
+ModelSpec& ModelSpec::set_minibatch(std::size_t samples) {
+  minibatch_ = samples;
   return *this;
 }
-ModelSpec& ModelSpec::layer_norm(double eps) {
-  if (output().channels < 2) throw Error("layer norm across channels needs at least 2 channels");
-  layers_.push_back(pointwise(LayerKind::LayerNorm, output()));
-  layers_.back().eps = eps;
-  return *this;
+
+bool ModelSpec::couples_samples() const {
+  return std::any_of(layers_.begin(), layers_.end(),
+                     [](const LayerSpec& l) { return layer_type(l.kind).couples_samples(); });
 }
-ModelSpec& ModelSpec::sigmoid() {
-  layers_.push_back(pointwise(LayerKind::Sigmoid, output()));
-  return *this;
-}
-ModelSpec& ModelSpec::tanh() {
-  layers_.push_back(pointwise(LayerKind::Tanh, output()));
-  return *this;
-}
+
 ModelSpec& ModelSpec::loss(LossKind kind) {
   loss_ = kind;
   return *this;
@@ -100,15 +99,17 @@ std::vector<double> ModelSpec::draw_init(Rng& rng) const {
 }
 
 template <typename T>
-std::vector<double> ModelSpec::to_coords(const T* params) const {
+std::vector<double> ModelSpec::to_coords(const T* params, ThreadPool* pool) const {
   std::vector<double> c(dim_E());
-  for (auto i : linear_) layers_[i].subspace->to_coords(params + layers_[i].offset, c.data() + layers_[i].coord_offset);
+  for (auto i : linear_)
+    layers_[i].subspace->to_coords(params + layers_[i].offset, c.data() + layers_[i].coord_offset, pool);
   return c;
 }
 
 template <typename T>
-void ModelSpec::from_coords(const double* c, T* params) const {
-  for (auto i : linear_) layers_[i].subspace->from_coords(c + layers_[i].coord_offset, params + layers_[i].offset);
+void ModelSpec::from_coords(const double* c, T* params, ThreadPool* pool) const {
+  for (auto i : linear_)
+    layers_[i].subspace->from_coords(c + layers_[i].coord_offset, params + layers_[i].offset, pool);
 }
 
 template <typename T>
@@ -123,14 +124,14 @@ std::vector<T> ModelSpec::act(const Permutation& g, const std::vector<T>& params
 }
 
 template <typename T>
-void ModelSpec::project(T* params) const {
-  for (auto i : linear_) layers_[i].subspace->project(params + layers_[i].offset);
+void ModelSpec::project(T* params, ThreadPool* pool) const {
+  for (auto i : linear_) layers_[i].subspace->project(params + layers_[i].offset, pool);
 }
 
 template <typename T>
-std::vector<double> ModelSpec::distance_to_E(const T* params) const {
+std::vector<double> ModelSpec::distance_to_E(const T* params, ThreadPool* pool) const {
   std::vector<double> d;
-  for (auto i : linear_) d.push_back(layers_[i].subspace->distance(params + layers_[i].offset));
+  for (auto i : linear_) d.push_back(layers_[i].subspace->distance(params + layers_[i].offset, pool));
   return d;
 }
 
@@ -174,6 +175,16 @@ Workspace<T> Network<T>::make_workspace(std::size_t batch) const {
 }
 
 template <typename T>
+LayerBuffers<T> Network<T>::buffers(std::size_t i, const T* params, std::size_t batch) const {
+  const LayerSpec& l = spec_->layers()[i];
+  LayerBuffers<T> b;
+  b.layer = &l;
+  b.batch = batch;
+  if (l.kind == LayerKind::Linear && ops_.empty()) b.w = params + l.offset;
+  return b;
+}
+
+template <typename T>
 void Network<T>::forward(const T* params, std::size_t batch, Workspace<T>& ws) const {
   EQAUG_CHECK(batch <= ws.capacity, "chunk larger than the workspace");
   const auto& layers = spec_->layers();
@@ -181,68 +192,44 @@ void Network<T>::forward(const T* params, std::size_t batch, Workspace<T>& ws) c
     const auto& l = layers[i];
     const T* x = ws.act[i].data();
     T* y = ws.act[i + 1].data();
-    switch (l.kind) {
-      case LayerKind::Linear:
-        if (ops_.empty())
-          ops::linear_forward(params + l.offset, x, y, batch, l.in.dim(), l.out.dim());
-        else
-          ops_[linear_index_[i]]->forward(params + l.coord_offset, x, y, batch, ws.scratch.data());
-        break;
-      case LayerKind::LeakyReLU:
-        ops::leaky_relu_forward(x, y, batch * l.in.dim(), static_cast<T>(l.slope));
-        break;
-      case LayerKind::LayerNorm:
-        ops::layer_norm_forward(x, y, batch, l.in.channels, l.in.sites, l.eps);
-        break;
-      case LayerKind::Sigmoid:
-        ops::sigmoid_forward(x, y, batch * l.in.dim());
-        break;
-      case LayerKind::Tanh:
-        ops::tanh_forward(x, y, batch * l.in.dim());
-        break;
+    if (l.kind == LayerKind::Linear && !ops_.empty()) {
+      ops_[linear_index_[i]]->forward(params + l.coord_offset, x, y, batch, ws.scratch.data());
+      continue;
     }
+    auto b = buffers(i, params, batch);
+    b.x = x;
+    layer_type(l.kind).forward(b, y);
   }
+}
+
+template <typename T>
+ChunkStats Network<T>::loss(const T* out, const T* target, std::size_t batch, T* g) const {
+  const Space& o = spec_->output();
+  return spec_->loss_kind() == LossKind::CrossEntropy
+             ? ops::softmax_cross_entropy(out, target, batch, o.channels, o.sites, g)
+             : ops::bce_loss(out, target, batch, o.channels, o.sites, g);
 }
 
 template <typename T>
 ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>& ws, T* grad, bool accumulate) const {
   forward(params, batch, ws);
   const auto& layers = spec_->layers();
-  const Space& out = spec_->output();
-  ChunkStats st;
   T* gy = grad ? ws.grad_a.data() : nullptr;
-  st = spec_->loss_kind() == LossKind::CrossEntropy
-           ? ops::softmax_cross_entropy(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy)
-           : ops::bce_loss(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites, gy);
+  const ChunkStats st = loss(ws.act.back().data(), ws.target.data(), batch, gy);
   if (!grad) return st;
   T* gx = ws.grad_b.data();
   for (std::size_t i = layers.size(); i-- > 0;) {
     const auto& l = layers[i];
-    const T* x = ws.act[i].data();
-    const T* y = ws.act[i + 1].data();
     const bool need_gx = i > 0;  // nobody needs the gradient w.r.t. the data
-    switch (l.kind) {
-      case LayerKind::Linear:
-        if (ops_.empty()) {
-          ops::linear_weight_grad(x, gy, grad + l.offset, batch, l.in.dim(), l.out.dim(), accumulate);
-          if (need_gx) ops::linear_input_grad(params + l.offset, gy, gx, batch, l.in.dim(), l.out.dim());
-        } else {
-          ops_[linear_index_[i]]->backward(params + l.coord_offset, x, gy, need_gx ? gx : nullptr,
-                                           grad + l.coord_offset, batch, accumulate, ws.scratch.data());
-        }
-        break;
-      case LayerKind::LeakyReLU:
-        if (need_gx) ops::leaky_relu_backward(y, gy, gx, batch * l.in.dim(), static_cast<T>(l.slope));
-        break;
-      case LayerKind::LayerNorm:
-        if (need_gx) ops::layer_norm_backward(x, y, gy, gx, batch, l.in.channels, l.in.sites, l.eps);
-        break;
-      case LayerKind::Sigmoid:
-        if (need_gx) ops::sigmoid_backward(y, gy, gx, batch * l.in.dim());
-        break;
-      case LayerKind::Tanh:
-        if (need_gx) ops::tanh_backward(y, gy, gx, batch * l.in.dim());
-        break;
+    if (l.kind == LayerKind::Linear && !ops_.empty()) {
+      ops_[linear_index_[i]]->backward(params + l.coord_offset, ws.act[i].data(), gy, need_gx ? gx : nullptr,
+                                       grad + l.coord_offset, batch, accumulate, ws.scratch.data());
+    } else {
+      auto b = buffers(i, params, batch);
+      b.x = ws.act[i].data();
+      b.y = ws.act[i + 1].data();
+      b.gy = gy;
+      layer_type(l.kind).backward(b, need_gx ? gx : nullptr, b.w ? grad + l.offset : nullptr, accumulate);
     }
     if (!need_gx) break;
     std::swap(gy, gx);
@@ -253,18 +240,18 @@ ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>
 namespace {
 /// Which primal quantities the R-passes of Network::hvp read: act[i] for i ≥ 1 (act[0], the
 /// data, is loaded for every chunk) and the loss gradient at layer i's output.
-struct HvpReads {
+struct PrimalReads {
   std::vector<bool> act, gy;
 };
-HvpReads hvp_reads(const std::vector<LayerSpec>& layers) {
+PrimalReads hvp_reads(const std::vector<LayerSpec>& layers) {
   const std::size_t L = layers.size();
-  HvpReads r{std::vector<bool>(L + 1, false), std::vector<bool>(L, false)};
+  PrimalReads r{std::vector<bool>(L + 1, false), std::vector<bool>(L, false)};
   r.act[L] = true;  // the loss's R-operator
   for (std::size_t i = 0; i < L; ++i) {
-    const LayerKind k = layers[i].kind;
-    if (k == LayerKind::Linear || k == LayerKind::LayerNorm) r.act[i] = true;  // their input
-    if (k != LayerKind::Linear) r.act[i + 1] = true;                           // the non-linearities' output
-    r.gy[i] = k != LayerKind::LeakyReLU;  // piecewise linear: its R-backward needs the mask only
+    const HvpReads k = layer_type(layers[i].kind).hvp_reads();
+    if (k.input) r.act[i] = true;
+    if (k.output) r.act[i + 1] = true;
+    r.gy[i] = k.grad;
   }
   r.act[0] = false;
   return r;
@@ -309,35 +296,13 @@ ChunkStats Network<T>::hvp(const T* params, const T* v, std::size_t batch, Works
   } else {
     // The primal passes: activations, then the loss gradient at every layer's output.
     forward(params, batch, ws);
-    st = spec_->loss_kind() == LossKind::CrossEntropy
-             ? ops::softmax_cross_entropy(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites,
-                                          ws.gy[L - 1].data())
-             : ops::bce_loss(ws.act.back().data(), ws.target.data(), batch, out.channels, out.sites,
-                             ws.gy[L - 1].data());
+    st = loss(ws.act.back().data(), ws.target.data(), batch, ws.gy[L - 1].data());
     for (std::size_t i = L; i-- > 1;) {  // the gradient at layer i − 1's output
-      const auto& l = layers[i];
-      const T* x = ws.act[i].data();
-      const T* y = ws.act[i + 1].data();
-      const T* gy = ws.gy[i].data();
-      T* gx = ws.gy[i - 1].data();
-      const std::size_t n = batch * l.in.dim();
-      switch (l.kind) {
-        case LayerKind::Linear:
-          ops::linear_input_grad(params + l.offset, gy, gx, batch, l.in.dim(), l.out.dim());
-          break;
-        case LayerKind::LeakyReLU:
-          ops::leaky_relu_backward(y, gy, gx, n, static_cast<T>(l.slope));
-          break;
-        case LayerKind::LayerNorm:
-          ops::layer_norm_backward(x, y, gy, gx, batch, l.in.channels, l.in.sites, l.eps);
-          break;
-        case LayerKind::Sigmoid:
-          ops::sigmoid_backward(y, gy, gx, n);
-          break;
-        case LayerKind::Tanh:
-          ops::tanh_backward(y, gy, gx, n);
-          break;
-      }
+      auto b = buffers(i, params, batch);
+      b.x = ws.act[i].data();
+      b.y = ws.act[i + 1].data();
+      b.gy = ws.gy[i].data();
+      layer_type(layers[i].kind).backward(b, ws.gy[i - 1].data(), nullptr, false);
     }
     if (state) {
       const auto r = hvp_reads(layers);
@@ -357,30 +322,19 @@ ChunkStats Network<T>::hvp(const T* params, const T* v, std::size_t batch, Works
   auto act = [&](std::size_t i) -> const T* { return cached && i > 0 ? state->act[i].data() : ws.act[i].data(); };
   auto grad = [&](std::size_t i) -> const T* { return cached ? state->gy[i].data() : ws.gy[i].data(); };
 
-  // R-forward: the inputs do not depend on A (ract[0] stays empty: null below).
-  for (std::size_t i = 0; i < L; ++i) {
-    const auto& l = layers[i];
-    const T* rx = i == 0 ? nullptr : ws.ract[i].data();
-    T* ry = ws.ract[i + 1].data();
-    const std::size_t n = batch * l.in.dim();
-    switch (l.kind) {
-      case LayerKind::Linear:
-        ops::linear_rop_forward(params + l.offset, v + l.offset, act(i), rx, ry, batch, l.in.dim(), l.out.dim());
-        break;
-      case LayerKind::LeakyReLU:  // ry = f'(x) rx: the backward map
-        ops::leaky_relu_backward(act(i + 1), rx, ry, n, static_cast<T>(l.slope));
-        break;
-      case LayerKind::LayerNorm:  // its Jacobian is symmetric: the backward map again
-        ops::layer_norm_backward(act(i), act(i + 1), rx, ry, batch, l.in.channels, l.in.sites, l.eps);
-        break;
-      case LayerKind::Sigmoid:
-        ops::sigmoid_backward(act(i + 1), rx, ry, n);
-        break;
-      case LayerKind::Tanh:
-        ops::tanh_backward(act(i + 1), rx, ry, n);
-        break;
-    }
-  }
+  // What a layer's R-passes read (hvp_reads), from the state or from this pass; the inputs
+  // do not depend on A (ract[0] stays empty: null below).
+  auto rbuffers = [&](std::size_t i) {
+    auto b = buffers(i, params, batch);
+    if (b.w) b.v = v + layers[i].offset;
+    b.x = act(i);
+    b.y = act(i + 1);
+    b.gy = grad(i);
+    b.rx = i == 0 ? nullptr : ws.ract[i].data();
+    b.ry = ws.ract[i + 1].data();
+    return b;
+  };
+  for (std::size_t i = 0; i < L; ++i) layer_type(layers[i].kind).rop_forward(rbuffers(i), ws.ract[i + 1].data());
   T* rgy = ws.rgrad_a.data();
   T* rgx = ws.rgrad_b.data();
   if (spec_->loss_kind() == LossKind::CrossEntropy)
@@ -390,33 +344,11 @@ ChunkStats Network<T>::hvp(const T* params, const T* v, std::size_t batch, Works
     ops::bce_loss_rop(act(L), ws.target.data(), ws.ract.back().data(), rgy, batch, out.channels, out.sites);
   // R-backward.
   for (std::size_t i = L; i-- > 0;) {
-    const auto& l = layers[i];
-    const T* rx = i == 0 ? nullptr : ws.ract[i].data();
-    const T* ry = ws.ract[i + 1].data();
+    auto b = rbuffers(i);
+    b.rgy = rgy;
     const bool need_gx = i > 0;
-    const std::size_t n = batch * l.in.dim();
-    switch (l.kind) {
-      case LayerKind::Linear:
-        ops::linear_rop_weight_grad(act(i), rx, grad(i), rgy, hv + l.offset, batch, l.in.dim(), l.out.dim(),
-                                    accumulate);
-        if (need_gx)
-          ops::linear_rop_input_grad(params + l.offset, v + l.offset, grad(i), rgy, rgx, batch, l.in.dim(),
-                                     l.out.dim());
-        break;
-      case LayerKind::LeakyReLU:  // piecewise linear: R(gx) = f'(x) R(gy)
-        ops::leaky_relu_backward(act(i + 1), rgy, rgx, n, static_cast<T>(l.slope));
-        break;
-      case LayerKind::LayerNorm:
-        ops::layer_norm_rop_backward(act(i), act(i + 1), grad(i), rx, ry, rgy, rgx, batch, l.in.channels, l.in.sites,
-                                     l.eps);
-        break;
-      case LayerKind::Sigmoid:
-        ops::sigmoid_rop_backward(act(i + 1), grad(i), ry, rgy, rgx, n);
-        break;
-      case LayerKind::Tanh:
-        ops::tanh_rop_backward(act(i + 1), grad(i), ry, rgy, rgx, n);
-        break;
-    }
+    layer_type(layers[i].kind).rop_backward(b, need_gx ? rgx : nullptr, b.w ? hv + layers[i].offset : nullptr,
+                                            accumulate);
     if (!need_gx) break;
     std::swap(rgy, rgx);
   }
@@ -431,16 +363,16 @@ std::vector<T> Network<T>::predict(const T* params, const T* inputs, std::size_t
   return ws.act.back();
 }
 
-template std::vector<double> ModelSpec::to_coords<float>(const float*) const;
-template std::vector<double> ModelSpec::to_coords<double>(const double*) const;
-template void ModelSpec::from_coords<float>(const double*, float*) const;
-template void ModelSpec::from_coords<double>(const double*, double*) const;
+template std::vector<double> ModelSpec::to_coords<float>(const float*, ThreadPool*) const;
+template std::vector<double> ModelSpec::to_coords<double>(const double*, ThreadPool*) const;
+template void ModelSpec::from_coords<float>(const double*, float*, ThreadPool*) const;
+template void ModelSpec::from_coords<double>(const double*, double*, ThreadPool*) const;
 template std::vector<float> ModelSpec::act<float>(const Permutation&, const std::vector<float>&) const;
 template std::vector<double> ModelSpec::act<double>(const Permutation&, const std::vector<double>&) const;
-template void ModelSpec::project<float>(float*) const;
-template void ModelSpec::project<double>(double*) const;
-template std::vector<double> ModelSpec::distance_to_E<float>(const float*) const;
-template std::vector<double> ModelSpec::distance_to_E<double>(const double*) const;
+template void ModelSpec::project<float>(float*, ThreadPool*) const;
+template void ModelSpec::project<double>(double*, ThreadPool*) const;
+template std::vector<double> ModelSpec::distance_to_E<float>(const float*, ThreadPool*) const;
+template std::vector<double> ModelSpec::distance_to_E<double>(const double*, ThreadPool*) const;
 template class Network<float>;
 template class Network<double>;
 

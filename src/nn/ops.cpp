@@ -29,12 +29,12 @@ void linear_input_grad(const T* w, const T* gy, T* gx, std::size_t batch, std::s
 
 template <typename T>
 void leaky_relu_forward(const T* x, T* y, std::size_t n, T slope) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : slope * x[i];
+  for (std::size_t i = 0; i < n; ++i) y[i] = site::leaky_relu(x[i], slope);
 }
 
 template <typename T>
 void leaky_relu_backward(const T* y, const T* gy, T* gx, std::size_t n, T slope) {
-  for (std::size_t i = 0; i < n; ++i) gx[i] = y[i] > T(0) ? gy[i] : slope * gy[i];
+  for (std::size_t i = 0; i < n; ++i) gx[i] = site::leaky_relu_grad(y[i], gy[i], slope);
 }
 
 template <typename T>
@@ -55,19 +55,19 @@ void layer_norm_backward(const T* x, const T* y, const T* gy, T* gx, std::size_t
 
 template <typename T>
 void sigmoid_forward(const T* x, T* y, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-x[i]));
+  for (std::size_t i = 0; i < n; ++i) y[i] = site::sigmoid(x[i]);
 }
 template <typename T>
 void sigmoid_backward(const T* y, const T* gy, T* gx, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) gx[i] = gy[i] * y[i] * (T(1) - y[i]);
+  for (std::size_t i = 0; i < n; ++i) gx[i] = site::sigmoid_grad(y[i], gy[i]);
 }
 template <typename T>
 void tanh_forward(const T* x, T* y, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = site::tanh_act(x[i]);
 }
 template <typename T>
 void tanh_backward(const T* y, const T* gy, T* gx, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) gx[i] = gy[i] * (T(1) - y[i] * y[i]);
+  for (std::size_t i = 0; i < n; ++i) gx[i] = site::tanh_grad(y[i], gy[i]);
 }
 
 template <typename T>
@@ -76,11 +76,9 @@ ChunkStats bce_loss(const T* p, const T* y, std::size_t batch, std::size_t C, st
   const std::size_t n = batch * C * S;
   const double inv_s = 1.0 / static_cast<double>(S);
   for (std::size_t i = 0; i < n; ++i) {
-    const double pi = static_cast<double>(p[i]), yi = static_cast<double>(y[i]);
-    const double lp = std::max(std::log(pi), -100.0), lq = std::max(std::log(1.0 - pi), -100.0);
-    st.loss_sum -= (yi * lp + (1.0 - yi) * lq) * inv_s;
-    st.correct += ((pi > 0.5) == (yi > 0.5)) ? 1.0 : 0.0;
-    if (gp) gp[i] = static_cast<T>((pi - yi) / std::max(pi * (1.0 - pi), 1e-12) * inv_s);
+    const auto t = site::bce(p[i], y[i], inv_s, gp ? gp + i : nullptr);
+    st.loss_sum += t.loss;
+    st.correct += t.correct ? 1.0 : 0.0;
   }
   st.predictions = static_cast<double>(n);
   return st;

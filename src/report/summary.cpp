@@ -72,6 +72,14 @@ std::vector<SummaryRow> summarize(const Sweep& sweep) {
     row.dist_E = final_values(&RunCurve::dist_E);
     row.loss = final_values(&RunCurve::loss);
     row.accuracy = final_values(&RunCurve::accuracy);
+    for (const auto& name : sweep.metrics) {
+      std::vector<double> values;
+      for (const auto& curve : curves) {
+        const auto it = curve.columns.find(name);
+        values.push_back(it == curve.columns.end() || it->second.empty() ? kNaN : it->second.back());
+      }
+      row.metrics.emplace_back(name, describe(std::move(values)));
+    }
     rows.push_back(std::move(row));
   }
   return rows;
@@ -137,28 +145,59 @@ std::string runs_cell(const SummaryRow& r) {
 constexpr const char* kTableNote =
     "(final step: median [q1, q3] over runs; dist_init = |A - A0|, dist_E = |A - P_E A|)\n";
 
-std::string stat_columns_header() {
+/// The metric columns of a set of rows: every name in order of first appearance.
+std::vector<std::string> metric_names(const std::vector<const SummaryRow*>& rows) {
+  std::vector<std::string> names;
+  for (const auto* r : rows)
+    for (const auto& [name, stat] : r->metrics)
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  return names;
+}
+
+const Stat* metric_of(const SummaryRow& r, const std::string& name) {
+  for (const auto& [n, stat] : r.metrics)
+    if (n == name) return &stat;
+  return nullptr;
+}
+
+std::string stat_columns_header(const std::vector<std::string>& metrics) {
   std::string header;
   for (const char* q : {"dist_init", "dist_E", "loss", "accuracy"})
     header += std::string(",") + q + "_median," + q + "_q1," + q + "_q3";
+  for (const auto& q : metrics) header += "," + q + "_median," + q + "_q1," + q + "_q3";
   return header;
 }
 
-std::string stat_columns(const SummaryRow& r) {
+std::string stat_columns(const SummaryRow& r, const std::vector<std::string>& metrics) {
   std::string line;
   for (const Stat* s : {&r.dist_init, &r.dist_E, &r.loss, &r.accuracy})
     line += ',' + exact_number(s->median) + ',' + exact_number(s->q1) + ',' + exact_number(s->q3);
+  for (const auto& name : metrics) {
+    const Stat* s = metric_of(r, name);
+    line += s ? ',' + exact_number(s->median) + ',' + exact_number(s->q1) + ',' + exact_number(s->q3) : ",nan,nan,nan";
+  }
   return line;
+}
+
+std::string metric_cell(const SummaryRow& r, const std::string& name) {
+  const Stat* s = metric_of(r, name);
+  return s ? cell(*s) : "-";
 }
 
 }  // namespace
 
 std::string format_table(const std::vector<SummaryRow>& rows, const std::string& accuracy) {
+  std::vector<const SummaryRow*> all;
+  for (const auto& r : rows) all.push_back(&r);
+  const auto metrics = metric_names(all);
   std::vector<std::vector<std::string>> table;
   table.push_back({"strategy", "runs", "dist_init", "dist_E", "loss", "accuracy"});
-  for (const auto& r : rows)
+  for (const auto& m : metrics) table.front().push_back(m);
+  for (const auto& r : rows) {
     table.push_back(
         {mode_label(r.mode), runs_cell(r), cell(r.dist_init), cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
+    for (const auto& m : metrics) table.back().push_back(metric_cell(r, m));
+  }
   std::string text = aligned(table) + kTableNote;
   if (!accuracy.empty()) text += "accuracy: " + accuracy + '\n';
   return text;
@@ -166,8 +205,11 @@ std::string format_table(const std::vector<SummaryRow>& rows, const std::string&
 
 fs::path write_summary_csv(const fs::path& dir, const std::vector<SummaryRow>& rows) {
   std::ostringstream os;
-  os << "mode,runs" << stat_columns_header() << '\n';
-  for (const auto& r : rows) os << r.mode << ',' << r.runs << stat_columns(r) << '\n';
+  std::vector<const SummaryRow*> all;
+  for (const auto& r : rows) all.push_back(&r);
+  const auto metrics = metric_names(all);
+  os << "mode,runs" << stat_columns_header(metrics) << '\n';
+  for (const auto& r : rows) os << r.mode << ',' << r.runs << stat_columns(r, metrics) << '\n';
   const fs::path path = dir / "summary.csv";
   io::write_file_atomic(path, os.str());
   return path;
@@ -183,12 +225,17 @@ std::vector<StudySummaryRow> summarize_study(const Study& study) {
 }
 
 std::string format_study_table(const Study& study, const std::vector<StudySummaryRow>& rows) {
+  std::vector<const SummaryRow*> all;
+  for (const auto& s : rows) all.push_back(&s.row);
+  const auto metrics = metric_names(all);
   std::vector<std::vector<std::string>> table;
   table.push_back({"group", "strategy", "runs", "dim E/dim L", "dist_init", "dist_E", "loss", "accuracy"});
+  for (const auto& m : metrics) table.front().push_back(m);
   for (const auto& s : rows) {
     const auto& r = s.row;
     table.push_back({s.member, mode_label(r.mode), runs_cell(r), format_number(s.dim_ratio), cell(r.dist_init),
                      cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
+    for (const auto& m : metrics) table.back().push_back(metric_cell(r, m));
   }
   std::string text = aligned(table) + kTableNote;
 
@@ -218,10 +265,13 @@ std::string format_study_table(const Study& study, const std::vector<StudySummar
 
 fs::path write_study_summary_csv(const fs::path& dir, const std::vector<StudySummaryRow>& rows) {
   std::ostringstream os;
-  os << "group,mode,runs,dim_E_over_dim_L" << stat_columns_header() << '\n';
+  std::vector<const SummaryRow*> all;
+  for (const auto& s : rows) all.push_back(&s.row);
+  const auto metrics = metric_names(all);
+  os << "group,mode,runs,dim_E_over_dim_L" << stat_columns_header(metrics) << '\n';
   for (const auto& s : rows)
-    os << s.member << ',' << s.row.mode << ',' << s.row.runs << ',' << exact_number(s.dim_ratio) << stat_columns(s.row)
-       << '\n';
+    os << s.member << ',' << s.row.mode << ',' << s.row.runs << ',' << exact_number(s.dim_ratio)
+       << stat_columns(s.row, metrics) << '\n';
   const fs::path path = dir / "summary.csv";
   io::write_file_atomic(path, os.str());
   return path;

@@ -199,6 +199,16 @@ Sweep read_sweep(const fs::path& dir) {
   sweep.precision = optional_string(train, "precision", "config.train.");
   if (m.contains("model")) sweep.group = optional_string(m["model"], "group", "model.");
   if (m.contains("data")) sweep.accuracy = optional_string(m["data"], "accuracy", "data.");
+  if (m.contains("metrics")) {
+    const json& cols = m["metrics"].is_object() && m["metrics"].contains("columns") ? m["metrics"]["columns"] : json();
+    if (!cols.is_array())
+      throw Error(in_quotes(manifest_path) + ": field metrics.columns: expected a list of column names");
+    for (const auto& c : cols) {
+      if (!c.is_string())
+        throw Error(in_quotes(manifest_path) + ": field metrics.columns: expected strings, found " + c.dump());
+      sweep.metrics.push_back(c.get<std::string>());
+    }
+  }
 
   if (m.contains("complete")) {
     if (!m["complete"].is_boolean()) throw Error(in_quotes(manifest_path) + ": field complete: expected true or false");

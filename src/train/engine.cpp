@@ -5,6 +5,7 @@
 
 #include "eqaug/core/blas.hpp"
 #include "eqaug/core/error.hpp"
+#include "eqaug/nn/layers.hpp"
 
 namespace eqaug {
 
@@ -16,35 +17,29 @@ constexpr std::size_t kMaxWave = 128;
 // involve the thread count, so neither does the path a model takes.
 constexpr std::size_t kSequentialBytes = std::size_t{128} << 20;
 
+/// Samples per chunk: `chunk`, at most the data; for a model with batch statistics a multiple
+/// of its minibatch (at least one), so that every minibatch lies within one chunk.
+std::size_t chunk_for(const ModelSpec& spec, std::size_t chunk, std::size_t samples) {
+  const std::size_t m = spec.minibatch();
+  if (spec.couples_samples() && m > 0 && chunk > 0) chunk = std::max(m, chunk / m * m);
+  return std::min(chunk, samples);
+}
+
 /// The layers as the GPU backend sees them.
 cuda::ModelDesc describe_model(const ModelSpec& spec, const Dataset& data) {
   cuda::ModelDesc m;
   for (const auto& l : spec.layers()) {
+    if (!layer_type(l.kind).on_gpu())
+      throw Error("--device cuda: the CUDA backend has no kernels for layer type '" + layer_type(l.kind).name() +
+                  "'; run this model with --device cpu");
     cuda::LayerDesc d;
-    switch (l.kind) {
-      case LayerKind::Linear:
-        d.kind = cuda::OpKind::Linear;
-        break;
-      case LayerKind::LeakyReLU:
-        d.kind = cuda::OpKind::LeakyReLU;
-        break;
-      case LayerKind::LayerNorm:
-        d.kind = cuda::OpKind::LayerNorm;
-        break;
-      case LayerKind::Sigmoid:
-        d.kind = cuda::OpKind::Sigmoid;
-        break;
-      case LayerKind::Tanh:
-        d.kind = cuda::OpKind::Tanh;
-        break;
-    }
+    d.kind = l.kind;
     d.in_dim = l.in.dim();
     d.out_dim = l.out.dim();
     d.channels = l.in.channels;
     d.sites = l.in.sites;
     d.offset = l.offset;
-    d.slope = l.slope;
-    d.eps = l.eps;
+    d.params = l.params;
     m.layers.push_back(d);
   }
   m.num_params = spec.num_params();
@@ -52,7 +47,7 @@ cuda::ModelDesc describe_model(const ModelSpec& spec, const Dataset& data) {
   m.in_sites = data.input.sites;
   m.tgt_channels = data.target.channels;
   m.tgt_sites = data.target.sites;
-  m.loss = spec.loss_kind() == LossKind::CrossEntropy ? cuda::LossKind::CrossEntropy : cuda::LossKind::BCE;
+  m.loss = spec.loss_kind();
   return m;
 }
 }  // namespace
@@ -63,16 +58,13 @@ GradientEngine<T>::GradientEngine(const ModelSpec& spec, const Dataset& data, do
     : net_(spec),
       equi_net_(spec, Parametrisation::Equivariant, equi_eval),
       data_(&data),
-      chunk_(std::min(chunk, data.size)),
+      chunk_(chunk_for(spec, chunk, data.size)),
       pool_(&pool),
       sequential_bytes_(kSequentialBytes),
       device_(device) {
   check_compatible(data, spec.input(), spec.output());
   if (data.size == 0) throw Error("data set '" + data.name + "' has no samples");
   if (chunk == 0) throw Error("chunk size must be positive");
-  // Parallelism is over items. A multi-threaded OpenBLAS would oversubscribe the cores
-  // and, worse, round differently with another thread count.
-  blas::set_num_threads(1);
   x_.resize(data.x.size());
   for (std::size_t i = 0; i < x_.size(); ++i) x_[i] = static_cast<T>(data.x[i] + input_shift);
   y_.assign(data.y.begin(), data.y.end());
@@ -125,6 +117,7 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run_on_g
       throw Error(
           "Equi through E's structure (FFT, orbit pooling) runs on the CPU only; on a GPU use --equi-eval dense");
     if (j.direction) throw Error("Hessian-vector products run on the CPU only (--device cpu)");
+    if (j.outputs) throw Error("network outputs (the equiv_error metric) are computed on the CPU only (--device cpu)");
     if (j.grad && out[j.group].grad.empty()) out[j.group].grad = take_buffer(net_.num_params());  // overwritten
     cuda::JobView v;
     v.params = j.params;
@@ -190,6 +183,10 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
     EQAUG_CHECK(!(j.direction && j.equi), "Hessian-vector products need dense parameters");
     EQAUG_CHECK(group_equi[j.group] < 0 || group_equi[j.group] == int(j.equi), "a group mixes parametrisations");
     group_equi[j.group] = int(j.equi);
+    if (j.outputs) {
+      EQAUG_CHECK(!j.grad && out[j.group].outputs.empty(), "one output job without gradient per group");
+      out[j.group].outputs.resize(n * (j.equi ? equi_net_ : net_).spec().output().dim());
+    }
     if (j.grad && out[j.group].grad.empty()) {
       out[j.group].grad = take_buffer(params_of(j));
       std::fill(out[j.group].grad.begin(), out[j.group].grad.end(), 0.0);
@@ -223,6 +220,10 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
     stats[index] = job.direction && job.grad ? net.hvp(job.params, job.direction, count, ws, g, accumulate,
                                                        job.hvp_states ? job.hvp_states + it.chunk : nullptr)
                                              : net.evaluate(job.params, count, ws, g, accumulate);
+    if (job.outputs) {
+      const std::size_t D = net.spec().output().dim();
+      std::copy_n(ws.act.back().data(), count * D, out[job.group].outputs.data() + first * D);
+    }
   };
   // Adds the buffers of items [i0, i1) (in slots 0, 1, ...) in item order, split over
   // parameter blocks.
@@ -255,11 +256,11 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
   };
 
   auto check_stop = [&] {
-    if (stop_ && stop_->load() != 0) {
-      blas::set_num_threads(1);
-      throw StopRequested{stop_->load()};
-    }
+    if (stop_ && stop_->load() != 0) throw StopRequested{stop_->load()};
   };
+  // Parallelism is over items. A multi-threaded OpenBLAS would oversubscribe the cores
+  // and, worse, round differently with another thread count.
+  const blas::ThreadsGuard serial_blas(1);
   for (std::size_t i = 0; i < items.size();) {
     check_stop();
     if (sequential(items[i])) {
@@ -269,17 +270,13 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(cons
       const std::size_t job = items[i].job;
       std::size_t end = i;
       item_grads_.resize(1);
-      blas::set_num_threads(static_cast<int>(pool_->size()));
-      try {
+      {
+        const blas::ThreadsGuard parallel_blas(static_cast<int>(pool_->size()));
         for (; end < items.size() && items[end].job == job; ++end) {
           check_stop();
           evaluate(end, 0, 0, end > i);
         }
-      } catch (...) {
-        blas::set_num_threads(1);
-        throw;
       }
-      blas::set_num_threads(1);
       reduce_job(i);
       i = end;
       continue;

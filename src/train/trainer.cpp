@@ -1,5 +1,7 @@
 #include "eqaug/train/trainer.hpp"
 
+#include "eqaug/train/metrics.hpp"
+
 #include <algorithm>
 #include <chrono>
 
@@ -7,11 +9,19 @@
 
 namespace eqaug {
 
-std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run, bool project) {
+std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run, bool project,
+                                  ThreadPool* pool) {
   Rng rng = Rng::stream(seed, "init", {run});
   auto a = spec.draw_init(rng);
-  if (project) spec.project(a.data());
+  if (project) spec.project(a.data(), pool);
   return a;
+}
+
+std::vector<std::string> metric_columns(const TrainOptions& opts, const ModelSpec& spec) {
+  std::vector<std::string> c;
+  for (const auto& name : opts.metrics)
+    for (auto& column : metric(name).columns(spec)) c.push_back(std::move(column));
+  return c;
 }
 
 Rng augmentation_rng(std::uint64_t seed, std::size_t run, std::size_t step, Mode mode) {
@@ -22,6 +32,10 @@ template <typename T>
 Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&engine), opts_(std::move(opts)) {
   if (opts_.strategies.empty()) throw Error("no strategy to train");
   if (!(opts_.lr > 0) || !std::isfinite(opts_.lr)) throw Error("learning rate must be a positive number");
+  for (const auto& name : opts_.metrics) metric(name);  // known
+  if (!opts_.metrics.empty() && engine.device().cuda())
+    throw Error("train.metrics: per-step metrics are computed on the CPU only (--device cpu, or train.metrics = [])");
+  if (!opts_.metrics.empty() && opts_.metric_samples == 0) throw Error("train.metric_samples must be at least 1");
   const auto& group = *engine.spec().group();
   for (const auto& st : opts_.strategies)
     if (engine.device().cuda() && st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit &&
@@ -101,7 +115,7 @@ EpochRecord measure(ThreadPool& pool, const ModelSpec& spec, std::size_t step, c
   for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
     const auto& l = spec.linear_layer(j);
     const double d = squared_distance(pool, a.data(), a0.data(), l.offset, l.offset + l.count);
-    const double e = l.subspace->distance(a.data() + l.offset);
+    const double e = l.subspace->distance(a.data() + l.offset, &pool);
     r.dist_init_layer.push_back(std::sqrt(d));
     r.dist_E_layer.push_back(e);
     init2 += d;
@@ -136,7 +150,7 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
   std::vector<T> start_in_E;  // Equi's start when A⁰ lies off E
   if (opts_.raw_start) {
     std::vector<double> p(a0);
-    spec.project(p.data());
+    spec.project(p.data(), &engine_->pool());
     start_in_E.assign(p.begin(), p.end());
   }
 
@@ -158,7 +172,7 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
     out[k].layer_eval = state[k].structured ? engine_->equi_network().layer_kinds()
                                             : std::vector<std::string>(spec.linear_layers().size(), "dense");
     if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
-      state[k].coords = spec.to_coords(a0.data());
+      state[k].coords = spec.to_coords(a0.data(), &engine_->pool());
       if (state[k].structured) state[k].coords_t.assign(state[k].coords.begin(), state[k].coords.end());
     }
   }
@@ -201,6 +215,16 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       rec.loss = risk.stats.loss_sum / static_cast<double>(risk.samples);
       rec.accuracy = risk.stats.correct / risk.stats.predictions;
       if (st.augments()) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
+      if (!opts_.metrics.empty()) {
+        // Their own stream, keyed by (run, step) only: every strategy meets the same draws,
+        // and no other number changes.
+        Rng rng = Rng::stream(opts_.seed, "metrics", {run_index, step});
+        const MetricInput<T> in{engine_, a.data(), &rng, opts_.metric_samples};
+        for (const auto& name : opts_.metrics) {
+          const auto v = metric(name).compute(in);
+          rec.metrics.insert(rec.metrics.end(), v.begin(), v.end());
+        }
+      }
       out[k].records.push_back(std::move(rec));
       if (std::find(opts_.snapshot_steps.begin(), opts_.snapshot_steps.end(), step) != opts_.snapshot_steps.end())
         out[k].snapshots.emplace_back(step, std::vector<double>(a.begin(), a.end()));
@@ -214,7 +238,7 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       if (st.mode == Mode::AugPen) {
         // ∇ γ/2 ‖A − Π_E A‖² = γ (A − Π_E A): Π_E is an orthogonal projection.
         std::vector<double> p(a.begin(), a.end());
-        spec.project(p.data());
+        spec.project(p.data(), &pool);
         for_each_index(pool, g.size(), [&](std::size_t i) { g[i] += st.penalty * (static_cast<double>(a[i]) - p[i]); });
       }
       if (state[k].structured) {
@@ -222,19 +246,19 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
         auto& c = state[k].coords;
         for (std::size_t i = 0; i < c.size(); ++i) c[i] -= opts_.lr * g[i];
         state[k].coords_t.assign(c.begin(), c.end());
-        spec.from_coords(c.data(), a.data());
+        spec.from_coords(c.data(), a.data(), &pool);
       } else if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
         std::vector<double>& gc = state[k].scratch;
         for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
           const auto& l = spec.linear_layer(j);
           gc.resize(l.subspace->dim());
-          l.subspace->to_coords(g.data() + l.offset, gc.data());
+          l.subspace->to_coords(g.data() + l.offset, gc.data(), &pool);
           double* c = state[k].coords.data() + l.coord_offset;
           for_each_index(pool, gc.size(), [&](std::size_t i) { c[i] -= opts_.lr * gc[i]; });
-          l.subspace->from_coords(c, a.data() + l.offset);
+          l.subspace->from_coords(c, a.data() + l.offset, &pool);
         }
       } else {
-        if (st.mode == Mode::Equi) spec.project(g.data());
+        if (st.mode == Mode::Equi) spec.project(g.data(), &pool);
         for_each_index(pool, a.size(), [&](std::size_t p) { a[p] -= static_cast<T>(opts_.lr * g[p]); });
       }
       engine_->recycle(std::move(g));

@@ -1,8 +1,9 @@
 #pragma once
-// Three small models with data that between them use every layer and loss: graphs with
-// leaky ReLU, tanh, sigmoid and BCE on one trivial site (S_4); images with layer norm,
-// leaky ReLU and softmax cross-entropy over classes (Z_4²); images with layer norm,
-// sigmoid and per-pixel BCE masks (C_4). For the tests that check a computation layer by
+// Small models with data that between them use every layer and loss: graphs with leaky
+// ReLU, tanh, sigmoid and BCE on one trivial site (S_4); images with layer norm, leaky ReLU
+// and softmax cross-entropy over classes (Z_4²); images with layer norm, sigmoid and
+// per-pixel BCE masks (C_4); images with batch norm over minibatches of 5 (D_4, CPU only).
+// For the tests that check a computation layer by
 // layer against another (the GPU against the CPU, Hessian-vector products against finite
 // differences).
 #include <memory>
@@ -22,6 +23,7 @@ struct Case {
   GroupPtr group;
   std::shared_ptr<ModelSpec> spec;
   Dataset data;
+  bool on_gpu = true;  // every layer has CUDA kernels
 };
 
 /// Graphs (order-2 input) → 2 channels on pairs → leaky ReLU → 3 invariant channels → tanh →
@@ -96,6 +98,18 @@ inline std::vector<Case> cases() {
         .sigmoid()
         .loss(LossKind::BCE);
     c.data = random_images(*c.group, make_space(*c.group, 2, 1), 17, 7, false);
+    out.push_back(c);
+  }
+  {  // Batch statistics over minibatches of 5 (17 samples: the last minibatch has 2)
+    Case c{"images_batchnorm", pixel_group({4, false, false, true, true}), nullptr, {}, false};
+    c.spec = std::make_shared<ModelSpec>(c.group, make_space(*c.group, 1, 1));
+    c.spec->set_minibatch(5)
+        .linear(3, 1, {InitSpec::Kind::Normal, 0.4})
+        .add(LayerKind::BatchNorm, {.eps = 1e-5, .minibatch = 5})
+        .leaky_relu(0.01)
+        .linear(2, 0, {InitSpec::Kind::Normal, 0.4})
+        .loss(LossKind::CrossEntropy);
+    c.data = random_images(*c.group, make_space(*c.group, 2, 0), 17, 8, true);
     out.push_back(c);
   }
   return out;

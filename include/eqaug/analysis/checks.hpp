@@ -25,6 +25,8 @@ struct CheckReport {
 };
 
 /// `config` is a resolved configuration's JSON (ExperimentConfig::json).
-CheckReport check_theory(const nlohmann::json& config, const std::string& source, std::uint64_t seed = 0);
+/// `threads`: the workers (0: every core).
+CheckReport check_theory(const nlohmann::json& config, const std::string& source, std::uint64_t seed = 0,
+                         std::size_t threads = 0);
 
 }  // namespace eqaug::analysis

@@ -6,10 +6,9 @@
 // only if the augmented Hessian restricted to E⊥ is positive definite too.
 //
 // Two solvers. Thick-restart block Lanczos (here) keeps the basis and its image, so it tests
-// convergence after every product with exact residuals and restarts without products: on
-// Perm's Monte-Carlo ∇²R^aug (M = 25) the 5 smallest eigenvalues take 148 products with a
-// basis of 300 (205 with 100), where Spectra's implicitly restarted single-vector Lanczos,
-// kept as a cross-check, needs 282. Blocks matter for exact Hessians of augmented risks:
+// convergence after every product with exact residuals and restarts without products, and
+// needs fewer products than Spectra's implicitly restarted single-vector Lanczos, kept as a
+// cross-check (docs/benchmarks.md counts them). Blocks matter for exact Hessians of augmented risks:
 // where A ∈ E, ∇²R^aug commutes with the group, so its eigenvalues on E⊥ come in multiplets
 // of the dimension of an irreducible representation (4 for S_5's standard one); a single
 // Krylov vector meets only some copies (through rounding), a block of b finds up to b. A
@@ -71,11 +70,10 @@ struct LanczosOptions {
   std::function<void(std::size_t products, std::size_t converged, double smallest, bool rough)> progress;
 };
 
-/// Relative accuracy assumed of float32 Hessian-vector products (LanczosOptions::noise): on
-/// Perm's Monte-Carlo ∇²R^aug (‖H‖ ≈ 135 on E⊥) float32 Lanczos residuals stop falling at
-/// 9e-7, 7e-9 · ‖H‖. A model whose float32 products are worse stalls its first stage, which
-/// then ends once ncv products bring no progress (LanczosOptions::noise), and at most
-/// after 9 restart cycles.
+/// Relative accuracy assumed of float32 Hessian-vector products (LanczosOptions::noise), with
+/// a margin over what float32 Lanczos residuals reach on Perm (docs/benchmarks.md). A model
+/// whose float32 products are worse stalls its first stage, which then ends once ncv
+/// products bring no progress (LanczosOptions::noise), and at most after 9 restart cycles.
 constexpr double kFloat32Noise = 1e-7;
 
 /// Mixed precision (Thick only; `rough` non-empty): `rough` is the same H with products in
@@ -83,14 +81,10 @@ constexpr double kFloat32Noise = 1e-7;
 /// each of the k pairs meets tol or float32's floor (kFloat32Noise · ‖H‖); then Lanczos on
 /// H starts from those k Ritz vectors — a first block of max(k, b) float64 products, filled
 /// with random vectors where b > k — and goes on until every pair meets tol in float64.
-/// Values and residuals are H's: float32 only chose the start. On Perm's Monte-Carlo
-/// ∇²R^aug at tol 1e-4 the 5 smallest eigenvalues take 148 float32 products, then the
-/// first float64 block of 5 products certifies them (`eqaug hessian` 97–107 s here, 173 s
-/// with float64 products only). From float32's floor, though, a float64 refinement costs
-/// about as many products as a Lanczos from scratch (on Perm at tol 1e-8, with a build
-/// that still allowed it: 159 float32 and then 132 float64 products, against 175 float64
-/// alone), so for tol < kFloat32Noise, which no pair could meet in
-/// float32, `rough` is not used. (A pair whose eigenvalue is near 0, |λ| ≪ ‖H‖, can still
+/// Values and residuals are H's: float32 only chose the start, and usually the first float64
+/// block certifies the pairs. From float32's floor, though, a float64 refinement costs about
+/// as many products as a Lanczos from scratch (docs/benchmarks.md), so for tol <
+/// kFloat32Noise, which no pair could meet in float32, `rough` is not used. (A pair whose eigenvalue is near 0, |λ| ≪ ‖H‖, can still
 /// ask for less than float32 reaches; float64 then refines it.)
 ///
 /// The k smallest eigenvalues of H on E: of Bᵀ H B in E's orthonormal orbit coordinates.

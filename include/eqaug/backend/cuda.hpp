@@ -22,17 +22,16 @@
 #include <string>
 #include <vector>
 
+#include "eqaug/nn/layer_kind.hpp"
+
 namespace eqaug::cuda {
 
-enum class OpKind : int { Linear, LeakyReLU, LayerNorm, Sigmoid, Tanh };
-enum class LossKind : int { BCE, CrossEntropy };
-
 struct LayerDesc {
-  OpKind kind = OpKind::Linear;
+  LayerKind kind = LayerKind::Linear;
   std::size_t in_dim = 0, out_dim = 0;
   std::size_t channels = 0, sites = 0;  // of the layer's input (point-wise layers, layer norm)
   std::size_t offset = 0;               // Linear: where its out × in weights start in A
-  double slope = 0.01, eps = 1e-5;
+  LayerParams params;
 };
 
 struct ModelDesc {

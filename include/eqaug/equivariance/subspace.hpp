@@ -18,6 +18,8 @@
 
 namespace eqaug {
 
+class ThreadPool;
+
 /// Channels × sites, the sites being k-tuples of the group's base points.
 struct Space {
   std::size_t channels = 1;
@@ -55,18 +57,22 @@ class EquivariantSubspace {
   std::size_t dim() const { return out_.channels * in_.channels * orbits_->count(); }
   std::size_t ambient_dim() const { return out_.dim() * in_.dim(); }
 
+  // With a pool, layers of image size are swept by its threads, each over a fixed block of
+  // output channels: every sum is formed in the same order whatever the thread count.
+  // Without one, on the calling thread. Not to be called from inside the pool's own loops.
+
   /// w ← Π_E w (orbit averages, accumulated in double).
   template <typename T>
-  void project(T* w) const;
+  void project(T* w, ThreadPool* pool = nullptr) const;
   /// Orthonormal orbit coordinates: c[(c_o·C_in + c_i)·K + k] = Σ_orbit w / √|orbit|.
   template <typename T>
-  void to_coords(const T* w, double* c) const;
+  void to_coords(const T* w, double* c, ThreadPool* pool = nullptr) const;
   /// The element of E with coordinates c.
   template <typename T>
-  void from_coords(const double* c, T* w) const;
+  void from_coords(const double* c, T* w, ThreadPool* pool = nullptr) const;
   /// ‖w − Π_E w‖ (Frobenius), in double.
   template <typename T>
-  double distance(const T* w) const;
+  double distance(const T* w, ThreadPool* pool = nullptr) const;
   /// out = ρ̄(g) w, i.e. out[g·s_o, g·s_i] = w[s_o, s_i] in every channel pair; the
   /// permutations are g's action on the output and input sites.
   template <typename T>
@@ -74,7 +80,7 @@ class EquivariantSubspace {
 
  private:
   template <typename T>
-  void orbit_sums(const T* w, double* sums) const;  // out.channels × in.channels × orbits
+  void orbit_sums(const T* w, double* sums, ThreadPool* pool) const;  // out.channels × in.channels × orbits
   template <typename T>
   double squared_deviation(const T* w, std::size_t co, std::size_t ci, double* means) const;
 

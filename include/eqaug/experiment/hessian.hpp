@@ -32,6 +32,7 @@ struct HessianOptions {
   std::string products;
   std::filesystem::path out;
   bool force = false;
+  std::size_t threads = 0;  // workers; 0: every core
   std::string command_line;
   std::ostream* progress = nullptr;
 };
@@ -51,8 +52,8 @@ struct HessianRow {
 std::string stability(double smallest, double error);
 
 /// The Lanczos basis size for `params` parameters when none is asked for. Thick-restart:
-/// 300 vectors — on Perm's Monte-Carlo ∇²R^aug the 5 smallest eigenvalues take 148
-/// products without a restart, 205 with a basis of 100 — or fewer where the basis and its
+/// 300 vectors — enough for Perm's 5 smallest E⊥-eigenvalues without a restart (the product
+/// counts per basis size are in docs/benchmarks.md) — or fewer where the basis and its
 /// image (2 · ncv vectors) would take more than a quarter of `memory` bytes. Spectra: 40
 /// (it spends ncv products before its first convergence test). Never fewer than k and the
 /// block need.

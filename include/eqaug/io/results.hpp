@@ -13,16 +13,18 @@
 namespace eqaug::io {
 
 /// CSV of one strategy's records: step, loss, accuracy, dist_init, dist_E, [loss_aug],
-/// dist_init.<layer>…, dist_E.<layer>….
-std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names);
+/// dist_init.<layer>…, dist_E.<layer>…, then the metrics' columns (TrainOptions::metrics).
+std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names,
+                        const std::vector<std::string>& metric_columns = {});
 
 /// OUT/steps.csv: one tidy long table of every finished run of a sweep, read back from
 /// the per-run files: columns mode, run, step, loss, accuracy, dist_init, dist_E, loss_aug
-/// (empty where it does not apply), dist_init_<layer>…, dist_E_<layer>… — the same for
-/// every mode, names that are identifiers in numpy, pandas and R. Rows by mode (in
-/// `modes` order), run, step.
+/// (empty where it does not apply), dist_init_<layer>…, dist_E_<layer>…, the metrics'
+/// columns — the same for every mode, names that are identifiers in numpy, pandas and R.
+/// Rows by mode (in `modes` order), run, step.
 std::string steps_csv(const std::filesystem::path& out, const std::vector<std::string>& modes,
-                      const std::vector<std::size_t>& runs, const std::vector<std::string>& layer_names);
+                      const std::vector<std::size_t>& runs, const std::vector<std::string>& layer_names,
+                      const std::vector<std::string>& metric_columns = {});
 
 /// Layer weights as .npy: (C_out, C_in, S_out, S_in), or (out, in) when both spaces have
 /// one site. `params` is the flat parameter vector.

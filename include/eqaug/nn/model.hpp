@@ -13,10 +13,10 @@
 #include "eqaug/core/rng.hpp"
 #include "eqaug/equivariance/subspace.hpp"
 #include "eqaug/nn/equi_ops.hpp"
+#include "eqaug/nn/layer_kind.hpp"
+#include "eqaug/nn/layers.hpp"
 
 namespace eqaug {
-
-enum class LayerKind { Linear, LeakyReLU, LayerNorm, Sigmoid, Tanh };
 
 /// How a linear layer is drawn before the projection onto E.
 struct InitSpec {
@@ -33,27 +33,30 @@ struct LayerSpec {
   std::size_t offset = 0, count = 0;
   std::size_t coord_offset = 0;  // where its coordinates start in the E-coordinate vector
   InitSpec init;
-  // Non-linearities:
-  double slope = 0.01;  // LeakyReLU
-  double eps = 1e-5;    // LayerNorm
+  LayerParams params;  // the numbers of the parameter-free kinds (slope, eps)
 };
-
-/// BCE: binary cross-entropy on probabilities (after a sigmoid), per sample Σ over
-/// channels of the mean over sites. CrossEntropy: softmax over the channels at each site
-/// computed from the logits (one log-sum-exp, no separate softmax layer), mean over sites.
-enum class LossKind { BCE, CrossEntropy };
 
 class ModelSpec {
  public:
   ModelSpec(GroupPtr group, Space input);
 
   ModelSpec& linear(std::size_t out_channels, std::size_t out_order, InitSpec init = {});
+  /// Appends a layer without weights of its own, of any kind (nn/layers.hpp), after the
+  /// kind's checks of its input space and numbers.
+  ModelSpec& add(LayerKind kind, const LayerParams& params = {});
   ModelSpec& leaky_relu(double slope = 0.01);
   /// Normalises across channels at each site, no affine parameters.
   ModelSpec& layer_norm(double eps = 1e-5);
   ModelSpec& sigmoid();
   ModelSpec& tanh();
   ModelSpec& loss(LossKind kind);
+  /// The minibatch of layers with batch statistics (LayerParams::minibatch); set before
+  /// adding them. 0: the whole chunk.
+  ModelSpec& set_minibatch(std::size_t samples);
+  std::size_t minibatch() const { return minibatch_; }
+  /// Whether some layer couples the samples of a minibatch (LayerType::couples_samples):
+  /// chunks of the data are then multiples of minibatch() samples.
+  bool couples_samples() const;
 
   const GroupPtr& group() const { return cache_.group(); }
   const Space& input() const { return input_; }
@@ -70,21 +73,24 @@ class ModelSpec {
 
   /// A random point drawn per layer by its InitSpec (in double; not projected).
   std::vector<double> draw_init(Rng& rng) const;
+  // Π_E and its relatives run on `pool`'s threads for image-sized layers
+  // (EquivariantSubspace), on the calling thread without one.
+
   /// Orthonormal orbit coordinates of every layer, concatenated (length dim_E()).
   template <typename T>
-  std::vector<double> to_coords(const T* params) const;
+  std::vector<double> to_coords(const T* params, ThreadPool* pool = nullptr) const;
   /// The point of E with coordinates c, written into the dense parameter vector.
   template <typename T>
-  void from_coords(const double* c, T* params) const;
+  void from_coords(const double* c, T* params, ThreadPool* pool = nullptr) const;
   /// out = ρ̄(g)A: every layer acted on by g on its output and input sites.
   template <typename T>
   std::vector<T> act(const Permutation& g, const std::vector<T>& params) const;
   /// Π_E over all layers, in place.
   template <typename T>
-  void project(T* params) const;
+  void project(T* params, ThreadPool* pool = nullptr) const;
   /// ‖A − Π_E A‖ per linear layer.
   template <typename T>
-  std::vector<double> distance_to_E(const T* params) const;
+  std::vector<double> distance_to_E(const T* params, ThreadPool* pool = nullptr) const;
 
  private:
   SubspaceCache cache_;
@@ -92,6 +98,7 @@ class ModelSpec {
   std::vector<LayerSpec> layers_;
   std::vector<std::size_t> linear_;
   std::size_t num_params_ = 0;
+  std::size_t minibatch_ = 0;
   LossKind loss_ = LossKind::BCE;
 };
 
@@ -126,7 +133,7 @@ struct ChunkStats {
 /// What Hessian-vector products at fixed parameters and data share, for one chunk: the
 /// activations and the loss gradients of the primal passes, where the R-passes read them.
 /// The first Network::hvp given a state fills it; later ones (other directions) skip the
-/// primal forward and backward passes, about a third of a product's work (Perm: 60 → 41 ms).
+/// primal forward and backward passes, about a third of a product's work (docs/benchmarks.md).
 /// The products do not change by a bit.
 template <typename T>
 struct HvpState {
@@ -170,6 +177,10 @@ class Network {
 
  private:
   void forward(const T* params, std::size_t batch, Workspace<T>& ws) const;
+  /// Layer i's buffers on a chunk, its weights set where it has dense weights.
+  LayerBuffers<T> buffers(std::size_t i, const T* params, std::size_t batch) const;
+  /// The loss statistics of a chunk's outputs and, with g, d(summed loss)/d(outputs).
+  ChunkStats loss(const T* out, const T* target, std::size_t batch, T* g) const;
   const ModelSpec* spec_;
   Parametrisation param_;
   std::vector<std::size_t> linear_index_;                    // per layer: its index among the linear layers

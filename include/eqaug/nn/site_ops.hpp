@@ -1,8 +1,9 @@
 #pragma once
-// Per-site arithmetic of layer norm and softmax cross-entropy, shared by the CPU ops
-// (nn/ops.cpp) and the CUDA kernels (backend/cuda/dense_engine.cu): the same operations in
-// the same order, in double, so that both round alike. Each works on one site of one
-// sample, the C values at [c·S] (c < C) from the pointers given.
+// The arithmetic of the point-wise layers, of layer norm and of the losses, shared by the
+// CPU ops (nn/ops.cpp) and the CUDA kernels (backend/cuda/dense_engine.cu): the same
+// operations in the same order, so that both round alike. The point-wise functions work
+// on one value; layer norm and softmax cross-entropy on one site of one sample, the C
+// values at [c·S] (c < C) from the pointers given, in double.
 #include <cmath>
 #include <cstddef>
 
@@ -13,6 +14,67 @@
 #endif
 
 namespace eqaug::site {
+
+// exp and tanh of T's own precision: std:: on the host (float overloads), CUDA's on the device.
+template <typename T>
+EQAUG_HOST_DEVICE inline T exp_of(T x) {
+#ifdef __CUDA_ARCH__
+  return exp(x);
+#else
+  return std::exp(x);
+#endif
+}
+template <typename T>
+EQAUG_HOST_DEVICE inline T tanh_of(T x) {
+#ifdef __CUDA_ARCH__
+  return tanh(x);
+#else
+  return std::tanh(x);
+#endif
+}
+
+template <typename T>
+EQAUG_HOST_DEVICE inline T leaky_relu(T x, T slope) {
+  return x > T(0) ? x : slope * x;
+}
+/// d/dx from the output's sign (the input's for slope ≥ 0), applied to gy.
+template <typename T>
+EQAUG_HOST_DEVICE inline T leaky_relu_grad(T y, T gy, T slope) {
+  return y > T(0) ? gy : slope * gy;
+}
+template <typename T>
+EQAUG_HOST_DEVICE inline T sigmoid(T x) {
+  return T(1) / (T(1) + exp_of(-x));
+}
+template <typename T>
+EQAUG_HOST_DEVICE inline T sigmoid_grad(T y, T gy) {
+  return gy * y * (T(1) - y);
+}
+template <typename T>
+EQAUG_HOST_DEVICE inline T tanh_act(T x) {
+  return tanh_of(x);
+}
+template <typename T>
+EQAUG_HOST_DEVICE inline T tanh_grad(T y, T gy) {
+  return gy * (T(1) - y * y);
+}
+
+struct BceTerm {
+  double loss = 0;     // −(y log p + (1 − y) log(1 − p)) / S: add it to the sample's loss
+  bool correct = false;  // (p > ½) = (y > ½)
+};
+
+/// One output of binary cross-entropy with PyTorch's conventions (logs clamped at −100);
+/// with gp, writes d(loss)/dp = (p − y)/max(p(1 − p), 1e-12) / S.
+template <typename T>
+EQAUG_HOST_DEVICE inline BceTerm bce(T p, T y, double inv_s, T* gp) {
+  const double pi = static_cast<double>(p), yi = static_cast<double>(y);
+  // std::max's comparisons (a NaN probability stays NaN, as on the host before).
+  const double log_p = log(pi), log_q = log(1.0 - pi), pq = pi * (1.0 - pi);
+  const double lp = log_p < -100.0 ? -100.0 : log_p, lq = log_q < -100.0 ? -100.0 : log_q;
+  if (gp) *gp = static_cast<T>((pi - yi) / (pq < 1e-12 ? 1e-12 : pq) * inv_s);
+  return {-((yi * lp + (1.0 - yi) * lq) * inv_s), (pi > 0.5) == (yi > 0.5)};
+}
 
 struct Moments {
   double mean = 0, inv = 0;  // mean and 1/σ, σ = sqrt(biased variance + eps)

@@ -33,6 +33,9 @@ struct Sweep {
   // data.accuracy: what the accuracy column measures, e.g. "binary accuracy", "per-pixel
   // mask accuracy" ("" in manifests written before the field existed).
   std::string accuracy;
+  // metrics.columns: the per-step metrics' columns of the per-run files (train.metrics), in
+  // order (empty in manifests written before the field existed).
+  std::vector<std::string> metrics;
   int epochs = 0;                  // config.epochs
   int planned_runs = 0;            // config.runs
   bool complete = false;           // manifest "complete"
@@ -83,6 +86,7 @@ struct SummaryRow {
   int runs = 0;                            // finished runs summarised
   int planned_runs = 0;                    // config.runs
   Stat dist_init, dist_E, loss, accuracy;  // of the final row, over runs
+  std::vector<std::pair<std::string, Stat>> metrics;  // Sweep::metrics, in order
 };
 
 std::vector<SummaryRow> summarize(const Sweep& sweep);

@@ -57,9 +57,15 @@ class GradientEngine {
     // the same params and pass (Network::hvp). Jobs of one run() that share states must
     // find them ready.
     HvpState<T>* hvp_states = nullptr;
+    // Return the network's outputs on the pass's samples (GroupResult::outputs; without
+    // grad, one such job per group; CPU only).
+    bool outputs = false;
   };
   struct GroupResult {
     std::vector<double> grad;  // Σ of per-sample loss gradients (empty without grad jobs)
+    // With an `outputs` job: the network's outputs for every sample of its pass, sample by
+    // sample (samples × output features), in double (empty otherwise).
+    std::vector<double> outputs;
     ChunkStats stats;          // Σ over samples and passes
     std::size_t samples = 0;   // samples × passes summed
   };

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -26,6 +27,10 @@ struct TrainOptions {
   // Steps at which StrategyRun::snapshots keeps the parameters (in double): the points of a
   // trajectory that `eqaug hessian` examines.
   std::vector<std::size_t> snapshot_steps;
+  // Per-step metrics by name (train/metrics.hpp), computed for every strategy after every
+  // step; K, the group elements those that draw them use.
+  std::vector<std::string> metrics;
+  std::size_t metric_samples = 8;
 };
 
 /// The state after `step` steps.
@@ -35,7 +40,11 @@ struct EpochRecord {
   double loss_aug = std::numeric_limits<double>::quiet_NaN();  // the augmented risk descended (Aug)
   double dist_init = 0, dist_E = 0;                            // over all layers
   std::vector<double> dist_init_layer, dist_E_layer;
+  std::vector<double> metrics;  // the columns of TrainOptions::metrics, in order
 };
+
+/// The columns of the metrics named in `opts` for a model, in record order.
+std::vector<std::string> metric_columns(const TrainOptions& opts, const ModelSpec& spec);
 
 /// Where a strategy's time went over a run, in seconds of wall time.
 struct PhaseSeconds {
@@ -60,8 +69,9 @@ template <typename T>
 bool uses_structured_equi(const Strategy& s, const GradientEngine<T>& engine);
 
 /// A⁰ for run `run`: each layer drawn by its InitSpec from the stream (seed, "init", run),
-/// then projected onto E (unless `project` is false: --start raw).
-std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run, bool project = true);
+/// then projected onto E (unless `project` is false: --start raw), on `pool` where given.
+std::vector<double> initial_point(const ModelSpec& spec, std::uint64_t seed, std::size_t run, bool project = true,
+                                  ThreadPool* pool = nullptr);
 
 /// Stream of a run's augmentation draws at one step; keyed by the mode, not its position
 /// in the list, so Aug draws the same elements whichever other strategies run beside it.

@@ -66,32 +66,32 @@ __global__ void gather(const T* __restrict__ src, T* __restrict__ dst, std::size
 template <typename T>
 __global__ void leaky_relu_forward(const T* x, T* y, std::size_t n, T slope) {
   const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-  if (i < n) y[i] = x[i] > T(0) ? x[i] : slope * x[i];
+  if (i < n) y[i] = site::leaky_relu(x[i], slope);
 }
 template <typename T>
 __global__ void leaky_relu_backward(const T* y, const T* gy, T* gx, std::size_t n, T slope) {
   const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-  if (i < n) gx[i] = y[i] > T(0) ? gy[i] : slope * gy[i];
+  if (i < n) gx[i] = site::leaky_relu_grad(y[i], gy[i], slope);
 }
 template <typename T>
 __global__ void sigmoid_forward(const T* x, T* y, std::size_t n) {
   const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-  if (i < n) y[i] = T(1) / (T(1) + exp(-x[i]));
+  if (i < n) y[i] = site::sigmoid(x[i]);
 }
 template <typename T>
 __global__ void sigmoid_backward(const T* y, const T* gy, T* gx, std::size_t n) {
   const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-  if (i < n) gx[i] = gy[i] * y[i] * (T(1) - y[i]);
+  if (i < n) gx[i] = site::sigmoid_grad(y[i], gy[i]);
 }
 template <typename T>
 __global__ void tanh_forward(const T* x, T* y, std::size_t n) {
   const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-  if (i < n) y[i] = tanh(x[i]);
+  if (i < n) y[i] = site::tanh_act(x[i]);
 }
 template <typename T>
 __global__ void tanh_backward(const T* y, const T* gy, T* gx, std::size_t n) {
   const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
-  if (i < n) gx[i] = gy[i] * (T(1) - y[i] * y[i]);
+  if (i < n) gx[i] = site::tanh_grad(y[i], gy[i]);
 }
 
 /// One thread per (sample, site): normalise across the C channels, in double, by the CPU's
@@ -123,11 +123,9 @@ __global__ void bce_loss(const T* p, const T* y, std::size_t batch, std::size_t 
   const double inv_s = 1.0 / static_cast<double>(S);
   double l = 0.0, ok = 0.0;
   for (std::size_t k = b * C * S; k < (b + 1) * C * S; ++k) {
-    const double pi = static_cast<double>(p[k]), yi = static_cast<double>(y[k]);
-    const double lp = fmax(log(pi), -100.0), lq = fmax(log(1.0 - pi), -100.0);
-    l -= (yi * lp + (1.0 - yi) * lq) * inv_s;
-    ok += ((pi > 0.5) == (yi > 0.5)) ? 1.0 : 0.0;
-    if (gp) gp[k] = static_cast<T>((pi - yi) / fmax(pi * (1.0 - pi), 1e-12) * inv_s);
+    const site::BceTerm t = site::bce(p[k], y[k], inv_s, gp ? gp + k : nullptr);
+    l += t.loss;
+    ok += t.correct ? 1.0 : 0.0;
   }
   loss[b] = l;
   correct[b] = ok;
@@ -349,23 +347,25 @@ struct DenseEngine<T>::Impl {
       T* yi = act[i + 1];
       const std::size_t len = batch * l.in_dim;
       switch (l.kind) {
-        case OpKind::Linear:
+        case LayerKind::Linear:
           gemm<T>(blas, false, true, batch, l.out_dim, l.in_dim, T(1), xi, l.in_dim, params + l.offset, l.in_dim, T(0),
                   yi, l.out_dim);
           continue;
-        case OpKind::LeakyReLU:
-          leaky_relu_forward<T><<<blocks_for(len), kThreads, 0, stream>>>(xi, yi, len, static_cast<T>(l.slope));
+        case LayerKind::LeakyReLU:
+          leaky_relu_forward<T><<<blocks_for(len), kThreads, 0, stream>>>(xi, yi, len, static_cast<T>(l.params.slope));
           break;
-        case OpKind::LayerNorm:
+        case LayerKind::LayerNorm:
           layer_norm_forward<T>
-              <<<blocks_for(batch * l.sites), kThreads, 0, stream>>>(xi, yi, batch, l.channels, l.sites, l.eps);
+              <<<blocks_for(batch * l.sites), kThreads, 0, stream>>>(xi, yi, batch, l.channels, l.sites, l.params.eps);
           break;
-        case OpKind::Sigmoid:
+        case LayerKind::Sigmoid:
           sigmoid_forward<T><<<blocks_for(len), kThreads, 0, stream>>>(xi, yi, len);
           break;
-        case OpKind::Tanh:
+        case LayerKind::Tanh:
           tanh_forward<T><<<blocks_for(len), kThreads, 0, stream>>>(xi, yi, len);
           break;
+        default:  // refused before the engine is built (LayerType::on_gpu)
+          throw RuntimeFailure("CUDA: no kernels for layer kind " + std::to_string(static_cast<int>(l.kind)));
       }
       EQAUG_LAUNCHED();
     }
@@ -382,28 +382,30 @@ struct DenseEngine<T>::Impl {
       const bool need_gx = i > 0;
       const std::size_t len = batch * l.in_dim;
       switch (l.kind) {
-        case OpKind::Linear:
+        case LayerKind::Linear:
           gemm<T>(blas, true, false, l.out_dim, l.in_dim, batch, T(1), gy, l.out_dim, xi, l.in_dim,
                   accumulate_grad ? T(1) : T(0), grad + l.offset, l.in_dim);
           if (need_gx)
             gemm<T>(blas, false, false, batch, l.in_dim, l.out_dim, T(1), gy, l.out_dim, params + l.offset, l.in_dim,
                     T(0), gx, l.in_dim);
           break;
-        case OpKind::LeakyReLU:
+        case LayerKind::LeakyReLU:
           if (need_gx)
-            leaky_relu_backward<T><<<blocks_for(len), kThreads, 0, stream>>>(yi, gy, gx, len, static_cast<T>(l.slope));
+            leaky_relu_backward<T><<<blocks_for(len), kThreads, 0, stream>>>(yi, gy, gx, len, static_cast<T>(l.params.slope));
           break;
-        case OpKind::LayerNorm:
+        case LayerKind::LayerNorm:
           if (need_gx)
             layer_norm_backward<T><<<blocks_for(batch * l.sites), kThreads, 0, stream>>>(xi, yi, gy, gx, batch,
-                                                                                         l.channels, l.sites, l.eps);
+                                                                                         l.channels, l.sites, l.params.eps);
           break;
-        case OpKind::Sigmoid:
+        case LayerKind::Sigmoid:
           if (need_gx) sigmoid_backward<T><<<blocks_for(len), kThreads, 0, stream>>>(yi, gy, gx, len);
           break;
-        case OpKind::Tanh:
+        case LayerKind::Tanh:
           if (need_gx) tanh_backward<T><<<blocks_for(len), kThreads, 0, stream>>>(yi, gy, gx, len);
           break;
+        default:
+          throw RuntimeFailure("CUDA: no kernels for layer kind " + std::to_string(static_cast<int>(l.kind)));
       }
       EQAUG_LAUNCHED();
       if (!need_gx) break;
@@ -584,13 +586,13 @@ double DenseEngine<T>::time_gemms(int reps) {
       const std::size_t batch = std::min(d.chunk, d.n - first);
       for (std::size_t i = 0; i < d.m.layers.size(); ++i) {
         const LayerDesc& l = d.m.layers[i];
-        if (l.kind == OpKind::Linear)
+        if (l.kind == LayerKind::Linear)
           gemm<T>(d.blas, false, true, batch, l.out_dim, l.in_dim, T(1), d.act[i], l.in_dim, d.params + l.offset,
                   l.in_dim, T(0), d.act[i + 1], l.out_dim);
       }
       for (std::size_t i = d.m.layers.size(); i-- > 0;) {
         const LayerDesc& l = d.m.layers[i];
-        if (l.kind != OpKind::Linear) continue;
+        if (l.kind != LayerKind::Linear) continue;
         gemm<T>(d.blas, true, false, l.out_dim, l.in_dim, batch, T(1), d.ga, l.out_dim, d.act[i], l.in_dim,
                 first > 0 ? T(1) : T(0), d.grad + l.offset, l.in_dim);
         if (i > 0)

@@ -1,0 +1,146 @@
+// The batchnorm layer: training-mode statistics per channel over a minibatch and all sites,
+// its gradient against finite differences (its Hessian-vector products are checked with every
+// small model in tests/analysis/test_hessian.cpp), its equivariance, the engine's
+// minibatch-aligned chunks, the configuration, and the GPU's refusal.
+#include <gtest/gtest.h>
+
+#include "../support/small_models.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "eqaug/core/error.hpp"
+#include "eqaug/core/thread_pool.hpp"
+#include "eqaug/io/config.hpp"
+#include "eqaug/nn/layers.hpp"
+#include "eqaug/train/engine.hpp"
+#include "eqaug/train/strategy.hpp"
+
+namespace eqaug {
+namespace {
+
+testing::Case batchnorm_case() {
+  for (auto& c : testing::cases())
+    if (c.name == "images_batchnorm") return c;
+  throw Error("no batchnorm case");
+}
+
+/// Layer 1's outputs (the batch norm) for the chunk of all samples.
+std::vector<double> bn_outputs(const testing::Case& c, const std::vector<double>& a, const std::vector<double>& x) {
+  Network<double> net(*c.spec);
+  const std::size_t n = x.size() / c.spec->input().dim();
+  auto ws = net.make_workspace(n);
+  std::copy(x.begin(), x.end(), ws.act[0].begin());
+  std::fill(ws.target.begin(), ws.target.end(), 0.0);
+  net.evaluate(a.data(), n, ws, nullptr, false);
+  return std::vector<double>(ws.act[2].begin(), ws.act[2].begin() + static_cast<std::ptrdiff_t>(n * c.spec->layers()[1].out.dim()));
+}
+
+TEST(BatchNorm, NormalisesEachChannelOverItsMinibatchAndSites) {
+  const auto c = batchnorm_case();
+  Rng rng(1);
+  const auto a = c.spec->draw_init(rng);
+  const auto y = bn_outputs(c, a, c.data.x);
+  const std::size_t C = 3, S = 16, n = c.data.size, m = 5;
+  for (std::size_t first = 0; first < n; first += m)
+    for (std::size_t ch = 0; ch < C; ++ch) {
+      double sum = 0, sq = 0;
+      const std::size_t count = std::min(m, n - first);
+      for (std::size_t b = first; b < first + count; ++b)
+        for (std::size_t s = 0; s < S; ++s) {
+          sum += y[(b * C + ch) * S + s];
+          sq += y[(b * C + ch) * S + s] * y[(b * C + ch) * S + s];
+        }
+      const double N = static_cast<double>(count * S);
+      EXPECT_NEAR(sum / N, 0.0, 1e-12) << first << " " << ch;
+      EXPECT_NEAR(sq / N, 1.0, 1e-3) << first << " " << ch;  // biased variance; eps shrinks it a little
+    }
+  // A sample's output depends on the others of its minibatch, and on no other sample.
+  auto x = c.data.x;
+  const std::size_t D = c.spec->input().dim();
+  for (std::size_t i = 0; i < D; ++i) x[1 * D + i] += 0.3;  // sample 1: minibatch 0
+  const auto y2 = bn_outputs(c, a, x);
+  const std::size_t W = C * S;
+  double in_batch = 0, outside = 0;
+  for (std::size_t i = 0; i < W; ++i) {
+    in_batch = std::max(in_batch, std::abs(y2[0 * W + i] - y[0 * W + i]));
+    outside = std::max(outside, std::abs(y2[7 * W + i] - y[7 * W + i]));
+  }
+  EXPECT_GT(in_batch, 1e-6);
+  EXPECT_EQ(outside, 0.0);
+}
+
+TEST(BatchNorm, GradientAgainstFiniteDifferences) {
+  const auto c = batchnorm_case();
+  ThreadPool pool(2);
+  GradientEngine<double> engine(*c.spec, c.data, -0.5, 10, pool);
+  Rng rng(2);
+  const auto a = c.spec->draw_init(rng);
+  const Pass identity;
+  auto run = [&](const std::vector<double>& p, bool grad) {
+    return engine.run({{p.data(), &identity, grad, 0}}, 1)[0];
+  };
+  const auto g = run(a, true).grad;
+  double worst = 0, scale = 0;
+  const double h = 1e-6;
+  for (std::size_t i = 0; i < a.size(); i += 7) {
+    auto ap = a, am = a;
+    ap[i] += h;
+    am[i] -= h;
+    const double fd = (run(ap, false).stats.loss_sum - run(am, false).stats.loss_sum) / (2 * h);
+    worst = std::max(worst, std::abs(fd - g[i]));
+    scale = std::max(scale, std::abs(g[i]));
+  }
+  EXPECT_GT(scale, 1e-3);
+  EXPECT_LE(worst, 1e-6 * scale);
+}
+
+TEST(BatchNorm, IsEquivariantAndChunksAreWholeMinibatches) {
+  const auto c = batchnorm_case();
+  Rng rng(3);
+  auto a = c.spec->draw_init(rng);
+  c.spec->project(a.data());  // an equivariant model: its outputs are invariant
+  const Pass identity;
+  // Every sample moved by the same element: batch statistics see the same values.
+  const auto els = c.group->elements();
+  const Pass moved = make_pass(c.data, {els[5]}, std::vector<std::size_t>(c.data.size, 0));
+  std::vector<double> losses;
+  for (std::size_t chunk : {5, 3, 10, 100}) {
+    ThreadPool pool(2);
+    GradientEngine<double> engine(*c.spec, c.data, -0.5, chunk, pool);
+    EXPECT_EQ(engine.chunk_samples(0) % 5 == 0 || engine.chunk_samples(0) == c.data.size, true) << chunk;
+    const auto r = engine.run({{a.data(), &identity, false, 0}, {a.data(), &moved, false, 1}}, 2);
+    EXPECT_NEAR(r[0].stats.loss_sum, r[1].stats.loss_sum, 1e-12 * r[0].stats.loss_sum) << chunk;
+    losses.push_back(r[0].stats.loss_sum);
+  }
+  for (double l : losses) EXPECT_NEAR(l, losses[0], 1e-12 * losses[0]);  // the same minibatches in every chunking
+}
+
+TEST(BatchNorm, ConfigSharesStatisticsOverTrainBatchAndTheGpuRefusesIt) {
+  auto j = io::apply_scale(io::load_toml(io::find_config("trans")), "small", "trans");
+  j["train"]["batch"] = 20;
+  auto& layers = j["model"]["layers"];
+  layers.insert(layers.begin() + 1, nlohmann::json{{"type", "batchnorm"}});
+  const auto cfg = io::resolve(j, "bn-test");
+  EXPECT_EQ(cfg.json["model"]["layers"][1]["eps"], 1e-5);
+  const auto group = io::build_group(cfg);
+  const auto spec = io::build_model(cfg, group);
+  EXPECT_TRUE(spec->couples_samples());
+  EXPECT_EQ(spec->layers()[1].params.minibatch, 20u);
+  j["model"]["layers"][1]["eps"] = 0;
+  EXPECT_THROW(io::resolve(j, "bn-test"), Error);
+
+  const auto c = batchnorm_case();
+  ThreadPool pool(1);
+  Device gpu;
+  gpu.kind = Device::Kind::Cuda;
+  try {
+    GradientEngine<float> engine(*c.spec, c.data, 0.0, 5, pool, EquiEval::Structured, gpu);
+    ADD_FAILURE() << "a model with batchnorm was accepted on the GPU";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no kernels for layer type 'batchnorm'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace eqaug
