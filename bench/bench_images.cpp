@@ -10,7 +10,7 @@
 
 #include "eqaug/core/blas.hpp"
 #include "eqaug/core/thread_pool.hpp"
-#include "eqaug/io/config.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/nn/ops.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/trainer.hpp"

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "eqaug/core/blas.hpp"
-#include "eqaug/io/config.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/nn/ops.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/trainer.hpp"

@@ -20,10 +20,10 @@
 #include "eqaug/experiment/hessian.hpp"
 #include "eqaug/experiment/study.hpp"
 #include "eqaug/experiment/sweep.hpp"
-#include "eqaug/io/atomic_file.hpp"
-#include "eqaug/io/config.hpp"
-#include "eqaug/io/npy.hpp"
-#include "eqaug/io/results.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/config/config.hpp"
+#include "eqaug/formats/npy.hpp"
+#include "eqaug/experiment/results.hpp"
 #include "eqaug/report/report.hpp"
 
 namespace {

@@ -12,6 +12,12 @@
 
 namespace eqaug::analysis {
 
+std::string stability(double smallest, double error) {
+  if (smallest > 2 * error) return "stable";
+  if (smallest < -2 * error) return "unstable";
+  return "undecided";
+}
+
 std::size_t available_memory_bytes() {
   std::ifstream in("/proc/meminfo");
   std::string key;

@@ -4,7 +4,7 @@
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/data/dataset.hpp"
-#include "eqaug/io/npy.hpp"
+#include "eqaug/formats/npy.hpp"
 
 namespace eqaug {
 

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "eqaug/core/error.hpp"
-#include "eqaug/io/npy.hpp"
+#include "eqaug/formats/npy.hpp"
 
 namespace eqaug {
 namespace {

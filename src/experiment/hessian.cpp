@@ -15,20 +15,14 @@
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
 #include "eqaug/experiment/sweep.hpp"
-#include "eqaug/io/atomic_file.hpp"
-#include "eqaug/io/results.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/experiment/results.hpp"
 #include "eqaug/train/trainer.hpp"
 
 namespace eqaug::experiment {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-std::string stability(double smallest, double error) {
-  if (smallest > 2 * error) return "stable";
-  if (smallest < -2 * error) return "unstable";
-  return "undecided";
-}
 
 std::string hessian_csv(const std::vector<HessianRow>& rows) {
   std::string s = "trajectory,step,operator,index,eigenvalue,residual,stderr,dist_E,converged\n";
@@ -236,7 +230,7 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
                       "  %s step %zu: |A-PA| %.3g; smallest on E %.4g; smallest on E-perp %.4g +- %.2g (%s); "
                       "Hessian-vector products: %s on E, %s on E-perp; %.1f s\n",
                       run.strategy.name().c_str(), step, dist, eq.values.empty() ? NAN : eq.values[0], first.eigenvalue,
-                      first.stderr_, stability(first.eigenvalue, std::max(first.stderr_, first.residual)).c_str(),
+                      first.stderr_, analysis::stability(first.eigenvalue, std::max(first.stderr_, first.residual)).c_str(),
                       count(eq.products, eq.rough_products).c_str(), count(products, products32).c_str(),
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         log << buf << std::flush;

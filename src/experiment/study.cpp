@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "eqaug/core/error.hpp"
-#include "eqaug/io/atomic_file.hpp"
-#include "eqaug/io/results.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/experiment/results.hpp"
 
 namespace eqaug::experiment {
 

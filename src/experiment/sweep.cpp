@@ -22,9 +22,9 @@
 
 #include "eqaug/core/blas.hpp"
 #include "eqaug/core/error.hpp"
-#include "eqaug/io/atomic_file.hpp"
-#include "eqaug/io/npy.hpp"
-#include "eqaug/io/results.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/formats/npy.hpp"
+#include "eqaug/experiment/results.hpp"
 #include "eqaug/report/report.hpp"
 #include "eqaug_build_info.hpp"
 #include "eqaug_revision.hpp"

@@ -11,9 +11,8 @@
 #include <vector>
 
 #include "eqaug/core/error.hpp"
-#include "eqaug/experiment/hessian.hpp"
-#include "eqaug/io/atomic_file.hpp"
-#include "eqaug/io/results.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/analysis/hessian.hpp"
 #include "gnuplot.hpp"
 
 namespace eqaug::report {
@@ -73,7 +72,7 @@ void report_hessian(const fs::path& dir, std::ostream& out, bool plot, const Fig
     for (const auto& p : pts) {
       std::snprintf(buf, sizeof buf, "%-8s %6zu %12.4g %16.6g %16.6g %12.3g  %s\n", traj.c_str(), p.step, p.dist_E,
                     p.eq_min, p.perp_min, p.perp_se,
-                    experiment::stability(p.perp_min, std::max(p.perp_se, p.perp_res)).c_str());
+                    analysis::stability(p.perp_min, std::max(p.perp_se, p.perp_res)).c_str());
       out << buf;
     }
   if (!plot) return;

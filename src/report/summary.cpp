@@ -1,4 +1,4 @@
-#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/report/report.hpp"
 
 #include <algorithm>

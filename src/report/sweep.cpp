@@ -1,5 +1,5 @@
 #include "eqaug/core/error.hpp"
-#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/report/report.hpp"
 
 #include <algorithm>

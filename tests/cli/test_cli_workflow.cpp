@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../support/helpers.hpp"
-#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/formats/atomic_file.hpp"
 
 namespace fs = std::filesystem;
 

@@ -23,7 +23,7 @@
 #include "eqaug/data/dataset.hpp"
 #include "eqaug/data/images.hpp"
 #include "eqaug/group/group.hpp"
-#include "eqaug/io/npy.hpp"
+#include "eqaug/formats/npy.hpp"
 
 namespace eqaug {
 namespace {

@@ -13,7 +13,7 @@
 #include "eqaug/core/rng.hpp"
 #include "eqaug/data/dataset.hpp"
 #include "eqaug/group/group.hpp"
-#include "eqaug/io/npy.hpp"
+#include "eqaug/formats/npy.hpp"
 
 namespace eqaug {
 namespace {

@@ -28,7 +28,7 @@
 #include "eqaug/core/thread_pool.hpp"
 #include "eqaug/data/dataset.hpp"
 #include "eqaug/group/group.hpp"
-#include "eqaug/io/results.hpp"
+#include "eqaug/experiment/results.hpp"
 #include "eqaug/nn/model.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/strategy.hpp"

@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "eqaug/io/atomic_file.hpp"
-#include "eqaug/io/config.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/config/config.hpp"
 
 namespace io = eqaug::io;
 using nlohmann::json;

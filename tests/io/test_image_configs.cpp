@@ -12,8 +12,8 @@
 #include "../support/helpers.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/experiment/study.hpp"
-#include "eqaug/io/atomic_file.hpp"
-#include "eqaug/io/config.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/config/config.hpp"
 
 namespace fs = std::filesystem;
 using eqaug::Error;

@@ -11,7 +11,7 @@
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
-#include "eqaug/io/config.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/nn/layers.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/strategy.hpp"

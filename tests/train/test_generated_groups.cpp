@@ -9,7 +9,7 @@
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
 #include "eqaug/group/registry.hpp"
-#include "eqaug/io/config.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/trainer.hpp"
 

@@ -17,7 +17,7 @@
 
 #include "eqaug/core/rng.hpp"
 #include "eqaug/group/group.hpp"
-#include "eqaug/io/config.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/nn/model.hpp"
 
 namespace eqaug {

@@ -9,8 +9,8 @@
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
-#include "eqaug/io/atomic_file.hpp"
-#include "eqaug/io/results.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/experiment/results.hpp"
 #include "eqaug/train/metrics.hpp"
 #include "eqaug/train/trainer.hpp"
 

@@ -2,6 +2,7 @@
 // Hessians of the risks as operators on L, by exact Hessian-vector products
 // (Network::hvp: forward-over-reverse through every layer, never finite differences).
 #include <cstddef>
+#include <string>
 #include <limits>
 #include <vector>
 
@@ -31,6 +32,10 @@ SymmetricOperator risk_hessian(GradientEngine<T>& engine, const std::vector<T>& 
 
 /// Bytes of memory available to new allocations (/proc/meminfo's MemAvailable, else the
 /// free pages).
+/// Which way the smallest E⊥-eigenvalue points, beyond two standard errors (or, for the
+/// exact Hessian, beyond its Lanczos residual): "stable", "unstable" or "undecided".
+std::string stability(double smallest, double error);
+
 std::size_t available_memory_bytes();
 
 /// The bytes risk_hessian's cache of primal passes takes for `passes` passes.

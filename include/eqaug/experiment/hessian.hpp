@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "eqaug/io/config.hpp"
+#include "eqaug/config/config.hpp"
 
 namespace eqaug::experiment {
 
@@ -46,10 +46,6 @@ struct HessianRow {
   double dist_E = 0;  // of the trajectory at this step
   bool converged = true;
 };
-
-/// Which way the smallest E⊥-eigenvalue points, beyond two standard errors (or, for the
-/// exact Hessian, beyond its Lanczos residual): "stable", "unstable" or "undecided".
-std::string stability(double smallest, double error);
 
 /// The Lanczos basis size for `params` parameters when none is asked for. Thick-restart:
 /// 300 vectors — enough for Perm's 5 smallest E⊥-eigenvalues without a restart (the product

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eqaug/backend/device.hpp"
-#include "eqaug/io/config.hpp"
+#include "eqaug/config/config.hpp"
 
 namespace eqaug::experiment {
 

@@ -2,7 +2,7 @@
 // One definition per layer kind: its configuration name and fields, how it joins a model,
 // its forward and backward passes, its R-operator twins for exact Hessian-vector products
 // and what the Hessian pass must keep of the primal passes. Network (nn/model.hpp) and
-// the configuration parser (io/config.cpp) reach every kind through this interface; the
+// the configuration parser (config/config.cpp) reach every kind through this interface; the
 // definitions live in src/nn/layers/, one file a kind (docs/extending.md).
 //
 // Activations are row-major batch × features, feature index c·S + s (channel, site).

@@ -1,4 +1,4 @@
-#include "eqaug/io/config.hpp"
+#include "eqaug/config/config.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
-#include "eqaug/io/npy.hpp"
+#include "eqaug/formats/npy.hpp"
 
 #include "eqaug/core/error.hpp"
-#include "eqaug/io/atomic_file.hpp"
+#include "eqaug/formats/atomic_file.hpp"
 
 #include <algorithm>
 #include <bit>

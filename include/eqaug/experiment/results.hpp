@@ -1,12 +1,13 @@
 #pragma once
-// The files of a results directory: per-run CSVs of the records, layer weights as .npy,
-// and the small formatting rules they share. Running sweeps is experiment/'s business.
+// The files of a results directory: per-run CSVs of the records and layer weights as .npy
+// (their number formats: formats/csv.hpp).
 #include <cstddef>
 #include <filesystem>
 #include <initializer_list>
 #include <string>
 #include <vector>
 
+#include "eqaug/formats/csv.hpp"
 #include "eqaug/nn/model.hpp"
 #include "eqaug/train/trainer.hpp"
 
@@ -35,13 +36,5 @@ std::vector<double> load_layer_weights(const std::filesystem::path& dir, const M
 /// The .npy shape of a layer's weights.
 std::vector<std::size_t> npy_shape(const LayerSpec& l);
 std::string shape_str(const std::vector<std::size_t>& s);
-
-/// FNV-1a over the bytes of doubles: identifies the inputs a sweep was computed from.
-std::string fingerprint(std::initializer_list<const std::vector<double>*> parts);
-/// %.12g, "nan" for NaN: the number format of the CSVs.
-std::string csv_number(double x);
-/// "run-007".
-std::string run_name(std::size_t k);
-std::string utc_now_iso();
 
 }  // namespace eqaug::io

@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "eqaug/group/registry.hpp"
-#include "eqaug/io/config.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/nn/layers.hpp"
 #include "eqaug/train/metrics.hpp"
 
@@ -177,7 +177,7 @@ const std::vector<KeyDoc>& config_reference() {
 std::string config_reference_markdown() {
   std::ostringstream os;
   os << "# Configuration reference\n\n"
-     << "Generated from the table in `src/io/config_reference.cpp` by `eqaug config-reference`; a test holds it "
+     << "Generated from the table in `src/config/config_reference.cpp` by `eqaug config-reference`; a test holds it "
         "to the parser (every key the parser reads is listed here with its type and default). Configurations are "
         "TOML files (`configs/*.toml`); any key can also be set with `eqaug run --set KEY=VALUE`. Unknown keys are "
         "errors.\n\n"

@@ -1,4 +1,4 @@
-#include "eqaug/io/results.hpp"
+#include "eqaug/experiment/results.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -8,49 +8,12 @@
 #include <ctime>
 
 #include "eqaug/core/error.hpp"
-#include "eqaug/io/atomic_file.hpp"
-#include "eqaug/io/npy.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/formats/npy.hpp"
 
 namespace eqaug::io {
 
 namespace fs = std::filesystem;
-
-std::string utc_now_iso() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string csv_number(double x) {
-  if (std::isnan(x)) return "nan";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.12g", x);
-  return buf;
-}
-
-std::string run_name(std::size_t k) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "run-%03zu", k);
-  return buf;
-}
-
-/// FNV-1a over the bytes of doubles: identifies the inputs a sweep was computed from.
-std::string fingerprint(std::initializer_list<const std::vector<double>*> parts) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (const auto* v : parts)
-    for (double x : *v) {
-      unsigned char b[sizeof x];
-      std::memcpy(b, &x, sizeof x);
-      for (unsigned char c : b) h = (h ^ c) * 0x100000001b3ULL;
-    }
-  char buf[20];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
 
 std::vector<std::size_t> npy_shape(const LayerSpec& l) {
   if (l.out.sites == 1 && l.in.sites == 1) return {l.out.channels, l.in.channels};
