@@ -92,228 +92,227 @@ json toml_value(const std::string& text) {
   }
 }
 
-ExperimentConfig resolve(const json& j, const std::string& source, std::vector<KeyUse>* log) {
-  ExperimentConfig cfg;
-  cfg.source = source;
-  cfg.json = j;
-  Fields top(j, source, "", log);
-  if (j.is_object() && j.contains("study"))
-    top.fail(
-        "study",
-        "this configuration is a study of several members; run it with `eqaug run` (members are resolved one by one)");
-  if (j.is_object() && j.contains("scales")) top.fail("scales", "internal: scales must be applied before resolving");
-  cfg.name = top.str("name");
-  // The name becomes the default results folder: keep it a plain file name.
-  if (cfg.name.empty() ||
-      cfg.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-          std::string::npos ||
-      cfg.name[0] == '.')
-    top.fail("name",
-             "expected letters, digits, '.', '_' or '-' (it names the results folder), found '" + cfg.name + "'");
-  cfg.json["scale"] = top.str("scale", "full");
-  bool pixels = false;
-  {
-    Fields g(top.table("group"), source, "group", log);
-    const auto kind = g.str("kind");
-    json& out = cfg.json["group"];
-    out = json{{"kind", kind}};
-    const GroupKind* gk = nullptr;
-    try {
-      gk = &group_kind(kind);
-    } catch (const Error& e) {
-      g.fail("group.kind", e.what());
-    }
-    gk->parse(g, out);
-    pixels = base_points(out) == BasePoints::Pixels;
-    g.done();
+namespace {
+
+/// [group]: the kind's own fields (group/registry.hpp). Returns whether the base points are pixels.
+bool resolve_group(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log) {
+  const std::string& source = cfg.source;
+  Fields g(top.table("group"), source, "group", log);
+  const auto kind = g.str("kind");
+  json& out = cfg.json["group"];
+  out = json{{"kind", kind}};
+  const GroupKind* gk = nullptr;
+  try {
+    gk = &group_kind(kind);
+  } catch (const Error& e) {
+    g.fail("group.kind", e.what());
   }
-  {
-    Fields d(top.table("data"), source, "data", log);
-    const auto kind = d.str("kind");
-    json& out = cfg.json["data"];
-    if (kind == "sbm") {
-      if (pixels)
-        d.fail("data.kind", "SBM graphs need a group of graph nodes (group.kind = \"symmetric\", or \"generated\" "
-                            "with acts_on = \"nodes\"): they live on node pairs");
-      out["samples"] = d.count_or("samples", 1000, 1);
-      if (d.has("clusters")) {
-        const auto& c = d.list("clusters", "[5, 5]");
-        if (!c.is_array() || c.empty()) d.fail("data.clusters", "expected a list of cluster sizes");
-        for (const auto& x : c)
-          if (!x.is_number_integer() || x.get<std::int64_t>() < 1)
-            d.fail("data.clusters", "cluster sizes must be positive integers, found " + x.dump());
-      } else {
-        out["clusters"] = SbmOptions{}.clusters;
-      }
-      const std::pair<const char*, double> probabilities[] = {{"p", SbmOptions{}.p}, {"q", SbmOptions{}.q}};
-      for (const auto& [key, def] : probabilities) {
-        const double p = d.num(key, def);
-        if (p < 0 || p > 1) d.fail(d.at(key), "a probability must lie in [0, 1]");
-        out[key] = p;
-      }
-    } else if (kind == "images") {
-      if (!pixels)
-        d.fail(
-            "data.kind",
-            "images need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
-      out["samples"] = d.count_or("samples", 10000, 1);
-      out["classes"] = d.count_or("classes", 10, 2);
-      out["dir"] = d.str("dir", "");
-      const auto split = d.str("split", "test");
-      if (split != "test" && split != "train")
-        d.fail("data.split", "expected \"test\" or \"train\", found '" + split + "'");
-      out["split"] = split;
-    } else if (kind == "shapes") {
-      if (!pixels)
-        d.fail(
-            "data.kind",
-            "shapes need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
-      out["samples"] = d.count_or("samples", 3000, 1);
-      const double r_min = d.num("r_min", ShapesOptions{}.r_min), r_max = d.num("r_max", ShapesOptions{}.r_max);
-      if (!(r_min > 0) || r_max < r_min) d.fail("data.r_max", "expected 0 < r_min <= r_max");
-      const double shift = d.num("shift", ShapesOptions{}.shift);
-      if (shift < 0) d.fail("data.shift", "must be non-negative");
-      out["r_min"] = r_min;
-      out["r_max"] = r_max;
-      out["shift"] = shift;
+  gk->parse(g, out);
+  g.done();
+  return base_points(out) == BasePoints::Pixels;
+}
+
+/// [data], checked against the group's base points.
+void resolve_data(Fields& top, ExperimentConfig& cfg, bool pixels, std::vector<KeyUse>* log) {
+  const std::string& source = cfg.source;
+  Fields d(top.table("data"), source, "data", log);
+  const auto kind = d.str("kind");
+  json& out = cfg.json["data"];
+  if (kind == "sbm") {
+    if (pixels)
+      d.fail("data.kind", "SBM graphs need a group of graph nodes (group.kind = \"symmetric\", or \"generated\" "
+                          "with acts_on = \"nodes\"): they live on node pairs");
+    out["samples"] = d.count_or("samples", 1000, 1);
+    if (d.has("clusters")) {
+      const auto& c = d.list("clusters", "[5, 5]");
+      if (!c.is_array() || c.empty()) d.fail("data.clusters", "expected a list of cluster sizes");
+      for (const auto& x : c)
+        if (!x.is_number_integer() || x.get<std::int64_t>() < 1)
+          d.fail("data.clusters", "cluster sizes must be positive integers, found " + x.dump());
     } else {
-      d.fail("data.kind", "unknown data set '" + kind + "' (available: sbm, images, shapes)");
+      out["clusters"] = SbmOptions{}.clusters;
     }
-    out["input_shift"] = d.num("input_shift", 0.0);
-    out["npy"] = d.str("npy", "");
-    d.done();
+    const std::pair<const char*, double> probabilities[] = {{"p", SbmOptions{}.p}, {"q", SbmOptions{}.q}};
+    for (const auto& [key, def] : probabilities) {
+      const double p = d.num(key, def);
+      if (p < 0 || p > 1) d.fail(d.at(key), "a probability must lie in [0, 1]");
+      out[key] = p;
+    }
+  } else if (kind == "images") {
+    if (!pixels)
+      d.fail(
+          "data.kind",
+          "images need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
+    out["samples"] = d.count_or("samples", 10000, 1);
+    out["classes"] = d.count_or("classes", 10, 2);
+    out["dir"] = d.str("dir", "");
+    const auto split = d.str("split", "test");
+    if (split != "test" && split != "train")
+      d.fail("data.split", "expected \"test\" or \"train\", found '" + split + "'");
+    out["split"] = split;
+  } else if (kind == "shapes") {
+    if (!pixels)
+      d.fail(
+          "data.kind",
+          "shapes need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
+    out["samples"] = d.count_or("samples", 3000, 1);
+    const double r_min = d.num("r_min", ShapesOptions{}.r_min), r_max = d.num("r_max", ShapesOptions{}.r_max);
+    if (!(r_min > 0) || r_max < r_min) d.fail("data.r_max", "expected 0 < r_min <= r_max");
+    const double shift = d.num("shift", ShapesOptions{}.shift);
+    if (shift < 0) d.fail("data.shift", "must be non-negative");
+    out["r_min"] = r_min;
+    out["r_max"] = r_max;
+    out["shift"] = shift;
+  } else {
+    d.fail("data.kind", "unknown data set '" + kind + "' (available: sbm, images, shapes)");
   }
-  {
-    Fields m(top.table("model"), source, "model", log);
-    Fields in(m.table("input"), source, "model.input", log);
-    in.count("channels", 1);
-    if (in.count("order") > 4) in.fail("model.input.order", "tuples of more than 4 points are not supported");
-    in.done();
-    const auto loss = m.str("loss");
-    if (loss != "bce" && loss != "cross_entropy")
-      m.fail("model.loss", "unknown loss '" + loss + "' (available: bce, cross_entropy)");
-    const auto& layers = m.list("layers");
-    if (!layers.is_array() || layers.empty()) m.fail("model.layers", "expected a non-empty list of layers");
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-      Fields l(layers[i], source, "model.layers[" + std::to_string(i) + "]", log);
-      const auto type = l.str("type");
-      json& out = cfg.json["model"]["layers"][i];
-      const LayerType* lt = nullptr;
-      try {
-        lt = &layer_type(type);
-      } catch (const Error& e) {
-        l.fail(l.at("type"), e.what());
-      }
-      lt->parse(l, out);
-      l.done();
+  out["input_shift"] = d.num("input_shift", 0.0);
+  out["npy"] = d.str("npy", "");
+  d.done();
+}
+
+/// [model]: the input space, the loss and each layer's own fields (nn/layers.hpp).
+void resolve_model(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log) {
+  const std::string& source = cfg.source;
+  Fields m(top.table("model"), source, "model", log);
+  Fields in(m.table("input"), source, "model.input", log);
+  in.count("channels", 1);
+  if (in.count("order") > 4) in.fail("model.input.order", "tuples of more than 4 points are not supported");
+  in.done();
+  const auto loss = m.str("loss");
+  if (loss != "bce" && loss != "cross_entropy")
+    m.fail("model.loss", "unknown loss '" + loss + "' (available: bce, cross_entropy)");
+  const auto& layers = m.list("layers");
+  if (!layers.is_array() || layers.empty()) m.fail("model.layers", "expected a non-empty list of layers");
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    Fields l(layers[i], source, "model.layers[" + std::to_string(i) + "]", log);
+    const auto type = l.str("type");
+    json& out = cfg.json["model"]["layers"][i];
+    const LayerType* lt = nullptr;
+    try {
+      lt = &layer_type(type);
+    } catch (const Error& e) {
+      l.fail(l.at("type"), e.what());
     }
-    m.done();
+    lt->parse(l, out);
+    l.done();
   }
-  {
-    // A file without [train] trains with every default (30 runs x 50 steps, ...).
-    static const json no_table = json::object();
-    Fields t(top.has("train") ? top.table("train", "(optional)") : no_table, source, "train", log);
-    cfg.runs = t.count_or("runs", 30, 1);
-    cfg.train.epochs = t.count_or("epochs", 50);
-    cfg.train.lr = t.num("lr", 1e-4);
-    if (!(cfg.train.lr > 0)) t.fail("train.lr", "must be positive");
-    cfg.train.seed = t.count_or("seed", 0);
-    cfg.chunk = t.count_or("chunk", 500, 1);
-    const std::size_t batch = t.count_or("batch", 200, 1);
-    const auto prec = t.str("precision", "f32");
-    if (prec == "f32")
-      cfg.precision = Precision::F32;
-    else if (prec == "f64")
-      cfg.precision = Precision::F64;
-    else
-      t.fail("train.precision", "expected f32 or f64, found '" + prec + "'");
-    cfg.init_weights = t.str("init_weights", "");
-    const auto start = t.str("start", "projected");
-    if (start != "projected" && start != "raw")
-      t.fail("train.start", "expected \"projected\" or \"raw\", found '" + start + "'");
-    cfg.train.raw_start = start == "raw";
-    if (t.has("metrics")) {
-      const auto& mj = t.list("metrics", "[]");
-      if (!mj.is_array()) t.fail("train.metrics", "expected a list of metric names such as [\"equiv_error\"]");
-      for (const auto& x : mj) {
-        if (!x.is_string()) t.fail("train.metrics", "expected strings, found " + x.dump());
-        try {
-          metric(x.get<std::string>());
-        } catch (const Error& e) {
-          t.fail("train.metrics", e.what());
-        }
-        if (std::find(cfg.train.metrics.begin(), cfg.train.metrics.end(), x.get<std::string>()) !=
-            cfg.train.metrics.end())
-          t.fail("train.metrics", "metric '" + x.get<std::string>() + "' listed twice");
-        cfg.train.metrics.push_back(x.get<std::string>());
-      }
+  m.done();
+}
+
+/// The strategies of train.modes, with [train.aug], [train.equi] and the penalty.
+void resolve_strategies(Fields& t, ExperimentConfig& cfg, std::size_t batch, std::vector<KeyUse>* log) {
+  Strategy aug, equi;
+  aug.mode = Mode::Aug;
+  const double penalty = t.num("penalty", 0.0);
+  if (penalty < 0) t.fail("train.penalty", "must be non-negative");
+  aug.batch = batch;
+  equi.mode = Mode::Equi;
+  if (t.has("aug")) {
+    Fields a(t.table("aug", "(optional)"), t.source(), "train.aug", log);
+    aug.passes = a.count_or("passes", 25, 1);
+    try {
+      aug.per = parse_aug_per(a.str("per", "sample"));
+    } catch (const Error& e) {
+      a.fail("train.aug.per", e.what());
     }
-    cfg.train.metric_samples = t.count_or("metric_samples", 8, 1);
-    Strategy aug, equi;
-    aug.mode = Mode::Aug;
-    const double penalty = t.num("penalty", 0.0);
-    if (penalty < 0) t.fail("train.penalty", "must be non-negative");
-    aug.batch = batch;
-    equi.mode = Mode::Equi;
-    if (t.has("aug")) {
-      Fields a(t.table("aug", "(optional)"), source, "train.aug", log);
-      aug.passes = a.count_or("passes", 25, 1);
-      try {
-        aug.per = parse_aug_per(a.str("per", "sample"));
-      } catch (const Error& e) {
-        a.fail("train.aug.per", e.what());
-      }
-      aug.exact = a.flag("exact", false);
-      a.done();
-    }
-    if (t.has("equi")) {
-      Fields e(t.table("equi", "(optional)"), source, "train.equi", log);
-      try {
-        equi.equi_update = parse_equi_update(e.str("update", "orbit"));
-      } catch (const Error& err) {
-        e.fail("train.equi.update", err.what());
-      }
-      try {
-        equi.equi_eval = parse_equi_eval(e.str("eval", "auto"));
-      } catch (const Error& err) {
-        e.fail("train.equi.eval", err.what());
-      }
-      e.done();
-    }
-    std::vector<std::string> modes = {"nom", "aug", "equi"};
-    if (t.has("modes")) {
-      const auto& mj = t.list("modes", "[\"nom\", \"aug\", \"equi\"]");
-      if (!mj.is_array() || mj.empty())
-        t.fail("train.modes", "expected a non-empty list such as [\"nom\", \"aug\", \"equi\"]");
-      modes.clear();
-      for (const auto& x : mj) {
-        if (!x.is_string()) t.fail("train.modes", "expected strings, found " + x.dump());
-        modes.push_back(x.get<std::string>());
-      }
-    }
-    std::set<Mode> seen;
-    for (const auto& s : modes) {
-      Mode m;
-      try {
-        m = parse_mode(s);
-      } catch (const Error& e) {
-        t.fail("train.modes", e.what());
-      }
-      if (!seen.insert(m).second) t.fail("train.modes", "mode '" + s + "' listed twice");
-      Strategy st = m == Mode::Aug || m == Mode::AugPen ? aug : m == Mode::Equi ? equi : Strategy{};
-      st.mode = m;
-      if (m == Mode::AugPen) {
-        if (!(penalty > 0))
-          t.fail("train.penalty", "mode augpen needs a positive penalty gamma (e.g. penalty = 1.0 or --penalty 1)");
-        st.penalty = penalty;
-      }
-      st.batch = batch;
-      cfg.train.strategies.push_back(st);
-    }
-    t.done();
+    aug.exact = a.flag("exact", false);
+    a.done();
   }
-  top.done();
-  // Write every default back, so the manifest holds the complete resolved configuration.
+  if (t.has("equi")) {
+    Fields e(t.table("equi", "(optional)"), t.source(), "train.equi", log);
+    try {
+      equi.equi_update = parse_equi_update(e.str("update", "orbit"));
+    } catch (const Error& err) {
+      e.fail("train.equi.update", err.what());
+    }
+    try {
+      equi.equi_eval = parse_equi_eval(e.str("eval", "auto"));
+    } catch (const Error& err) {
+      e.fail("train.equi.eval", err.what());
+    }
+    e.done();
+  }
+  std::vector<std::string> modes = {"nom", "aug", "equi"};
+  if (t.has("modes")) {
+    const auto& mj = t.list("modes", "[\"nom\", \"aug\", \"equi\"]");
+    if (!mj.is_array() || mj.empty())
+      t.fail("train.modes", "expected a non-empty list such as [\"nom\", \"aug\", \"equi\"]");
+    modes.clear();
+    for (const auto& x : mj) {
+      if (!x.is_string()) t.fail("train.modes", "expected strings, found " + x.dump());
+      modes.push_back(x.get<std::string>());
+    }
+  }
+  std::set<Mode> seen;
+  for (const auto& s : modes) {
+    Mode m;
+    try {
+      m = parse_mode(s);
+    } catch (const Error& e) {
+      t.fail("train.modes", e.what());
+    }
+    if (!seen.insert(m).second) t.fail("train.modes", "mode '" + s + "' listed twice");
+    Strategy st = m == Mode::Aug || m == Mode::AugPen ? aug : m == Mode::Equi ? equi : Strategy{};
+    st.mode = m;
+    if (m == Mode::AugPen) {
+      if (!(penalty > 0))
+        t.fail("train.penalty", "mode augpen needs a positive penalty gamma (e.g. penalty = 1.0 or --penalty 1)");
+      st.penalty = penalty;
+    }
+    st.batch = batch;
+    cfg.train.strategies.push_back(st);
+  }
+}
+
+/// [train] (optional: a file without it trains with every default).
+void resolve_train(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log) {
+  const std::string& source = cfg.source;
+  // A file without [train] trains with every default (30 runs x 50 steps, ...).
+  static const json no_table = json::object();
+  Fields t(top.has("train") ? top.table("train", "(optional)") : no_table, source, "train", log);
+  cfg.runs = t.count_or("runs", 30, 1);
+  cfg.train.epochs = t.count_or("epochs", 50);
+  cfg.train.lr = t.num("lr", 1e-4);
+  if (!(cfg.train.lr > 0)) t.fail("train.lr", "must be positive");
+  cfg.train.seed = t.count_or("seed", 0);
+  cfg.chunk = t.count_or("chunk", 500, 1);
+  const std::size_t batch = t.count_or("batch", 200, 1);
+  const auto prec = t.str("precision", "f32");
+  if (prec == "f32")
+    cfg.precision = Precision::F32;
+  else if (prec == "f64")
+    cfg.precision = Precision::F64;
+  else
+    t.fail("train.precision", "expected f32 or f64, found '" + prec + "'");
+  cfg.init_weights = t.str("init_weights", "");
+  const auto start = t.str("start", "projected");
+  if (start != "projected" && start != "raw")
+    t.fail("train.start", "expected \"projected\" or \"raw\", found '" + start + "'");
+  cfg.train.raw_start = start == "raw";
+  if (t.has("metrics")) {
+    const auto& mj = t.list("metrics", "[]");
+    if (!mj.is_array()) t.fail("train.metrics", "expected a list of metric names such as [\"equiv_error\"]");
+    for (const auto& x : mj) {
+      if (!x.is_string()) t.fail("train.metrics", "expected strings, found " + x.dump());
+      try {
+        metric(x.get<std::string>());
+      } catch (const Error& e) {
+        t.fail("train.metrics", e.what());
+      }
+      if (std::find(cfg.train.metrics.begin(), cfg.train.metrics.end(), x.get<std::string>()) !=
+          cfg.train.metrics.end())
+        t.fail("train.metrics", "metric '" + x.get<std::string>() + "' listed twice");
+      cfg.train.metrics.push_back(x.get<std::string>());
+    }
+  }
+  cfg.train.metric_samples = t.count_or("metric_samples", 8, 1);
+  resolve_strategies(t, cfg, batch, log);
+  t.done();
+}
+
+/// Every default written back, so that the manifest holds the complete configuration.
+void write_back_train(ExperimentConfig& cfg) {
   json& t = cfg.json["train"];
   t["runs"] = cfg.runs;
   t["epochs"] = cfg.train.epochs;
@@ -343,6 +342,35 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
           st.exact ? json{{"exact", true}} : json{{"passes", st.passes}, {"per", to_string(st.per)}, {"exact", false}};
     if (st.mode == Mode::Equi) t["equi"] = {{"update", to_string(st.equi_update)}, {"eval", to_string(st.equi_eval)}};
   }
+}
+
+}  // namespace
+
+ExperimentConfig resolve(const json& j, const std::string& source, std::vector<KeyUse>* log) {
+  ExperimentConfig cfg;
+  cfg.source = source;
+  cfg.json = j;
+  Fields top(j, source, "", log);
+  if (j.is_object() && j.contains("study"))
+    top.fail(
+        "study",
+        "this configuration is a study of several members; run it with `eqaug run` (members are resolved one by one)");
+  if (j.is_object() && j.contains("scales")) top.fail("scales", "internal: scales must be applied before resolving");
+  cfg.name = top.str("name");
+  // The name becomes the default results folder: keep it a plain file name.
+  if (cfg.name.empty() ||
+      cfg.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos ||
+      cfg.name[0] == '.')
+    top.fail("name",
+             "expected letters, digits, '.', '_' or '-' (it names the results folder), found '" + cfg.name + "'");
+  cfg.json["scale"] = top.str("scale", "full");
+  const bool pixels = resolve_group(top, cfg, log);
+  resolve_data(top, cfg, pixels, log);
+  resolve_model(top, cfg, log);
+  resolve_train(top, cfg, log);
+  top.done();
+  write_back_train(cfg);
   return cfg;
 }
 

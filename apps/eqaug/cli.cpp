@@ -1,0 +1,234 @@
+#include "cli.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <string>
+
+#include "eqaug/core/error.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+
+namespace eqaug::cli {
+
+// Set by SIGINT/SIGTERM to the signal number; the sweep stops at the next chunk. The
+// handler then steps aside, so a second Ctrl-C ends the process at once.
+std::atomic<int> g_stop{0};
+
+namespace {
+extern "C" void on_stop_signal(int sig) {
+  g_stop.store(sig);
+  ::signal(sig, SIG_DFL);
+}
+}  // namespace
+
+void catch_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+/// --shard k/n: 0 <= k < n.
+std::pair<std::size_t, std::size_t> parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  std::size_t k = 0, n = 0;
+  bool ok = slash != std::string::npos && slash > 0 && slash + 1 < text.size() &&
+            text.find_first_not_of("0123456789/") == std::string::npos &&
+            text.find('/', slash + 1) == std::string::npos;
+  if (ok) {
+    k = std::stoull(text.substr(0, slash));
+    n = std::stoull(text.substr(slash + 1));
+    ok = n >= 1 && k < n && n <= 100000;
+  }
+  if (!ok) throw eqaug::Error("--shard: expected k/n with 0 <= k < n (e.g. 0/4 ... 3/4), got '" + text + "'");
+  return {k, n};
+}
+
+namespace {
+
+/// The table at `key`, created if absent; a non-table there is the config's error.
+nlohmann::json& table(nlohmann::json& parent, const std::string& key, const std::string& where) {
+  auto& t = parent[key];
+  if (t.is_null()) t = nlohmann::json::object();
+  if (!t.is_object()) throw eqaug::Error(where + ": expected a table, so the command-line override cannot apply");
+  return t;
+}
+
+std::string absolute_dir(const std::string& option, const std::string& path) {
+  if (path.empty()) throw eqaug::Error(option + ": empty path");
+  return std::filesystem::weakly_canonical(std::filesystem::absolute(path)).string();
+}
+
+/// --set a.b.c=VALUE: VALUE is read as a TOML value (a number, true/false, "text",
+/// [lists], { tables }), or taken as a plain string when it is none of those.
+void set_key(nlohmann::json& j, const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw eqaug::Error("--set: expected KEY=VALUE such as train.lr=2e-5 or model.layers[0].channels=16, found '" + kv +
+                       "'");
+  const std::string path = kv.substr(0, eq), text = kv.substr(eq + 1);
+  nlohmann::json value;
+  try {
+    value = eqaug::io::toml_value(text);
+  } catch (const eqaug::Error&) {
+    value = text;  // a bare word: a string
+  }
+  nlohmann::json* node = &j;
+  std::size_t at = 0;
+  while (at < path.size()) {
+    std::size_t end = path.find_first_of(".[", at);
+    if (end == std::string::npos) end = path.size();
+    const std::string key = path.substr(at, end - at);
+    if (key.empty() && !(at < path.size() && path[at] == '[')) throw eqaug::Error("--set: '" + path + "': empty key");
+    if (!key.empty()) {
+      if (!node->is_object()) throw eqaug::Error("--set: '" + path + "': '" + key + "' is not inside a table");
+      node = &(*node)[key];
+    }
+    at = end;
+    while (at < path.size() && path[at] == '[') {
+      const std::size_t close = path.find(']', at);
+      if (close == std::string::npos) throw eqaug::Error("--set: '" + path + "': missing ]");
+      const std::string index = path.substr(at + 1, close - at - 1);
+      if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos)
+        throw eqaug::Error("--set: '" + path + "': expected a list index, found '" + index + "'");
+      const std::size_t i = std::stoul(index);
+      if (!node->is_array() || i >= node->size())
+        throw eqaug::Error("--set: '" + path + "': no element " + index + " (the list has " +
+                           std::to_string(node->is_array() ? node->size() : 0) + ")");
+      node = &(*node)[i];
+      at = close + 1;
+    }
+    if (at < path.size() && path[at] == '.') ++at;
+  }
+  *node = value;
+}
+
+nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::string& source) {
+  if (!j.is_object()) throw eqaug::Error(source + ": expected a table at the top level");
+  // --set first, so that the options of their own (--lr, ...) have the last word.
+  for (const auto& kv : a.sets) set_key(j, kv);
+  auto& t = table(j, "train", source + ": train");
+  if (a.runs) t["runs"] = *a.runs;
+  if (a.epochs) t["epochs"] = *a.epochs;
+  if (a.lr) t["lr"] = *a.lr;
+  if (a.penalty) t["penalty"] = *a.penalty;
+  if (a.batch) t["batch"] = *a.batch;
+  if (a.seed) t["seed"] = *a.seed;
+  if (a.chunk) t["chunk"] = *a.chunk;
+  if (a.precision) t["precision"] = *a.precision;
+  if (a.modes) {
+    nlohmann::json list = nlohmann::json::array();
+    std::string rest = *a.modes;
+    for (std::size_t at; !rest.empty(); rest = at == std::string::npos ? "" : rest.substr(at + 1)) {
+      at = rest.find(',');
+      const std::string m = rest.substr(0, at);
+      if (m != "nom" && m != "aug" && m != "equi" && m != "augpen")
+        throw eqaug::Error("--modes: '" + m +
+                           "' is not a mode (expected a comma-separated list of nom, aug, equi, augpen)");
+      list.push_back(m);
+    }
+    if (list.empty()) throw eqaug::Error("--modes: empty list (expected e.g. nom,aug,equi)");
+    t["modes"] = list;
+  }
+  if (a.aug_passes) table(t, "aug", source + ": train.aug")["passes"] = *a.aug_passes;
+  if (a.aug_per) table(t, "aug", source + ": train.aug")["per"] = *a.aug_per;
+  if (a.aug_exact) table(t, "aug", source + ": train.aug")["exact"] = *a.aug_exact;
+  if (a.equi_update) table(t, "equi", source + ": train.equi")["update"] = *a.equi_update;
+  if (a.equi_eval) table(t, "equi", source + ": train.equi")["eval"] = *a.equi_eval;
+  if (a.init_weights) t["init_weights"] = absolute_dir("--init-weights", *a.init_weights);
+  if (a.start) t["start"] = *a.start;
+  if (a.data_npy) table(j, "data", source + ": data")["npy"] = absolute_dir("--data-npy", *a.data_npy);
+  if (a.data_dir) {
+    auto& d = table(j, "data", source + ": data");
+    if (d.value("kind", std::string()) != "images")
+      throw eqaug::Error("--data-dir: only image presets (data.kind = \"images\") read MNIST-format files");
+    d["dir"] = absolute_dir("--data-dir", *a.data_dir);
+  }
+  return j;
+}
+
+}  // namespace
+
+/// One resolved configuration per member of a study, or the configuration itself.
+std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> resolve_all(const nlohmann::json& j,
+                                                                             const std::string& source) {
+  std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> out;
+  const auto members = eqaug::io::study_members(j, source);
+  if (members.empty()) out.emplace_back("", eqaug::io::resolve(j, source));
+  for (const auto& m : members)
+    out.emplace_back(m.name, eqaug::io::resolve(m.json, source + " (study member " + m.name + ")"));
+  return out;
+}
+
+/// The configuration as every command sees it: the file, its scale, then the overrides.
+/// The file is validated as written first: a bad value in it is an error even where the
+/// command line would replace it.
+nlohmann::json load_config(const RunArgs& a, std::string& source) {
+  if (std::filesystem::is_directory(a.config) &&
+      std::filesystem::exists(std::filesystem::path(a.config) / "manifest.json")) {
+    // A results folder: the configuration its sweep ran (already resolved), then the overrides.
+    source = (std::filesystem::path(a.config) / "manifest.json").string();
+    nlohmann::json m;
+    try {
+      m = nlohmann::json::parse(eqaug::io::read_file(source));
+    } catch (const nlohmann::json::exception& e) {
+      throw eqaug::Error(source + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!m.is_object() || !m.contains("config") || !m["config"].is_object())
+      throw eqaug::Error(source + ": no field config (not a manifest written by eqaug run)");
+    return apply_overrides(m["config"], a, source);
+  }
+  const auto file = eqaug::io::find_config(a.config);
+  source = file.string();
+  auto j = eqaug::io::apply_scale(eqaug::io::load_toml(file), a.scale, source);
+  resolve_all(j, source);
+  j = apply_overrides(std::move(j), a, source);
+  if (a.aug_passes || a.aug_per) {
+    const auto& t = j["train"];
+    const bool exact = t.contains("aug") && t["aug"].is_object() && t["aug"].value("exact", false);
+    if (exact)
+      throw eqaug::Error(std::string(a.aug_passes ? "--aug-passes" : "--aug-per") +
+                         ": not used with exact augmentation (one pass per group element); drop it, or "
+                         "pass --aug-exact=false");
+  }
+  return j;
+}
+
+/// A finite real number > 0, with a message a person can read (CLI11's PositiveNumber
+/// prints the whole range of double).
+const CLI::Validator positive_real(
+    [](std::string& value) -> std::string {
+      try {
+        std::size_t used = 0;
+        const double x = std::stod(value, &used);
+        if (used == value.size() && std::isfinite(x) && x > 0) return {};
+      } catch (const std::exception&) {
+      }
+      return "expected a positive number, found '" + value + "'";
+    },
+    "POSITIVE");
+
+/// Digits only: unsigned options must not take "-1" (it would wrap around).
+const CLI::Validator whole_number(
+    [](std::string& value) -> std::string {
+      if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
+        return "expected a non-negative whole number, found '" + value + "'";
+      // Refused, not clamped: 2^64 - 1 is the largest seed.
+      const std::string max = "18446744073709551615";
+      const std::string digits = value.substr(std::min(value.find_first_not_of('0'), value.size() - 1));
+      if (digits.size() > max.size() || (digits.size() == max.size() && digits > max))
+        return "'" + value + "' does not fit in 64 bits (at most " + max + ")";
+      return {};
+    },
+    "UINT");
+
+std::string joined(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
+  return s;
+}
+
+}  // namespace eqaug::cli

@@ -1,0 +1,89 @@
+#pragma once
+// The command line's shared parts: the arguments of a run, reading and overriding a
+// configuration, the stop signals, the exit statuses, and the Command each subcommand
+// implements in a file of its own (cmd_<name>.cpp).
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eqaug/config/config.hpp"
+
+namespace eqaug::cli {
+
+// Exit statuses (documented in --help and the README).
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+struct RunArgs {
+  std::string config;
+  std::optional<std::size_t> runs, epochs, aug_passes, batch, threads, chunk;
+  std::optional<std::uint64_t> seed;
+  std::optional<double> lr, penalty;
+  std::optional<std::string> aug_per, precision, equi_update, equi_eval, data_npy, data_dir, init_weights;
+  std::string scale = "full";
+  std::vector<std::string> sets;     // --set key.path=value, any config key
+  std::optional<std::string> modes;  // comma-separated, one token (never swallows the config path)
+  std::optional<std::string> start;
+  std::optional<bool> aug_exact;  // --aug-exact, --aug-exact=false
+  std::string out;
+  bool force = false, resume = false, save_weights = false, no_report = false;
+  std::string device = "cpu";
+  bool tf32 = false;
+  std::optional<std::string> shard;
+};
+
+/// Set by SIGINT/SIGTERM to the signal number (catch_stop_signals); a sweep stops at the
+/// next chunk.
+extern std::atomic<int> g_stop;
+void catch_stop_signals();
+
+/// --shard k/n: 0 <= k < n.
+std::pair<std::size_t, std::size_t> parse_shard(const std::string& text);
+
+/// The configuration a RunArgs names (a preset, a file, or a results folder's), with its
+/// scale and every override applied; `source` names it in messages.
+nlohmann::json load_config(const RunArgs& a, std::string& source);
+/// Every configuration of a file: one, or a study's members (name, resolved).
+std::vector<std::pair<std::string, io::ExperimentConfig>> resolve_all(const nlohmann::json& j, const std::string& source);
+
+/// A finite real number > 0; digits only (unsigned options must not take "-1").
+extern const CLI::Validator positive_real;
+extern const CLI::Validator whole_number;
+
+/// The command line as typed (for the manifest).
+std::string joined(int argc, char** argv);
+
+/// A subcommand: adds itself and its options to the program, then runs when chosen.
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual void add_to(CLI::App& app) = 0;
+  bool chosen() const { return sub_ != nullptr && sub_->parsed(); }
+  std::string name() const { return sub_ ? sub_->get_name() : std::string(); }
+  /// Checks of the parsed values beyond CLI11's own (throws CLI::ValidationError).
+  virtual void validate() {}
+  /// The exit status; errors are exceptions, which main() maps to statuses.
+  virtual int run(int argc, char** argv) = 0;
+
+ protected:
+  CLI::App* sub_ = nullptr;
+};
+
+std::unique_ptr<Command> make_run_command();
+std::unique_ptr<Command> make_report_command();
+std::unique_ptr<Command> make_dims_command();
+std::unique_ptr<Command> make_data_command();
+std::unique_ptr<Command> make_check_command();
+std::unique_ptr<Command> make_hessian_command();
+std::unique_ptr<Command> make_config_reference_command();
+
+}  // namespace eqaug::cli

@@ -1,0 +1,72 @@
+#include "cli.hpp"
+
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "eqaug/core/error.hpp"
+#include <cstdio>
+
+#include "eqaug/group/registry.hpp"
+
+namespace eqaug::cli {
+namespace {
+
+/// `eqaug dims`: dim L and dim E layer by layer, each orbit count checked against its
+/// group kind's closed form.
+class DimsCommand final : public Command {
+ public:
+  void add_to(CLI::App& app) override {
+    auto* dims = sub_ = app.add_subcommand("dims", "Dimensions of L and of the equivariant subspace E, layer by layer");
+    dims->add_option("config", d.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")->required();
+    dims->add_option("--scale", d.scale, "Preset scale: full or small (default: full)");
+    dims->add_option("--set", d.sets, "As for run: KEY=VALUE for any config key (default: none)")
+        ->allow_extra_args(false);
+
+  }
+
+  int run(int, char**) override {
+    std::string source;
+    bool mismatch = false;
+    for (const auto& [member, cfg] : resolve_all(load_config(d, source), source)) {
+      const auto group = eqaug::io::build_group(cfg);
+      const auto spec = eqaug::io::build_model(cfg, group);
+      const auto& g = cfg.json.at("group");
+      const auto& kind = eqaug::group_kind(g.at("kind").get<std::string>());
+      std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(),
+                  "layer", "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
+                  "orbits by closed form (SPEC §2)");
+      for (std::size_t j = 0; j < spec->linear_layers().size(); ++j) {
+        const auto& l = spec->linear_layer(j);
+        const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +
+                                  std::to_string(l.out.sites) + "," + std::to_string(l.in.sites) + ")";
+        const std::size_t orbits = l.subspace->orbits().count();
+        const auto expected = kind.closed_form(g, l.out.order, l.in.order);
+        std::string check = "-";
+        if (expected) {
+          const std::size_t want = expected.value();
+          check = want == orbits ? "checked (" + std::to_string(want) + ")"
+                                 : "MISMATCH: closed form " + std::to_string(want);
+          mismatch = mismatch || want != orbits;
+        }
+        std::printf("%-6s %-22s %12zu %8zu %10zu %12.4g  %s\n", l.name.c_str(), shape.c_str(), l.count, orbits,
+                    l.subspace->dim(), static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count),
+                    check.c_str());
+      }
+      std::printf("%-6s %-22s %12zu %8s %10zu %12.4g\n", "total", "", spec->num_params(), "", spec->dim_E(),
+                  static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
+      if (!member.empty()) std::printf("\n");
+    }
+    if (mismatch) std::cerr << "eqaug: error: an orbit count disagrees with its closed form (a bug in eqaug)\n";
+    return mismatch ? kExitRuntime : 0;
+  }
+
+ private:
+  RunArgs d;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_dims_command() { return std::make_unique<DimsCommand>(); }
+
+}  // namespace eqaug::cli
