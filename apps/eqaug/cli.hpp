@@ -53,7 +53,8 @@ std::pair<std::size_t, std::size_t> parse_shard(const std::string& text);
 /// scale and every override applied; `source` names it in messages.
 nlohmann::json load_config(const RunArgs& a, std::string& source);
 /// Every configuration of a file: one, or a study's members (name, resolved).
-std::vector<std::pair<std::string, io::ExperimentConfig>> resolve_all(const nlohmann::json& j, const std::string& source);
+std::vector<std::pair<std::string, io::ExperimentConfig>> resolve_all(const nlohmann::json& j,
+                                                                      const std::string& source);
 
 /// A finite real number > 0; digits only (unsigned options must not take "-1").
 extern const CLI::Validator positive_real;

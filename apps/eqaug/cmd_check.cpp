@@ -4,8 +4,8 @@
 #include <iostream>
 #include <string>
 
-#include "eqaug/core/error.hpp"
 #include "eqaug/analysis/checks.hpp"
+#include "eqaug/core/error.hpp"
 #include "eqaug/experiment/sweep.hpp"
 
 namespace eqaug::cli {
@@ -27,7 +27,6 @@ class CheckCommand final : public Command {
         ->check(whole_number);
     checkcmd->add_option("--threads", ck.threads, "Worker threads (default: all cores); results do not depend on it")
         ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
-
   }
 
   int run(int, char**) override {

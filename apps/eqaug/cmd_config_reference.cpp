@@ -14,9 +14,8 @@ class ConfigReferenceCommand final : public Command {
  public:
   void add_to(CLI::App& app) override {
     sub_ = app.add_subcommand("config-reference",
-                                      "Print the reference of every config key (type, default, allowed values, meaning) "
-                                      "as Markdown: docs/config.md");
-
+                              "Print the reference of every config key (type, default, allowed values, meaning) "
+                              "as Markdown: docs/config.md");
   }
 
   int run(int, char**) override {

@@ -4,10 +4,10 @@
 #include <iostream>
 #include <string>
 
-#include "eqaug/core/error.hpp"
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#include "eqaug/core/error.hpp"
 
 #include "eqaug/formats/csv.hpp"
 #include "eqaug/formats/npy.hpp"
@@ -136,7 +136,6 @@ class DataCommand final : public Command {
     datacmd->add_option("--data-dir", ds.data_dir, "As for run (default: data.dir; Debian's Fashion-MNIST)");
     datacmd->add_option("--seed", ds.seed, "Seed of generated data (default: train.seed)")->check(whole_number);
     datacmd->add_flag("--force", data_force, "Replace an existing sheet (default: off)");
-
   }
 
   int run(int, char**) override {

@@ -4,8 +4,8 @@
 #include <iostream>
 #include <string>
 
-#include "eqaug/core/error.hpp"
 #include <cstdio>
+#include "eqaug/core/error.hpp"
 
 #include "eqaug/group/registry.hpp"
 
@@ -18,11 +18,11 @@ class DimsCommand final : public Command {
  public:
   void add_to(CLI::App& app) override {
     auto* dims = sub_ = app.add_subcommand("dims", "Dimensions of L and of the equivariant subspace E, layer by layer");
-    dims->add_option("config", d.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")->required();
+    dims->add_option("config", d.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")
+        ->required();
     dims->add_option("--scale", d.scale, "Preset scale: full or small (default: full)");
     dims->add_option("--set", d.sets, "As for run: KEY=VALUE for any config key (default: none)")
         ->allow_extra_args(false);
-
   }
 
   int run(int, char**) override {
@@ -33,9 +33,8 @@ class DimsCommand final : public Command {
       const auto spec = eqaug::io::build_model(cfg, group);
       const auto& g = cfg.json.at("group");
       const auto& kind = eqaug::group_kind(g.at("kind").get<std::string>());
-      std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(),
-                  "layer", "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
-                  "orbits by closed form (SPEC §2)");
+      std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), "layer",
+                  "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L", "orbits by closed form (SPEC §2)");
       for (std::size_t j = 0; j < spec->linear_layers().size(); ++j) {
         const auto& l = spec->linear_layer(j);
         const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +

@@ -79,7 +79,6 @@ class HessianCommand final : public Command {
     hesscmd->add_option("--threads", hopt.threads, "Worker threads (default: all cores); results do not depend on it")
         ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
     hesscmd->add_flag("--no-plot", hessian_no_plot, "Only the table and the CSV (default: off: draw the figure)");
-
   }
 
   int run(int argc, char** argv) override {

@@ -14,12 +14,12 @@ namespace {
 class ReportCommand final : public Command {
  public:
   void add_to(CLI::App& app) override {
-    auto* rep = sub_ = app.add_subcommand("report",
-                                   "Summary table and figures (PNG, SVG and PDF via gnuplot) of a results directory: "
-                                   "Figure 1 panels of a sweep, Figure 6 of a study");
+    auto* rep = sub_ =
+        app.add_subcommand("report",
+                           "Summary table and figures (PNG, SVG and PDF via gnuplot) of a results directory: "
+                           "Figure 1 panels of a sweep, Figure 6 of a study");
     rep->add_option("results", report_dir, "Results directory written by 'eqaug run'")->required();
     rep->add_flag("--no-plot", no_plot, "Only print the table and write summary.csv (default: off: draw the figures)");
-
   }
 
   int run(int, char**) override { return eqaug::report::run_report(report_dir, std::cout, !no_plot); }

@@ -23,15 +23,16 @@ class RunCommand final : public Command {
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
     run->add_option("--epochs", a.epochs, "Gradient steps per run, one per full pass (default: train.epochs; perm: 50)")
         ->check(CLI::Range(std::size_t{0}, std::size_t{100'000'000}));
-    run->add_option("--aug-passes", a.aug_passes, "Augmentation passes L per step (default: train.aug.passes; perm: 25)")
+    run->add_option("--aug-passes", a.aug_passes,
+                    "Augmentation passes L per step (default: train.aug.passes; perm: 25)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
     run->add_option("--aug-per", a.aug_per,
                     "One group element per 'sample' or per minibatch ('batch') (default: train.aug.per; perm: sample)")
         ->check(CLI::IsMember({"sample", "batch"}));
     aug_exact_opt_ = run->add_flag("--aug-exact", aug_exact_flag_,
-                                        "Aug descends the exact Haar average over all group elements (small groups "
-                                        "only); --aug-exact=false turns a config's exact = true off (default: "
-                                        "train.aug.exact; false)");
+                                   "Aug descends the exact Haar average over all group elements (small groups "
+                                   "only); --aug-exact=false turns a config's exact = true off (default: "
+                                   "train.aug.exact; false)");
     run->add_option("--lr", a.lr, "Learning rate eta (default: train.lr; perm: 1e-4)")->check(positive_real);
     run->add_option(
            "--batch", a.batch,
@@ -103,7 +104,6 @@ class RunCommand final : public Command {
                   "Continue an interrupted sweep in --out, same configuration required (default: off)");
     run->add_flag("--no-report", a.no_report,
                   "Do not print the summary table and draw the figure at the end (default: off: report)");
-
   }
 
   void validate() override {

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <sstream>
 
+#include "eqaug/config/config.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
 #include "eqaug/group/registry.hpp"
-#include "eqaug/config/config.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/trainer.hpp"
 
@@ -81,10 +81,12 @@ std::string CheckReport::table() const {
   return os.str();
 }
 
-CheckReport check_theory(const json& config, const std::string& source, std::uint64_t seed, std::size_t threads) {
-  // The reduction: a small member of the group's family, few channels, random data.
+namespace {
+
+/// A small member of the configuration's family: the group's reduced copy (its kind says
+/// which), hidden layers of at most kChannels channels, float64; `reduced` says what changed.
+json reduce_config(const json& config, std::string& reduced) {
   json j = config;
-  std::string reduced;
   {
     std::string note;
     j["group"] = group_kind(j.at("group").at("kind").get<std::string>()).reduce(j.at("group"), note);
@@ -100,7 +102,151 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
   reduced += "hidden layers at most " + std::to_string(kChannels) + " channels; " + std::to_string(kSamples) +
              " random samples; float64";
   j["train"]["precision"] = "f64";
-  const auto cfg = io::resolve(j, source + " (reduced for check)");
+  return j;
+}
+
+/// The reduced model, its random data and the exact augmentation every identity uses.
+struct CheckContext {
+  const ModelSpec& spec;
+  const Dataset& data;
+  GradientEngine<double>& engine;
+  const std::vector<Permutation>& elements;
+  const std::vector<Pass>& passes;  // one per group element: the exact augmented risk
+  Strategy exact;
+  Pass identity;
+  std::vector<double> in_E, off_E;
+
+  GradientEngine<double>::GroupResult aug(const std::vector<double>& a, bool grad) const {
+    std::vector<GradientEngine<double>::Job> jobs;
+    for (const auto& p : passes) jobs.push_back({a.data(), &p, grad, 0});
+    return engine.run(jobs, 1)[0];
+  }
+  GradientEngine<double>::GroupResult nominal(const std::vector<double>& a, bool grad) const {
+    return engine.run({{a.data(), &identity, grad, 0}}, 1)[0];
+  }
+};
+
+// Lemma 3: on E the network is equivariant (invariant for trivial outputs).
+void lemma3(const CheckContext& c, std::vector<CheckRow>& rows) {
+  Network<double> net(c.spec);
+  const auto y = net.predict(c.in_E.data(), c.data.x.data(), c.data.size);
+  double worst = 0;
+  for (const auto& e : c.elements) {
+    const auto xg = move(c.data.x, c.spec.input(), e, c.data.size);
+    const auto yg = net.predict(c.in_E.data(), xg.data(), c.data.size);
+    const auto want = move(y, c.spec.output(), e, c.data.size);
+    std::vector<double> d(yg.size());
+    for (std::size_t i = 0; i < d.size(); ++i) d[i] = yg[i] - want[i];
+    worst = std::max(worst, norm(d) / std::max(norm(want), 1e-300));
+  }
+  rows.push_back({"Lemma 3", "|Phi_A(g x) - g Phi_A(x)| / |Phi_A(x)|, A in E, every g", worst, 1e-12});
+}
+
+// Lemma 4: R^aug(A) = mean over g of R(rho(g) A), at a point off E.
+void lemma4(const CheckContext& c, std::vector<CheckRow>& rows) {
+  const auto r = c.aug(c.off_E, false);
+  const double lhs = r.stats.loss_sum / static_cast<double>(r.samples);
+  double rhs = 0;
+  for (const auto& e : c.elements) {
+    const auto moved = c.spec.act(e.inverse(), c.off_E);
+    const auto n = c.nominal(moved, false);
+    rhs += n.stats.loss_sum / static_cast<double>(n.samples);
+  }
+  rhs /= static_cast<double>(c.elements.size());
+  rows.push_back(
+      {"Lemma 4", "|R^aug(A) - mean_g R(rho(g)^-1 A)| / R^aug(A), A off E", std::abs(lhs - rhs) / lhs, 1e-12});
+}
+
+// Proposition 1: on E, grad R^aug = Pi_E grad R = grad R^eq (the last through E's coordinates
+// and the structured layers: FFT convolutions where the group has them).
+void proposition1(const CheckContext& c, std::vector<CheckRow>& rows) {
+  auto ga = c.aug(c.in_E, true);
+  for (auto& x : ga.grad) x /= static_cast<double>(ga.samples);
+  auto gn = c.nominal(c.in_E, true);
+  for (auto& x : gn.grad) x /= static_cast<double>(gn.samples);
+  c.spec.project(gn.grad.data());
+  const auto coords = c.spec.to_coords(c.in_E.data());
+  const auto ge = c.engine.run({{coords.data(), &c.identity, true, 0, true}}, 1)[0];
+  std::vector<double> gc(ge.grad);
+  for (auto& x : gc) x /= static_cast<double>(ge.samples);
+  std::vector<double> geq(c.in_E.size());
+  c.spec.from_coords(gc.data(), geq.data());
+  std::vector<double> d1(ga.grad.size()), d2(ga.grad.size());
+  for (std::size_t i = 0; i < d1.size(); ++i) {
+    d1[i] = ga.grad[i] - gn.grad[i];
+    d2[i] = gn.grad[i] - geq[i];
+  }
+  const double scale = std::max(norm(ga.grad), 1e-300);
+  rows.push_back({"Prop. 1", "|grad R^aug - Pi_E grad R| / |grad R^aug|, A in E", norm(d1) / scale, 1e-11});
+  std::string kinds;
+  for (const auto& k : c.engine.equi_network().layer_kinds()) kinds += (kinds.empty() ? "" : ",") + k;
+  rows.push_back(
+      {"Prop. 1", "|Pi_E grad R - grad R^eq (layers: " + kinds + ")| / |grad R^aug|", norm(d2) / scale, 1e-11});
+}
+
+// Proposition 2: the augmented Hessian is the Haar average of the nominal one at the
+// transformed layers; at A in E it is block diagonal on E + E-perp, with the E-block of
+// the nominal Hessian (that of R^eq, whose Hessian in E's coordinates is B^T H B).
+void proposition2(const CheckContext& c, Rng& rng, std::vector<CheckRow>& rows) {
+  auto hess = [&](const std::vector<double>& a, const std::vector<Pass>& ps, const std::vector<double>& x) {
+    std::vector<double> y(x.size());
+    risk_hessian(c.engine, a, ps)(x.data(), y.data(), 1);
+    return y;
+  };
+  const std::vector<Pass> nominal_pass(1);
+  std::vector<double> x = c.spec.draw_init(rng);
+  const auto lhs = hess(c.off_E, c.passes, x);
+  std::vector<double> rhs(x.size(), 0.0);
+  for (const auto& e : c.elements) {
+    const auto inv = e.inverse();
+    const auto y = c.spec.act(e, hess(c.spec.act(inv, c.off_E), nominal_pass, c.spec.act(inv, x)));
+    for (std::size_t i = 0; i < y.size(); ++i) rhs[i] += y[i] / static_cast<double>(c.elements.size());
+  }
+  std::vector<double> d(x.size());
+  for (std::size_t i = 0; i < d.size(); ++i) d[i] = lhs[i] - rhs[i];
+  rows.push_back({"Prop. 2", "|Hess R^aug(A) x - mean_g rho(g) Hess R(rho(g)^-1 A) rho(g)^-1 x| / |.|, A off E",
+                  norm(d) / std::max(norm(lhs), 1e-300), 1e-11});
+  // Block structure at A in E, for x in E and x in E-perp.
+  std::vector<double> xe = x, xp = x;
+  c.spec.project(xe.data());
+  for (std::size_t i = 0; i < xp.size(); ++i) xp[i] -= xe[i];
+  auto split = [&](const std::vector<double>& y) {  // (Pi_E y, y - Pi_E y)
+    std::vector<double> ye = y, yp = y;
+    c.spec.project(ye.data());
+    for (std::size_t i = 0; i < yp.size(); ++i) yp[i] -= ye[i];
+    return std::pair{ye, yp};
+  };
+  const auto he = hess(c.in_E, c.passes, xe), hp = hess(c.in_E, c.passes, xp);
+  const auto [he_e, he_p] = split(he);
+  const auto [hp_e, hp_p] = split(hp);
+  rows.push_back({"Prop. 2", "|Pi_perp Hess R^aug x_E| / |Hess R^aug x_E| + same for x_perp, A in E",
+                  norm(he_p) / std::max(norm(he), 1e-300) + norm(hp_e) / std::max(norm(hp), 1e-300), 1e-11});
+  auto hn_e = hess(c.in_E, nominal_pass, xe);
+  c.spec.project(hn_e.data());
+  std::vector<double> de(x.size());
+  for (std::size_t i = 0; i < de.size(); ++i) de[i] = he_e[i] - hn_e[i];
+  rows.push_back({"Prop. 2", "|Pi_E Hess R^aug x_E - Pi_E Hess R x_E| / |.| (E-block = Hess R^eq), A in E",
+                  norm(de) / std::max(norm(he_e), 1e-300), 1e-11});
+}
+
+// Corollary 1: exact augmented descent from A in E stays in E.
+void corollary1(const CheckContext& c, std::vector<CheckRow>& rows) {
+  TrainOptions o;
+  o.epochs = 20;
+  o.lr = 0.5;
+  o.strategies = {c.exact};
+  const auto runs = Trainer<double>(c.engine, o).run(0, c.in_E);
+  double worst = 0;
+  for (const auto& r : runs[0].records)
+    if (r.dist_init > 0) worst = std::max(worst, r.dist_E / r.dist_init);
+  rows.push_back({"Corollary 1", "max over 20 exact Aug steps of |A - Pi_E A| / |A - A0|, A0 in E", worst, 1e-10});
+}
+
+}  // namespace
+
+CheckReport check_theory(const json& config, const std::string& source, std::uint64_t seed, std::size_t threads) {
+  std::string reduced;
+  const auto cfg = io::resolve(reduce_config(config, reduced), source + " (reduced for check)");
   const GroupPtr group = io::build_group(cfg);
   const auto spec = io::build_model(cfg, group);
   const auto order = group->order();
@@ -112,140 +258,21 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
   const Dataset data = random_data(*spec, rng);
   ThreadPool pool(threads ? threads : ThreadPool::available_cores());
   GradientEngine<double> engine(*spec, data, 0.0, 4, pool);
-  const Pass identity;
   Strategy exact;
   exact.mode = Mode::Aug;
   exact.exact = true;
   const auto passes = augmentation_passes(exact, *group, data, rng);
-  auto aug = [&](const std::vector<double>& a, bool grad) {
-    std::vector<GradientEngine<double>::Job> jobs;
-    for (const auto& p : passes) jobs.push_back({a.data(), &p, grad, 0});
-    return engine.run(jobs, 1)[0];
-  };
-  auto nominal = [&](const std::vector<double>& a, bool grad) {
-    return engine.run({{a.data(), &identity, grad, 0}}, 1)[0];
-  };
-
-  std::vector<double> off_E = spec->draw_init(rng);
-  std::vector<double> in_E = off_E;
-  spec->project(in_E.data());
+  CheckContext c{*spec, data, engine, elements, passes, exact, Pass{}, {}, spec->draw_init(rng)};
+  c.in_E = c.off_E;
+  spec->project(c.in_E.data());
 
   CheckReport report;
   report.reduction = "group " + group->name() + " (" + std::to_string(*order) + " elements); " + reduced;
-
-  // Lemma 3: on E the network is equivariant (invariant for trivial outputs).
-  {
-    Network<double> net(*spec);
-    const auto y = net.predict(in_E.data(), data.x.data(), data.size);
-    double worst = 0;
-    for (const auto& e : elements) {
-      const auto xg = move(data.x, spec->input(), e, data.size);
-      const auto yg = net.predict(in_E.data(), xg.data(), data.size);
-      const auto want = move(y, spec->output(), e, data.size);
-      std::vector<double> d(yg.size());
-      for (std::size_t i = 0; i < d.size(); ++i) d[i] = yg[i] - want[i];
-      worst = std::max(worst, norm(d) / std::max(norm(want), 1e-300));
-    }
-    report.rows.push_back({"Lemma 3", "|Phi_A(g x) - g Phi_A(x)| / |Phi_A(x)|, A in E, every g", worst, 1e-12});
-  }
-  // Lemma 4: R^aug(A) = mean over g of R(rho(g) A), at a point off E.
-  {
-    const auto r = aug(off_E, false);
-    const double lhs = r.stats.loss_sum / static_cast<double>(r.samples);
-    double rhs = 0;
-    for (const auto& e : elements) {
-      const auto moved = spec->act(e.inverse(), off_E);
-      const auto n = nominal(moved, false);
-      rhs += n.stats.loss_sum / static_cast<double>(n.samples);
-    }
-    rhs /= static_cast<double>(elements.size());
-    report.rows.push_back(
-        {"Lemma 4", "|R^aug(A) - mean_g R(rho(g)^-1 A)| / R^aug(A), A off E", std::abs(lhs - rhs) / lhs, 1e-12});
-  }
-  // Proposition 1: on E, grad R^aug = Pi_E grad R = grad R^eq (the last through E's coordinates
-  // and the structured layers: FFT convolutions where the group has them).
-  {
-    auto ga = aug(in_E, true);
-    for (auto& x : ga.grad) x /= static_cast<double>(ga.samples);
-    auto gn = nominal(in_E, true);
-    for (auto& x : gn.grad) x /= static_cast<double>(gn.samples);
-    spec->project(gn.grad.data());
-    const auto c = spec->to_coords(in_E.data());
-    const auto ge = engine.run({{c.data(), &identity, true, 0, true}}, 1)[0];
-    std::vector<double> gc(ge.grad);
-    for (auto& x : gc) x /= static_cast<double>(ge.samples);
-    std::vector<double> geq(in_E.size());
-    spec->from_coords(gc.data(), geq.data());
-    std::vector<double> d1(ga.grad.size()), d2(ga.grad.size());
-    for (std::size_t i = 0; i < d1.size(); ++i) {
-      d1[i] = ga.grad[i] - gn.grad[i];
-      d2[i] = gn.grad[i] - geq[i];
-    }
-    const double scale = std::max(norm(ga.grad), 1e-300);
-    report.rows.push_back({"Prop. 1", "|grad R^aug - Pi_E grad R| / |grad R^aug|, A in E", norm(d1) / scale, 1e-11});
-    std::string kinds;
-    for (const auto& k : engine.equi_network().layer_kinds()) kinds += (kinds.empty() ? "" : ",") + k;
-    report.rows.push_back(
-        {"Prop. 1", "|Pi_E grad R - grad R^eq (layers: " + kinds + ")| / |grad R^aug|", norm(d2) / scale, 1e-11});
-  }
-  // Proposition 2: the augmented Hessian is the Haar average of the nominal one at the
-  // transformed layers; at A in E it is block diagonal on E + E-perp, with the E-block of
-  // the nominal Hessian (that of R^eq, whose Hessian in E's coordinates is B^T H B).
-  {
-    auto hess = [&](const std::vector<double>& a, const std::vector<Pass>& ps, const std::vector<double>& x) {
-      std::vector<double> y(x.size());
-      risk_hessian(engine, a, ps)(x.data(), y.data(), 1);
-      return y;
-    };
-    const std::vector<Pass> nominal_pass(1);
-    std::vector<double> x = spec->draw_init(rng);
-    const auto lhs = hess(off_E, passes, x);
-    std::vector<double> rhs(x.size(), 0.0);
-    for (const auto& e : elements) {
-      const auto inv = e.inverse();
-      const auto y = spec->act(e, hess(spec->act(inv, off_E), nominal_pass, spec->act(inv, x)));
-      for (std::size_t i = 0; i < y.size(); ++i) rhs[i] += y[i] / static_cast<double>(elements.size());
-    }
-    std::vector<double> d(x.size());
-    for (std::size_t i = 0; i < d.size(); ++i) d[i] = lhs[i] - rhs[i];
-    report.rows.push_back({"Prop. 2",
-                           "|Hess R^aug(A) x - mean_g rho(g) Hess R(rho(g)^-1 A) rho(g)^-1 x| / |.|, A off E",
-                           norm(d) / std::max(norm(lhs), 1e-300), 1e-11});
-    // Block structure at A in E, for x in E and x in E-perp.
-    std::vector<double> xe = x, xp = x;
-    spec->project(xe.data());
-    for (std::size_t i = 0; i < xp.size(); ++i) xp[i] -= xe[i];
-    auto split = [&](const std::vector<double>& y) {  // (Pi_E y, y - Pi_E y)
-      std::vector<double> ye = y, yp = y;
-      spec->project(ye.data());
-      for (std::size_t i = 0; i < yp.size(); ++i) yp[i] -= ye[i];
-      return std::pair{ye, yp};
-    };
-    const auto he = hess(in_E, passes, xe), hp = hess(in_E, passes, xp);
-    const auto [he_e, he_p] = split(he);
-    const auto [hp_e, hp_p] = split(hp);
-    report.rows.push_back({"Prop. 2", "|Pi_perp Hess R^aug x_E| / |Hess R^aug x_E| + same for x_perp, A in E",
-                           norm(he_p) / std::max(norm(he), 1e-300) + norm(hp_e) / std::max(norm(hp), 1e-300), 1e-11});
-    auto hn_e = hess(in_E, nominal_pass, xe);
-    spec->project(hn_e.data());
-    std::vector<double> de(x.size());
-    for (std::size_t i = 0; i < de.size(); ++i) de[i] = he_e[i] - hn_e[i];
-    report.rows.push_back({"Prop. 2", "|Pi_E Hess R^aug x_E - Pi_E Hess R x_E| / |.| (E-block = Hess R^eq), A in E",
-                           norm(de) / std::max(norm(he_e), 1e-300), 1e-11});
-  }
-  // Corollary 1: exact augmented descent from A in E stays in E.
-  {
-    TrainOptions o;
-    o.epochs = 20;
-    o.lr = 0.5;
-    o.strategies = {exact};
-    const auto runs = Trainer<double>(engine, o).run(0, in_E);
-    double worst = 0;
-    for (const auto& r : runs[0].records)
-      if (r.dist_init > 0) worst = std::max(worst, r.dist_E / r.dist_init);
-    report.rows.push_back(
-        {"Corollary 1", "max over 20 exact Aug steps of |A - Pi_E A| / |A - A0|, A0 in E", worst, 1e-10});
-  }
+  lemma3(c, report.rows);
+  lemma4(c, report.rows);
+  proposition1(c, report.rows);
+  proposition2(c, rng, report.rows);
+  corollary1(c, report.rows);
   return report;
 }
 

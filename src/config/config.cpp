@@ -7,15 +7,14 @@
 #include <set>
 #include <sstream>
 
-
 #include <toml++/toml.h>
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/fields.hpp"
+#include "eqaug/data/images.hpp"
 #include "eqaug/group/registry.hpp"
 #include "eqaug/nn/layers.hpp"
 #include "eqaug/train/metrics.hpp"
-#include "eqaug/data/images.hpp"
 
 namespace eqaug::io {
 
@@ -120,8 +119,9 @@ void resolve_data(Fields& top, ExperimentConfig& cfg, bool pixels, std::vector<K
   json& out = cfg.json["data"];
   if (kind == "sbm") {
     if (pixels)
-      d.fail("data.kind", "SBM graphs need a group of graph nodes (group.kind = \"symmetric\", or \"generated\" "
-                          "with acts_on = \"nodes\"): they live on node pairs");
+      d.fail("data.kind",
+             "SBM graphs need a group of graph nodes (group.kind = \"symmetric\", or \"generated\" "
+             "with acts_on = \"nodes\"): they live on node pairs");
     out["samples"] = d.count_or("samples", 1000, 1);
     if (d.has("clusters")) {
       const auto& c = d.list("clusters", "[5, 5]");
@@ -140,9 +140,8 @@ void resolve_data(Fields& top, ExperimentConfig& cfg, bool pixels, std::vector<K
     }
   } else if (kind == "images") {
     if (!pixels)
-      d.fail(
-          "data.kind",
-          "images need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
+      d.fail("data.kind",
+             "images need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
     out["samples"] = d.count_or("samples", 10000, 1);
     out["classes"] = d.count_or("classes", 10, 2);
     out["dir"] = d.str("dir", "");
@@ -152,9 +151,8 @@ void resolve_data(Fields& top, ExperimentConfig& cfg, bool pixels, std::vector<K
     out["split"] = split;
   } else if (kind == "shapes") {
     if (!pixels)
-      d.fail(
-          "data.kind",
-          "shapes need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
+      d.fail("data.kind",
+             "shapes need a group of pixels (any group.kind but symmetric; generated with acts_on = \"pixels\")");
     out["samples"] = d.count_or("samples", 3000, 1);
     const double r_min = d.num("r_min", ShapesOptions{}.r_min), r_max = d.num("r_max", ShapesOptions{}.r_max);
     if (!(r_min > 0) || r_max < r_min) d.fail("data.r_max", "expected 0 < r_min <= r_max");

@@ -14,9 +14,9 @@
 #include "eqaug/analysis/spectra.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
+#include "eqaug/experiment/results.hpp"
 #include "eqaug/experiment/sweep.hpp"
 #include "eqaug/formats/atomic_file.hpp"
-#include "eqaug/experiment/results.hpp"
 #include "eqaug/train/trainer.hpp"
 
 namespace eqaug::experiment {
@@ -40,9 +40,15 @@ std::size_t lanczos_basis(std::size_t params, std::size_t k, std::size_t block, 
   return std::max(least, std::min<std::size_t>(300, fits));
 }
 
-std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const HessianOptions& opts) {
-  auto& log = opts.progress ? *opts.progress : std::clog;
-  const bool show = opts.progress != nullptr;
+/// What run_hessian follows and how, from its options (every check that needs no data).
+struct HessianPlan {
+  bool mixed = false;                  // float32 products build the Krylov spaces
+  std::vector<Strategy> trajectories;  // the augmented strategies
+  std::vector<std::size_t> steps;      // sorted, distinct, within the trajectory
+};
+
+HessianPlan plan_hessian(const io::ExperimentConfig& cfg, const HessianOptions& opts) {
+  HessianPlan plan;
   if (cfg.precision != io::Precision::F64) throw Error("eqaug hessian works in float64 (train.precision = \"f64\")");
   if (opts.k == 0) throw Error("--k: at least one eigenvalue");
   if (opts.spectra && opts.block > 1)
@@ -59,16 +65,16 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
                   opts.tol, analysis::kFloat32Noise, analysis::kFloat32Noise);
     throw Error(buf);
   }
-  const bool mixed =
+  plan.mixed =
       opts.products == "mixed" || (opts.products.empty() && !opts.spectra && opts.tol >= analysis::kFloat32Noise);
   if (!opts.exact && (opts.samples == 0 || opts.repeats == 0))
     throw Error("--hessian-samples and --repeats must be positive");
-  std::vector<Strategy> trajectories;
   for (const auto& s : cfg.train.strategies)
-    if (s.augments()) trajectories.push_back(s);
-  if (trajectories.empty())
+    if (s.augments()) plan.trajectories.push_back(s);
+  if (plan.trajectories.empty())
     throw Error("eqaug hessian follows augmented trajectories: --modes must include aug or augpen");
-  std::vector<std::size_t> steps = opts.steps;
+  std::vector<std::size_t>& steps = plan.steps;
+  steps = opts.steps;
   if (steps.empty()) steps = {0, cfg.train.epochs};
   std::sort(steps.begin(), steps.end());
   steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
@@ -77,24 +83,13 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
                 std::to_string(cfg.train.epochs) + " steps (train.epochs, --epochs)");
   if (opts.run >= cfg.runs)
     throw Error("--run " + std::to_string(opts.run) + ": the configuration has " + std::to_string(cfg.runs) + " runs");
+  return plan;
+}
 
-  const GroupPtr group = io::build_group(cfg);
-  const auto spec = io::build_model(cfg, group);
-  const Dataset data = io::build_data(cfg, *group);
-  if (opts.exact) {
-    const auto order = group->order();
-    if (!order || *order > kMaxExactOrder)
-      throw Error("--hessian-exact: " + group->name() + " is too large to average over every element; use " +
-                  "--hessian-samples M");
-  }
-  // On E one vector per product. On E⊥ the exact ∇²R^aug at a point of E commutes with the
-  // group, so its eigenvalues come in multiplets (the standard representation of S_5 gives
-  // four equal smallest ones on the 5-node Perm): a single Krylov vector finds some of the
-  // copies only through rounding (three of the four there), a block of k finds the k
-  // smallest with their multiplicities for about the same products (144 against 138). A
-  // Monte-Carlo average splits the multiplets, and blocks there cost more products (372
-  // against 205 for b = 3 on Perm).
-  const std::size_t perp_block = opts.block ? opts.block : opts.exact && !opts.spectra ? opts.k : 1;
+/// The Lanczos settings; refuses a basis that cannot fit in the free memory (it is
+/// allocated before the first product).
+analysis::LanczosOptions lanczos_options(const HessianOptions& opts, const ModelSpec& model, std::size_t perp_block) {
+  const ModelSpec* spec = &model;
   analysis::LanczosOptions lanczos;
   lanczos.tol = opts.tol;
   lanczos.solver = opts.spectra ? analysis::LanczosSolver::Spectra : analysis::LanczosSolver::Thick;
@@ -115,6 +110,47 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
       throw Error(buf);
     }
   }
+  return lanczos;
+}
+
+/// OUT for the spectra: not a sweep's folder, no earlier hessian.csv without --force.
+void prepare_out(const HessianOptions& opts) {
+  if (fs::exists(opts.out / "manifest.json"))
+    throw Error("--out: '" + opts.out.string() +
+                "' holds a sweep (manifest.json); write the spectra to a folder of "
+                "their own, e.g. --out " +
+                (opts.out / "hessian").string());
+  if (fs::exists(opts.out / "hessian.csv") && !opts.force)
+    throw Error("'" + (opts.out / "hessian.csv").string() + "' already exists; pass --force to replace it");
+  fs::create_directories(opts.out);
+}
+
+std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const HessianOptions& opts) {
+  auto& log = opts.progress ? *opts.progress : std::clog;
+  const bool show = opts.progress != nullptr;
+  const HessianPlan plan = plan_hessian(cfg, opts);
+  const bool mixed = plan.mixed;
+  const std::vector<Strategy>& trajectories = plan.trajectories;
+  const std::vector<std::size_t>& steps = plan.steps;
+
+  const GroupPtr group = io::build_group(cfg);
+  const auto spec = io::build_model(cfg, group);
+  const Dataset data = io::build_data(cfg, *group);
+  if (opts.exact) {
+    const auto order = group->order();
+    if (!order || *order > kMaxExactOrder)
+      throw Error("--hessian-exact: " + group->name() + " is too large to average over every element; use " +
+                  "--hessian-samples M");
+  }
+  // On E one vector per product. On E⊥ the exact ∇²R^aug at a point of E commutes with the
+  // group, so its eigenvalues come in multiplets (the standard representation of S_5 gives
+  // four equal smallest ones on the 5-node Perm): a single Krylov vector finds some of the
+  // copies only through rounding (three of the four there), a block of k finds the k
+  // smallest with their multiplicities for about the same products (144 against 138). A
+  // Monte-Carlo average splits the multiplets, and blocks there cost more products (372
+  // against 205 for b = 3 on Perm).
+  const std::size_t perp_block = opts.block ? opts.block : opts.exact && !opts.spectra ? opts.k : 1;
+  analysis::LanczosOptions lanczos = lanczos_options(opts, *spec, perp_block);
   analysis::LanczosOptions lanczos_perp = lanczos;
   lanczos_perp.block = perp_block;
   // A line every 15 s while an eigenproblem runs (Perm's Monte-Carlo E⊥ takes minutes).
@@ -131,14 +167,7 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
   };
   if (show) lanczos.progress = lanczos_perp.progress = progress;
   // Everything that can fail is checked; now OUT.
-  if (fs::exists(opts.out / "manifest.json"))
-    throw Error("--out: '" + opts.out.string() +
-                "' holds a sweep (manifest.json); write the spectra to a folder of "
-                "their own, e.g. --out " +
-                (opts.out / "hessian").string());
-  if (fs::exists(opts.out / "hessian.csv") && !opts.force)
-    throw Error("'" + (opts.out / "hessian.csv").string() + "' already exists; pass --force to replace it");
-  fs::create_directories(opts.out);
+  prepare_out(opts);
 
   ThreadPool pool(opts.threads ? opts.threads : ThreadPool::available_cores());
   const double shift = cfg.json.at("data").value("input_shift", 0.0);
@@ -230,7 +259,8 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
                       "  %s step %zu: |A-PA| %.3g; smallest on E %.4g; smallest on E-perp %.4g +- %.2g (%s); "
                       "Hessian-vector products: %s on E, %s on E-perp; %.1f s\n",
                       run.strategy.name().c_str(), step, dist, eq.values.empty() ? NAN : eq.values[0], first.eigenvalue,
-                      first.stderr_, analysis::stability(first.eigenvalue, std::max(first.stderr_, first.residual)).c_str(),
+                      first.stderr_,
+                      analysis::stability(first.eigenvalue, std::max(first.stderr_, first.residual)).c_str(),
                       count(eq.products, eq.rough_products).c_str(), count(products, products32).c_str(),
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         log << buf << std::flush;

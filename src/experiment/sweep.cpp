@@ -22,9 +22,9 @@
 
 #include "eqaug/core/blas.hpp"
 #include "eqaug/core/error.hpp"
+#include "eqaug/experiment/results.hpp"
 #include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/formats/npy.hpp"
-#include "eqaug/experiment/results.hpp"
 #include "eqaug/report/report.hpp"
 #include "eqaug_build_info.hpp"
 #include "eqaug_revision.hpp"
@@ -265,6 +265,160 @@ StartPoint load_start_point(const ExperimentConfig& cfg, const ModelSpec& spec) 
   return s;
 }
 
+/// The data must fit the model: name the fields that disagree (the inputs are model.input,
+/// the targets the last layer's output).
+void check_data_fits(const ExperimentConfig& cfg, const ModelSpec& spec, const Dataset& data) {
+  const bool inputs = data.input.dim() != spec.input().dim() || data.input.order != spec.input().order;
+  if (!inputs && data.target.dim() == spec.output().dim() && data.target.order == spec.output().order) return;
+  try {
+    check_compatible(data, spec.input(), spec.output());
+  } catch (const Error& e) {
+    throw Error(cfg.source + ": " +
+                (inputs ? std::string("model.input")
+                        : "model.layers[" + std::to_string(cfg.json["model"]["layers"].size() - 1) + "]") +
+                " does not fit data (kind " + cfg.json["data"].value("kind", std::string("?")) + "): " + e.what());
+  }
+}
+
+void describe_start_point(std::ostream& log, const ExperimentConfig& cfg, const StartPoint& given) {
+  log << "init weights from " << cfg.init_weights
+      << (cfg.train.raw_start ? ": used as they are (--start raw), " : ": projected onto E, ")
+      << "||A - P_E A|| = " << csv_number(given.info["projection_distance"]["total"].get<double>()) << "\n";
+  if (cfg.runs > 1)
+    log << "note: every run starts from these weights, so Nom and Equi (which draw nothing) will be identical in all "
+        << cfg.runs << " runs; only Aug's draws differ\n";
+}
+
+/// The manifest's "seeds": the master seed and how every stream derives from it.
+json seeds_description(const ExperimentConfig& cfg, const TrainOptions& train) {
+  json seeds = {{"seed", cfg.train.seed},
+                {"streams",
+                 {{"data", "(seed, 'data')"},
+                  {"init", cfg.train.raw_start ? "(seed, 'init', run), not projected (start raw)"
+                                               : "(seed, 'init', run), projected onto E"},
+                  {"aug", "(seed, 'aug', run, step, mode)"}}}};
+  if (!train.metrics.empty()) seeds["streams"]["metrics"] = "(seed, 'metrics', run, step)";
+  return seeds;
+}
+
+/// The manifest's "model": shapes and dims, how Equi evaluates, batch statistics.
+template <typename T>
+json model_description(const ExperimentConfig& cfg, const ModelSpec& spec, const GradientEngine<T>& engine) {
+  json m = model_info(spec);
+  for (const auto& st : cfg.train.strategies)
+    if (st.mode == Mode::Equi && uses_structured_equi(st, engine))
+      m["equi_layer_eval"] = engine.equi_network().layer_kinds();
+  if (spec.couples_samples())
+    m["batch_statistics"] = {
+        {"minibatch", spec.minibatch()},
+        {"chunk", engine.chunk_samples(0)},
+        {"note", "layers with batch statistics: every strategy evaluates in minibatches of train.batch samples"}};
+  return m;
+}
+
+/// The manifest's "data".
+json data_description(const Dataset& data, const ModelSpec& spec) {
+  json info = {{"name", data.name},
+               {"samples", data.size},
+               {"accuracy", accuracy_kind(spec)},
+               {"fingerprint", fingerprint({&data.x, &data.y})},
+               {"notes", data.notes}};
+  if (data.target.dim() == 1) {
+    double positives = 0;
+    for (double y : data.y) positives += y;
+    info["positive_fraction"] = positives / static_cast<double>(data.y.size());
+  }
+  return info;
+}
+
+/// Resuming on other inputs (an edited --data-npy or --init-weights folder) would mix results.
+void check_same_inputs(const json& manifest, const json& data_info, const StartPoint& given, const fs::path& out) {
+  if (manifest.contains("data") && manifest["data"].value("fingerprint", "") != data_info["fingerprint"])
+    throw Error("--resume: the data differ from those the sweep in " + out.string() +
+                " was computed from (fingerprint " + manifest["data"].value("fingerprint", std::string("?")) +
+                ", now " + data_info["fingerprint"].get<std::string>() + ")");
+  if (manifest.contains("init_weights") && !given.info.is_null() &&
+      manifest["init_weights"].value("fingerprint", "") != given.info["fingerprint"])
+    throw Error("--resume: the --init-weights files differ from those the sweep in " + out.string() + " started from");
+}
+
+void print_header(std::ostream& log, const ExperimentConfig& cfg, const ModelSpec& spec, const Dataset& data,
+                  const std::string& where, const fs::path& out, std::size_t skipped) {
+  log << cfg.name << ": " << cfg.runs << " run(s) x " << cfg.train.epochs << " steps, modes";
+  for (const auto& st : cfg.train.strategies) log << " " << st.name();
+  log << "; " << spec.num_params() << " parameters, dim E = " << spec.dim_E() << "; " << where << " -> " << out.string()
+      << "\n";
+  for (const auto& note : data.notes) log << "note: " << data.name << ": " << note << "\n";
+  if (skipped) log << "resuming: " << skipped << " run(s) already finished\n";
+}
+
+/// A run's CSV per strategy and, with `weights_of` (the model), its start and final weights.
+template <typename T>
+void write_run_files(const fs::path& out, std::size_t k, const std::vector<StrategyRun>& result,
+                     const std::vector<std::string>& names, const std::vector<std::string>& metric_names,
+                     const ModelSpec* weights_of, const std::vector<double>& a0) {
+  for (const auto& sr : result) {
+    write_file_atomic(out / sr.strategy.name() / (run_name(k) + ".csv"), records_csv(sr, names, metric_names));
+    if (weights_of) {
+      const fs::path base = out / sr.strategy.name() / run_name(k);
+      const std::vector<T> init(a0.begin(), a0.end()), fin(sr.final_params.begin(), sr.final_params.end());
+      save_layer_weights(base / "init", *weights_of, init);
+      save_layer_weights(base / "final", *weights_of, fin);
+    }
+  }
+}
+
+/// The manifest's entry of a finished run: its wall time and where it went per strategy.
+json run_entry(std::size_t k, double wall, const std::vector<StrategyRun>& result, const std::string& shard) {
+  json entry = {{"run", k}, {"wall_s", wall}, {"finished", utc_now_iso()}};
+  for (const auto& sr : result)
+    entry["phase_s"][sr.strategy.name()] = {{"passes", sr.seconds.passes},
+                                            {"gradients", sr.seconds.gradients},
+                                            {"measures", sr.seconds.measures},
+                                            {"updates", sr.seconds.updates}};
+  if (!shard.empty()) entry["shard"] = shard;
+  return entry;
+}
+
+/// The tidy table of every finished run, rewritten with each run (read back from the
+/// per-run files, so resumed sweeps include the runs of earlier sessions).
+void rewrite_steps_csv(const fs::path& out, const ExperimentConfig& cfg, const json& manifest,
+                       const std::vector<std::string>& names, const std::vector<std::string>& metric_names) {
+  std::vector<std::size_t> finished;
+  for (const auto& r : manifest["runs"]) finished.push_back(r["run"].get<std::size_t>());
+  std::sort(finished.begin(), finished.end());
+  std::vector<std::string> modes;
+  for (const auto& st : cfg.train.strategies) modes.push_back(st.name());
+  write_file_atomic(out / "steps.csv", steps_csv(out, modes, finished, names, metric_names));
+}
+
+/// "run 3/30 done in 20 s  nom loss ... (ETA ...)"; eta < 0: none.
+void print_run_done(std::ostream& log, std::size_t k, std::size_t runs, double wall,
+                    const std::vector<StrategyRun>& result, double eta) {
+  log << "  run " << k + 1 << "/" << runs << " done in " << format_duration(wall);
+  for (const auto& sr : result) {
+    const auto& r = sr.records.back();
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "  %s loss %.4f |A-PA| %.3g", sr.strategy.name().c_str(), r.loss, r.dist_E);
+    log << buf;
+  }
+  if (eta >= 0) log << "  (ETA " << format_duration(eta) << ")";
+  log << "\n" << std::flush;
+}
+
+/// Runs in order whatever order they finished in (resume, shards); complete once every run
+/// is on disk, whichever shard ran it (the last shard to finish marks it).
+void mark_completion(json& manifest, std::size_t total) {
+  auto& runs = manifest["runs"];
+  std::sort(runs.begin(), runs.end(), [](const json& a, const json& b) { return a["run"] < b["run"]; });
+  std::vector<bool> present(total, false);
+  for (const auto& r : runs)
+    if (r["run"].get<std::size_t>() < total) present[r["run"].get<std::size_t>()] = true;
+  const bool complete = std::all_of(present.begin(), present.end(), [](bool b) { return b; });
+  manifest["complete"] = complete;
+  manifest["finished"] = complete ? json(utc_now_iso()) : json(nullptr);
+}
+
 template <typename T>
 void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSummary& summary) {
   auto& log = opts.progress ? *opts.progress : std::clog;
@@ -274,30 +428,11 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   const GroupPtr group = build_group(cfg);
   const auto spec = build_model(cfg, group);
   const Dataset data = build_data(cfg, *group);
-  // Name the fields that disagree: the inputs are model.input, the targets the last layer's output.
-  if (data.input.dim() != spec->input().dim() || data.input.order != spec->input().order ||
-      data.target.dim() != spec->output().dim() || data.target.order != spec->output().order) {
-    const bool inputs = data.input.dim() != spec->input().dim() || data.input.order != spec->input().order;
-    try {
-      check_compatible(data, spec->input(), spec->output());
-    } catch (const Error& e) {
-      throw Error(cfg.source + ": " +
-                  (inputs ? std::string("model.input")
-                          : "model.layers[" + std::to_string(cfg.json["model"]["layers"].size() - 1) + "]") +
-                  " does not fit data (kind " + cfg.json["data"].value("kind", std::string("?")) + "): " + e.what());
-    }
-  }
+  check_data_fits(cfg, *spec, data);
 
   // Read everything that can fail before touching OUT.
   const StartPoint given = load_start_point(cfg, *spec);
-  if (show && !given.params.empty()) {
-    log << "init weights from " << cfg.init_weights
-        << (cfg.train.raw_start ? ": used as they are (--start raw), " : ": projected onto E, ")
-        << "||A - P_E A|| = " << csv_number(given.info["projection_distance"]["total"].get<double>()) << "\n";
-    if (cfg.runs > 1)
-      log << "note: every run starts from these weights, so Nom and Equi (which draw nothing) will be identical in all "
-          << cfg.runs << " runs; only Aug's draws differ\n";
-  }
+  if (show && !given.params.empty()) describe_start_point(log, cfg, given);
   const std::size_t threads = opts.threads ? opts.threads : ThreadPool::available_cores();
   ThreadPool pool(threads);
   GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool,
@@ -363,43 +498,12 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   manifest["command"] = opts.command_line;
   manifest["machine"] = machine_info();
   manifest["device"] = device_info;
-  manifest["seeds"] = {{"seed", cfg.train.seed},
-                       {"streams",
-                        {{"data", "(seed, 'data')"},
-                         {"init", cfg.train.raw_start ? "(seed, 'init', run), not projected (start raw)"
-                                                      : "(seed, 'init', run), projected onto E"},
-                         {"aug", "(seed, 'aug', run, step, mode)"}}}};
-  if (!train.metrics.empty()) manifest["seeds"]["streams"]["metrics"] = "(seed, 'metrics', run, step)";
+  manifest["seeds"] = seeds_description(cfg, train);
   manifest["metrics"] = {{"columns", metric_names}};
   if (!metrics_note.empty()) manifest["metrics"]["note"] = metrics_note;
-  manifest["model"] = model_info(*spec);
-  for (const auto& st : cfg.train.strategies)
-    if (st.mode == Mode::Equi && uses_structured_equi(st, engine))
-      manifest["model"]["equi_layer_eval"] = engine.equi_network().layer_kinds();
-  if (spec->couples_samples())
-    manifest["model"]["batch_statistics"] = {
-        {"minibatch", spec->minibatch()},
-        {"chunk", engine.chunk_samples(0)},
-        {"note", "layers with batch statistics: every strategy evaluates in minibatches of train.batch samples"}};
-  json data_info = {{"name", data.name},
-                    {"samples", data.size},
-                    {"accuracy", accuracy_kind(*spec)},
-                    {"fingerprint", fingerprint({&data.x, &data.y})},
-                    {"notes", data.notes}};
-  if (data.target.dim() == 1) {
-    double positives = 0;
-    for (double y : data.y) positives += y;
-    data_info["positive_fraction"] = positives / static_cast<double>(data.y.size());
-  }
-  // Resuming on other inputs (an edited --data-npy or --init-weights folder) would mix results.
-  if (resumed && manifest.contains("data") && manifest["data"].value("fingerprint", "") != data_info["fingerprint"])
-    throw Error("--resume: the data differ from those the sweep in " + opts.out.string() +
-                " was computed from (fingerprint " + manifest["data"].value("fingerprint", std::string("?")) +
-                ", now " + data_info["fingerprint"].get<std::string>() + ")");
-  if (resumed && manifest.contains("init_weights") && !given.info.is_null() &&
-      manifest["init_weights"].value("fingerprint", "") != given.info["fingerprint"])
-    throw Error("--resume: the --init-weights files differ from those the sweep in " + opts.out.string() +
-                " started from");
+  manifest["model"] = model_description(cfg, *spec, engine);
+  const json data_info = data_description(data, *spec);
+  if (resumed) check_same_inputs(manifest, data_info, given, opts.out);
   manifest["data"] = data_info;
   if (!given.info.is_null()) manifest["init_weights"] = given.info;
   manifest["complete"] = false;
@@ -449,17 +553,12 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     return m;
   };
   if (show) {
-    log << cfg.name << ": " << cfg.runs << " run(s) x " << cfg.train.epochs << " steps, modes";
-    for (const auto& st : cfg.train.strategies) log << " " << st.name();
-    log << "; " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; ";
-    if (opts.device.cuda())
-      log << "GPU " << opts.device.name() << " (" << device_info.value("name", std::string("?"))
-          << (opts.device.tf32 ? ", TF32 allowed" : "") << ", " << engine.gpu()->chunk() << " samples per chunk)";
-    else
-      log << threads << " thread(s)";
-    log << " -> " << opts.out.string() << "\n";
-    for (const auto& note : data.notes) log << "note: " << data.name << ": " << note << "\n";
-    if (summary.runs_skipped) log << "resuming: " << summary.runs_skipped << " run(s) already finished\n";
+    const std::string where = opts.device.cuda()
+                                  ? "GPU " + opts.device.name() + " (" + device_info.value("name", std::string("?")) +
+                                        (opts.device.tf32 ? ", TF32 allowed" : "") + ", " +
+                                        std::to_string(engine.gpu()->chunk()) + " samples per chunk)"
+                                  : std::to_string(threads) + " thread(s)";
+    print_header(log, cfg, *spec, data, where, opts.out, summary.runs_skipped);
   }
   const auto sweep_start = std::chrono::steady_clock::now();
   std::size_t finished_now = 0;
@@ -503,36 +602,12 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
     } catch (const StopRequested& s) {
       throw interrupted(s.signal);
     }
-    for (const auto& sr : result) {
-      write_file_atomic(opts.out / sr.strategy.name() / (run_name(k) + ".csv"), records_csv(sr, names, metric_names));
-      if (opts.save_weights) {
-        const fs::path base = opts.out / sr.strategy.name() / run_name(k);
-        const std::vector<T> init(a0.begin(), a0.end()), fin(sr.final_params.begin(), sr.final_params.end());
-        save_layer_weights(base / "init", *spec, init);
-        save_layer_weights(base / "final", *spec, fin);
-      }
-    }
+    write_run_files<T>(opts.out, k, result, names, metric_names, opts.save_weights ? &*spec : nullptr, a0);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     held = shared_files();
     manifest = current_manifest();
-    json entry = {{"run", k}, {"wall_s", wall}, {"finished", utc_now_iso()}};
-    for (const auto& sr : result)  // where the run's time went, per strategy
-      entry["phase_s"][sr.strategy.name()] = {{"passes", sr.seconds.passes},
-                                              {"gradients", sr.seconds.gradients},
-                                              {"measures", sr.seconds.measures},
-                                              {"updates", sr.seconds.updates}};
-    if (sharded) entry["shard"] = shard_name;
-    manifest["runs"].push_back(entry);
-    {
-      // The tidy table of every finished run, rewritten with each run (read back from the
-      // per-run files, so resumed sweeps include the runs of earlier sessions).
-      std::vector<std::size_t> finished;
-      for (const auto& r : manifest["runs"]) finished.push_back(r["run"].get<std::size_t>());
-      std::sort(finished.begin(), finished.end());
-      std::vector<std::string> modes;
-      for (const auto& st : cfg.train.strategies) modes.push_back(st.name());
-      write_file_atomic(opts.out / "steps.csv", steps_csv(opts.out, modes, finished, names, metric_names));
-    }
+    manifest["runs"].push_back(run_entry(k, wall, result, sharded ? shard_name : ""));
+    rewrite_steps_csv(opts.out, cfg, manifest, names, metric_names);
     session["runs"].push_back(k);
     write_file_atomic(opts.out / "manifest.json", dump(with_session(manifest)));
     held.reset();
@@ -542,30 +617,12 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
       const double eta = elapsed / static_cast<double>(finished_now) * static_cast<double>(todo - finished_now);
       if (tty) log << "\r";
-      log << "  run " << k + 1 << "/" << cfg.runs << " done in " << format_duration(wall);
-      for (const auto& sr : result) {
-        const auto& r = sr.records.back();
-        char buf[96];
-        std::snprintf(buf, sizeof buf, "  %s loss %.4f |A-PA| %.3g", sr.strategy.name().c_str(), r.loss, r.dist_E);
-        log << buf;
-      }
-      if (finished_now < todo) log << "  (ETA " << format_duration(eta) << ")";
-      log << "\n" << std::flush;
+      print_run_done(log, k, cfg.runs, wall, result, finished_now < todo ? eta : -1.0);
     }
   }
   held = shared_files();
   manifest = current_manifest();
-  // Keep the runs in order whatever order they finished in (resume, shards).
-  auto& runs = manifest["runs"];
-  std::sort(runs.begin(), runs.end(), [](const json& a, const json& b) { return a["run"] < b["run"]; });
-  std::vector<bool> present(cfg.runs, false);
-  for (const auto& r : runs)
-    if (r["run"].get<std::size_t>() < cfg.runs) present[r["run"].get<std::size_t>()] = true;
-  // Complete once every run is on disk, whichever shard ran it (the last shard to finish
-  // marks it).
-  const bool complete = std::all_of(present.begin(), present.end(), [](bool b) { return b; });
-  manifest["complete"] = complete;
-  manifest["finished"] = complete ? json(utc_now_iso()) : json(nullptr);
+  mark_completion(manifest, cfg.runs);
   summary.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - sweep_start).count();
   session["finished"] = utc_now_iso();
   session["wall_s"] = summary.wall_s;
