@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "eqaug/config/config.hpp"
+#include "eqaug/core/blas.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
 #include "eqaug/group/registry.hpp"
@@ -257,6 +258,7 @@ CheckReport check_theory(const json& config, const std::string& source, std::uin
   Rng rng = Rng::stream(seed, "check");
   const Dataset data = random_data(*spec, rng);
   ThreadPool pool(threads ? threads : ThreadPool::available_cores());
+  const blas::ThreadsGuard serial_blas(1);  // as a sweep: not switched at every engine call
   GradientEngine<double> engine(*spec, data, 0.0, 4, pool);
   Strategy exact;
   exact.mode = Mode::Aug;

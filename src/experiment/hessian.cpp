@@ -12,6 +12,7 @@
 
 #include "eqaug/analysis/hessian.hpp"
 #include "eqaug/analysis/spectra.hpp"
+#include "eqaug/core/blas.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
 #include "eqaug/experiment/results.hpp"
@@ -170,6 +171,7 @@ std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const Hessi
   prepare_out(opts);
 
   ThreadPool pool(opts.threads ? opts.threads : ThreadPool::available_cores());
+  const blas::ThreadsGuard serial_blas(1);  // as a sweep: not switched at every product
   const double shift = cfg.json.at("data").value("input_shift", 0.0);
   GradientEngine<double> engine(*spec, data, shift, cfg.chunk, pool);
   // Mixed precision: the same products in float32, for the Krylov spaces.

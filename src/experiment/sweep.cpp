@@ -435,6 +435,9 @@ void sweep_typed(const ExperimentConfig& cfg, const SweepOptions& opts, SweepSum
   if (show && !given.params.empty()) describe_start_point(log, cfg, given);
   const std::size_t threads = opts.threads ? opts.threads : ThreadPool::available_cores();
   ThreadPool pool(threads);
+  // One BLAS thread for the whole sweep (the engine widens it around large models' chunks):
+  // switching OpenBLAS's count at every engine call would wake its idle threads each time.
+  const blas::ThreadsGuard serial_blas(1);
   GradientEngine<T> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool,
                            EquiEval::Structured, opts.device);
   const json device_info = describe(opts.device);
