@@ -140,6 +140,55 @@ bool uses_structured_equi(const Strategy& s, const GradientEngine<T>& engine) {
 }
 
 template <typename T>
+std::vector<double> Trainer<T>::metric_values(std::size_t run_index, std::size_t step, const std::vector<T>& a) const {
+  // Their own stream, keyed by (run, step) only: every strategy meets the same draws, and no
+  // other number changes.
+  Rng rng = Rng::stream(opts_.seed, "metrics", {run_index, step});
+  const MetricInput<T> in{engine_, a.data(), &rng, opts_.metric_samples};
+  std::vector<double> values;
+  for (const auto& name : opts_.metrics) {
+    const auto v = metric(name).compute(in);
+    values.insert(values.end(), v.begin(), v.end());
+  }
+  return values;
+}
+
+template <typename T>
+void Trainer<T>::update(const Strategy& st, StrategyState& s, std::vector<double>& g, std::size_t samples) const {
+  const ModelSpec& spec = engine_->spec();
+  auto& a = s.a;
+  ThreadPool& pool = engine_->pool();
+  const double scale = 1.0 / static_cast<double>(samples);
+  for_each_index(pool, g.size(), [&](std::size_t i) { g[i] *= scale; });
+  if (st.mode == Mode::AugPen) {
+    // ∇ γ/2 ‖A − Π_E A‖² = γ (A − Π_E A): Π_E is an orthogonal projection.
+    std::vector<double> p(a.begin(), a.end());
+    spec.project(p.data(), &pool);
+    for_each_index(pool, g.size(), [&](std::size_t i) { g[i] += st.penalty * (static_cast<double>(a[i]) - p[i]); });
+  }
+  if (s.structured) {
+    // The gradient is already in the orthonormal coordinates of E.
+    auto& c = s.coords;
+    for (std::size_t i = 0; i < c.size(); ++i) c[i] -= opts_.lr * g[i];
+    s.coords_t.assign(c.begin(), c.end());
+    spec.from_coords(c.data(), a.data(), &pool);
+  } else if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
+    std::vector<double>& gc = s.scratch;
+    for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
+      const auto& l = spec.linear_layer(j);
+      gc.resize(l.subspace->dim());
+      l.subspace->to_coords(g.data() + l.offset, gc.data(), &pool);
+      double* c = s.coords.data() + l.coord_offset;
+      for_each_index(pool, gc.size(), [&](std::size_t i) { c[i] -= opts_.lr * gc[i]; });
+      l.subspace->from_coords(c, a.data() + l.offset, &pool);
+    }
+  } else {
+    if (st.mode == Mode::Equi) spec.project(g.data(), &pool);
+    for_each_index(pool, a.size(), [&](std::size_t p) { a[p] -= static_cast<T>(opts_.lr * g[p]); });
+  }
+}
+
+template <typename T>
 std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vector<double>& a0,
                                          const Progress& progress) {
   const ModelSpec& spec = engine_->spec();
@@ -154,14 +203,7 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
     start_in_E.assign(p.begin(), p.end());
   }
 
-  struct State {
-    std::vector<T> a;
-    std::vector<double> coords;   // Equi with orbit updates: per linear layer, concatenated
-    std::vector<T> coords_t;      // the coordinates the structured evaluation reads
-    std::vector<double> scratch;  // a layer's gradient in E coordinates (kept: fresh memory costs page faults)
-    bool structured = false;
-  };
-  std::vector<State> state(S);
+  std::vector<StrategyState> state(S);
   std::vector<StrategyRun> out(S);
   for (std::size_t k = 0; k < S; ++k) {
     const Strategy& st = opts_.strategies[k];
@@ -215,53 +257,15 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
       rec.loss = risk.stats.loss_sum / static_cast<double>(risk.samples);
       rec.accuracy = risk.stats.correct / risk.stats.predictions;
       if (st.augments()) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
-      if (!opts_.metrics.empty()) {
-        // Their own stream, keyed by (run, step) only: every strategy meets the same draws,
-        // and no other number changes.
-        Rng rng = Rng::stream(opts_.seed, "metrics", {run_index, step});
-        const MetricInput<T> in{engine_, a.data(), &rng, opts_.metric_samples};
-        for (const auto& name : opts_.metrics) {
-          const auto v = metric(name).compute(in);
-          rec.metrics.insert(rec.metrics.end(), v.begin(), v.end());
-        }
-      }
+      if (!opts_.metrics.empty()) rec.metrics = metric_values(run_index, step, a);
       out[k].records.push_back(std::move(rec));
       if (std::find(opts_.snapshot_steps.begin(), opts_.snapshot_steps.end(), step) != opts_.snapshot_steps.end())
         out[k].snapshots.emplace_back(step, std::vector<double>(a.begin(), a.end()));
       lap(seconds.measures);
       if (last) continue;
 
-      std::vector<double>& g = desc.grad;
-      ThreadPool& pool = engine_->pool();
-      const double scale = 1.0 / static_cast<double>(desc.samples);
-      for_each_index(pool, g.size(), [&](std::size_t i) { g[i] *= scale; });
-      if (st.mode == Mode::AugPen) {
-        // ∇ γ/2 ‖A − Π_E A‖² = γ (A − Π_E A): Π_E is an orthogonal projection.
-        std::vector<double> p(a.begin(), a.end());
-        spec.project(p.data(), &pool);
-        for_each_index(pool, g.size(), [&](std::size_t i) { g[i] += st.penalty * (static_cast<double>(a[i]) - p[i]); });
-      }
-      if (state[k].structured) {
-        // The gradient is already in the orthonormal coordinates of E.
-        auto& c = state[k].coords;
-        for (std::size_t i = 0; i < c.size(); ++i) c[i] -= opts_.lr * g[i];
-        state[k].coords_t.assign(c.begin(), c.end());
-        spec.from_coords(c.data(), a.data(), &pool);
-      } else if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
-        std::vector<double>& gc = state[k].scratch;
-        for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-          const auto& l = spec.linear_layer(j);
-          gc.resize(l.subspace->dim());
-          l.subspace->to_coords(g.data() + l.offset, gc.data(), &pool);
-          double* c = state[k].coords.data() + l.coord_offset;
-          for_each_index(pool, gc.size(), [&](std::size_t i) { c[i] -= opts_.lr * gc[i]; });
-          l.subspace->from_coords(c, a.data() + l.offset, &pool);
-        }
-      } else {
-        if (st.mode == Mode::Equi) spec.project(g.data(), &pool);
-        for_each_index(pool, a.size(), [&](std::size_t p) { a[p] -= static_cast<T>(opts_.lr * g[p]); });
-      }
-      engine_->recycle(std::move(g));
+      update(st, state[k], desc.grad, desc.samples);
+      engine_->recycle(std::move(desc.grad));
       lap(seconds.updates);
     }
     if (progress) progress(step, out);

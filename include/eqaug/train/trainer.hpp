@@ -89,6 +89,19 @@ class Trainer {
   std::vector<StrategyRun> run(std::size_t run_index, const std::vector<double>& a0, const Progress& progress = {});
 
  private:
+  /// What a strategy carries from step to step.
+  struct StrategyState {
+    std::vector<T> a;
+    std::vector<double> coords;   // Equi with orbit updates: per linear layer, concatenated
+    std::vector<T> coords_t;      // the coordinates the structured evaluation reads
+    std::vector<double> scratch;  // a layer's gradient in E coordinates (kept: fresh memory costs page faults)
+    bool structured = false;
+  };
+  /// The values of the metrics' columns at a step (TrainOptions::metrics).
+  std::vector<double> metric_values(std::size_t run_index, std::size_t step, const std::vector<T>& a) const;
+  /// One step of `st` from the summed gradient g over `samples` samples (scaled in place).
+  void update(const Strategy& st, StrategyState& s, std::vector<double>& g, std::size_t samples) const;
+
   GradientEngine<T>* engine_;
   TrainOptions opts_;
 };
