@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-#include "eqaug/core/thread_pool.hpp"
 #include "eqaug/config/config.hpp"
+#include "eqaug/core/thread_pool.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/trainer.hpp"
 

@@ -1,4 +1,4 @@
-// Speed of the image presets at the paper's full size (SPEC §4): one forward+backward
+// Speed of the image presets at the paper's full size (configs/trans.toml, rot.toml): one forward+backward
 // pass over the whole data set, dense and through E's structure, against a raw BLAS GEMM
 // of the same shapes in the same process (all threads, as the sweep runs them), and the
 // projection Π_E / distance ‖A − Π_E A‖ of all layers. Each pass takes seconds: one
@@ -8,9 +8,9 @@
 
 #include <memory>
 
+#include "eqaug/config/config.hpp"
 #include "eqaug/core/blas.hpp"
 #include "eqaug/core/thread_pool.hpp"
-#include "eqaug/config/config.hpp"
 #include "eqaug/nn/ops.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/trainer.hpp"
@@ -115,7 +115,7 @@ void BM_TransProjectAndDistance(benchmark::State& state) {
   std::vector<float> w(p.a);
   Rng rng(1);
   for (auto& v : w) v += static_cast<float>(1e-3 * rng.normal());
-  std::vector<float> q(w);  // projected again each iteration: the same work every time
+  std::vector<float> q(w);     // projected again each iteration: the same work every time
   ThreadPool pool(threads());  // every core, as a sweep's
   for (auto _ : state) {
     auto d = p.spec->distance_to_E(w.data(), &pool);

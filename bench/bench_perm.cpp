@@ -6,8 +6,8 @@
 
 #include <memory>
 
-#include "eqaug/core/blas.hpp"
 #include "eqaug/config/config.hpp"
+#include "eqaug/core/blas.hpp"
 #include "eqaug/nn/ops.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/trainer.hpp"

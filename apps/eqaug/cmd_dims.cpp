@@ -34,7 +34,8 @@ class DimsCommand final : public Command {
       const auto& g = cfg.json.at("group");
       const auto& kind = eqaug::group_kind(g.at("kind").get<std::string>());
       std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), "layer",
-                  "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L", "orbits by closed form (SPEC §2)");
+                  "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
+                  "orbits by the closed form of the group kind");
       for (std::size_t j = 0; j < spec->linear_layers().size(); ++j) {
         const auto& l = spec->linear_layer(j);
         const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +

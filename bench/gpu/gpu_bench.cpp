@@ -15,9 +15,9 @@
 
 #include "eqaug/backend/cuda.hpp"
 #include "eqaug/backend/device.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
-#include "eqaug/config/config.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/trainer.hpp"
 

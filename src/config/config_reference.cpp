@@ -5,8 +5,8 @@
 #include <set>
 #include <sstream>
 
-#include "eqaug/group/registry.hpp"
 #include "eqaug/config/config.hpp"
+#include "eqaug/group/registry.hpp"
 #include "eqaug/nn/layers.hpp"
 #include "eqaug/train/metrics.hpp"
 
@@ -14,10 +14,16 @@ namespace eqaug::io {
 
 namespace {
 
-std::string kind_names() {
+/// "`a`, `b`, …": the names of a table's entries, as the reference writes allowed values.
+template <typename Table, typename Name>
+std::string names_of(const Table& table, Name name) {
   std::string s;
-  for (const auto& k : group_kinds()) s += (s.empty() ? "`" : ", `") + k.name + "`";
+  for (const auto& entry : table) s += (s.empty() ? "`" : ", `") + name(entry) + "`";
   return s;
+}
+
+std::string kind_names() {
+  return names_of(group_kinds(), [](const GroupKind& k) { return k.name; });
 }
 
 std::string kind_meanings() {
@@ -27,9 +33,7 @@ std::string kind_meanings() {
 }
 
 std::string metric_names() {
-  std::string s;
-  for (const auto* m : metrics()) s += (s.empty() ? "`" : ", `") + m->name() + "`";
-  return s;
+  return names_of(metrics(), [](const Metric* m) { return m->name(); });
 }
 
 std::string metric_meanings() {
@@ -39,9 +43,7 @@ std::string metric_meanings() {
 }
 
 std::string layer_names() {
-  std::string s;
-  for (const auto* t : layer_types()) s += (s.empty() ? "`" : ", `") + t->name() + "`";
-  return s;
+  return names_of(layer_types(), [](const LayerType* t) { return t->name(); });
 }
 
 std::string layer_meanings() {

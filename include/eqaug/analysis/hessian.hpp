@@ -2,8 +2,8 @@
 // Hessians of the risks as operators on L, by exact Hessian-vector products
 // (Network::hvp: forward-over-reverse through every layer, never finite differences).
 #include <cstddef>
-#include <string>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "eqaug/analysis/spectra.hpp"

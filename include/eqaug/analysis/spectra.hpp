@@ -84,8 +84,8 @@ constexpr double kFloat32Noise = 1e-7;
 /// Values and residuals are H's: float32 only chose the start, and usually the first float64
 /// block certifies the pairs. From float32's floor, though, a float64 refinement costs about
 /// as many products as a Lanczos from scratch (docs/benchmarks.md), so for tol <
-/// kFloat32Noise, which no pair could meet in float32, `rough` is not used. (A pair whose eigenvalue is near 0, |λ| ≪ ‖H‖, can still
-/// ask for less than float32 reaches; float64 then refines it.)
+/// kFloat32Noise, which no pair could meet in float32, `rough` is not used. (A pair whose eigenvalue is near 0, |λ| ≪
+/// ‖H‖, can still ask for less than float32 reaches; float64 then refines it.)
 ///
 /// The k smallest eigenvalues of H on E: of Bᵀ H B in E's orthonormal orbit coordinates.
 RestrictedEigen smallest_on_E(const ModelSpec& spec, const SymmetricOperator& H, std::size_t k,

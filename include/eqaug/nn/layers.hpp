@@ -28,14 +28,14 @@ template <typename T>
 struct LayerBuffers {
   const LayerSpec* layer = nullptr;
   std::size_t batch = 0;
-  const T* w = nullptr;   // the layer's weights
-  const T* v = nullptr;   // R-ops: the direction's slice
-  const T* x = nullptr;   // input activations
-  const T* y = nullptr;   // output activations
-  const T* gy = nullptr;  // gradient of the summed loss w.r.t. the output
-  const T* rx = nullptr;  // R-ops: R(x), or null where the input does not depend on A (the first layer)
-  const T* ry = nullptr;  // R-ops: R(y)
-  const T* rgy = nullptr; // R-ops: R(gy)
+  const T* w = nullptr;    // the layer's weights
+  const T* v = nullptr;    // R-ops: the direction's slice
+  const T* x = nullptr;    // input activations
+  const T* y = nullptr;    // output activations
+  const T* gy = nullptr;   // gradient of the summed loss w.r.t. the output
+  const T* rx = nullptr;   // R-ops: R(x), or null where the input does not depend on A (the first layer)
+  const T* ry = nullptr;   // R-ops: R(y)
+  const T* rgy = nullptr;  // R-ops: R(gy)
 };
 
 /// What the R-passes read of the primal passes (kept between Hessian-vector products).

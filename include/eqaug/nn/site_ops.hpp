@@ -60,7 +60,7 @@ EQAUG_HOST_DEVICE inline T tanh_grad(T y, T gy) {
 }
 
 struct BceTerm {
-  double loss = 0;     // −(y log p + (1 − y) log(1 − p)) / S: add it to the sample's loss
+  double loss = 0;       // −(y log p + (1 − y) log(1 − p)) / S: add it to the sample's loss
   bool correct = false;  // (p > ½) = (y > ½)
 };
 
