@@ -47,8 +47,8 @@ Preset& preset(const std::string& name) {
 /// first layer, as the trainer does).
 double gemm_flops(const ModelSpec& spec, std::size_t samples) {
   double f = 0;
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& l = spec.weight_layer(j);
     f += 2.0 * static_cast<double>(samples * l.in.dim() * l.out.dim()) * (j == 0 ? 2 : 3);
   }
   return f;
@@ -91,8 +91,8 @@ void raw_sgemm(benchmark::State& state, const std::string& name) {
   const blas::ThreadsGuard blas_threads(static_cast<int>(threads()));
   for (auto _ : state) {
     for (std::size_t done = 0; done < p.data.size; done += batch)
-      for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-        const auto& l = spec.linear_layer(j);
+      for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+        const auto& l = spec.weight_layer(j);
         ops::linear_forward(p.a.data() + l.offset, x.data(), y.data(), batch, l.in.dim(), l.out.dim());
         ops::linear_weight_grad(x.data(), y.data(), gw.data() + l.offset, batch, l.in.dim(), l.out.dim(), false);
         if (j > 0) ops::linear_input_grad(p.a.data() + l.offset, y.data(), gx.data(), batch, l.in.dim(), l.out.dim());

@@ -38,8 +38,8 @@ Perm& perm() {
 /// and the input gradients (none for the first layer, as the trainer does).
 double gemm_flops(const ModelSpec& spec, std::size_t batch, bool backward = true) {
   double f = 0;
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& l = spec.weight_layer(j);
     const double mnk = 2.0 * static_cast<double>(batch * l.in.dim() * l.out.dim());
     f += mnk * (!backward ? 1 : j == 0 ? 2 : 3);
   }
@@ -76,8 +76,8 @@ void BM_RawGemmSameShapes(benchmark::State& state) {
   std::vector<T> x(batch * width, T(0.1)), y(batch * width), gx(batch * width), w(spec.num_params(), T(0.01)),
       gw(spec.num_params());
   for (auto _ : state) {
-    for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-      const auto& l = spec.linear_layer(j);
+    for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+      const auto& l = spec.weight_layer(j);
       ops::linear_forward(w.data() + l.offset, x.data(), y.data(), batch, l.in.dim(), l.out.dim());
       ops::linear_weight_grad(x.data(), y.data(), gw.data() + l.offset, batch, l.in.dim(), l.out.dim(), false);
       if (j > 0) ops::linear_input_grad(w.data() + l.offset, y.data(), gx.data(), batch, l.in.dim(), l.out.dim());

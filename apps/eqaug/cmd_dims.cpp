@@ -1,5 +1,6 @@
 #include "cli.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -33,15 +34,17 @@ class DimsCommand final : public Command {
       const auto spec = eqaug::io::build_model(cfg, group);
       const auto& g = cfg.json.at("group");
       const auto& kind = eqaug::group_kind(g.at("kind").get<std::string>());
-      std::printf("%s: group %s\n%-6s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), "layer",
+      int w = 6;  // the layer names' column: as wide as the longest (A0, affine0)
+      for (auto i : spec->weight_layers()) w = std::max(w, static_cast<int>(spec->layers()[i].name.size()));
+      std::printf("%s: group %s\n%-*s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), w, "layer",
                   "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
                   "orbits by the closed form of the group kind");
-      for (std::size_t j = 0; j < spec->linear_layers().size(); ++j) {
-        const auto& l = spec->linear_layer(j);
-        const std::string shape = "(" + std::to_string(l.out.channels) + "," + std::to_string(l.in.channels) + "," +
-                                  std::to_string(l.out.sites) + "," + std::to_string(l.in.sites) + ")";
+      for (std::size_t j = 0; j < spec->weight_layers().size(); ++j) {
+        const auto& l = spec->weight_layer(j);
+        const std::string shape = "(" + std::to_string(l.w_out.channels) + "," + std::to_string(l.w_in.channels) + "," +
+                                  std::to_string(l.w_out.sites) + "," + std::to_string(l.w_in.sites) + ")";
         const std::size_t orbits = l.subspace->orbits().count();
-        const auto expected = kind.closed_form(g, l.out.order, l.in.order);
+        const auto expected = kind.closed_form(g, l.w_out.order, l.w_in.order);
         std::string check = "-";
         if (expected) {
           const std::size_t want = expected.value();
@@ -49,11 +52,11 @@ class DimsCommand final : public Command {
                                  : "MISMATCH: closed form " + std::to_string(want);
           mismatch = mismatch || want != orbits;
         }
-        std::printf("%-6s %-22s %12zu %8zu %10zu %12.4g  %s\n", l.name.c_str(), shape.c_str(), l.count, orbits,
+        std::printf("%-*s %-22s %12zu %8zu %10zu %12.4g  %s\n", w, l.name.c_str(), shape.c_str(), l.count, orbits,
                     l.subspace->dim(), static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count),
                     check.c_str());
       }
-      std::printf("%-6s %-22s %12zu %8s %10zu %12.4g\n", "total", "", spec->num_params(), "", spec->dim_E(),
+      std::printf("%-*s %-22s %12zu %8s %10zu %12.4g\n", w, "total", "", spec->num_params(), "", spec->dim_E(),
                   static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
       if (!member.empty()) std::printf("\n");
     }

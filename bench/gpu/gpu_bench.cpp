@@ -28,8 +28,8 @@ using namespace eqaug;
 /// GEMM flops of a forward and backward pass (no input gradient for the first layer).
 double gemm_flops(const ModelSpec& spec, std::size_t samples) {
   double f = 0;
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& l = spec.weight_layer(j);
     f += 2.0 * static_cast<double>(samples) * static_cast<double>(l.in.dim() * l.out.dim()) * (j == 0 ? 2 : 3);
   }
   return f;

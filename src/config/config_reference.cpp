@@ -138,7 +138,7 @@ const std::vector<KeyDoc>& config_reference() {
        "Minibatch: the samples that share one group element when aug.per = batch. `--batch`."},
       {"train.precision", "string", "`f32`", "`f32`, `f64`", "Arithmetic of the passes. `--precision`."},
       {"train.init_weights", "string", "`\"\"`", "a folder",
-       "Start every run from `A<j>.npy` in this folder (projected onto E): shape (C_out, C_in, S_out, S_in), or "
+       "Start every run from `<layer>.npy` (`A<j>`, `affine<j>`) in this folder (projected onto E): shape (C_out, C_in, S_out, S_in), or "
        "(out, in) for layers between one-site spaces; float32 or float64. `--init-weights`."},
       {"train.start", "string", "`projected`", "`projected`, `raw`",
        "Where runs start: A⁰ projected onto E (the paper), or `raw`: the drawn (or --init-weights) point as it is, "
@@ -187,7 +187,8 @@ std::string config_reference_markdown() {
   for (const auto& k : config_reference())
     os << "| `" << k.path << "` | " << k.type << " | " << k.default_value << " | " << k.allowed << " | " << k.meaning
        << " |\n";
-  os << "\nLayer weights on disk (`--save-weights`, `--init-weights`): `A<j>.npy` per linear layer j, shape "
+  os << "\nLayer weights on disk (`--save-weights`, `--init-weights`): `A<j>.npy` per linear layer j (and "
+        "`affine<j>.npy`, shape (C, 2): scale and shift per channel, per affine layer j), shape "
         "(C_out, C_in, S_out, S_in) in C order — a site index is Σ_k t_k·d^(order−1−k) for the tuple (t_0, …) of "
         "base points (node pairs: i·n + j; pixels: row·N + col) — or (out, in) when both spaces have one site.\n";
   return os.str();

@@ -16,8 +16,8 @@ namespace eqaug::io {
 namespace fs = std::filesystem;
 
 std::vector<std::size_t> npy_shape(const LayerSpec& l) {
-  if (l.out.sites == 1 && l.in.sites == 1) return {l.out.channels, l.in.channels};
-  return {l.out.channels, l.in.channels, l.out.sites, l.in.sites};
+  if (l.w_out.sites == 1 && l.w_in.sites == 1) return {l.w_out.channels, l.w_in.channels};
+  return {l.w_out.channels, l.w_in.channels, l.w_out.sites, l.w_in.sites};
 }
 
 std::string shape_str(const std::vector<std::size_t>& s) {
@@ -102,10 +102,10 @@ std::string steps_csv(const fs::path& out, const std::vector<std::string>& modes
 template <typename T>
 void save_layer_weights(const fs::path& dir, const ModelSpec& spec, const std::vector<T>& params) {
   fs::create_directories(dir);
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& l = spec.weight_layer(j);
     // Internal layout (C_out, S_out, C_in, S_in) → file layout (C_out, C_in, S_out, S_in).
-    const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
+    const std::size_t Co = l.w_out.channels, Ci = l.w_in.channels, So = l.w_out.sites, Si = l.w_in.sites;
     std::vector<T> w(l.count);
     const T* src = params.data() + l.offset;
     for (std::size_t co = 0; co < Co; ++co)
@@ -119,11 +119,11 @@ void save_layer_weights(const fs::path& dir, const ModelSpec& spec, const std::v
 std::vector<double> load_layer_weights(const fs::path& dir, const ModelSpec& spec) {
   if (!fs::is_directory(dir)) throw Error("--init-weights: '" + dir.string() + "' is not a directory");
   std::vector<double> params(spec.num_params());
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& l = spec.weight_layer(j);
     const fs::path file = dir / (l.name + ".npy");
     const NpyArray a = read_npy(file);
-    const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
+    const std::size_t Co = l.w_out.channels, Ci = l.w_in.channels, So = l.w_out.sites, Si = l.w_in.sites;
     const std::vector<std::size_t> four = {Co, Ci, So, Si};
     if (a.shape != npy_shape(l) && a.shape != four)
       throw Error(file.string() + ": expected shape " + shape_str(npy_shape(l)) + " for layer " + l.name + ", found " +

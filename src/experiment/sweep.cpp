@@ -57,14 +57,14 @@ json machine_info() {
 
 std::vector<std::string> layer_names(const ModelSpec& spec) {
   std::vector<std::string> names;
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) names.push_back(spec.linear_layer(j).name);
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) names.push_back(spec.weight_layer(j).name);
   return names;
 }
 
 json model_info(const ModelSpec& spec) {
   json layers = json::array();
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& l = spec.weight_layer(j);
     layers.push_back({{"name", l.name},
                       {"shape", npy_shape(l)},
                       {"params", l.count},
@@ -253,7 +253,7 @@ StartPoint load_start_point(const ExperimentConfig& cfg, const ModelSpec& spec) 
   json dist = json::object();
   double total = 0;
   for (std::size_t j = 0; j < d.size(); ++j) {
-    dist[spec.linear_layer(j).name] = d[j];
+    dist[spec.weight_layer(j).name] = d[j];
     total += d[j] * d[j];
   }
   dist["total"] = std::sqrt(total);

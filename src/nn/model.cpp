@@ -16,28 +16,46 @@ ModelSpec::ModelSpec(GroupPtr group, Space input) : cache_(std::move(group)), in
 ModelSpec& ModelSpec::linear(std::size_t out_channels, std::size_t out_order, InitSpec init) {
   LayerSpec l;
   l.kind = LayerKind::Linear;
-  l.in = output();
-  l.out = make_space(*group(), out_channels, out_order);
-  l.name = "A" + std::to_string(linear_.size());
+  l.in = l.w_in = output();
+  l.out = l.w_out = make_space(*group(), out_channels, out_order);
+  l.init = init;
+  add_weighted(std::move(l));
+  return *this;
+}
+
+ModelSpec& ModelSpec::affine() {
+  LayerSpec l;
+  l.kind = LayerKind::Affine;
+  l.in = l.out = output();
+  l.w_in = make_space(*group(), 2, 0);
+  l.w_out = make_space(*group(), output().channels, 0);
+  add_weighted(std::move(l));
+  return *this;
+}
+
+void ModelSpec::add_weighted(LayerSpec l) {
+  const LayerType& type = layer_type(l.kind);
+  EQAUG_CHECK(type.has_weights(), "add_weighted is for kinds with weights");
+  std::size_t same = 0;
+  for (auto i : weighted_) same += layers_[i].kind == l.kind;
+  l.name = type.weights_name() + std::to_string(same);
   // Checked before the orbit table is built: a layer is one BLAS matrix (32-bit sizes).
   constexpr std::size_t kMaxDim = std::size_t{1} << 31;
-  if (l.in.dim() * l.out.dim() >= kMaxDim)  // each factor ≤ kMaxSites (make_space), so no overflow
-    throw Error("linear layer " + l.name + " from " + std::to_string(l.in.dim()) + " to " +
-                std::to_string(l.out.dim()) + " features is too large (at most 2^31 weights per layer)");
-  l.subspace = cache_.hom(l.in, l.out);
+  if (l.w_in.dim() * l.w_out.dim() >= kMaxDim)  // each factor ≤ kMaxSites (make_space), so no overflow
+    throw Error(type.name() + " layer " + l.name + " from " + std::to_string(l.w_in.dim()) + " to " +
+                std::to_string(l.w_out.dim()) + " features is too large (at most 2^31 weights per layer)");
+  l.subspace = cache_.hom(l.w_in, l.w_out);
   l.offset = num_params_;
-  l.count = l.in.dim() * l.out.dim();
+  l.count = l.w_in.dim() * l.w_out.dim();
   l.coord_offset = dim_E();
-  l.init = init;
   num_params_ += l.count;
-  linear_.push_back(layers_.size());
+  weighted_.push_back(layers_.size());
   layers_.push_back(std::move(l));
-  return *this;
 }
 
 ModelSpec& ModelSpec::add(LayerKind kind, const LayerParams& params) {
   const LayerType& type = layer_type(kind);
-  EQAUG_CHECK(!type.has_weights(), "ModelSpec::add is for kinds without weights; use linear()");
+  EQAUG_CHECK(!type.has_weights(), "ModelSpec::add is for kinds without weights; use linear() or affine()");
   type.check(output(), params);
   LayerSpec l;
   l.kind = kind;
@@ -68,7 +86,7 @@ ModelSpec& ModelSpec::loss(LossKind kind) {
 
 std::size_t ModelSpec::dim_E() const {
   std::size_t d = 0;
-  for (auto i : linear_) d += layers_[i].subspace->dim();
+  for (auto i : weighted_) d += layers_[i].subspace->dim();
   return d;
 }
 
@@ -80,35 +98,21 @@ std::size_t ModelSpec::max_width() const {
 
 std::vector<double> ModelSpec::draw_init(Rng& rng) const {
   std::vector<double> a(num_params_);
-  for (auto i : linear_) {
-    const auto& l = layers_[i];
-    double* w = a.data() + l.offset;
-    if (l.init.kind == InitSpec::Kind::Normal) {
-      for (std::size_t j = 0; j < l.count; ++j) w[j] = l.init.std * rng.normal();
-    } else {
-      // One value per channel pair, repeated over all site pairs.
-      const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
-      std::vector<double> v(Co * Ci);
-      for (auto& x : v) x = l.init.std * rng.normal();
-      for (std::size_t co = 0; co < Co; ++co)
-        for (std::size_t so = 0; so < So; ++so)
-          for (std::size_t ci = 0; ci < Ci; ++ci) std::fill_n(w + ((co * So + so) * Ci + ci) * Si, Si, v[co * Ci + ci]);
-    }
-  }
+  for (auto i : weighted_) layer_type(layers_[i].kind).init(layers_[i], rng, a.data() + layers_[i].offset);
   return a;
 }
 
 template <typename T>
 std::vector<double> ModelSpec::to_coords(const T* params, ThreadPool* pool) const {
   std::vector<double> c(dim_E());
-  for (auto i : linear_)
+  for (auto i : weighted_)
     layers_[i].subspace->to_coords(params + layers_[i].offset, c.data() + layers_[i].coord_offset, pool);
   return c;
 }
 
 template <typename T>
 void ModelSpec::from_coords(const double* c, T* params, ThreadPool* pool) const {
-  for (auto i : linear_)
+  for (auto i : weighted_)
     layers_[i].subspace->from_coords(c + layers_[i].coord_offset, params + layers_[i].offset, pool);
 }
 
@@ -116,7 +120,7 @@ template <typename T>
 std::vector<T> ModelSpec::act(const Permutation& g, const std::vector<T>& params) const {
   EQAUG_CHECK(params.size() == num_params_, "parameter vector of the wrong size");
   std::vector<T> out(params.size());
-  for (auto i : linear_) {
+  for (auto i : weighted_) {
     const auto& l = layers_[i];
     l.subspace->act(g.on_tuples(l.out.order), g.on_tuples(l.in.order), params.data() + l.offset, out.data() + l.offset);
   }
@@ -125,23 +129,28 @@ std::vector<T> ModelSpec::act(const Permutation& g, const std::vector<T>& params
 
 template <typename T>
 void ModelSpec::project(T* params, ThreadPool* pool) const {
-  for (auto i : linear_) layers_[i].subspace->project(params + layers_[i].offset, pool);
+  for (auto i : weighted_) layers_[i].subspace->project(params + layers_[i].offset, pool);
 }
 
 template <typename T>
 std::vector<double> ModelSpec::distance_to_E(const T* params, ThreadPool* pool) const {
   std::vector<double> d;
-  for (auto i : linear_) d.push_back(layers_[i].subspace->distance(params + layers_[i].offset, pool));
+  for (auto i : weighted_) d.push_back(layers_[i].subspace->distance(params + layers_[i].offset, pool));
   return d;
 }
 
 template <typename T>
 Network<T>::Network(const ModelSpec& spec, Parametrisation p, EquiEval eval) : spec_(&spec), param_(p) {
-  const auto& layers = spec.layers();
-  linear_index_.assign(layers.size(), 0);
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    linear_index_[spec.linear_layers()[j]] = j;
-    if (p == Parametrisation::Equivariant) ops_.push_back(make_equi_op<T>(spec.linear_layer(j).subspace, eval));
+  if (p == Parametrisation::Dense) return;
+  ops_.resize(spec.layers().size());
+  for (auto i : spec.weight_layers()) {
+    const auto& l = spec.layers()[i];
+    if (l.kind == LayerKind::Linear) {
+      ops_[i] = make_equi_op<T>(l.subspace, eval);
+    } else {  // read by the layer itself: its coordinates in E must be its weights (E = L, singleton orbits)
+      EQAUG_CHECK(l.subspace->dim() == l.count,
+                  "the equivariant parametrisation needs layer " + l.name + "'s E to be all of its weights");
+    }
   }
 }
 
@@ -153,7 +162,7 @@ std::size_t Network<T>::num_params() const {
 template <typename T>
 std::vector<std::string> Network<T>::layer_kinds() const {
   std::vector<std::string> k;
-  for (std::size_t j = 0; j < spec_->linear_layers().size(); ++j) k.push_back(ops_.empty() ? "dense" : ops_[j]->kind());
+  for (auto i : spec_->weight_layers()) k.push_back(ops_.empty() || !ops_[i] ? "dense" : ops_[i]->kind());
   return k;
 }
 
@@ -169,7 +178,8 @@ Workspace<T> Network<T>::make_workspace(std::size_t batch) const {
   ws.grad_b.resize(batch * spec_->max_width());
   ws.target.resize(batch * spec_->output().dim());
   std::size_t scratch = 0;
-  for (const auto& op : ops_) scratch = std::max(scratch, op->scratch_size(batch));
+  for (const auto& op : ops_)
+    if (op) scratch = std::max(scratch, op->scratch_size(batch));
   ws.scratch.resize(scratch);
   return ws;
 }
@@ -180,8 +190,14 @@ LayerBuffers<T> Network<T>::buffers(std::size_t i, const T* params, std::size_t 
   LayerBuffers<T> b;
   b.layer = &l;
   b.batch = batch;
-  if (l.kind == LayerKind::Linear && ops_.empty()) b.w = params + l.offset;
+  if (layer_type(l.kind).has_weights()) b.w = params + weights_at(i);
   return b;
+}
+
+template <typename T>
+std::size_t Network<T>::weights_at(std::size_t i) const {
+  const LayerSpec& l = spec_->layers()[i];
+  return param_ == Parametrisation::Dense ? l.offset : l.coord_offset;
 }
 
 template <typename T>
@@ -192,8 +208,8 @@ void Network<T>::forward(const T* params, std::size_t batch, Workspace<T>& ws) c
     const auto& l = layers[i];
     const T* x = ws.act[i].data();
     T* y = ws.act[i + 1].data();
-    if (l.kind == LayerKind::Linear && !ops_.empty()) {
-      ops_[linear_index_[i]]->forward(params + l.coord_offset, x, y, batch, ws.scratch.data());
+    if (!ops_.empty() && ops_[i]) {
+      ops_[i]->forward(params + l.coord_offset, x, y, batch, ws.scratch.data());
       continue;
     }
     auto b = buffers(i, params, batch);
@@ -221,15 +237,15 @@ ChunkStats Network<T>::evaluate(const T* params, std::size_t batch, Workspace<T>
   for (std::size_t i = layers.size(); i-- > 0;) {
     const auto& l = layers[i];
     const bool need_gx = i > 0;  // nobody needs the gradient w.r.t. the data
-    if (l.kind == LayerKind::Linear && !ops_.empty()) {
-      ops_[linear_index_[i]]->backward(params + l.coord_offset, ws.act[i].data(), gy, need_gx ? gx : nullptr,
+    if (!ops_.empty() && ops_[i]) {
+      ops_[i]->backward(params + l.coord_offset, ws.act[i].data(), gy, need_gx ? gx : nullptr,
                                        grad + l.coord_offset, batch, accumulate, ws.scratch.data());
     } else {
       auto b = buffers(i, params, batch);
       b.x = ws.act[i].data();
       b.y = ws.act[i + 1].data();
       b.gy = gy;
-      layer_type(l.kind).backward(b, need_gx ? gx : nullptr, b.w ? grad + l.offset : nullptr, accumulate);
+      layer_type(l.kind).backward(b, need_gx ? gx : nullptr, b.w ? grad + weights_at(i) : nullptr, accumulate);
     }
     if (!need_gx) break;
     std::swap(gy, gx);

@@ -112,8 +112,8 @@ EpochRecord measure(ThreadPool& pool, const ModelSpec& spec, std::size_t step, c
   EpochRecord r;
   r.step = step;
   double init2 = 0, e2 = 0;
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& l = spec.weight_layer(j);
     const double d = squared_distance(pool, a.data(), a0.data(), l.offset, l.offset + l.count);
     const double e = l.subspace->distance(a.data() + l.offset, &pool);
     r.dist_init_layer.push_back(std::sqrt(d));
@@ -174,8 +174,8 @@ void Trainer<T>::update(const Strategy& st, StrategyState& s, std::vector<double
     spec.from_coords(c.data(), a.data(), &pool);
   } else if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
     std::vector<double>& gc = s.scratch;
-    for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-      const auto& l = spec.linear_layer(j);
+    for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+      const auto& l = spec.weight_layer(j);
       gc.resize(l.subspace->dim());
       l.subspace->to_coords(g.data() + l.offset, gc.data(), &pool);
       double* c = s.coords.data() + l.coord_offset;
@@ -212,7 +212,7 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
     state[k].a = equi_from_E ? start_in_E : start;
     state[k].structured = uses_structured_equi(st, *engine_);
     out[k].layer_eval = state[k].structured ? engine_->equi_network().layer_kinds()
-                                            : std::vector<std::string>(spec.linear_layers().size(), "dense");
+                                            : std::vector<std::string>(spec.weight_layers().size(), "dense");
     if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
       state[k].coords = spec.to_coords(a0.data(), &engine_->pool());
       if (state[k].structured) state[k].coords_t.assign(state[k].coords.begin(), state[k].coords.end());

@@ -31,6 +31,14 @@ std::vector<json> configurations() {
   perm["data"]["clusters"] = {4, 6};  // sbm's optional list
   perm["train"]["aug"]["exact"] = true;
   out.push_back(perm);
+  for (const json& j : std::vector<json>(out))  // the image model with an affine batch norm
+    if (j["group"]["kind"] != "symmetric" && !j.contains("study")) {
+      json bn = j;
+      auto& layers = bn["model"]["layers"];
+      layers.insert(layers.begin() + 1, json{{"type", "batchnorm"}, {"affine", true}});
+      out.push_back(bn);
+      break;
+    }
   // A generated group on pixels (an image preset) and on nodes (Perm).
   const std::vector<json> plain = out;
   for (json j : plain) {

@@ -77,11 +77,11 @@ TEST(Config, PermPresetResolvesToThePaperSettings) {
   // The model of SPEC §4: A0 (32,1,100,100), A1 (64,32,1,100), A2 64→32, A3 32→1.
   const auto group = eqaug::io::build_group(cfg);
   const auto spec = eqaug::io::build_model(cfg, group);
-  ASSERT_EQ(spec->linear_layers().size(), 4u);
-  EXPECT_EQ(spec->linear_layer(0).count, 32u * 100 * 100);
-  EXPECT_EQ(spec->linear_layer(1).count, 64u * 32 * 100);
-  EXPECT_EQ(spec->linear_layer(2).count, 32u * 64);
-  EXPECT_EQ(spec->linear_layer(3).count, 32u);
+  ASSERT_EQ(spec->weight_layers().size(), 4u);
+  EXPECT_EQ(spec->weight_layer(0).count, 32u * 100 * 100);
+  EXPECT_EQ(spec->weight_layer(1).count, 64u * 32 * 100);
+  EXPECT_EQ(spec->weight_layer(2).count, 32u * 64);
+  EXPECT_EQ(spec->weight_layer(3).count, 32u);
   // dim E: 15 orbits per channel pair in A0, 2 in A1, everything in the dense layers.
   EXPECT_EQ(spec->dim_E(), 32u * 15 + 64 * 32 * 2 + 32 * 64 + 32);
 }

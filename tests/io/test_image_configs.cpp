@@ -67,9 +67,9 @@ TEST(ImageConfigs, PresetsResolveToThePaperSettings) {
   EXPECT_EQ(*g->order(), 196u);
   const auto spec = io::build_model(t, g);
   EXPECT_EQ(spec->loss_kind(), eqaug::LossKind::CrossEntropy);
-  ASSERT_EQ(spec->linear_layers().size(), 4u);
-  EXPECT_EQ(spec->linear_layer(1).count, 32u * 32 * 196 * 196);
-  EXPECT_EQ(spec->linear_layer(2).subspace->dim(), 32u * 32);
+  ASSERT_EQ(spec->weight_layers().size(), 4u);
+  EXPECT_EQ(spec->weight_layer(1).count, 32u * 32 * 196 * 196);
+  EXPECT_EQ(spec->weight_layer(2).subspace->dim(), 32u * 32);
   EXPECT_EQ(io::accuracy_kind(*spec), "classification accuracy");
 
   const auto r = io::resolve(preset("rot"), "rot.toml");
@@ -78,7 +78,7 @@ TEST(ImageConfigs, PresetsResolveToThePaperSettings) {
   const auto rspec = io::build_model(r, rg);
   EXPECT_EQ(rspec->output().channels, 2u);
   EXPECT_EQ(rspec->output().sites, 196u);
-  EXPECT_EQ(rspec->linear_layer(3).subspace->dim(), 2u * 16 * 196 * 196 / 4);
+  EXPECT_EQ(rspec->weight_layer(3).subspace->dim(), 2u * 16 * 196 * 196 / 4);
   EXPECT_EQ(io::accuracy_kind(*rspec), "per-pixel mask accuracy");
 
   const auto members = io::study_members(preset("groups"), "groups.toml");
@@ -100,7 +100,7 @@ TEST(ImageConfigs, ScaleSmallReplacesSizesAndIsRecorded) {
   EXPECT_EQ(cfg.runs, 10u);
   EXPECT_EQ(cfg.json["data"]["classes"], 10);  // untouched keys stay
   const auto spec = io::build_model(cfg, io::build_group(cfg));
-  EXPECT_EQ(spec->linear_layer(0).out.channels, 8u);
+  EXPECT_EQ(spec->weight_layer(0).out.channels, 8u);
   EXPECT_NE(message_of([] { preset("trans", "tiny"); }).find("scale 'tiny' is not defined (available: full, small)"),
             std::string::npos);
   // merge_tables: tables merge, lists are replaced.

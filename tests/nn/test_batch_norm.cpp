@@ -1,17 +1,22 @@
 // The batchnorm layer: training-mode statistics per channel over a minibatch and all sites,
 // its gradient against finite differences (its Hessian-vector products are checked with every
 // small model in tests/analysis/test_hessian.cpp), its equivariance, the engine's
-// minibatch-aligned chunks, the configuration, and the GPU's refusal.
+// minibatch-aligned chunks, the configuration, and the GPU's refusal. Its affine form: the
+// `affine` layer's weights (a layer's own slice of A) in gradients, in the equivariant
+// parametrisation and in weight files.
 #include <gtest/gtest.h>
 
 #include "../support/small_models.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <vector>
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
 #include "eqaug/config/config.hpp"
+#include "eqaug/experiment/results.hpp"
+#include "eqaug/formats/npy.hpp"
 #include "eqaug/nn/layers.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/strategy.hpp"
@@ -19,10 +24,19 @@
 namespace eqaug {
 namespace {
 
-testing::Case batchnorm_case() {
+testing::Case batchnorm_case(const std::string& name = "images_batchnorm") {
   for (auto& c : testing::cases())
-    if (c.name == "images_batchnorm") return c;
-  throw Error("no batchnorm case");
+    if (c.name == name) return c;
+  throw Error("no case " + name);
+}
+
+/// A point with every affine weight moved off its initial 1 and 0.
+std::vector<double> affine_point(const testing::Case& c, std::uint64_t seed) {
+  Rng rng(seed);
+  auto a = c.spec->draw_init(rng);
+  const auto& l = c.spec->weight_layer(1);
+  for (std::size_t i = 0; i < l.count; ++i) a[l.offset + i] += 0.3 * rng.normal();
+  return a;
 }
 
 /// Layer 1's outputs (the batch norm) for the chunk of all samples.
@@ -93,6 +107,98 @@ TEST(BatchNorm, GradientAgainstFiniteDifferences) {
   }
   EXPECT_GT(scale, 1e-3);
   EXPECT_LE(worst, 1e-6 * scale);
+}
+
+TEST(BatchNormAffine, HasWeightsOfItsOwnWithGradientsAgainstFiniteDifferences) {
+  const auto c = batchnorm_case("images_batchnorm_affine");
+  ASSERT_EQ(c.spec->weight_layers().size(), 3u);
+  const auto& l = c.spec->weight_layer(1);
+  EXPECT_EQ(l.name, "affine0");
+  EXPECT_EQ(c.spec->weight_layer(2).name, "A1");  // linear layers keep their numbers
+  EXPECT_EQ(l.count, 6u);
+  EXPECT_EQ(l.subspace->dim(), 6u);  // E is all of it
+  Rng rng(4);
+  const auto a0 = c.spec->draw_init(rng);
+  for (std::size_t ch = 0; ch < 3; ++ch) {
+    EXPECT_EQ(a0[l.offset + 2 * ch], 1.0);
+    EXPECT_EQ(a0[l.offset + 2 * ch + 1], 0.0);
+  }
+  ThreadPool pool(2);
+  GradientEngine<double> engine(*c.spec, c.data, -0.5, 10, pool);
+  const auto a = affine_point(c, 5);
+  const Pass identity;
+  auto run = [&](const std::vector<double>& p, bool grad) {
+    return engine.run({{p.data(), &identity, grad, 0}}, 1)[0];
+  };
+  const auto g = run(a, true).grad;
+  double worst = 0, scale = 0;
+  const double h = 1e-6;
+  for (std::size_t i = 0; i < a.size(); i += (i >= l.offset && i < l.offset + l.count) ? 1 : 5) {
+    auto ap = a, am = a;
+    ap[i] += h;
+    am[i] -= h;
+    const double fd = (run(ap, false).stats.loss_sum - run(am, false).stats.loss_sum) / (2 * h);
+    worst = std::max(worst, std::abs(fd - g[i]));
+    scale = std::max(scale, std::abs(g[i]));
+  }
+  double affine_grad = 0;
+  for (std::size_t i = 0; i < l.count; ++i) affine_grad = std::max(affine_grad, std::abs(g[l.offset + i]));
+  EXPECT_GT(affine_grad, 1e-3);
+  EXPECT_LE(worst, 1e-6 * scale);
+}
+
+TEST(BatchNormAffine, EquivariantParametrisationReadsItsWeightsAsCoordinates) {
+  const auto c = batchnorm_case("images_batchnorm_affine");
+  auto a = affine_point(c, 6);
+  c.spec->project(a.data());
+  const auto coords = c.spec->to_coords(a.data());
+  const auto& l = c.spec->weight_layer(1);
+  for (std::size_t i = 0; i < l.count; ++i) EXPECT_EQ(coords[l.coord_offset + i], a[l.offset + i]);
+  Network<double> dense(*c.spec), equi(*c.spec, Parametrisation::Equivariant);
+  const std::size_t n = 10;  // two whole minibatches
+  auto evaluate = [&](const Network<double>& net, const std::vector<double>& p, std::vector<double>& grad) {
+    auto ws = net.make_workspace(n);
+    std::copy_n(c.data.x.begin(), n * c.spec->input().dim(), ws.act[0].begin());
+    std::copy_n(c.data.y.begin(), n * c.spec->output().dim(), ws.target.begin());
+    grad.assign(p.size(), 0.0);
+    return net.evaluate(p.data(), n, ws, grad.data(), false).loss_sum;
+  };
+  std::vector<double> g_dense, g_equi;
+  const double f_dense = evaluate(dense, a, g_dense), f_equi = evaluate(equi, coords, g_equi);
+  EXPECT_NEAR(f_equi, f_dense, 1e-12 * f_dense);
+  // The coordinates' gradient is the dense gradient's coordinates (orthonormal coordinates).
+  const auto want = c.spec->to_coords(g_dense.data());
+  ASSERT_EQ(g_equi.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(g_equi[i], want[i], 1e-10) << i;
+}
+
+TEST(BatchNormAffine, ConfigBuildsItAndItsWeightFilesAreNamedAfterIt) {
+  auto j = io::apply_scale(io::load_toml(io::find_config("trans")), "small", "trans");
+  auto& layers = j["model"]["layers"];
+  layers.insert(layers.begin() + 1, nlohmann::json{{"type", "batchnorm"}, {"affine", true}});
+  const auto cfg = io::resolve(j, "bn-test");
+  const auto group = io::build_group(cfg);
+  const auto spec = io::build_model(cfg, group);
+  EXPECT_EQ(spec->layers()[1].kind, LayerKind::BatchNorm);
+  EXPECT_EQ(spec->layers()[2].kind, LayerKind::Affine);
+  const std::size_t C = spec->layers()[2].in.channels;
+  const auto& l = spec->weight_layer(1);
+  EXPECT_EQ(l.name, "affine0");
+  layers[1]["affine"] = "yes";
+  EXPECT_THROW(io::resolve(j, "bn-test"), Error);
+
+  Rng rng(7);
+  auto a = spec->draw_init(rng);
+  for (std::size_t i = 0; i < l.count; ++i) a[l.offset + i] = 0.25 * static_cast<double>(i) - 0.5;
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "eqaug-affine-weights";
+  std::filesystem::remove_all(dir);
+  io::save_layer_weights(dir, *spec, a);
+  const auto file = io::read_npy(dir / "affine0.npy");
+  EXPECT_EQ(file.shape, (std::vector<std::size_t>{C, 2}));
+  EXPECT_EQ(file.data[0], a[l.offset]);          // scale of channel 0
+  EXPECT_EQ(file.data[3], a[l.offset + 3]);      // shift of channel 1
+  EXPECT_EQ(io::load_layer_weights(dir, *spec), a);  // back bit for bit
+  std::filesystem::remove_all(dir);
 }
 
 TEST(BatchNorm, IsEquivariantAndChunksAreWholeMinibatches) {

@@ -344,12 +344,12 @@ TEST(NnModel, Structure) {
   const auto g = symmetric_group(4);
   const ModelSpec spec = test_model(g);
   EXPECT_EQ(spec.layers().size(), 9u);
-  ASSERT_EQ(spec.linear_layers().size(), 4u);
+  ASSERT_EQ(spec.weight_layers().size(), 4u);
   EXPECT_EQ(spec.num_params(), 48u * 16u + 4u * 48u + 3u * 4u + 1u * 3u);
   EXPECT_EQ(spec.dim_E(), 3u * 15u + 4u * 3u * 2u + 12u + 3u);
   EXPECT_EQ(spec.max_width(), 48u);
-  EXPECT_EQ(spec.linear_layer(1).offset, 768u);
-  EXPECT_EQ(spec.linear_layer(3).name, "A3");
+  EXPECT_EQ(spec.weight_layer(1).offset, 768u);
+  EXPECT_EQ(spec.weight_layer(3).name, "A3");
   EXPECT_EQ(spec.output().dim(), 1u);
   ModelSpec bad(g, make_space(*g, 1, 2));
   EXPECT_THROW(bad.layer_norm(), Error);  // one channel
@@ -406,7 +406,7 @@ TEST(NnModel, FullGradientAgainstFiniteDifferences) {
   expect_close(res.grad, fd, 1e-6, 1e-8, "model gradient");
   // The gradient reaches every layer.
   for (std::size_t j = 0; j < 4; ++j) {
-    const auto& l = spec.linear_layer(j);
+    const auto& l = spec.weight_layer(j);
     double nrm = 0;
     for (std::size_t p = l.offset; p < l.offset + l.count; ++p) nrm += res.grad[p] * res.grad[p];
     EXPECT_GT(std::sqrt(nrm), 1e-4) << "layer " << j;

@@ -348,8 +348,8 @@ void check_model_gradient(const ModelCase& mc, const std::vector<double>& params
   };
   const auto fd = central_differences(loss, params, step, nullptr, true);
   ASSERT_EQ(kinks_crossed, 0u) << what << ": a finite-difference step crossed a LeakyReLU kink";
-  for (std::size_t j = 0; j < spec.linear_layers().size(); ++j) {
-    const auto& l = spec.linear_layer(j);
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& l = spec.weight_layer(j);
     std::vector<std::size_t> which(l.count);
     for (std::size_t k = 0; k < l.count; ++k) which[k] = l.offset + k;
     const double worst = expect_all_close(grad, fd, 1e-6, 1e-9, what + " layer " + l.name, &which);
@@ -412,7 +412,7 @@ TEST(ImageLayers, RotShapedModelGradient) {
   // gradient is not negligible (SPEC §4's note on Rot). Channel c_o's block of the
   // layer is contiguous: S_out·C_in·S_in = 16·2·16 entries.
   {
-    const auto& l = spec.linear_layer(1);
+    const auto& l = spec.weight_layer(1);
     const std::size_t block = 16 * 2 * 16;
     ASSERT_EQ(l.count, 2 * block);
     for (std::size_t k = 0; k < block; ++k) params[l.offset + block + k] = params[l.offset + k] + 0.003 * rng.normal();

@@ -2,7 +2,8 @@
 // Small models with data that between them use every layer and loss: graphs with leaky
 // ReLU, tanh, sigmoid and BCE on one trivial site (S_4); images with layer norm, leaky ReLU
 // and softmax cross-entropy over classes (Z_4²); images with layer norm, sigmoid and
-// per-pixel BCE masks (C_4); images with batch norm over minibatches of 5 (D_4, CPU only).
+// per-pixel BCE masks (C_4); images with batch norm over minibatches of 5 (D_4, CPU only),
+// once more with its affine scale and shift (weights of a layer of their own).
 // For the tests that check a computation layer by
 // layer against another (the GPU against the CPU, Hessian-vector products against finite
 // differences).
@@ -106,6 +107,19 @@ inline std::vector<Case> cases() {
     c.spec->set_minibatch(5)
         .linear(3, 1, {InitSpec::Kind::Normal, 0.4})
         .add(LayerKind::BatchNorm, {.eps = 1e-5, .minibatch = 5})
+        .leaky_relu(0.01)
+        .linear(2, 0, {InitSpec::Kind::Normal, 0.4})
+        .loss(LossKind::CrossEntropy);
+    c.data = random_images(*c.group, make_space(*c.group, 2, 0), 17, 8, true);
+    out.push_back(c);
+  }
+  {  // The same with the affine scale and shift after the batch norm (weights affine0: (3, 2))
+    Case c{"images_batchnorm_affine", pixel_group({4, false, false, true, true}), nullptr, {}, false};
+    c.spec = std::make_shared<ModelSpec>(c.group, make_space(*c.group, 1, 1));
+    c.spec->set_minibatch(5)
+        .linear(3, 1, {InitSpec::Kind::Normal, 0.4})
+        .add(LayerKind::BatchNorm, {.eps = 1e-5, .minibatch = 5})
+        .affine()
         .leaky_relu(0.01)
         .linear(2, 0, {InitSpec::Kind::Normal, 0.4})
         .loss(LossKind::CrossEntropy);

@@ -78,8 +78,8 @@ TEST(GeneratedGroups, SameDimsAndTrajectoriesAsTheBuiltInKind) {
     const auto ga = io::build_group(ca), gb = io::build_group(cb);
     const auto sa = io::build_model(ca, ga), sb = io::build_model(cb, gb);
     EXPECT_EQ(ga->order(), gb->order());
-    for (std::size_t j = 0; j < sa->linear_layers().size(); ++j)
-      EXPECT_EQ(sa->linear_layer(j).subspace->dim(), sb->linear_layer(j).subspace->dim()) << "A" << j;
+    for (std::size_t j = 0; j < sa->weight_layers().size(); ++j)
+      EXPECT_EQ(sa->weight_layer(j).subspace->dim(), sb->weight_layer(j).subspace->dim()) << "A" << j;
   }
 }
 

@@ -175,7 +175,7 @@ TEST(Lemma3Presets, PresetsLoadAtSmallScale) {
   for (const auto& [name, j] : std::vector<std::pair<std::string, json>>{{"trans", t}, {"rot", r}}) {
     const Built b = build(j, name);
     EXPECT_EQ(b.group->degree(), 64u) << name;
-    EXPECT_EQ(b.spec->linear_layers().size(), 4u) << name;
+    EXPECT_EQ(b.spec->weight_layers().size(), 4u) << name;
   }
   const auto members = io::study_members(gr, "groups");
   ASSERT_EQ(members.size(), 4u);

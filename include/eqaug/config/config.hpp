@@ -30,7 +30,7 @@ struct ExperimentConfig {
   std::size_t chunk = 500;
   Precision precision = Precision::F32;
   TrainOptions train;
-  std::string init_weights;  // directory of A<j>.npy, or empty
+  std::string init_weights;  // directory of <layer>.npy (A<j>, affine<j>), or empty
 };
 
 /// Directories searched for presets: $EQAUG_CONFIG_DIR, ./configs, the build's source tree.

@@ -31,7 +31,7 @@ std::string steps_csv(const std::filesystem::path& out, const std::vector<std::s
 /// one site. `params` is the flat parameter vector.
 template <typename T>
 void save_layer_weights(const std::filesystem::path& dir, const ModelSpec& spec, const std::vector<T>& params);
-/// Reads DIR/A<j>.npy for every linear layer into a flat parameter vector (not projected).
+/// Reads DIR/<name>.npy for every layer with weights (A<j>, affine<j>) into a flat parameter vector (not projected).
 std::vector<double> load_layer_weights(const std::filesystem::path& dir, const ModelSpec& spec);
 /// The .npy shape of a layer's weights.
 std::vector<std::size_t> npy_shape(const LayerSpec& l);

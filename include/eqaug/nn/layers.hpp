@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eqaug/core/fields.hpp"
+#include "eqaug/core/rng.hpp"
 #include "eqaug/equivariance/subspace.hpp"
 #include "eqaug/nn/layer_kind.hpp"
 
@@ -63,8 +64,18 @@ class LayerType {
   virtual void parse(Fields& f, nlohmann::json& out) const = 0;
   /// Appends the layer that a resolved table describes.
   virtual void build(ModelSpec& spec, const nlohmann::json& layer) const = 0;
-  /// Whether it has weights of its own (a slice of the parameter vector, projected onto E).
+  /// Whether it has weights of its own: a slice of the parameter vector, a map between the
+  /// spaces LayerSpec::w_in → w_out with its own E (ModelSpec::add_weighted).
   virtual bool has_weights() const { return false; }
+  /// Kinds with weights: the prefix of their names ("A" gives A0, A1, …): weight files
+  /// <name>.npy, the columns dist_E_<name>, the manifest's model.layers.
+  virtual std::string weights_name() const { return {}; }
+  /// Kinds with weights: draws layer l's count weights into w (dense layout, in double).
+  virtual void init(const LayerSpec& l, Rng& rng, double* w) const {
+    (void)l;
+    (void)rng;
+    (void)w;
+  }
   /// Throws eqaug::Error when a layer of this kind cannot follow `in` with these numbers
   /// (ModelSpec::add calls it for kinds without weights).
   virtual void check(const Space& in, const LayerParams& params) const {

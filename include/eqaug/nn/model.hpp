@@ -1,8 +1,9 @@
 #pragma once
 // The MLP of the paper: a chain of layers between spaces X_0 → … → X_L, built from a
 // description (ModelSpec, precision-free) and evaluated by Network<T> on chunks of many
-// samples at once. All parameters live in one flat vector A; each linear layer views
-// the slice [offset, offset + count), so norms and Π_E over all of L are one call.
+// samples at once. All parameters live in one flat vector A; each layer with weights of
+// its own (linear, affine) views the slice [offset, offset + count), so norms and Π_E over
+// all of L are one call.
 //
 // Activations are row-major batch × features, feature index c·S + s (channel, site).
 #include <cstddef>
@@ -26,14 +27,15 @@ struct InitSpec {
 
 struct LayerSpec {
   LayerKind kind = LayerKind::Linear;
-  Space in, out;
-  std::string name;  // "A0", "A1", … for linear layers
-  // Linear only:
+  Space in, out;  // its input and output activations
+  LayerParams params;  // the numbers of the kinds that read them (slope, eps, minibatch)
+  // Kinds with weights of their own (LayerType::has_weights):
+  std::string name;  // LayerType::weights_name() and its number among the layers of its kind: "A0", "affine0"
+  Space w_in, w_out;  // the weights are a map w_in → w_out (linear: in → out), E = Hom_G(w_in, w_out)
   std::shared_ptr<const EquivariantSubspace> subspace;
   std::size_t offset = 0, count = 0;
   std::size_t coord_offset = 0;  // where its coordinates start in the E-coordinate vector
-  InitSpec init;
-  LayerParams params;  // the numbers of the parameter-free kinds (slope, eps)
+  InitSpec init;  // linear: how its weights are drawn
 };
 
 class ModelSpec {
@@ -41,6 +43,9 @@ class ModelSpec {
   ModelSpec(GroupPtr group, Space input);
 
   ModelSpec& linear(std::size_t out_channels, std::size_t out_order, InitSpec init = {});
+  /// A scale and a shift per channel, the same at every site (weights (C, 2): scale, shift;
+  /// drawn as 1 and 0). Equivariant for every group, so its E is all of its weights.
+  ModelSpec& affine();
   /// Appends a layer without weights of its own, of any kind (nn/layers.hpp), after the
   /// kind's checks of its input space and numbers.
   ModelSpec& add(LayerKind kind, const LayerParams& params = {});
@@ -62,16 +67,17 @@ class ModelSpec {
   const Space& input() const { return input_; }
   const Space& output() const { return layers_.empty() ? input_ : layers_.back().out; }
   const std::vector<LayerSpec>& layers() const { return layers_; }
-  /// Indices (into layers()) of the linear layers, in model order.
-  const std::vector<std::size_t>& linear_layers() const { return linear_; }
-  const LayerSpec& linear_layer(std::size_t j) const { return layers_[linear_[j]]; }
+  /// Indices (into layers()) of the layers with weights of their own, in model order: each
+  /// holds a slice of the parameter vector and has its own E.
+  const std::vector<std::size_t>& weight_layers() const { return weighted_; }
+  const LayerSpec& weight_layer(std::size_t j) const { return layers_[weighted_[j]]; }
   std::size_t num_params() const { return num_params_; }
   std::size_t dim_E() const;
   LossKind loss_kind() const { return loss_; }
   /// Width of the widest activation (features per sample).
   std::size_t max_width() const;
 
-  /// A random point drawn per layer by its InitSpec (in double; not projected).
+  /// A random point drawn per layer by its kind (LayerType::init; in double; not projected).
   std::vector<double> draw_init(Rng& rng) const;
   // Π_E and its relatives run on `pool`'s threads for image-sized layers
   // (EquivariantSubspace), on the calling thread without one.
@@ -88,7 +94,7 @@ class ModelSpec {
   /// Π_E over all layers, in place.
   template <typename T>
   void project(T* params, ThreadPool* pool = nullptr) const;
-  /// ‖A − Π_E A‖ per linear layer.
+  /// ‖A − Π_E A‖ per layer with weights.
   template <typename T>
   std::vector<double> distance_to_E(const T* params, ThreadPool* pool = nullptr) const;
 
@@ -96,7 +102,9 @@ class ModelSpec {
   SubspaceCache cache_;
   Space input_;
   std::vector<LayerSpec> layers_;
-  std::vector<std::size_t> linear_;
+  /// Appends l (kind, in, out, params and w_in/w_out set) with its slice and its E.
+  void add_weighted(LayerSpec l);
+  std::vector<std::size_t> weighted_;
   std::size_t num_params_ = 0;
   std::size_t minibatch_ = 0;
   LossKind loss_ = LossKind::BCE;
@@ -152,7 +160,7 @@ class Network {
   const ModelSpec& spec() const { return *spec_; }
   Parametrisation parametrisation() const { return param_; }
   std::size_t num_params() const;
-  /// How each linear layer is evaluated: "dense" (weights), or the op kind in E.
+  /// How each layer with weights is evaluated: "dense" (weights), or the op kind in E.
   std::vector<std::string> layer_kinds() const;
 
   Workspace<T> make_workspace(std::size_t batch) const;
@@ -177,14 +185,17 @@ class Network {
 
  private:
   void forward(const T* params, std::size_t batch, Workspace<T>& ws) const;
-  /// Layer i's buffers on a chunk, its weights set where it has dense weights.
+  /// Layer i's buffers on a chunk, its weights set where the layer reads them itself (not
+  /// through an op in E).
   LayerBuffers<T> buffers(std::size_t i, const T* params, std::size_t batch) const;
+  /// Where layer i's weights (or coordinates) start in the parameter vector.
+  std::size_t weights_at(std::size_t i) const;
   /// The loss statistics of a chunk's outputs and, with g, d(summed loss)/d(outputs).
   ChunkStats loss(const T* out, const T* target, std::size_t batch, T* g) const;
   const ModelSpec* spec_;
   Parametrisation param_;
-  std::vector<std::size_t> linear_index_;                    // per layer: its index among the linear layers
-  std::vector<std::shared_ptr<const EquiLinearOp<T>>> ops_;  // Equivariant only
+  // Equivariant only: per layer, the op in E of a linear layer (else null).
+  std::vector<std::shared_ptr<const EquiLinearOp<T>>> ops_;
 };
 
 }  // namespace eqaug

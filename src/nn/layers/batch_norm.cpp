@@ -1,6 +1,7 @@
 // `batchnorm`: per channel, normalises over the samples of a minibatch and all sites, with
 // training-mode statistics (biased variance, as a framework's BatchNorm1d/2d in training
-// mode), without affine parameters. The statistics are per channel and over every site, so
+// mode); with `affine = true` an `affine` layer (a scale and a shift per channel, weights of
+// its own: src/nn/layers/affine.cpp) follows it, as a framework's affine batch norm. The statistics are per channel and over every site, so
 // the layer is equivariant for any group permuting the sites. Each (minibatch, channel)
 // is gathered into one row and normalised by layer norm's arithmetic over that row
 // (nn/ops.hpp with one "sample" of count·S "channels"), so the gradients and R-operators
@@ -100,18 +101,22 @@ class BatchNormType final : public LayerTypeOf<BatchNorm> {
   std::string name() const override { return "batchnorm"; }
   std::string summary() const override {
     return "normalises each channel over the samples of a minibatch (train.batch) and all sites, with training-mode "
-           "statistics and without affine parameters; the model is then evaluated in minibatches (CPU only)";
+           "statistics, followed by an `affine` layer where `affine = true`; the model is then evaluated in "
+           "minibatches (CPU only)";
   }
   std::vector<FieldDoc> fields() const override {
-    return {{"eps", "number", "`1e-05`", "> 0", "layernorm, batchnorm: added to the variance."}};
+    return {{"eps", "number", "`1e-05`", "> 0", "layernorm, batchnorm: added to the variance."},
+            {"affine", "boolean", "`false`", "", "batchnorm: followed by an `affine` layer (a scale and a shift per channel)."}};
   }
   void parse(Fields& f, json& out) const override {
     const double eps = f.num("eps", 1e-5);
     if (eps <= 0) f.fail(f.at("eps"), "must be positive");
     out["eps"] = eps;
+    out["affine"] = f.flag("affine", false);
   }
   void build(ModelSpec& spec, const json& l) const override {
     spec.add(LayerKind::BatchNorm, {.eps = l.at("eps").get<double>(), .minibatch = spec.minibatch()});
+    if (l.value("affine", false)) spec.affine();
   }
   bool couples_samples() const override { return true; }
   HvpReads hvp_reads() const override { return {.input = true, .output = true, .grad = true}; }

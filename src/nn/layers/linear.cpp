@@ -1,6 +1,9 @@
 // `linear`: a dense map between two spaces of the model, y = x Wᵀ with W: out × in, its
 // weights a slice of the parameter vector whose equivariant subspace E comes from the group
 // (ModelSpec::linear). Every product is one GEMM over the whole chunk.
+#include <algorithm>
+#include <vector>
+
 #include "eqaug/core/error.hpp"
 #include "eqaug/nn/layers.hpp"
 #include "eqaug/nn/model.hpp"
@@ -68,6 +71,20 @@ class LinearType final : public LayerTypeOf<Linear> {
     spec.linear(l.at("channels").get<std::size_t>(), l.at("order").get<std::size_t>(), init);
   }
   bool has_weights() const override { return true; }
+  std::string weights_name() const override { return "A"; }
+  void init(const LayerSpec& l, Rng& rng, double* w) const override {
+    if (l.init.kind == InitSpec::Kind::Normal) {
+      for (std::size_t j = 0; j < l.count; ++j) w[j] = l.init.std * rng.normal();
+      return;
+    }
+    // One value per channel pair, repeated over all site pairs.
+    const std::size_t Co = l.out.channels, Ci = l.in.channels, So = l.out.sites, Si = l.in.sites;
+    std::vector<double> v(Co * Ci);
+    for (auto& x : v) x = l.init.std * rng.normal();
+    for (std::size_t co = 0; co < Co; ++co)
+      for (std::size_t so = 0; so < So; ++so)
+        for (std::size_t ci = 0; ci < Ci; ++ci) std::fill_n(w + ((co * So + so) * Ci + ci) * Si, Si, v[co * Ci + ci]);
+  }
   bool on_gpu() const override { return true; }
   HvpReads hvp_reads() const override { return {.input = true, .output = false, .grad = true}; }
 };
