@@ -128,7 +128,7 @@ std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run_on_g
     v.group = j.group;
     views.push_back(v);
   }
-  if (stop_ && stop_->load() != 0) throw StopRequested{stop_->load()};
+  check_stop();
   std::vector<double*> grads(groups, nullptr);
   for (std::size_t g = 0; g < groups; ++g)
     if (!out[g].grad.empty()) grads[g] = out[g].grad.data();
@@ -170,139 +170,135 @@ void GradientEngine<T>::load_chunk(const Pass& pass, std::size_t first, std::siz
 }
 
 template <typename T>
-std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(const std::vector<Job>& jobs,
-                                                                            std::size_t groups) {
-  if (gpu_) return run_on_gpu(jobs, groups);
-  const std::size_t n = data_->size;
-  const std::size_t chunks = this->chunks();
-  auto params_of = [&](const Job& j) { return j.equi ? equi_net_.num_params() : net_.num_params(); };
-  std::vector<GroupResult> out(groups);
+typename GradientEngine<T>::Work GradientEngine<T>::prepare(const std::vector<Job>& jobs, std::size_t groups) {
+  Work w{jobs, {}, {}, std::vector<GroupResult>(groups)};
   std::vector<int> group_equi(groups, -1);
   for (const auto& j : jobs) {
     EQAUG_CHECK(j.group < groups, "job group out of range");
     EQAUG_CHECK(!(j.direction && j.equi), "Hessian-vector products need dense parameters");
     EQAUG_CHECK(group_equi[j.group] < 0 || group_equi[j.group] == int(j.equi), "a group mixes parametrisations");
     group_equi[j.group] = int(j.equi);
+    auto& r = w.out[j.group];
     if (j.outputs) {
-      EQAUG_CHECK(!j.grad && out[j.group].outputs.empty(), "one output job without gradient per group");
-      out[j.group].outputs.resize(n * (j.equi ? equi_net_ : net_).spec().output().dim());
+      EQAUG_CHECK(!j.grad && r.outputs.empty(), "one output job without gradient per group");
+      r.outputs.resize(data_->size * (j.equi ? equi_net_ : net_).spec().output().dim());
     }
-    if (j.grad && out[j.group].grad.empty()) {
-      out[j.group].grad = take_buffer(params_of(j));
-      std::fill(out[j.group].grad.begin(), out[j.group].grad.end(), 0.0);
+    if (j.grad && r.grad.empty()) {
+      r.grad = take_buffer(params_of(j));
+      std::fill(r.grad.begin(), r.grad.end(), 0.0);
     }
   }
-  struct Item {
-    std::size_t job, chunk;
-  };
-  std::vector<Item> items;
   for (std::size_t j = 0; j < jobs.size(); ++j)
-    for (std::size_t c = 0; c < chunks; ++c) items.push_back({j, c});
-  auto sequential = [&](const Item& it) {
-    return jobs[it.job].grad && params_of(jobs[it.job]) * sizeof(T) > sequential_bytes_;
-  };
+    for (std::size_t c = 0; c < chunks(); ++c) w.items.push_back({j, c});
+  w.stats.resize(w.items.size());
+  return w;
+}
 
-  std::vector<ChunkStats> stats(items.size());
-  // `accumulate`: add this item's gradient to the slot (the chunks of one job, in order).
-  auto evaluate = [&](std::size_t index, std::size_t slot, std::size_t worker, bool accumulate) {
-    const Item& it = items[index];
-    const Job& job = jobs[it.job];
-    const std::size_t first = it.chunk * chunk_, count = std::min(chunk_, n - first);
-    Workspace<T>& ws = workspaces_[worker];
-    load_chunk(*job.pass, first, count, ws);
-    T* g = nullptr;
-    if (job.grad) {
-      auto& buf = item_grads_[slot];
-      if (buf.size() != params_of(job)) buf.resize(params_of(job));
-      g = buf.data();
-    }
-    const Network<T>& net = job.equi ? equi_net_ : net_;
-    stats[index] = job.direction && job.grad ? net.hvp(job.params, job.direction, count, ws, g, accumulate,
+template <typename T>
+bool GradientEngine<T>::sequential(const Work& w, const Item& it) const {
+  return w.jobs[it.job].grad && params_of(w.jobs[it.job]) * sizeof(T) > sequential_bytes_;
+}
+
+template <typename T>
+void GradientEngine<T>::check_stop() const {
+  if (stop_ && stop_->load() != 0) throw StopRequested{stop_->load()};
+}
+
+template <typename T>
+void GradientEngine<T>::evaluate(Work& w, std::size_t index, std::size_t slot, std::size_t worker, bool accumulate) {
+  const Item& it = w.items[index];
+  const Job& job = w.jobs[it.job];
+  const std::size_t first = it.chunk * chunk_, count = std::min(chunk_, data_->size - first);
+  Workspace<T>& ws = workspaces_[worker];
+  load_chunk(*job.pass, first, count, ws);
+  T* g = nullptr;
+  if (job.grad) {
+    auto& buf = item_grads_[slot];
+    if (buf.size() != params_of(job)) buf.resize(params_of(job));
+    g = buf.data();
+  }
+  const Network<T>& net = job.equi ? equi_net_ : net_;
+  w.stats[index] = job.direction && job.grad ? net.hvp(job.params, job.direction, count, ws, g, accumulate,
                                                        job.hvp_states ? job.hvp_states + it.chunk : nullptr)
                                              : net.evaluate(job.params, count, ws, g, accumulate);
-    if (job.outputs) {
-      const std::size_t D = net.spec().output().dim();
-      std::copy_n(ws.act.back().data(), count * D, out[job.group].outputs.data() + first * D);
+  if (job.outputs) {
+    const std::size_t D = net.spec().output().dim();
+    std::copy_n(ws.act.back().data(), count * D, w.out[job.group].outputs.data() + first * D);
+  }
+}
+
+template <typename T>
+void GradientEngine<T>::reduce(Work& w, std::size_t i0, std::size_t i1) {
+  std::size_t P = 0;
+  for (std::size_t k = i0; k < i1; ++k)
+    if (w.jobs[w.items[k].job].grad) P = std::max(P, params_of(w.jobs[w.items[k].job]));
+  const std::size_t block = 1 << 15, blocks = (P + block - 1) / block;
+  pool_->parallel_for(blocks, [&](std::size_t b, std::size_t) {
+    for (std::size_t k = i0; k < i1; ++k) {
+      const Job& job = w.jobs[w.items[k].job];
+      if (!job.grad) continue;
+      const std::size_t p0 = b * block, p1 = std::min(params_of(job), p0 + block);
+      double* acc = w.out[job.group].grad.data();
+      const T* g = item_grads_[k - i0].data();
+      for (std::size_t p = p0; p < p1; ++p) acc[p] += static_cast<double>(g[p]);
     }
-  };
-  // Adds the buffers of items [i0, i1) (in slots 0, 1, ...) in item order, split over
-  // parameter blocks.
-  auto reduce = [&](std::size_t i0, std::size_t i1) {
-    std::size_t P = 0;
-    for (std::size_t k = i0; k < i1; ++k)
-      if (jobs[items[k].job].grad) P = std::max(P, params_of(jobs[items[k].job]));
-    const std::size_t block = 1 << 15, blocks = (P + block - 1) / block;
-    pool_->parallel_for(blocks, [&](std::size_t b, std::size_t) {
-      for (std::size_t k = i0; k < i1; ++k) {
-        const Job& job = jobs[items[k].job];
-        if (!job.grad) continue;
-        const std::size_t p0 = b * block, p1 = std::min(params_of(job), p0 + block);
-        double* acc = out[job.group].grad.data();
-        const T* g = item_grads_[k - i0].data();
-        for (std::size_t p = p0; p < p1; ++p) acc[p] += static_cast<double>(g[p]);
-      }
-    });
-  };
+  });
+}
 
-  // Adds slot 0, which holds the whole gradient of item i's job.
-  auto reduce_job = [&](std::size_t i) {
-    const Job& job = jobs[items[i].job];
-    const std::size_t P = params_of(job), block = 1 << 15, blocks = (P + block - 1) / block;
-    double* acc = out[job.group].grad.data();
-    const T* g = item_grads_[0].data();
-    pool_->parallel_for(blocks, [&](std::size_t b, std::size_t) {
-      for (std::size_t p = b * block; p < std::min(P, (b + 1) * block); ++p) acc[p] += static_cast<double>(g[p]);
-    });
-  };
+template <typename T>
+std::size_t GradientEngine<T>::run_sequential(Work& w, std::size_t i) {
+  // Summed in the working precision by the weight-gradient GEMMs themselves (beta = 1), then
+  // added in double once per job rather than once per chunk.
+  const std::size_t job = w.items[i].job;
+  std::size_t end = i;
+  item_grads_.resize(1);
+  {
+    const blas::ThreadsGuard parallel_blas(static_cast<int>(pool_->size()));
+    for (; end < w.items.size() && w.items[end].job == job; ++end) {
+      check_stop();
+      evaluate(w, end, 0, 0, end > i);
+    }
+  }
+  reduce(w, i, i + 1);  // slot 0 holds the whole job's gradient
+  return end;
+}
 
-  auto check_stop = [&] {
-    if (stop_ && stop_->load() != 0) throw StopRequested{stop_->load()};
-  };
+template <typename T>
+std::size_t GradientEngine<T>::run_wave(Work& w, std::size_t i) {
+  std::size_t P = 1;
+  std::size_t end = i;
+  while (end < w.items.size() && !sequential(w, w.items[end])) {
+    P = std::max(P, params_of(w.jobs[w.items[end].job]));
+    const std::size_t limit = std::clamp<std::size_t>(kItemBufferBytes / (P * sizeof(T)), 1, kMaxWave);
+    if (end - i >= limit) break;
+    ++end;
+  }
+  if (item_grads_.size() < end - i) item_grads_.resize(end - i);
+  pool_->parallel_for(end - i, [&](std::size_t k, std::size_t worker) { evaluate(w, i + k, k, worker, false); });
+  reduce(w, i, end);
+  return end;
+}
+
+template <typename T>
+std::vector<typename GradientEngine<T>::GroupResult> GradientEngine<T>::run(const std::vector<Job>& jobs,
+                                                                            std::size_t groups) {
+  if (gpu_) return run_on_gpu(jobs, groups);
+  Work w = prepare(jobs, groups);
   // Parallelism is over items. A multi-threaded OpenBLAS would oversubscribe the cores
   // and, worse, round differently with another thread count.
   const blas::ThreadsGuard serial_blas(1);
-  for (std::size_t i = 0; i < items.size();) {
+  for (std::size_t i = 0; i < w.items.size();) {
     check_stop();
-    if (sequential(items[i])) {
-      // The chunks of one job one at a time, every core inside the BLAS calls, summed in
-      // the working precision by the weight-gradient GEMMs themselves (beta = 1), then
-      // added in double once per job rather than once per chunk.
-      const std::size_t job = items[i].job;
-      std::size_t end = i;
-      item_grads_.resize(1);
-      {
-        const blas::ThreadsGuard parallel_blas(static_cast<int>(pool_->size()));
-        for (; end < items.size() && items[end].job == job; ++end) {
-          check_stop();
-          evaluate(end, 0, 0, end > i);
-        }
-      }
-      reduce_job(i);
-      i = end;
-      continue;
-    }
-    // A wave of consecutive parallel items, bounded in buffer memory.
-    std::size_t P = 1;
-    std::size_t end = i;
-    while (end < items.size() && !sequential(items[end])) {
-      P = std::max(P, params_of(jobs[items[end].job]));
-      const std::size_t limit = std::clamp<std::size_t>(kItemBufferBytes / (P * sizeof(T)), 1, kMaxWave);
-      if (end - i >= limit) break;
-      ++end;
-    }
-    if (item_grads_.size() < end - i) item_grads_.resize(end - i);
-    pool_->parallel_for(end - i, [&](std::size_t k, std::size_t worker) { evaluate(i + k, k, worker, false); });
-    reduce(i, end);
-    i = end;
+    i = sequential(w, w.items[i]) ? run_sequential(w, i) : run_wave(w, i);
   }
-  for (std::size_t k = 0; k < items.size(); ++k) {
-    auto& r = out[jobs[items[k].job].group];
-    r.stats.loss_sum += stats[k].loss_sum;
-    r.stats.correct += stats[k].correct;
-    r.stats.predictions += stats[k].predictions;
+  for (std::size_t k = 0; k < w.items.size(); ++k) {
+    auto& r = w.out[jobs[w.items[k].job].group];
+    r.stats.loss_sum += w.stats[k].loss_sum;
+    r.stats.correct += w.stats[k].correct;
+    r.stats.predictions += w.stats[k].predictions;
   }
-  for (const auto& j : jobs) out[j.group].samples += n;
-  return out;
+  for (const auto& j : jobs) w.out[j.group].samples += data_->size;
+  return std::move(w.out);
 }
 
 template class GradientEngine<float>;

@@ -96,6 +96,35 @@ class GradientEngine {
   void set_stop_flag(const std::atomic<int>* stop) { stop_ = stop; }
 
  private:
+  /// One run() on the CPU: its jobs cut into items (a job's chunk), their statistics and
+  /// the results they add up to.
+  struct Item {
+    std::size_t job, chunk;
+  };
+  struct Work {
+    const std::vector<Job>& jobs;
+    std::vector<Item> items;
+    std::vector<ChunkStats> stats;  // per item
+    std::vector<GroupResult> out;
+  };
+  /// Checks the jobs and sizes the results' gradients and outputs.
+  Work prepare(const std::vector<Job>& jobs, std::size_t groups);
+  std::size_t params_of(const Job& j) const { return j.equi ? equi_net_.num_params() : net_.num_params(); }
+  /// Whether an item runs alone, every core inside its BLAS calls (a large gradient).
+  bool sequential(const Work& w, const Item& it) const;
+  /// Evaluates item `index` on `worker`'s workspace, its gradient into item_grads_[slot]
+  /// (written, or added with `accumulate`), its outputs into the result.
+  void evaluate(Work& w, std::size_t index, std::size_t slot, std::size_t worker, bool accumulate);
+  /// The items of the job starting at item i, one at a time, every core in BLAS; returns
+  /// the item after them.
+  std::size_t run_sequential(Work& w, std::size_t i);
+  /// A wave of consecutive parallel items from i, bounded in buffer memory; returns the
+  /// item after it.
+  std::size_t run_wave(Work& w, std::size_t i);
+  /// Adds item_grads_[0 …) of items [i0, i1) to their groups' gradients in item order,
+  /// split over parameter blocks.
+  void reduce(Work& w, std::size_t i0, std::size_t i1);
+  void check_stop() const;
   void load_chunk(const Pass& pass, std::size_t first, std::size_t count, Workspace<T>& ws) const;
   std::vector<GroupResult> run_on_gpu(const std::vector<Job>& jobs, std::size_t groups);
   std::vector<double> take_buffer(std::size_t size);  // a recycled buffer, resized (contents unspecified)
