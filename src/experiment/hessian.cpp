@@ -126,186 +126,238 @@ void prepare_out(const HessianOptions& opts) {
   fs::create_directories(opts.out);
 }
 
-std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const HessianOptions& opts) {
-  auto& log = opts.progress ? *opts.progress : std::clog;
-  const bool show = opts.progress != nullptr;
-  const HessianPlan plan = plan_hessian(cfg, opts);
-  const bool mixed = plan.mixed;
-  const std::vector<Strategy>& trajectories = plan.trajectories;
-  const std::vector<std::size_t>& steps = plan.steps;
+namespace {
 
-  const GroupPtr group = io::build_group(cfg);
-  const auto spec = io::build_model(cfg, group);
-  const Dataset data = io::build_data(cfg, *group);
-  if (opts.exact) {
-    const auto order = group->order();
-    if (!order || *order > kMaxExactOrder)
-      throw Error("--hessian-exact: " + group->name() + " is too large to average over every element; use " +
-                  "--hessian-samples M");
-  }
-  // On E one vector per product. On E⊥ the exact ∇²R^aug at a point of E commutes with the
-  // group, so its eigenvalues come in multiplets (the standard representation of S_5 gives
-  // four equal smallest ones on the 5-node Perm): a single Krylov vector finds some of the
-  // copies only through rounding (three of the four there), a block of k finds the k
-  // smallest with their multiplicities for about the same products (144 against 138). A
-  // Monte-Carlo average splits the multiplets, and blocks there cost more products (372
-  // against 205 for b = 3 on Perm).
-  const std::size_t perp_block = opts.block ? opts.block : opts.exact && !opts.spectra ? opts.k : 1;
-  analysis::LanczosOptions lanczos = lanczos_options(opts, *spec, perp_block);
-  analysis::LanczosOptions lanczos_perp = lanczos;
-  lanczos_perp.block = perp_block;
-  // A line every 15 s while an eigenproblem runs (Perm's Monte-Carlo E⊥ takes minutes).
-  std::string working;  // what is being computed, for the progress line
-  auto last_line = std::chrono::steady_clock::now();
-  auto progress = [&](std::size_t products, std::size_t converged, double smallest, bool rough) {
-    const auto now = std::chrono::steady_clock::now();
-    if (std::chrono::duration<double>(now - last_line).count() < 15) return;
-    last_line = now;
-    char buf[192];
-    std::snprintf(buf, sizeof buf, "    %s: %zu %s products, %zu of %zu converged, smallest so far %.5g\n",
-                  working.c_str(), products, rough ? "float32" : "float64", converged, opts.k, smallest);
-    log << buf << std::flush;
-  };
-  if (show) lanczos.progress = lanczos_perp.progress = progress;
-  // Everything that can fail is checked; now OUT.
-  prepare_out(opts);
-
-  ThreadPool pool(opts.threads ? opts.threads : ThreadPool::available_cores());
-  const blas::ThreadsGuard serial_blas(1);  // as a sweep: not switched at every product
-  const double shift = cfg.json.at("data").value("input_shift", 0.0);
-  GradientEngine<double> engine(*spec, data, shift, cfg.chunk, pool);
-  // Mixed precision: the same products in float32, for the Krylov spaces.
-  std::unique_ptr<GradientEngine<float>> engine32;
-  if (mixed) engine32 = std::make_unique<GradientEngine<float>>(*spec, data, shift, cfg.chunk, pool);
-  TrainOptions train = cfg.train;
-  train.metrics.clear();  // the spectra record none of them
-  train.strategies = trajectories;
-  train.epochs = steps.back();
-  train.snapshot_steps = steps;
-  train.keep_final_params = false;
-  const auto a0 = initial_point(*spec, cfg.train.seed, opts.run, !cfg.train.raw_start, &pool);
-  if (show) {
-    log << cfg.name << ": " << spec->num_params() << " parameters, dim E = " << spec->dim_E() << "; trajectories of";
-    for (const auto& t : trajectories) log << " " << t.name();
-    log << " from run " << opts.run << "'s A0 to step " << steps.back() << "\n";
-  }
-  const auto runs = Trainer<double>(engine, train).run(opts.run, a0);
-
-  const Strategy exact_aug = [] {
-    Strategy s;
-    s.mode = Mode::Aug;
-    s.exact = true;
-    return s;
-  }();
-  const std::vector<Pass> nominal(1);
-  std::vector<HessianRow> rows;
-  for (const auto& run : runs) {
-    for (const auto& [step, a] : run.snapshots) {
-      const double dist = run.records.at(step).dist_E;
-      const auto t0 = std::chrono::steady_clock::now();
-      last_line = t0;
-      working = run.strategy.name() + " step " + std::to_string(step) + ", Hess R^eq on E";
-      // ∇²R^eq on E, at the equivariant model nearest to A_t.
-      std::vector<double> pa = a;
-      spec->project(pa.data(), &pool);
-      const std::vector<float> pa32(pa.begin(), pa.end()), a32(a.begin(), a.end());
-      const auto rough = [&](const std::vector<float>& at, const std::vector<Pass>& passes) {
-        return mixed ? analysis::risk_hessian(*engine32, at, passes) : analysis::SymmetricOperator{};
-      };
-      const auto eq = analysis::smallest_on_E(*spec, analysis::risk_hessian(engine, pa, nominal), opts.k, lanczos,
-                                              rough(pa32, nominal));
-      for (std::size_t i = 0; i < eq.values.size(); ++i)
-        rows.push_back(
-            {run.strategy.name(), step, "eq_on_E", i, eq.values[i], eq.residuals[i], 0.0, dist, eq.converged});
-      // ∇²R^aug on E⊥: exact, or R independent Monte-Carlo estimates.
-      std::vector<std::vector<double>> values;
-      std::vector<double> worst_residual(opts.k, 0.0);
-      bool converged = true;
-      std::size_t products = 0, products32 = 0;
-      const std::size_t reps = opts.exact ? 1 : opts.repeats;
-      for (std::size_t r = 0; r < reps; ++r) {
-        Strategy mc;
-        mc.mode = Mode::Aug;
-        mc.passes = opts.samples;
-        Rng rng = Rng::stream(cfg.train.seed, "hessian", {opts.run, step, r});
-        const auto passes = augmentation_passes(opts.exact ? exact_aug : mc, *group, data, rng);
-        working = run.strategy.name() + " step " + std::to_string(step) + ", Hess R^aug on E-perp" +
-                  (reps > 1 ? " (estimate " + std::to_string(r + 1) + "/" + std::to_string(reps) + ")" : "");
-        const auto e = analysis::smallest_on_E_perp(*spec, analysis::risk_hessian(engine, a, passes), opts.k,
-                                                    lanczos_perp, rough(a32, passes));
-        values.push_back(e.values);
-        for (std::size_t i = 0; i < e.residuals.size() && i < opts.k; ++i)
-          worst_residual[i] = std::max(worst_residual[i], e.residuals[i]);
-        converged = converged && e.converged;
-        products += e.products;
-        products32 += e.rough_products;
-      }
-      for (std::size_t i = 0; i < values[0].size(); ++i) {
-        double mean = 0, var = 0;
-        for (const auto& v : values) mean += v[i] / static_cast<double>(reps);
-        for (const auto& v : values) var += (v[i] - mean) * (v[i] - mean);
-        const double se = reps > 1 ? std::sqrt(var / static_cast<double>(reps - 1) / static_cast<double>(reps)) : 0.0;
-        rows.push_back({run.strategy.name(), step, "aug_on_Eperp", i, mean, worst_residual[i], se, dist, converged});
-      }
-      if (show) {
-        const auto it = std::find_if(rows.rbegin(), rows.rend(), [&](const HessianRow& h) {
-          return h.trajectory == run.strategy.name() && h.step == step && h.op == "aug_on_Eperp" && h.index == 0;
-        });
-        if (it == rows.rend()) continue;
-        const HessianRow& first = *it;
-        const auto count = [mixed](std::size_t n64, std::size_t n32) {
-          return mixed ? std::to_string(n32) + " float32 + " + std::to_string(n64) + " float64" : std::to_string(n64);
-        };
-        char buf[384];
-        std::snprintf(buf, sizeof buf,
-                      "  %s step %zu: |A-PA| %.3g; smallest on E %.4g; smallest on E-perp %.4g +- %.2g (%s); "
-                      "Hessian-vector products: %s on E, %s on E-perp; %.1f s\n",
-                      run.strategy.name().c_str(), step, dist, eq.values.empty() ? NAN : eq.values[0], first.eigenvalue,
-                      first.stderr_,
-                      analysis::stability(first.eigenvalue, std::max(first.stderr_, first.residual)).c_str(),
-                      count(eq.products, eq.rough_products).c_str(), count(products, products32).c_str(),
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        log << buf << std::flush;
-      }
-    }
-  }
-  json info = {{"program", program_info()},
-               {"command", opts.command_line},
-               {"config", cfg.json},
-               {"run", opts.run},
-               {"steps", steps},
-               {"k", opts.k},
-               {"hessian_aug", opts.exact ? json("exact: every group element")
-                                          : json("monte carlo: " + std::to_string(opts.samples) +
-                                                 " passes (an element per sample) x " + std::to_string(opts.repeats) +
-                                                 " independent repeats")},
-               {"eq_on_E", "Hess R at Pi_E A_t restricted to E (= Hess R^eq there), in E's orthonormal coordinates"},
-               {"aug_on_Eperp",
-                "Hess R^aug at A_t restricted to E-perp; stderr from the repeats (for augpen, the penalised risk's "
-                "E-perp block is this + penalty)"},
-               {"penalty", cfg.train.strategies.empty() ? 0.0 : [&] {
-                  for (const auto& s : cfg.train.strategies)
-                    if (s.mode == Mode::AugPen) return s.penalty;
-                  return 0.0;
-                }()},
-               {"lanczos_tol", opts.tol},
-               {"lanczos", {{"solver", opts.spectra ? "spectra (implicitly restarted)" : "thick-restart block"},
-                            {"block_on_Eperp", perp_block},
-                            {"products", mixed ? "mixed: float32 products build the basis, float64 products refine "
-                                                 "and certify the values and residuals"
-                                               : "float64"},
-                            {"ncv", lanczos.ncv}}},
-               {"finished", io::utc_now_iso()}};
-  // The whole drift of each trajectory, step by step, for the figure.
+/// The trajectories' drift step by step (drift.csv), for the figure.
+std::string drift_csv(const std::vector<StrategyRun>& runs) {
   std::string drift = "trajectory,step,dist_E,dist_init,loss\n";
   for (const auto& run : runs)
     for (const auto& r : run.records)
       drift += run.strategy.name() + "," + std::to_string(r.step) + "," + io::csv_number(r.dist_E) + "," +
                io::csv_number(r.dist_init) + "," + io::csv_number(r.loss) + "\n";
-  io::write_file_atomic(opts.out / "drift.csv", drift);
-  io::write_file_atomic(opts.out / "hessian.csv", hessian_csv(rows));
-  io::write_file_atomic(opts.out / "hessian.json", info.dump(2) + "\n");
-  return rows;
+  return drift;
+}
+
+/// The spectra of one run's augmented trajectories at the planned steps: the model, data
+/// and engines built and every option checked before OUT is touched.
+class HessianStudy {
+ public:
+  HessianStudy(const io::ExperimentConfig& cfg, const HessianOptions& opts)
+      : cfg_(cfg),
+        opts_(opts),
+        log_(opts.progress ? *opts.progress : std::clog),
+        show_(opts.progress != nullptr),
+        plan_(plan_hessian(cfg, opts)),
+        group_(io::build_group(cfg)),
+        spec_(io::build_model(cfg, group_)),
+        data_(io::build_data(cfg, *group_)),
+        // On E one vector per product. On E⊥ the exact ∇²R^aug at a point of E commutes with
+        // the group, so its eigenvalues come in multiplets (the standard representation of S_5
+        // gives four equal smallest ones on the 5-node Perm): a single Krylov vector finds some
+        // of the copies only through rounding (three of the four there), a block of k finds the
+        // k smallest with their multiplicities for about the same products (144 against 138). A
+        // Monte-Carlo average splits the multiplets, and blocks there cost more products (372
+        // against 205 for b = 3 on Perm).
+        perp_block_(opts.block ? opts.block : opts.exact && !opts.spectra ? opts.k : 1),
+        lanczos_(lanczos_options(opts, *spec_, perp_block_)) {
+    if (opts.exact) {
+      const auto order = group_->order();
+      if (!order || *order > kMaxExactOrder)
+        throw Error("--hessian-exact: " + group_->name() + " is too large to average over every element; use " +
+                    "--hessian-samples M");
+    }
+    lanczos_perp_ = lanczos_;
+    lanczos_perp_.block = perp_block_;
+    // A line every 15 s while an eigenproblem runs (Perm's Monte-Carlo E⊥ takes minutes).
+    auto progress = [this](std::size_t products, std::size_t converged, double smallest, bool rough) {
+      const auto now = std::chrono::steady_clock::now();
+      if (std::chrono::duration<double>(now - last_line_).count() < 15) return;
+      last_line_ = now;
+      char buf[192];
+      std::snprintf(buf, sizeof buf, "    %s: %zu %s products, %zu of %zu converged, smallest so far %.5g\n",
+                    working_.c_str(), products, rough ? "float32" : "float64", converged, opts_.k, smallest);
+      log_ << buf << std::flush;
+    };
+    if (show_) lanczos_.progress = lanczos_perp_.progress = progress;
+  }
+
+  std::vector<HessianRow> run() {
+    prepare_out(opts_);  // everything that can fail is checked; now OUT
+    ThreadPool pool(opts_.threads ? opts_.threads : ThreadPool::available_cores());
+    const blas::ThreadsGuard serial_blas(1);  // as a sweep: not switched at every product
+    const double shift = cfg_.json.at("data").value("input_shift", 0.0);
+    GradientEngine<double> engine(*spec_, data_, shift, cfg_.chunk, pool);
+    // Mixed precision: the same products in float32, for the Krylov spaces.
+    std::unique_ptr<GradientEngine<float>> engine32;
+    if (plan_.mixed) engine32 = std::make_unique<GradientEngine<float>>(*spec_, data_, shift, cfg_.chunk, pool);
+    pool_ = &pool;
+    engine_ = &engine;
+    engine32_ = engine32.get();
+    const auto runs = trajectories();
+    std::vector<HessianRow> rows;
+    for (const auto& run : runs)
+      for (const auto& [step, a] : run.snapshots) spectra_at(run, step, a, rows);
+    io::write_file_atomic(opts_.out / "drift.csv", drift_csv(runs));
+    io::write_file_atomic(opts_.out / "hessian.csv", hessian_csv(rows));
+    io::write_file_atomic(opts_.out / "hessian.json", info().dump(2) + "\n");
+    return rows;
+  }
+
+ private:
+  /// The augmented trajectories of run opts.run from its A⁰, with snapshots at the steps.
+  std::vector<StrategyRun> trajectories() {
+    TrainOptions train = cfg_.train;
+    train.metrics.clear();  // the spectra record none of them
+    train.strategies = plan_.trajectories;
+    train.epochs = plan_.steps.back();
+    train.snapshot_steps = plan_.steps;
+    train.keep_final_params = false;
+    const auto a0 = initial_point(*spec_, cfg_.train.seed, opts_.run, !cfg_.train.raw_start, pool_);
+    if (show_) {
+      log_ << cfg_.name << ": " << spec_->num_params() << " parameters, dim E = " << spec_->dim_E()
+           << "; trajectories of";
+      for (const auto& t : plan_.trajectories) log_ << " " << t.name();
+      log_ << " from run " << opts_.run << "'s A0 to step " << plan_.steps.back() << "\n";
+    }
+    return Trainer<double>(*engine_, train).run(opts_.run, a0);
+  }
+
+  /// Where mixed: the float32 Hessian of the risk over `passes` at `at32` (which it reads
+  /// by reference: keep it alive while the operator is used).
+  analysis::SymmetricOperator rough(const std::vector<float>& at32, const std::vector<Pass>& passes) const {
+    return plan_.mixed ? analysis::risk_hessian(*engine32_, at32, passes) : analysis::SymmetricOperator{};
+  }
+
+  /// ∇²R^aug on E⊥ at a: exact, or the mean of R independent Monte-Carlo estimates.
+  struct PerpSpectrum {
+    std::vector<std::vector<double>> values;  // per estimate
+    std::vector<double> worst_residual;
+    bool converged = true;
+    std::size_t products = 0, products32 = 0;
+  };
+  PerpSpectrum aug_on_E_perp(const StrategyRun& run, std::size_t step, const std::vector<double>& a) {
+    PerpSpectrum p;
+    p.worst_residual.assign(opts_.k, 0.0);
+    const std::size_t reps = opts_.exact ? 1 : opts_.repeats;
+    const std::vector<float> a32(a.begin(), a.end());
+    for (std::size_t r = 0; r < reps; ++r) {
+      Strategy s;
+      s.mode = Mode::Aug;
+      s.exact = opts_.exact;
+      if (!opts_.exact) s.passes = opts_.samples;
+      Rng rng = Rng::stream(cfg_.train.seed, "hessian", {opts_.run, step, r});
+      const auto passes = augmentation_passes(s, *group_, data_, rng);
+      working_ = run.strategy.name() + " step " + std::to_string(step) + ", Hess R^aug on E-perp" +
+                 (reps > 1 ? " (estimate " + std::to_string(r + 1) + "/" + std::to_string(reps) + ")" : "");
+      const auto e = analysis::smallest_on_E_perp(*spec_, analysis::risk_hessian(*engine_, a, passes), opts_.k,
+                                                  lanczos_perp_, rough(a32, passes));
+      p.values.push_back(e.values);
+      for (std::size_t i = 0; i < e.residuals.size() && i < opts_.k; ++i)
+        p.worst_residual[i] = std::max(p.worst_residual[i], e.residuals[i]);
+      p.converged = p.converged && e.converged;
+      p.products += e.products;
+      p.products32 += e.rough_products;
+    }
+    return p;
+  }
+
+  /// Both spectra at one snapshot A_t of a trajectory, appended to rows (and a line).
+  void spectra_at(const StrategyRun& run, std::size_t step, const std::vector<double>& a,
+                  std::vector<HessianRow>& rows) {
+    const double dist = run.records.at(step).dist_E;
+    const auto t0 = std::chrono::steady_clock::now();
+    last_line_ = t0;
+    working_ = run.strategy.name() + " step " + std::to_string(step) + ", Hess R^eq on E";
+    // ∇²R^eq on E, at the equivariant model nearest to A_t.
+    std::vector<double> pa = a;
+    spec_->project(pa.data(), pool_);
+    const std::vector<Pass> nominal(1);
+    const std::vector<float> pa32(pa.begin(), pa.end());
+    const auto eq = analysis::smallest_on_E(*spec_, analysis::risk_hessian(*engine_, pa, nominal), opts_.k, lanczos_,
+                                            rough(pa32, nominal));
+    for (std::size_t i = 0; i < eq.values.size(); ++i)
+      rows.push_back({run.strategy.name(), step, "eq_on_E", i, eq.values[i], eq.residuals[i], 0.0, dist, eq.converged});
+    const PerpSpectrum perp = aug_on_E_perp(run, step, a);
+    const std::size_t reps = perp.values.size();
+    for (std::size_t i = 0; i < perp.values[0].size(); ++i) {
+      double mean = 0, var = 0;
+      for (const auto& v : perp.values) mean += v[i] / static_cast<double>(reps);
+      for (const auto& v : perp.values) var += (v[i] - mean) * (v[i] - mean);
+      const double se = reps > 1 ? std::sqrt(var / static_cast<double>(reps - 1) / static_cast<double>(reps)) : 0.0;
+      rows.push_back(
+          {run.strategy.name(), step, "aug_on_Eperp", i, mean, perp.worst_residual[i], se, dist, perp.converged});
+    }
+    if (!show_ || perp.values[0].empty()) return;
+    const HessianRow& first = rows[rows.size() - perp.values[0].size()];
+    const auto count = [this](std::size_t n64, std::size_t n32) {
+      return plan_.mixed ? std::to_string(n32) + " float32 + " + std::to_string(n64) + " float64" : std::to_string(n64);
+    };
+    char buf[384];
+    std::snprintf(buf, sizeof buf,
+                  "  %s step %zu: |A-PA| %.3g; smallest on E %.4g; smallest on E-perp %.4g +- %.2g (%s); "
+                  "Hessian-vector products: %s on E, %s on E-perp; %.1f s\n",
+                  run.strategy.name().c_str(), step, dist, eq.values.empty() ? NAN : eq.values[0], first.eigenvalue,
+                  first.stderr_, analysis::stability(first.eigenvalue, std::max(first.stderr_, first.residual)).c_str(),
+                  count(eq.products, eq.rough_products).c_str(), count(perp.products, perp.products32).c_str(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    log_ << buf << std::flush;
+  }
+
+  /// hessian.json: what was computed, and how.
+  json info() const {
+    double penalty = 0.0;
+    for (const auto& s : cfg_.train.strategies)
+      if (s.mode == Mode::AugPen) {
+        penalty = s.penalty;
+        break;
+      }
+    return {{"program", program_info()},
+            {"command", opts_.command_line},
+            {"config", cfg_.json},
+            {"run", opts_.run},
+            {"steps", plan_.steps},
+            {"k", opts_.k},
+            {"hessian_aug", opts_.exact ? json("exact: every group element")
+                                        : json("monte carlo: " + std::to_string(opts_.samples) +
+                                               " passes (an element per sample) x " + std::to_string(opts_.repeats) +
+                                               " independent repeats")},
+            {"eq_on_E", "Hess R at Pi_E A_t restricted to E (= Hess R^eq there), in E's orthonormal coordinates"},
+            {"aug_on_Eperp",
+             "Hess R^aug at A_t restricted to E-perp; stderr from the repeats (for augpen, the penalised risk's "
+             "E-perp block is this + penalty)"},
+            {"penalty", penalty},
+            {"lanczos_tol", opts_.tol},
+            {"lanczos", {{"solver", opts_.spectra ? "spectra (implicitly restarted)" : "thick-restart block"},
+                         {"block_on_Eperp", perp_block_},
+                         {"products", plan_.mixed ? "mixed: float32 products build the basis, float64 products "
+                                                    "refine and certify the values and residuals"
+                                                  : "float64"},
+                         {"ncv", lanczos_.ncv}}},
+            {"finished", io::utc_now_iso()}};
+  }
+
+  const io::ExperimentConfig& cfg_;
+  const HessianOptions& opts_;
+  std::ostream& log_;
+  const bool show_;
+  const HessianPlan plan_;
+  const GroupPtr group_;
+  const std::unique_ptr<ModelSpec> spec_;
+  const Dataset data_;
+  const std::size_t perp_block_;
+  analysis::LanczosOptions lanczos_, lanczos_perp_;
+  std::string working_;  // what is being computed, for the progress line
+  std::chrono::steady_clock::time_point last_line_ = std::chrono::steady_clock::now();
+  // Set by run() for its duration.
+  ThreadPool* pool_ = nullptr;
+  GradientEngine<double>* engine_ = nullptr;
+  GradientEngine<float>* engine32_ = nullptr;
+};
+
+}  // namespace
+
+std::vector<HessianRow> run_hessian(const io::ExperimentConfig& cfg, const HessianOptions& opts) {
+  return HessianStudy(cfg, opts).run();
 }
 
 }  // namespace eqaug::experiment
