@@ -287,53 +287,61 @@ std::size_t Network<T>::hvp_state_size(std::size_t batch) const {
 }
 
 template <typename T>
+void Network<T>::hvp_workspace(Workspace<T>& ws) const {
+  const auto& layers = spec_->layers();
+  const std::size_t L = layers.size();
+  if (ws.ract.size() == L + 1) return;
+  ws.gy.assign(L, {});
+  ws.ract.assign(L + 1, {});
+  for (std::size_t i = 0; i < L; ++i) {
+    ws.gy[i].resize(ws.capacity * layers[i].out.dim());
+    ws.ract[i + 1].resize(ws.capacity * layers[i].out.dim());
+  }
+  ws.rgrad_a.resize(ws.capacity * spec_->max_width());
+  ws.rgrad_b.resize(ws.capacity * spec_->max_width());
+}
+
+template <typename T>
+ChunkStats Network<T>::hvp_primal(const T* params, std::size_t batch, Workspace<T>& ws, HvpState<T>* state) const {
+  const auto& layers = spec_->layers();
+  const std::size_t L = layers.size();
+  // Activations, then the loss gradient at every layer's output.
+  forward(params, batch, ws);
+  const ChunkStats st = loss(ws.act.back().data(), ws.target.data(), batch, ws.gy[L - 1].data());
+  for (std::size_t i = L; i-- > 1;) {  // the gradient at layer i − 1's output
+    auto b = buffers(i, params, batch);
+    b.x = ws.act[i].data();
+    b.y = ws.act[i + 1].data();
+    b.gy = ws.gy[i].data();
+    layer_type(layers[i].kind).backward(b, ws.gy[i - 1].data(), nullptr, false);
+  }
+  if (!state) return st;
+  const auto r = hvp_reads(layers);
+  state->act.assign(L + 1, {});
+  state->gy.assign(L, {});
+  for (std::size_t i = 0; i < L; ++i) {
+    const std::size_t n = batch * layers[i].out.dim();
+    if (r.act[i + 1]) state->act[i + 1].assign(ws.act[i + 1].begin(), ws.act[i + 1].begin() + n);
+    if (r.gy[i]) state->gy[i].assign(ws.gy[i].begin(), ws.gy[i].begin() + n);
+  }
+  state->batch = batch;
+  state->stats = st;
+  state->ready = true;
+  return st;
+}
+
+template <typename T>
 ChunkStats Network<T>::hvp(const T* params, const T* v, std::size_t batch, Workspace<T>& ws, T* hv, bool accumulate,
                            HvpState<T>* state) const {
   EQAUG_CHECK(ops_.empty(), "Hessian-vector products need the dense parametrisation");
   const auto& layers = spec_->layers();
   const std::size_t L = layers.size();
   EQAUG_CHECK(L > 0 && layers[0].kind == LayerKind::Linear, "Hessian-vector products need a linear first layer");
-  if (ws.ract.size() != L + 1) {
-    ws.gy.assign(L, {});
-    ws.ract.assign(L + 1, {});
-    for (std::size_t i = 0; i < L; ++i) {
-      ws.gy[i].resize(ws.capacity * layers[i].out.dim());
-      ws.ract[i + 1].resize(ws.capacity * layers[i].out.dim());
-    }
-    ws.rgrad_a.resize(ws.capacity * spec_->max_width());
-    ws.rgrad_b.resize(ws.capacity * spec_->max_width());
-  }
+  hvp_workspace(ws);
   const Space& out = spec_->output();
   const bool cached = state && state->ready;
-  ChunkStats st;
-  if (cached) {
-    EQAUG_CHECK(state->batch == batch, "Hessian-vector state of another chunk");
-    st = state->stats;
-  } else {
-    // The primal passes: activations, then the loss gradient at every layer's output.
-    forward(params, batch, ws);
-    st = loss(ws.act.back().data(), ws.target.data(), batch, ws.gy[L - 1].data());
-    for (std::size_t i = L; i-- > 1;) {  // the gradient at layer i − 1's output
-      auto b = buffers(i, params, batch);
-      b.x = ws.act[i].data();
-      b.y = ws.act[i + 1].data();
-      b.gy = ws.gy[i].data();
-      layer_type(layers[i].kind).backward(b, ws.gy[i - 1].data(), nullptr, false);
-    }
-    if (state) {
-      const auto r = hvp_reads(layers);
-      state->act.assign(L + 1, {});
-      state->gy.assign(L, {});
-      for (std::size_t i = 0; i < L; ++i) {
-        const std::size_t n = batch * layers[i].out.dim();
-        if (r.act[i + 1]) state->act[i + 1].assign(ws.act[i + 1].begin(), ws.act[i + 1].begin() + n);
-        if (r.gy[i]) state->gy[i].assign(ws.gy[i].begin(), ws.gy[i].begin() + n);
-      }
-      state->batch = batch;
-      state->stats = st;
-      state->ready = true;
-    }
-  }
+  EQAUG_CHECK(!cached || state->batch == batch, "Hessian-vector state of another chunk");
+  const ChunkStats st = cached ? state->stats : hvp_primal(params, batch, ws, state);
   // What the R-passes read (hvp_reads), from the state or from this pass.
   auto act = [&](std::size_t i) -> const T* { return cached && i > 0 ? state->act[i].data() : ws.act[i].data(); };
   auto grad = [&](std::size_t i) -> const T* { return cached ? state->gy[i].data() : ws.gy[i].data(); };

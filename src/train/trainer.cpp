@@ -189,10 +189,77 @@ void Trainer<T>::update(const Strategy& st, StrategyState& s, std::vector<double
 }
 
 template <typename T>
+typename Trainer<T>::StrategyState Trainer<T>::begin(std::size_t k, const std::vector<double>& a0,
+                                                    const std::vector<T>& start, const std::vector<T>& start_in_E,
+                                                    StrategyRun& out) const {
+  const ModelSpec& spec = engine_->spec();
+  const Strategy& st = opts_.strategies[k];
+  StrategyState s;
+  out.strategy = st;
+  s.origin = opts_.raw_start && st.mode == Mode::Equi ? &start_in_E : &start;
+  s.a = *s.origin;
+  s.structured = uses_structured_equi(st, *engine_);
+  out.layer_eval = s.structured ? engine_->equi_network().layer_kinds()
+                                : std::vector<std::string>(spec.weight_layers().size(), "dense");
+  if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
+    s.coords = spec.to_coords(a0.data(), &engine_->pool());
+    if (s.structured) s.coords_t.assign(s.coords.begin(), s.coords.end());
+  }
+  return s;
+}
+
+template <typename T>
+void Trainer<T>::step(std::size_t run_index, std::size_t step, StrategyState& s, StrategyRun& out) {
+  const ModelSpec& spec = engine_->spec();
+  const Strategy& st = out.strategy;
+  const bool last = step == opts_.epochs;
+  auto& a = s.a;
+  PhaseSeconds& seconds = out.seconds;
+  auto clock = std::chrono::steady_clock::now();
+  auto lap = [&clock](double& phase) {
+    const auto now = std::chrono::steady_clock::now();
+    phase += std::chrono::duration<double>(now - clock).count();
+    clock = now;
+  };
+  // Groups: 0 = what the strategy descends (its gradient), 1 = Aug's un-augmented risk.
+  const Pass identity;
+  std::vector<Pass> aug_passes;
+  std::vector<typename GradientEngine<T>::Job> jobs;
+  if (st.augments()) {
+    // AugPen draws what Aug draws, so that the penalty is the only difference.
+    Rng rng = augmentation_rng(opts_.seed, run_index, step, Mode::Aug);
+    aug_passes = augmentation_passes(st, *spec.group(), engine_->data(), rng, &engine_->pool());
+    for (const auto& p : aug_passes) jobs.push_back({a.data(), &p, !last, 0});
+    jobs.push_back({a.data(), &identity, false, 1});
+  } else if (s.structured) {
+    jobs.push_back({s.coords_t.data(), &identity, !last, 0, /*equi=*/true});
+  } else {
+    jobs.push_back({a.data(), &identity, !last, 0});
+  }
+  lap(seconds.passes);
+  auto results = engine_->run(jobs, 2);
+  lap(seconds.gradients);
+  auto& desc = results[0];
+  const auto& risk = st.augments() ? results[1] : desc;
+  EpochRecord rec = measure(engine_->pool(), spec, step, a, *s.origin);
+  rec.loss = risk.stats.loss_sum / static_cast<double>(risk.samples);
+  rec.accuracy = risk.stats.correct / risk.stats.predictions;
+  if (st.augments()) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
+  if (!opts_.metrics.empty()) rec.metrics = metric_values(run_index, step, a);
+  out.records.push_back(std::move(rec));
+  if (std::find(opts_.snapshot_steps.begin(), opts_.snapshot_steps.end(), step) != opts_.snapshot_steps.end())
+    out.snapshots.emplace_back(step, std::vector<double>(a.begin(), a.end()));
+  lap(seconds.measures);
+  if (last) return;
+  update(st, s, desc.grad, desc.samples);
+  engine_->recycle(std::move(desc.grad));
+  lap(seconds.updates);
+}
+
+template <typename T>
 std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vector<double>& a0,
                                          const Progress& progress) {
   const ModelSpec& spec = engine_->spec();
-  const Dataset& data = engine_->data();
   EQAUG_CHECK(a0.size() == spec.num_params(), "initial point has the wrong size");
   const std::size_t S = opts_.strategies.size();
   const std::vector<T> start(a0.begin(), a0.end());
@@ -202,73 +269,13 @@ std::vector<StrategyRun> Trainer<T>::run(std::size_t run_index, const std::vecto
     spec.project(p.data(), &engine_->pool());
     start_in_E.assign(p.begin(), p.end());
   }
-
-  std::vector<StrategyState> state(S);
+  std::vector<StrategyState> state;
   std::vector<StrategyRun> out(S);
-  for (std::size_t k = 0; k < S; ++k) {
-    const Strategy& st = opts_.strategies[k];
-    out[k].strategy = st;
-    const bool equi_from_E = opts_.raw_start && st.mode == Mode::Equi;
-    state[k].a = equi_from_E ? start_in_E : start;
-    state[k].structured = uses_structured_equi(st, *engine_);
-    out[k].layer_eval = state[k].structured ? engine_->equi_network().layer_kinds()
-                                            : std::vector<std::string>(spec.weight_layers().size(), "dense");
-    if (st.mode == Mode::Equi && st.equi_update == EquiUpdate::Orbit) {
-      state[k].coords = spec.to_coords(a0.data(), &engine_->pool());
-      if (state[k].structured) state[k].coords_t.assign(state[k].coords.begin(), state[k].coords.end());
-    }
-  }
-
-  const Pass identity;
-  for (std::size_t step = 0; step <= opts_.epochs; ++step) {
-    const bool last = step == opts_.epochs;
+  for (std::size_t k = 0; k < S; ++k) state.push_back(begin(k, a0, start, start_in_E, out[k]));
+  for (std::size_t t = 0; t <= opts_.epochs; ++t) {
     // One strategy at a time, so only one full-size gradient is alive at once.
-    for (std::size_t k = 0; k < S; ++k) {
-      const Strategy& st = opts_.strategies[k];
-      auto& a = state[k].a;
-      // Groups: 0 = what the strategy descends (its gradient), 1 = Aug's un-augmented risk.
-      std::vector<Pass> aug_passes;
-      std::vector<typename GradientEngine<T>::Job> jobs;
-      PhaseSeconds& seconds = out[k].seconds;
-      auto clock = std::chrono::steady_clock::now();
-      auto lap = [&clock](double& phase) {
-        const auto now = std::chrono::steady_clock::now();
-        phase += std::chrono::duration<double>(now - clock).count();
-        clock = now;
-      };
-      if (st.augments()) {
-        // AugPen draws what Aug draws, so that the penalty is the only difference.
-        Rng rng = augmentation_rng(opts_.seed, run_index, step, Mode::Aug);
-        aug_passes = augmentation_passes(st, *spec.group(), data, rng, &engine_->pool());
-        for (const auto& p : aug_passes) jobs.push_back({a.data(), &p, !last, 0});
-        jobs.push_back({a.data(), &identity, false, 1});
-      } else if (state[k].structured) {
-        jobs.push_back({state[k].coords_t.data(), &identity, !last, 0, /*equi=*/true});
-      } else {
-        jobs.push_back({a.data(), &identity, !last, 0});
-      }
-      lap(seconds.passes);
-      auto results = engine_->run(jobs, 2);
-      lap(seconds.gradients);
-      auto& desc = results[0];
-      const auto& risk = st.augments() ? results[1] : desc;
-      EpochRecord rec =
-          measure(engine_->pool(), spec, step, a, opts_.raw_start && st.mode == Mode::Equi ? start_in_E : start);
-      rec.loss = risk.stats.loss_sum / static_cast<double>(risk.samples);
-      rec.accuracy = risk.stats.correct / risk.stats.predictions;
-      if (st.augments()) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
-      if (!opts_.metrics.empty()) rec.metrics = metric_values(run_index, step, a);
-      out[k].records.push_back(std::move(rec));
-      if (std::find(opts_.snapshot_steps.begin(), opts_.snapshot_steps.end(), step) != opts_.snapshot_steps.end())
-        out[k].snapshots.emplace_back(step, std::vector<double>(a.begin(), a.end()));
-      lap(seconds.measures);
-      if (last) continue;
-
-      update(st, state[k], desc.grad, desc.samples);
-      engine_->recycle(std::move(desc.grad));
-      lap(seconds.updates);
-    }
-    if (progress) progress(step, out);
+    for (std::size_t k = 0; k < S; ++k) step(run_index, t, state[k], out[k]);
+    if (progress) progress(t, out);
   }
   for (std::size_t k = 0; k < S; ++k) {
     if (opts_.keep_final_params) out[k].final_params.assign(state[k].a.begin(), state[k].a.end());

@@ -190,6 +190,11 @@ class Network {
   LayerBuffers<T> buffers(std::size_t i, const T* params, std::size_t batch) const;
   /// Where layer i's weights (or coordinates) start in the parameter vector.
   std::size_t weights_at(std::size_t i) const;
+  /// Sizes the buffers of Hessian-vector products in ws (once).
+  void hvp_workspace(Workspace<T>& ws) const;
+  /// The primal passes of a Hessian-vector product (activations and the loss gradient at
+  /// every layer's output), kept in `state` where given.
+  ChunkStats hvp_primal(const T* params, std::size_t batch, Workspace<T>& ws, HvpState<T>* state) const;
   /// The loss statistics of a chunk's outputs and, with g, d(summed loss)/d(outputs).
   ChunkStats loss(const T* out, const T* target, std::size_t batch, T* g) const;
   const ModelSpec* spec_;

@@ -92,11 +92,19 @@ class Trainer {
   /// What a strategy carries from step to step.
   struct StrategyState {
     std::vector<T> a;
-    std::vector<double> coords;   // Equi with orbit updates: per linear layer, concatenated
+    const std::vector<T>* origin = nullptr;  // where dist_init measures from: A⁰ (Π_E A⁰ for Equi off E)
+    std::vector<double> coords;   // Equi with orbit updates: per layer with weights, concatenated
     std::vector<T> coords_t;      // the coordinates the structured evaluation reads
     std::vector<double> scratch;  // a layer's gradient in E coordinates (kept: fresh memory costs page faults)
     bool structured = false;
   };
+  /// The state and the (empty) result of strategy k at A⁰ (`start`, or `start_in_E` for
+  /// Equi where A⁰ lies off E).
+  StrategyState begin(std::size_t k, const std::vector<double>& a0, const std::vector<T>& start,
+                      const std::vector<T>& start_in_E, StrategyRun& out) const;
+  /// Step `step` of one strategy: its gradient, the step's record (and snapshot), then its
+  /// update unless it is the last step.
+  void step(std::size_t run_index, std::size_t step, StrategyState& s, StrategyRun& out);
   /// The values of the metrics' columns at a step (TrainOptions::metrics).
   std::vector<double> metric_values(std::size_t run_index, std::size_t step, const std::vector<T>& a) const;
   /// One step of `st` from the summed gradient g over `samples` samples (scaled in place).
