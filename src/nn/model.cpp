@@ -24,11 +24,17 @@ ModelSpec& ModelSpec::linear(std::size_t out_channels, std::size_t out_order, In
 }
 
 ModelSpec& ModelSpec::affine() {
+  return add(LayerKind::Affine, {}, make_space(*group(), 2, 0), make_space(*group(), output().channels, 0));
+}
+
+ModelSpec& ModelSpec::add(LayerKind kind, const LayerParams& params, const Space& w_in, const Space& w_out) {
+  layer_type(kind).check(output(), params);
   LayerSpec l;
-  l.kind = LayerKind::Affine;
+  l.kind = kind;
   l.in = l.out = output();
-  l.w_in = make_space(*group(), 2, 0);
-  l.w_out = make_space(*group(), output().channels, 0);
+  l.params = params;
+  l.w_in = w_in;
+  l.w_out = w_out;
   add_weighted(std::move(l));
   return *this;
 }

@@ -49,6 +49,10 @@ class ModelSpec {
   /// Appends a layer without weights of its own, of any kind (nn/layers.hpp), after the
   /// kind's checks of its input space and numbers.
   ModelSpec& add(LayerKind kind, const LayerParams& params = {});
+  /// Appends a layer of a kind with weights of its own (LayerType::has_weights) that keeps
+  /// its input space: its weights are a map w_in → w_out with its own slice of A and its
+  /// own E = Hom_G(w_in, w_out).
+  ModelSpec& add(LayerKind kind, const LayerParams& params, const Space& w_in, const Space& w_out);
   ModelSpec& leaky_relu(double slope = 0.01);
   /// Normalises across channels at each site, no affine parameters.
   ModelSpec& layer_norm(double eps = 1e-5);
@@ -102,7 +106,7 @@ class ModelSpec {
   SubspaceCache cache_;
   Space input_;
   std::vector<LayerSpec> layers_;
-  /// Appends l (kind, in, out, params and w_in/w_out set) with its slice and its E.
+  /// Appends l (kind, in, out, params, init and w_in/w_out set) with its slice and its E.
   void add_weighted(LayerSpec l);
   std::vector<std::size_t> weighted_;
   std::size_t num_params_ = 0;

@@ -2,7 +2,7 @@
 // weights are a layer's own slice of the parameter vector, laid out (C, 2) = (γ_c, β_c) per
 // channel, and drawn as γ = 1, β = 0 (as a framework's affine batch norm). A map constant
 // over the sites commutes with every permutation of them, so its E is all of its weights
-// (ModelSpec::affine: Hom_G between spaces of order 0). `batchnorm` with `affine = true`
+// (Hom_G between spaces of order 0). `batchnorm` with `affine = true`
 // builds a batch norm followed by this layer.
 #include <algorithm>
 
@@ -90,7 +90,11 @@ class AffineType final : public LayerTypeOf<Affine> {
   }
   std::vector<FieldDoc> fields() const override { return {}; }
   void parse(Fields&, json&) const override {}
-  void build(ModelSpec& spec, const json&) const override { spec.affine(); }
+  void build(ModelSpec& spec, const json&) const override {
+    // (C, 2): a map from the order-0 space of 2 channels to that of C, fixed by every group.
+    const GroupPtr& g = spec.group();
+    spec.add(LayerKind::Affine, {}, make_space(*g, 2, 0), make_space(*g, spec.output().channels, 0));
+  }
   bool has_weights() const override { return true; }
   std::string weights_name() const override { return "affine"; }
   void init(const LayerSpec& l, Rng&, double* w) const override {

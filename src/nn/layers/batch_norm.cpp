@@ -116,7 +116,7 @@ class BatchNormType final : public LayerTypeOf<BatchNorm> {
   }
   void build(ModelSpec& spec, const json& l) const override {
     spec.add(LayerKind::BatchNorm, {.eps = l.at("eps").get<double>(), .minibatch = spec.minibatch()});
-    if (l.value("affine", false)) spec.affine();
+    if (l.value("affine", false)) layer_type(LayerKind::Affine).build(spec, json::object());
   }
   bool couples_samples() const override { return true; }
   HvpReads hvp_reads() const override { return {.input = true, .output = true, .grad = true}; }
