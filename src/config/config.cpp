@@ -309,6 +309,30 @@ void resolve_train(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log)
   t.done();
 }
 
+/// [reference] (optional): the reference's choices as switches, applied to the strategies.
+void resolve_reference(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log) {
+  if (!top.has("reference")) return;
+  Fields r(top.table("reference", "(optional)"), cfg.source, "reference", log);
+  ReferenceSwitches& sw = cfg.reference;
+  sw.sampler = r.flag("sampler", false);
+  sw.rot_aug = r.flag("rot_aug", false);
+  sw.nom_distance_on_aug = r.flag("nom_distance_on_aug", false);
+  r.done();
+  bool nom = false, aug = false;
+  for (auto& st : cfg.train.strategies) {
+    nom = nom || st.mode == Mode::Nom;
+    aug = aug || st.mode == Mode::Aug;
+    if (!st.augments()) continue;
+    // rot_aug is the reference's rule for Rot; sampler its rule for every other group.
+    st.sampler = sw.rot_aug ? Sampler::RotReversal : sw.sampler ? Sampler::Reference : Sampler::Haar;
+    if (st.sampler != Sampler::Haar && st.exact)
+      r.fail(sw.rot_aug ? "reference.rot_aug" : "reference.sampler",
+             "applies to sampled augmentation, but train.aug.exact averages over every element");
+  }
+  if (sw.nom_distance_on_aug && !(nom && aug))
+    r.fail("reference.nom_distance_on_aug", "needs both nom and aug in train.modes (it measures Nom on Aug)");
+}
+
 /// Every default written back, so that the manifest holds the complete configuration.
 void write_back_train(ExperimentConfig& cfg) {
   json& t = cfg.json["train"];
@@ -344,6 +368,14 @@ void write_back_train(ExperimentConfig& cfg) {
 
 }  // namespace
 
+std::vector<std::string> ReferenceSwitches::on() const {
+  std::vector<std::string> names;
+  if (sampler) names.push_back("sampler");
+  if (rot_aug) names.push_back("rot_aug");
+  if (nom_distance_on_aug) names.push_back("nom_distance_on_aug");
+  return names;
+}
+
 ExperimentConfig resolve(const json& j, const std::string& source, std::vector<KeyUse>* log) {
   ExperimentConfig cfg;
   cfg.source = source;
@@ -367,18 +399,36 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
   resolve_data(top, cfg, pixels, log);
   resolve_model(top, cfg, log);
   resolve_train(top, cfg, log);
+  resolve_reference(top, cfg, log);
   top.done();
   write_back_train(cfg);
+  // Recorded where a switch is on, so that configurations without one resolve as before.
+  cfg.json.erase("reference");
+  if (!cfg.reference.on().empty())
+    cfg.json["reference"] = {{"sampler", cfg.reference.sampler},
+                             {"rot_aug", cfg.reference.rot_aug},
+                             {"nom_distance_on_aug", cfg.reference.nom_distance_on_aug}};
   return cfg;
 }
 
 GroupPtr build_group(const ExperimentConfig& cfg) {
   const json& g = cfg.json.at("group");
+  GroupPtr group;
   try {
-    return group_kind(g.at("kind").get<std::string>()).build(g);
+    group = group_kind(g.at("kind").get<std::string>()).build(g);
   } catch (const Error& e) {
     throw Error(cfg.source + ": group: " + e.what());
   }
+  // A switched sampler must have a rule for this group: one draw tells.
+  for (const auto& st : cfg.train.strategies)
+    if (st.sampler != Sampler::Haar) try {
+        Rng probe(0);
+        group->sample_with(probe, st.sampler);
+      } catch (const Error& e) {
+        throw Error(cfg.source + ": " + (cfg.reference.rot_aug ? "reference.rot_aug" : "reference.sampler") + ": " +
+                    e.what());
+      }
+  return group;
 }
 
 std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupPtr& group) {

@@ -167,6 +167,19 @@ const std::vector<KeyDoc>& config_reference() {
       {"train.equi.eval", "string", "`auto`", "`auto`, `structured`, `dense`",
        "How Equi evaluates its layers with orbit updates: through E's structure (FFT convolutions, orbit pooling), on "
        "dense weights (the oracle), or `auto` = structured where a layer has a Fourier path. `--equi-eval`."},
+      {"reference", "table", "every switch off", "",
+       "The reference code's choices that eqaug does not make by default, each alone or together; recorded in the "
+       "manifest and named in the report's titles where one is on. docs/reference.md gives every known defect of "
+       "the reference with its evidence."},
+      {"reference.sampler", "boolean", "`false`", "",
+       "Draw augmentations as the reference does: each cyclic factor (x-shift, y-shift, quarter turn) as randint(0, "
+       "n), the identity with probability 2/(n + 1); S_n uniformly as before. Not with train.aug.exact."},
+      {"reference.rot_aug", "boolean", "`false`", "",
+       "The Rot reference's augmentation, a reversal of the flattened image: the identity with probability 2/5, the "
+       "180° rotation with 3/5 (C_4 only; over `sampler` where both are on)."},
+      {"reference.nom_distance_on_aug", "boolean", "`false`", "",
+       "Nom's distance travelled (dist_init and its per-layer columns) measured on the Aug model, as the reference's "
+       "logs did (a plotting defect; needs nom and aug)."},
       {"scales.<name>", "table", "none", "any keys above",
        "Merged over the file by `--scale <name>` (tables key by key; lists such as model.layers replaced whole)."},
       {"study.members", "list", "none", "tables with a `name`",

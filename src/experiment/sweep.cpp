@@ -254,6 +254,22 @@ void print_run_done(std::ostream& log, std::size_t k, std::size_t runs, double w
   log << "\n" << std::flush;
 }
 
+/// [reference] nom_distance_on_aug: Nom's distance travelled replaced by Aug's, as the
+/// reference's logs recorded it (docs/reference.md).
+void measure_nom_on_aug(std::vector<StrategyRun>& result) {
+  StrategyRun* nom = nullptr;
+  const StrategyRun* aug = nullptr;
+  for (auto& r : result) {
+    if (r.strategy.mode == Mode::Nom) nom = &r;
+    if (r.strategy.mode == Mode::Aug) aug = &r;
+  }
+  EQAUG_CHECK(nom && aug && nom->records.size() == aug->records.size(), "nom_distance_on_aug needs Nom and Aug");
+  for (std::size_t t = 0; t < nom->records.size(); ++t) {
+    nom->records[t].dist_init = aug->records[t].dist_init;
+    nom->records[t].dist_init_layer = aug->records[t].dist_init_layer;
+  }
+}
+
 /// One sweep in one precision: what it computes with (model, data, engine, trainer) built and
 /// checked before OUT is touched, then its runs, each written as it finishes.
 template <typename T>
@@ -397,7 +413,9 @@ class Sweep {
       if (runs_left > 1) log_ << ", sweep ETA " << format_duration(sweep_left);
       log_ << (tty_ ? "   " : "\n") << std::flush;
     };
-    return trainer_.run(k, a0, progress);
+    auto result = trainer_.run(k, a0, progress);
+    if (cfg_.reference.nom_distance_on_aug) measure_nom_on_aug(result);
+    return result;
   }
 
   /// Run k's start: its own draw, or the --init-weights point.

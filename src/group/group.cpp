@@ -10,6 +10,18 @@
 
 namespace eqaug {
 
+std::string to_string(Sampler s) {
+  switch (s) {
+    case Sampler::Haar:
+      return "haar";
+    case Sampler::Reference:
+      return "reference";
+    case Sampler::RotReversal:
+      return "rot-reversal";
+  }
+  return "?";
+}
+
 Permutation::Permutation(std::vector<std::uint32_t> image) : image_(std::move(image)) {
   std::vector<bool> seen(image_.size(), false);
   for (auto v : image_) {
@@ -101,6 +113,10 @@ class Symmetric final : public FiniteGroup {
     return {Permutation(swap), Permutation(cycle)};
   }
   Permutation sample(Rng& rng) const override { return Permutation(rng.permutation(static_cast<std::uint32_t>(n_))); }
+  Permutation sample_with(Rng& rng, Sampler sampler) const override {
+    if (sampler == Sampler::RotReversal) return FiniteGroup::sample_with(rng, sampler);
+    return sample(rng);  // the reference permutes graphs uniformly too
+  }
   std::vector<Permutation> elements(std::uint64_t limit) const override {
     const auto ord = order();
     if (!ord || *ord > limit)
@@ -211,6 +227,25 @@ class Pixel final : public FiniteGroup {
     const auto m = nm_ > 1 ? rng.below(nm_) : 0;
     if (!cache_.empty()) return cache_[((m * nr_ + r) * ny_ + dy) * nx_ + dx];
     return element(dx, dy, r, m);
+  }
+  Permutation sample_with(Rng& rng, Sampler sampler) const override {
+    if (sampler == Sampler::Haar) return sample(rng);
+    if (nm_ > 1) throw Error(name() + ": the reference's samplers know no mirrors");
+    std::size_t r = 0, dx = 0, dy = 0;
+    if (sampler == Sampler::RotReversal) {
+      if (nr_ != 4 || nx_ > 1 || ny_ > 1)
+        throw Error(name() + ": the Rot reference's reversal of the flattened image is an augmentation of C_4 alone");
+      const auto k = rng.below(5);  // randint(0, 4); 1, 2 and 3 all reverse the flattened image
+      r = k == 0 || k == 4 ? 0 : 2;
+    } else {
+      // randint(0, n) per factor, in sample()'s order: n + 1 outcomes, n the identity again.
+      auto draw = [&rng](std::size_t n) { return n > 1 ? rng.below(n + 1) % n : rng.below(n); };
+      r = draw(nr_);
+      dx = draw(nx_);
+      dy = draw(ny_);
+    }
+    if (!cache_.empty()) return cache_[(r * ny_ + dy) * nx_ + dx];
+    return element(dx, dy, r);
   }
   std::vector<Permutation> elements(std::uint64_t limit) const override {
     if (*order() > limit)

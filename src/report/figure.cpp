@@ -126,6 +126,11 @@ std::string figure_title(const Sweep& sweep) {
   if (!sweep.group.empty()) parts.push_back("group " + sweep.group);
   if (!sweep.precision.empty()) parts.push_back(precision_name(sweep.precision));
   if (const std::string aug = augmentation_text(sweep); !aug.empty()) parts.push_back(aug);
+  if (!sweep.reference.empty()) {
+    std::string on;
+    for (const auto& r : sweep.reference) on += (on.empty() ? "" : " + ") + r;
+    parts.push_back("reference: " + on);
+  }
   std::string title = sweep.name.empty() ? "eqaug" : sweep.name;
   for (std::size_t i = 0; i < parts.size(); ++i) title += (i ? ", " : ": ") + parts[i];
   title += " — ";

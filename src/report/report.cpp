@@ -24,6 +24,9 @@ void report_sweep(const Sweep& sweep, const fs::path& dir, std::ostream& out, bo
   out << (sweep.name.empty() ? std::string("eqaug") : sweep.name) << ": ";
   if (progress) out << "IN PROGRESS, ";
   out << sweep.runs.size() << " of " << sweep.planned_runs << " runs finished, " << sweep.epochs << " steps";
+  for (std::size_t i = 0; i < sweep.reference.size(); ++i)
+    out << (i ? " + " : "; the reference's ") << sweep.reference[i];
+  if (!sweep.reference.empty()) out << " (docs/reference.md)";
   if (progress) out << " (sweep incomplete: the table, summary.csv and figure are provisional)";
   out << '\n' << '\n' << format_table(rows, sweep.accuracy);
   if (progress)

@@ -156,6 +156,15 @@ Sweep read_sweep(const fs::path& dir) {
     if (!config["name"].is_string()) throw Error(in_quotes(manifest_path) + ": field config.name: expected a string");
     sweep.name = config["name"].get<std::string>();
   }
+  if (config.contains("reference")) {
+    const json& r = config["reference"];
+    if (!r.is_object()) throw Error(in_quotes(manifest_path) + ": field config.reference: expected an object");
+    for (const auto& [key, on] : r.items()) {
+      if (!on.is_boolean())
+        throw Error(in_quotes(manifest_path) + ": field config.reference." + key + ": expected true or false");
+      if (on.get<bool>()) sweep.reference.push_back(key);
+    }
+  }
   const json& train = field(config, "train", "config.", manifest_path);
   if (!train.is_object()) throw Error(in_quotes(manifest_path) + ": field config.train: expected an object");
   sweep.epochs = integer_field(train, "epochs", "config.train.", manifest_path, 0);

@@ -101,7 +101,7 @@ std::vector<Pass> augmentation_passes(const Strategy& s, const FiniteGroup& grou
   std::vector<std::vector<std::size_t>> element_of(s.passes, std::vector<std::size_t>(data.size));
   for (std::size_t l = 0; l < s.passes; ++l)
     for (std::size_t i = 0; i < data.size; ++i) {
-      if (s.per == AugPer::Sample || i % s.batch == 0) elements[l].push_back(group.sample(rng));
+      if (s.per == AugPer::Sample || i % s.batch == 0) elements[l].push_back(group.sample_with(rng, s.sampler));
       element_of[l][i] = elements[l].size() - 1;
     }
   passes.resize(s.passes);

@@ -642,7 +642,7 @@ TEST(ShapesNpy, AuthorsSimpshapeData) {
       const double* m = d.y.data() + (k * 2 + c) * 196;
       all_ones[c] += std::all_of(m, m + 196, [](double v) { return v == 1.0; });
     }
-  // SPEC §5: every sample's absent shape has an all-ones mask.
+  // docs/reference.md: every sample's absent shape has an all-ones mask.
   EXPECT_EQ(all_ones[0] + all_ones[1], 3000u);
   EXPECT_EQ(std::minmax(all_ones[0], all_ones[1]), std::minmax(std::size_t{1491}, std::size_t{1509}));
   ASSERT_GE(d.notes.size(), 2u);

@@ -1,4 +1,4 @@
-// The equivariant subspace E: dimensions against the closed forms of SPEC §2, Π_E
+// The equivariant subspace E: dimensions against the closed forms of docs/reference.mdΠ_E
 // against the explicit Haar sum, and the orthonormal orbit coordinates.
 #include <gtest/gtest.h>
 
@@ -119,7 +119,7 @@ TEST(EquivarianceDims, CacheSharesPartitions) {
   EXPECT_NE(&a->orbits(), &c->orbits());
 }
 
-// Translations, rotations (SPEC §2's known dimensions).
+// Translations, rotations (docs/reference.md's known dimensions).
 std::vector<std::uint32_t> pixel_map(std::size_t N, auto f) {
   std::vector<std::uint32_t> img(N * N);
   for (std::size_t r = 0; r < N; ++r)

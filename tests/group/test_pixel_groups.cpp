@@ -1,4 +1,4 @@
-// The image groups of SPEC §2 (Trans = Z_N², OneDTrans = Z_N, Rot = C_4, TransRot =
+// The image groups of docs/reference.md(Trans = Z_N², OneDTrans = Z_N, Rot = C_4, TransRot =
 // C_4 ⋉ Z_N² on the N×N pixels): orders, elements, the rotation's formula, dim E
 // against closed forms and Burnside's lemma, Π_E against the explicit Haar average of
 // the lifted action, and the uniformity of sample().
@@ -184,7 +184,7 @@ TEST(PixelGroups, RotationIsTheQuarterTurnAboutTheCentre) {
   }
 }
 
-// dim E = #orbits of site pairs against the closed forms (SPEC §2, odd N derived above).
+// dim E = #orbits of site pairs against the closed forms (docs/reference.mdodd N derived above).
 TEST(PixelGroups, DimensionsMatchClosedForms) {
   for (std::size_t N : {2u, 3u, 5u, 6u, 7u, 14u})
     for (const auto& k : pixel_kinds()) {

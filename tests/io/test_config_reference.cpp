@@ -31,6 +31,13 @@ std::vector<json> configurations() {
   perm["data"]["clusters"] = {4, 6};  // sbm's optional list
   perm["train"]["aug"]["exact"] = true;
   out.push_back(perm);
+  for (const json& j : std::vector<json>(out))  // Rot with every reference switch
+    if (j["group"]["kind"] == "rotation" && !j.contains("study")) {
+      json r = j;
+      r["reference"] = {{"sampler", true}, {"rot_aug", true}, {"nom_distance_on_aug", true}};
+      out.push_back(r);
+      break;
+    }
   for (const json& j : std::vector<json>(out))  // the image model with an affine batch norm
     if (j["group"]["kind"] != "symmetric" && !j.contains("study")) {
       json bn = j;

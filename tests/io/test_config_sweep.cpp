@@ -74,7 +74,7 @@ TEST(Config, PermPresetResolvesToThePaperSettings) {
   EXPECT_EQ(cfg.train.strategies[1].per, eqaug::AugPer::Sample);
   EXPECT_EQ(cfg.train.strategies[2].equi_update, eqaug::EquiUpdate::Orbit);
   EXPECT_EQ(cfg.precision, eqaug::io::Precision::F32);
-  // The model of SPEC §4: A0 (32,1,100,100), A1 (64,32,1,100), A2 64→32, A3 32→1.
+  // The model of docs/reference.md: A0 (32,1,100,100), A1 (64,32,1,100), A2 64→32, A3 32→1.
   const auto group = eqaug::io::build_group(cfg);
   const auto spec = eqaug::io::build_model(cfg, group);
   ASSERT_EQ(spec->weight_layers().size(), 4u);

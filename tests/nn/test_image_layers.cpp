@@ -409,7 +409,7 @@ TEST(ImageLayers, RotShapedModelGradient) {
   auto params = spec.draw_init(rng);
   // Output channel 1 of the last layer = channel 0 + a small perturbation, so that the two
   // channels nearly tie at every pixel: there the 2-channel LN is not saturated and the
-  // gradient is not negligible (SPEC §4's note on Rot). Channel c_o's block of the
+  // gradient is not negligible (docs/reference.md's note on Rot). Channel c_o's block of the
   // layer is contiguous: S_out·C_in·S_in = 16·2·16 entries.
   {
     const auto& l = spec.weight_layer(1);

@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by the image-group tests: the four pixel groups of SPEC §2, moving a
+// Helpers shared by the image-group tests: the four pixel groups of docs/reference.mdmoving a
 // batch of images the way the engine does, and central finite differences.
 #include <gtest/gtest.h>
 

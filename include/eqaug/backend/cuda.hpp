@@ -1,5 +1,5 @@
 #pragma once
-// The CUDA backend of GradientEngine (DESIGN.md, "backend"): the same dense computation
+// The CUDA backend of GradientEngine: the same dense computation
 // as the CPU ops — gathers of the augmentation passes, linear layers as cuBLAS GEMMs on
 // row-major batch × features blocks, point-wise layers, layer norm and losses as kernels —
 // over data kept on the device for the whole sweep. Only the parameters (once per job

@@ -1,6 +1,6 @@
 #pragma once
 // Where the engine computes: the CPU (OpenBLAS, the default) or one CUDA GPU. Chosen once,
-// when a GradientEngine is made (DESIGN.md: one path through the code, the backend chosen
+// when a GradientEngine is made (one path through the code, the backend chosen
 // at one place).
 #include <string>
 

@@ -22,6 +22,16 @@ namespace eqaug::io {
 
 enum class Precision { F32, F64 };
 
+/// The reference's choices that eqaug does not make by default, each off unless asked for
+/// ([reference]; docs/reference.md lists the defects with their evidence).
+struct ReferenceSwitches {
+  bool sampler = false;              // the authors' draws: randint(0, n) per cyclic factor
+  bool rot_aug = false;              // Rot: the reversal of the flattened image (identity 2/5, 180° 3/5)
+  bool nom_distance_on_aug = false;  // Nom's distance travelled measured on the Aug model
+  /// The names of the switches that are on, in this order.
+  std::vector<std::string> on() const;
+};
+
 struct ExperimentConfig {
   std::string source;   // where it came from (file path), for messages
   nlohmann::json json;  // the resolved configuration
@@ -31,6 +41,7 @@ struct ExperimentConfig {
   Precision precision = Precision::F32;
   TrainOptions train;
   std::string init_weights;  // directory of <layer>.npy (A<j>, affine<j>), or empty
+  ReferenceSwitches reference;
 };
 
 /// Directories searched for presets: $EQAUG_CONFIG_DIR, ./configs, the build's source tree.

@@ -21,7 +21,7 @@ struct Dataset {
   std::vector<std::string> notes;  // what a user should know about these data (shown and recorded)
 };
 
-/// Stochastic block model graphs of the Perm experiment (SPEC §4).
+/// Stochastic block model graphs of the Perm experiment (docs/reference.md).
 struct SbmOptions {
   std::size_t samples = 1000;
   std::vector<std::size_t> clusters = {5, 5};  // cluster sizes; nodes = their sum

@@ -1,5 +1,5 @@
 #pragma once
-// Image data of the Trans and Rot experiments (SPEC §4): IDX files (MNIST,
+// Image data of the Trans and Rot experiments (docs/reference.md): IDX files (MNIST,
 // Fashion-MNIST), area down-sampling, image folders in .npy, the generated triangle /
 // pentagon shapes and the authors' `simpshape` files. Images are row-major with row 0
 // at the top; pixel (row, col) is base point row·N + col of the group.
@@ -80,7 +80,7 @@ std::vector<double> rasterize_polygon(const std::vector<std::array<double, 2>>& 
 /// radius r about (cx, cy), counter-clockwise.
 std::vector<std::array<double, 2>> regular_polygon(std::size_t n, double r, double cx, double cy);
 
-/// The generated shapes of the Rot experiment (SPEC §4).
+/// The generated shapes of the Rot experiment (docs/reference.md).
 struct ShapesOptions {
   std::size_t samples = 3000, side = 14;
   double r_min = 0.7, r_max = 0.8;  // circumradius ~ U[r_min, r_max]
@@ -91,7 +91,7 @@ struct ShapesOptions {
 /// same orientation for all; input: its exact pixel coverage (background 0), 1 channel
 /// on pixels; target: 2 channels on pixels, triangle mask then pentagon mask, 1 where the
 /// shape covers at least half the pixel — the absent shape's mask is all 0 (the authors'
-/// all-ones masks are a defect, SPEC §5). Deterministic given `rng`.
+/// all-ones masks are a defect, docs/reference.md). Deterministic given `rng`.
 Dataset make_shapes(const ShapesOptions& opts, const FiniteGroup& group, Rng& rng);
 
 /// The authors' layout: DIR/shpsimg{i}.npy (N×N image in [0, 1]; theirs is a dark shape

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "eqaug/core/error.hpp"
 #include "eqaug/core/rng.hpp"
 
 namespace eqaug {
@@ -43,6 +44,16 @@ inline constexpr std::size_t kMaxSites = std::size_t{1} << 31;
 /// Number of k-tuples of `degree` points; throws eqaug::Error beyond kMaxSites.
 std::size_t tuple_count(std::size_t degree, std::size_t order);
 
+/// How augmentation draws group elements. Haar: uniformly. Reference: as the authors'
+/// code does (docs/reference.md): each cyclic factor Z_n of an image group (shifts along x,
+/// along y, quarter turns) drawn independently as Python's randint(0, n), whose n + 1
+/// outcomes include n ≡ 0, so the identity of the factor comes with probability 2/(n + 1)
+/// and every other element with 1/(n + 1); S_n uniformly (Perm's draws are uniform there).
+/// RotReversal: the reference's Rot augmentation, which reverses the flattened image: the
+/// identity with probability 2/5, the 180° rotation with 3/5 (C_4 only).
+enum class Sampler { Haar, Reference, RotReversal };
+std::string to_string(Sampler s);
+
 class FiniteGroup {
  public:
   virtual ~FiniteGroup() = default;
@@ -55,6 +66,13 @@ class FiniteGroup {
   virtual std::vector<Permutation> generators() const = 0;
   /// A uniformly (Haar) distributed element.
   virtual Permutation sample(Rng& rng) const = 0;
+  /// An element drawn by `sampler`; Haar is sample(rng). Throws eqaug::Error naming the
+  /// group where it has no such rule.
+  virtual Permutation sample_with(Rng& rng, Sampler sampler) const {
+    if (sampler == Sampler::Haar) return sample(rng);
+    throw Error(name() + ": the " + to_string(sampler) +
+                " sampler is defined for the paper's groups only (image shifts and rotations, S_n)");
+  }
   /// All elements; throws eqaug::Error when the order exceeds `limit`.
   virtual std::vector<Permutation> elements(std::uint64_t limit = 1'000'000) const = 0;
 };
@@ -68,7 +86,7 @@ GroupPtr symmetric_group(std::size_t n);
 /// p = row·N + col): circular shifts along x (columns) and/or y (rows), optionally with
 /// the rotations by 90° about the image centre, (row, col) ↦ (col, N−1−row). Every
 /// element is uniquely (shift) ∘ (rotation), so drawing the rotation and both shifts
-/// uniformly is Haar sampling. SPEC §2: Trans = Z_N², OneDTrans = Z_N (x-shifts), Rot =
+/// uniformly is Haar sampling. docs/reference.md: Trans = Z_N², OneDTrans = Z_N (x-shifts), Rot =
 /// C_4, TransRot = C_4 ⋉ Z_N². For N ≤ 2 the action is not faithful (distinct elements
 /// may move the pixels alike): elements() then repeats permutations, each equally often,
 /// so orbits, Π_E and Haar averages stay right.

@@ -36,6 +36,9 @@ struct Sweep {
   // metrics.columns: the per-step metrics' columns of the per-run files (train.metrics), in
   // order (empty in manifests written before the field existed).
   std::vector<std::string> metrics;
+  // config.reference: the reference's switches that are on (docs/reference.md), in order;
+  // named in the title and the console header.
+  std::vector<std::string> reference;
   int epochs = 0;                  // config.epochs
   int planned_runs = 0;            // config.runs
   bool complete = false;           // manifest "complete"

@@ -1,5 +1,5 @@
 #pragma once
-// The training strategies of SPEC §3 and the data passes that estimate their gradients.
+// The training strategies of docs/reference.mdand the data passes that estimate their gradients.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,7 +11,7 @@
 namespace eqaug {
 
 /// AugPen: Aug with the penalty γ/2 ‖A − Π_E A‖² added to the augmented risk, the
-/// stabiliser of E the paper proposes (SPEC §1).
+/// stabiliser of E the paper proposes (README, "How it works").
 enum class Mode { Nom, Aug, Equi, AugPen };
 enum class AugPer { Sample, Batch };
 enum class EquiUpdate { Orbit, Dense };
@@ -38,6 +38,9 @@ struct Strategy {
   AugPer per = AugPer::Sample;
   std::size_t batch = 200;
   bool exact = false;
+  // How the elements are drawn: uniformly, or by one of the reference's rules
+  // ([reference] sampler, rot_aug; docs/reference.md).
+  Sampler sampler = Sampler::Haar;
   // Equi: weights stay in E; update the orthonormal orbit coordinates (kept in float64)
   // or the dense weights with the projected gradient (the reference's way).
   EquiUpdate equi_update = EquiUpdate::Orbit;

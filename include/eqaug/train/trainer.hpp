@@ -1,6 +1,6 @@
 #pragma once
 // Full-batch gradient descent for several strategies from one shared start A⁰ ∈ E,
-// in lockstep, one step per epoch (SPEC §3), recording after every step.
+// in lockstep, one step per epoch (docs/reference.md), recording after every step.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

@@ -1,0 +1,194 @@
+// The reference's choices as switches ([reference]; docs/reference.md): the samplers'
+// frequencies over 10⁵ draws against their laws (within 4 standard errors), the configuration
+// (what applies where, what is refused, what the manifest records) and Nom's distance
+// measured on Aug.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "../support/helpers.hpp"
+#include "eqaug/config/config.hpp"
+#include "eqaug/core/error.hpp"
+#include "eqaug/experiment/sweep.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/group/group.hpp"
+#include "eqaug/group/registry.hpp"
+
+namespace eqaug {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr std::size_t kDraws = 100000;
+
+/// How often each element (by its index in elements()) comes out of `draws` draws.
+std::vector<double> frequencies(const FiniteGroup& g, Sampler sampler, std::uint64_t seed) {
+  const auto els = g.elements();
+  std::map<std::vector<std::uint32_t>, std::size_t> index;
+  for (std::size_t i = 0; i < els.size(); ++i) index.emplace(els[i].image(), i);
+  std::vector<double> f(els.size(), 0.0);
+  Rng rng(seed);
+  for (std::size_t d = 0; d < kDraws; ++d) {
+    const auto it = index.find(g.sample_with(rng, sampler).image());
+    EXPECT_NE(it, index.end());
+    if (it != index.end()) f[it->second] += 1.0 / kDraws;
+  }
+  return f;
+}
+
+/// Every frequency within 4 standard errors of its probability.
+void expect_law(const std::vector<double>& f, const std::vector<double>& p, const std::string& what) {
+  ASSERT_EQ(f.size(), p.size());
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    const double se = std::sqrt(p[i] * (1 - p[i]) / kDraws);
+    EXPECT_LE(std::abs(f[i] - p[i]), 4 * se + 1e-12) << what << " element " << i << ": " << f[i] << " vs " << p[i];
+  }
+}
+
+TEST(ReferenceSampler, RotationsDrawTheIdentityTwiceAsOften) {
+  // C_4 on 6×6 pixels; elements() in the order of quarter turns 0, 1, 2, 3.
+  const auto c4 = pixel_group({6, false, false, true, false});
+  expect_law(frequencies(*c4, Sampler::Reference, 1), {0.4, 0.2, 0.2, 0.2}, "reference");
+  expect_law(frequencies(*c4, Sampler::Haar, 2), {0.25, 0.25, 0.25, 0.25}, "haar");
+  // The Rot reference: identity 2/5, the 180° rotation 3/5, the quarter turns never.
+  expect_law(frequencies(*c4, Sampler::RotReversal, 3), {0.4, 0.0, 0.6, 0.0}, "rot reversal");
+  // The 180° rotation is the reversal of the flattened image.
+  const auto half = c4->elements()[2].image();
+  for (std::size_t p = 0; p < half.size(); ++p) EXPECT_EQ(half[p], half.size() - 1 - p);
+}
+
+TEST(ReferenceSampler, ShiftsDrawEachAxisAsRandintZeroToN) {
+  // Z_5² (elements in the order dy, dx): each axis 2/6 for 0 and 1/6 for the others, independently.
+  const std::size_t n = 5;
+  const auto z = pixel_group({n, true, true, false, false});
+  std::vector<double> p(n * n);
+  for (std::size_t dy = 0; dy < n; ++dy)
+    for (std::size_t dx = 0; dx < n; ++dx) p[dy * n + dx] = (dy ? 1.0 : 2.0) / 6 * (dx ? 1.0 : 2.0) / 6;
+  expect_law(frequencies(*z, Sampler::Reference, 4), p, "Z_5^2");
+  // C_4 ⋉ Z_3²: the rotation as randint(0, 4), each shift as randint(0, 3).
+  const auto tr = pixel_group({3, true, true, true, false});
+  std::vector<double> q;
+  for (std::size_t r = 0; r < 4; ++r)
+    for (std::size_t dy = 0; dy < 3; ++dy)
+      for (std::size_t dx = 0; dx < 3; ++dx) q.push_back((r ? 0.2 : 0.4) * (dy ? 0.25 : 0.5) * (dx ? 0.25 : 0.5));
+  expect_law(frequencies(*tr, Sampler::Reference, 5), q, "C_4 x| Z_3^2");
+}
+
+TEST(ReferenceSampler, PermutationsStayUniformAndOtherGroupsHaveNoRule) {
+  // S_n: the reference permutes uniformly, so its draws are the Haar draws, bit for bit.
+  const auto s5 = symmetric_group(5);
+  Rng a(6), b(6);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(s5->sample_with(a, Sampler::Reference).image(), s5->sample(b).image());
+  Rng rng(7);
+  EXPECT_THROW(s5->sample_with(rng, Sampler::RotReversal), Error);
+  // Mirrors, translations under rot_aug, generated groups: no reference rule.
+  EXPECT_THROW(pixel_group({4, false, false, true, true})->sample_with(rng, Sampler::Reference), Error);
+  EXPECT_THROW(pixel_group({4, true, true, false, false})->sample_with(rng, Sampler::RotReversal), Error);
+  const auto gen = generated_group("swap", {Permutation(std::vector<std::uint32_t>{1, 0, 2})});
+  EXPECT_THROW(gen->sample_with(rng, Sampler::Reference), Error);
+  EXPECT_EQ(gen->sample_with(rng, Sampler::Haar).image().size(), 3u);
+}
+
+json small_rot() {
+  auto j = io::apply_scale(io::load_toml(io::find_config("rot")), "small", "rot");
+  j["data"]["samples"] = 30;
+  j["train"]["runs"] = 1;
+  j["train"]["epochs"] = 2;
+  j["train"]["aug"] = {{"passes", 2}, {"per", "batch"}};
+  j["train"].erase("metrics");
+  return j;
+}
+
+TEST(ReferenceConfig, SwitchesApplyToTheAugmentedStrategiesAndAreRecordedWhereOn) {
+  auto j = small_rot();
+  const auto plain = io::resolve(j, "rot");
+  EXPECT_FALSE(plain.json.contains("reference"));  // nothing recorded, as before the switches
+  for (const auto& st : plain.train.strategies) EXPECT_EQ(st.sampler, Sampler::Haar);
+  j["reference"] = {{"sampler", true}};
+  const auto cfg = io::resolve(j, "rot");
+  EXPECT_EQ(cfg.reference.on(), std::vector<std::string>{"sampler"});
+  EXPECT_EQ(cfg.json["reference"], (json{{"sampler", true}, {"rot_aug", false}, {"nom_distance_on_aug", false}}));
+  for (const auto& st : cfg.train.strategies)
+    EXPECT_EQ(st.sampler, st.augments() ? Sampler::Reference : Sampler::Haar) << st.name();
+  j["reference"]["rot_aug"] = true;  // rot_aug decides Rot's draws
+  for (const auto& st : io::resolve(j, "rot").train.strategies) {
+    if (st.augments()) {
+      EXPECT_EQ(st.sampler, Sampler::RotReversal);
+    }
+  }
+  EXPECT_NO_THROW(io::build_group(io::resolve(j, "rot")));
+  // All off: nothing recorded.
+  j["reference"] = {{"sampler", false}};
+  EXPECT_FALSE(io::resolve(j, "rot").json.contains("reference"));
+}
+
+TEST(ReferenceConfig, ImpossibleCombinationsNameTheField) {
+  auto j = small_rot();
+  j["reference"] = {{"sampler", true}};
+  j["train"]["aug"] = {{"exact", true}};
+  auto m = testing::message_of([&] { io::resolve(j, "rot"); });
+  EXPECT_NE(m.find("reference.sampler"), std::string::npos) << m;
+  EXPECT_NE(m.find("exact"), std::string::npos) << m;
+
+  j = small_rot();
+  j["reference"] = {{"nom_distance_on_aug", true}};
+  j["train"]["modes"] = {"nom", "equi"};
+  m = testing::message_of([&] { io::resolve(j, "rot"); });
+  EXPECT_NE(m.find("reference.nom_distance_on_aug"), std::string::npos) << m;
+
+  j = small_rot();
+  j["reference"] = {{"rot_aug", true}};
+  j["group"]["kind"] = "translation2d";
+  m = testing::message_of([&] { io::build_group(io::resolve(j, "rot")); });
+  EXPECT_NE(m.find("reference.rot_aug"), std::string::npos) << m;
+
+  j = small_rot();
+  j["reference"] = {{"samplr", true}};
+  m = testing::message_of([&] { io::resolve(j, "rot"); });
+  EXPECT_NE(m.find("samplr"), std::string::npos) << m;
+}
+
+TEST(ReferenceConfig, NomDistanceOnAugCopiesAugsDistanceTravelled) {
+  const fs::path out = fs::temp_directory_path() / ("eqaug-reference-" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  auto j = small_rot();
+  j["reference"] = {{"nom_distance_on_aug", true}};
+  experiment::SweepOptions o;
+  o.out = out;
+  o.threads = 1;
+  experiment::run_sweep(io::resolve(j, "rot"), o);
+  auto rows = [&](const std::string& mode) {
+    std::istringstream in(io::read_file(out / mode / "run-000.csv"));
+    std::vector<std::vector<std::string>> r;
+    for (std::string line; std::getline(in, line);) {
+      std::vector<std::string> cells;
+      std::istringstream ls(line);
+      for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
+      r.push_back(cells);
+    }
+    return r;
+  };
+  const auto nom = rows("nom"), aug = rows("aug");
+  ASSERT_EQ(nom.size(), 4u);  // header + steps 0, 1, 2
+  EXPECT_EQ(nom[0][3], "dist_init");
+  bool moved = false;
+  for (std::size_t t = 1; t < nom.size(); ++t) {
+    EXPECT_EQ(nom[t][3], aug[t][3]) << "step " << t - 1;                // dist_init: Aug's
+    if (t > 1) {
+      EXPECT_NE(nom[t][1], aug[t][1]) << "step " << t - 1;  // the loss stays Nom's own
+    }
+    moved = moved || std::stod(nom[t][3]) > 0;
+  }
+  EXPECT_TRUE(moved);
+  const json m = json::parse(io::read_file(out / "manifest.json"));
+  EXPECT_TRUE(m["config"]["reference"]["nom_distance_on_aug"].get<bool>());
+  fs::remove_all(out);
+}
+
+}  // namespace
+}  // namespace eqaug
