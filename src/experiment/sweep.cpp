@@ -191,13 +191,13 @@ void check_same_inputs(const json& manifest, const json& data_info, const StartP
 }
 
 void print_header(std::ostream& log, const ExperimentConfig& cfg, const ModelSpec& spec, const Dataset& data,
-                  const std::string& where, const fs::path& out, std::size_t skipped) {
+                  const std::string& where, const fs::path& out, bool resumed, std::size_t skipped) {
   log << cfg.name << ": " << cfg.runs << " run(s) x " << cfg.train.epochs << " steps, modes";
   for (const auto& st : cfg.train.strategies) log << " " << st.name();
   log << "; " << spec.num_params() << " parameters, dim E = " << spec.dim_E() << "; " << where << " -> " << out.string()
       << "\n";
   for (const auto& note : data.notes) log << "note: " << data.name << ": " << note << "\n";
-  if (skipped) log << "resuming: " << skipped << " run(s) already finished\n";
+  if (resumed) log << "resuming: " << skipped << " run(s) already finished\n";
 }
 
 /// A run's CSV per strategy and, with `weights_of` (the model), its start and final weights.
@@ -316,7 +316,7 @@ class Sweep {
       }
     SweepSummary summary;
     summary.runs_skipped = planned - todo.size();
-    if (show_) print_header(log_, cfg_, *spec_, data_, where(), opts_.out, summary.runs_skipped);
+    if (show_) print_header(log_, cfg_, *spec_, data_, where(), opts_.out, folder.resumed(), summary.runs_skipped);
     const auto sweep_start = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < todo.size(); ++i) {
       const std::size_t k = todo[i];

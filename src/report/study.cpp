@@ -78,6 +78,8 @@ std::string member_title(const StudyMember& m) {
   else if (!m.sweep.precision.empty())
     t += ", " + m.sweep.precision;
   if (std::isfinite(m.dim_ratio())) t += ", dim E/dim L = " + format_number(m.dim_ratio());
+  for (std::size_t i = 0; i < m.sweep.reference.size(); ++i)
+    t += (i ? " + " : ", reference: ") + m.sweep.reference[i];
   return t;
 }
 
