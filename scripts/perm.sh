@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Perm reproduction (paper §5, SPEC §4): 30 runs x 50 steps of Nom, Aug (L = 25) and
+# The Perm reproduction (paper §5, docs/reference.md): 30 runs x 50 steps of Nom, Aug (L = 25) and
 # Equi, then the summary table and the Figure-1 panel in results/perm/. Re-running
 # continues an interrupted sweep and redraws the report. Extra arguments go to
 # `eqaug run` (e.g. --runs 5, --threads 2; with changed settings use --out DIR).

@@ -36,8 +36,8 @@ class DimsCommand final : public Command {
       const auto& kind = eqaug::group_kind(g.at("kind").get<std::string>());
       int w = 6;  // the layer names' column: as wide as the longest (A0, affine0)
       for (auto i : spec->weight_layers()) w = std::max(w, static_cast<int>(spec->layers()[i].name.size()));
-      std::printf("%s: group %s\n%-*s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), w, "layer",
-                  "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
+      std::printf("%s: group %s\n%-*s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), w,
+                  "layer", "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
                   "orbits by the closed form of the group kind");
       for (std::size_t j = 0; j < spec->weight_layers().size(); ++j) {
         const auto& l = spec->weight_layer(j);

@@ -138,7 +138,8 @@ const std::vector<KeyDoc>& config_reference() {
        "Minibatch: the samples that share one group element when aug.per = batch. `--batch`."},
       {"train.precision", "string", "`f32`", "`f32`, `f64`", "Arithmetic of the passes. `--precision`."},
       {"train.init_weights", "string", "`\"\"`", "a folder",
-       "Start every run from `<layer>.npy` (`A<j>`, `affine<j>`) in this folder (projected onto E): shape (C_out, C_in, S_out, S_in), or "
+       "Start every run from `<layer>.npy` (`A<j>`, `affine<j>`) in this folder (projected onto E): shape (C_out, "
+       "C_in, S_out, S_in), or "
        "(out, in) for layers between one-site spaces; float32 or float64. `--init-weights`."},
       {"train.start", "string", "`projected`", "`projected`, `raw`",
        "Where runs start: A⁰ projected onto E (the paper), or `raw`: the drawn (or --init-weights) point as it is, "

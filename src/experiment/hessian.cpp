@@ -158,7 +158,9 @@ class HessianStudy {
         // k smallest with their multiplicities for about the same products (144 against 138). A
         // Monte-Carlo average splits the multiplets, and blocks there cost more products (372
         // against 205 for b = 3 on Perm).
-        perp_block_(opts.block ? opts.block : opts.exact && !opts.spectra ? opts.k : 1),
+        perp_block_(opts.block                    ? opts.block
+                    : opts.exact && !opts.spectra ? opts.k
+                                                  : 1),
         lanczos_(lanczos_options(opts, *spec_, perp_block_)) {
     if (opts.exact) {
       const auto order = group_->order();
@@ -317,22 +319,23 @@ class HessianStudy {
             {"run", opts_.run},
             {"steps", plan_.steps},
             {"k", opts_.k},
-            {"hessian_aug", opts_.exact ? json("exact: every group element")
-                                        : json("monte carlo: " + std::to_string(opts_.samples) +
-                                               " passes (an element per sample) x " + std::to_string(opts_.repeats) +
-                                               " independent repeats")},
+            {"hessian_aug",
+             opts_.exact ? json("exact: every group element")
+                         : json("monte carlo: " + std::to_string(opts_.samples) + " passes (an element per sample) x " +
+                                std::to_string(opts_.repeats) + " independent repeats")},
             {"eq_on_E", "Hess R at Pi_E A_t restricted to E (= Hess R^eq there), in E's orthonormal coordinates"},
             {"aug_on_Eperp",
              "Hess R^aug at A_t restricted to E-perp; stderr from the repeats (for augpen, the penalised risk's "
              "E-perp block is this + penalty)"},
             {"penalty", penalty},
             {"lanczos_tol", opts_.tol},
-            {"lanczos", {{"solver", opts_.spectra ? "spectra (implicitly restarted)" : "thick-restart block"},
-                         {"block_on_Eperp", perp_block_},
-                         {"products", plan_.mixed ? "mixed: float32 products build the basis, float64 products "
-                                                    "refine and certify the values and residuals"
-                                                  : "float64"},
-                         {"ncv", lanczos_.ncv}}},
+            {"lanczos",
+             {{"solver", opts_.spectra ? "spectra (implicitly restarted)" : "thick-restart block"},
+              {"block_on_Eperp", perp_block_},
+              {"products", plan_.mixed ? "mixed: float32 products build the basis, float64 products "
+                                         "refine and certify the values and residuals"
+                                       : "float64"},
+              {"ncv", lanczos_.ncv}}},
             {"finished", io::utc_now_iso()}};
   }
 

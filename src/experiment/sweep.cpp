@@ -26,9 +26,9 @@
 #include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/formats/npy.hpp"
 #include "eqaug/report/report.hpp"
-#include "sweep_folder.hpp"
 #include "eqaug_build_info.hpp"
 #include "eqaug_revision.hpp"
+#include "sweep_folder.hpp"
 
 extern "C" char* openblas_get_config(void);
 

@@ -12,9 +12,9 @@
 #include <filesystem>
 #include <vector>
 
+#include "eqaug/config/config.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/thread_pool.hpp"
-#include "eqaug/config/config.hpp"
 #include "eqaug/experiment/results.hpp"
 #include "eqaug/formats/npy.hpp"
 #include "eqaug/nn/layers.hpp"
@@ -47,7 +47,8 @@ std::vector<double> bn_outputs(const testing::Case& c, const std::vector<double>
   std::copy(x.begin(), x.end(), ws.act[0].begin());
   std::fill(ws.target.begin(), ws.target.end(), 0.0);
   net.evaluate(a.data(), n, ws, nullptr, false);
-  return std::vector<double>(ws.act[2].begin(), ws.act[2].begin() + static_cast<std::ptrdiff_t>(n * c.spec->layers()[1].out.dim()));
+  return std::vector<double>(ws.act[2].begin(),
+                             ws.act[2].begin() + static_cast<std::ptrdiff_t>(n * c.spec->layers()[1].out.dim()));
 }
 
 TEST(BatchNorm, NormalisesEachChannelOverItsMinibatchAndSites) {
@@ -84,29 +85,43 @@ TEST(BatchNorm, NormalisesEachChannelOverItsMinibatchAndSites) {
   EXPECT_EQ(outside, 0.0);
 }
 
-TEST(BatchNorm, GradientAgainstFiniteDifferences) {
-  const auto c = batchnorm_case();
+/// The summed loss's gradient at a over the indices `checked` against central
+/// differences: the largest gradient entry seen and the worst disagreement.
+struct FdCheck {
+  std::vector<double> grad;
+  double worst = 0, scale = 0;
+};
+FdCheck finite_differences(const testing::Case& c, const std::vector<double>& a,
+                           const std::vector<std::size_t>& checked) {
   ThreadPool pool(2);
   GradientEngine<double> engine(*c.spec, c.data, -0.5, 10, pool);
-  Rng rng(2);
-  const auto a = c.spec->draw_init(rng);
   const Pass identity;
   auto run = [&](const std::vector<double>& p, bool grad) {
     return engine.run({{p.data(), &identity, grad, 0}}, 1)[0];
   };
-  const auto g = run(a, true).grad;
-  double worst = 0, scale = 0;
+  FdCheck r;
+  r.grad = run(a, true).grad;
   const double h = 1e-6;
-  for (std::size_t i = 0; i < a.size(); i += 7) {
+  for (std::size_t i : checked) {
     auto ap = a, am = a;
     ap[i] += h;
     am[i] -= h;
     const double fd = (run(ap, false).stats.loss_sum - run(am, false).stats.loss_sum) / (2 * h);
-    worst = std::max(worst, std::abs(fd - g[i]));
-    scale = std::max(scale, std::abs(g[i]));
+    r.worst = std::max(r.worst, std::abs(fd - r.grad[i]));
+    r.scale = std::max(r.scale, std::abs(r.grad[i]));
   }
-  EXPECT_GT(scale, 1e-3);
-  EXPECT_LE(worst, 1e-6 * scale);
+  return r;
+}
+
+TEST(BatchNorm, GradientAgainstFiniteDifferences) {
+  const auto c = batchnorm_case();
+  Rng rng(2);
+  const auto a = c.spec->draw_init(rng);
+  std::vector<std::size_t> checked;
+  for (std::size_t i = 0; i < a.size(); i += 7) checked.push_back(i);
+  const auto r = finite_differences(c, a, checked);
+  EXPECT_GT(r.scale, 1e-3);
+  EXPECT_LE(r.worst, 1e-6 * r.scale);
 }
 
 TEST(BatchNormAffine, HasWeightsOfItsOwnWithGradientsAgainstFiniteDifferences) {
@@ -123,28 +138,15 @@ TEST(BatchNormAffine, HasWeightsOfItsOwnWithGradientsAgainstFiniteDifferences) {
     EXPECT_EQ(a0[l.offset + 2 * ch], 1.0);
     EXPECT_EQ(a0[l.offset + 2 * ch + 1], 0.0);
   }
-  ThreadPool pool(2);
-  GradientEngine<double> engine(*c.spec, c.data, -0.5, 10, pool);
   const auto a = affine_point(c, 5);
-  const Pass identity;
-  auto run = [&](const std::vector<double>& p, bool grad) {
-    return engine.run({{p.data(), &identity, grad, 0}}, 1)[0];
-  };
-  const auto g = run(a, true).grad;
-  double worst = 0, scale = 0;
-  const double h = 1e-6;
-  for (std::size_t i = 0; i < a.size(); i += (i >= l.offset && i < l.offset + l.count) ? 1 : 5) {
-    auto ap = a, am = a;
-    ap[i] += h;
-    am[i] -= h;
-    const double fd = (run(ap, false).stats.loss_sum - run(am, false).stats.loss_sum) / (2 * h);
-    worst = std::max(worst, std::abs(fd - g[i]));
-    scale = std::max(scale, std::abs(g[i]));
-  }
+  std::vector<std::size_t> checked;  // every affine weight, every fifth of the others
+  for (std::size_t i = 0; i < a.size(); i += (i >= l.offset && i < l.offset + l.count) ? 1 : 5) checked.push_back(i);
+  const auto r = finite_differences(c, a, checked);
+  const auto& g = r.grad;
   double affine_grad = 0;
   for (std::size_t i = 0; i < l.count; ++i) affine_grad = std::max(affine_grad, std::abs(g[l.offset + i]));
   EXPECT_GT(affine_grad, 1e-3);
-  EXPECT_LE(worst, 1e-6 * scale);
+  EXPECT_LE(r.worst, 1e-6 * r.scale);
 }
 
 TEST(BatchNormAffine, EquivariantParametrisationReadsItsWeightsAsCoordinates) {
@@ -195,8 +197,8 @@ TEST(BatchNormAffine, ConfigBuildsItAndItsWeightFilesAreNamedAfterIt) {
   io::save_layer_weights(dir, *spec, a);
   const auto file = io::read_npy(dir / "affine0.npy");
   EXPECT_EQ(file.shape, (std::vector<std::size_t>{C, 2}));
-  EXPECT_EQ(file.data[0], a[l.offset]);          // scale of channel 0
-  EXPECT_EQ(file.data[3], a[l.offset + 3]);      // shift of channel 1
+  EXPECT_EQ(file.data[0], a[l.offset]);              // scale of channel 0
+  EXPECT_EQ(file.data[3], a[l.offset + 3]);          // shift of channel 1
   EXPECT_EQ(io::load_layer_weights(dir, *spec), a);  // back bit for bit
   std::filesystem::remove_all(dir);
 }

@@ -27,15 +27,15 @@ struct InitSpec {
 
 struct LayerSpec {
   LayerKind kind = LayerKind::Linear;
-  Space in, out;  // its input and output activations
+  Space in, out;       // its input and output activations
   LayerParams params;  // the numbers of the kinds that read them (slope, eps, minibatch)
   // Kinds with weights of their own (LayerType::has_weights):
-  std::string name;  // LayerType::weights_name() and its number among the layers of its kind: "A0", "affine0"
+  std::string name;   // LayerType::weights_name() and its number among the layers of its kind: "A0", "affine0"
   Space w_in, w_out;  // the weights are a map w_in → w_out (linear: in → out), E = Hom_G(w_in, w_out)
   std::shared_ptr<const EquivariantSubspace> subspace;
   std::size_t offset = 0, count = 0;
   std::size_t coord_offset = 0;  // where its coordinates start in the E-coordinate vector
-  InitSpec init;  // linear: how its weights are drawn
+  InitSpec init;                 // linear: how its weights are drawn
 };
 
 class ModelSpec {

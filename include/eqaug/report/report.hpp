@@ -86,9 +86,9 @@ Stat describe(std::vector<double> values);
 
 struct SummaryRow {
   std::string mode;
-  int runs = 0;                            // finished runs summarised
-  int planned_runs = 0;                    // config.runs
-  Stat dist_init, dist_E, loss, accuracy;  // of the final row, over runs
+  int runs = 0;                                       // finished runs summarised
+  int planned_runs = 0;                               // config.runs
+  Stat dist_init, dist_E, loss, accuracy;             // of the final row, over runs
   std::vector<std::pair<std::string, Stat>> metrics;  // Sweep::metrics, in order
 };
 

@@ -66,8 +66,8 @@ class GradientEngine {
     // With an `outputs` job: the network's outputs for every sample of its pass, sample by
     // sample (samples × output features), in double (empty otherwise).
     std::vector<double> outputs;
-    ChunkStats stats;          // Σ over samples and passes
-    std::size_t samples = 0;   // samples × passes summed
+    ChunkStats stats;         // Σ over samples and passes
+    std::size_t samples = 0;  // samples × passes summed
   };
 
   std::vector<GroupResult> run(const std::vector<Job>& jobs, std::size_t groups);

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <string>
 #include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -93,8 +93,8 @@ class Trainer {
   struct StrategyState {
     std::vector<T> a;
     const std::vector<T>* origin = nullptr;  // where dist_init measures from: A⁰ (Π_E A⁰ for Equi off E)
-    std::vector<double> coords;   // Equi with orbit updates: per layer with weights, concatenated
-    std::vector<T> coords_t;      // the coordinates the structured evaluation reads
+    std::vector<double> coords;              // Equi with orbit updates: per layer with weights, concatenated
+    std::vector<T> coords_t;                 // the coordinates the structured evaluation reads
     std::vector<double> scratch;  // a layer's gradient in E coordinates (kept: fresh memory costs page faults)
     bool structured = false;
   };
