@@ -26,7 +26,7 @@ namespace {
 bool is_ours(const fs::path& entry) {
   const std::string name = entry.filename().string();
   if (name == "manifest.json" || name == "summary.csv" || name == "steps.csv" || name == "figure-data" ||
-      name.rfind("figure.", 0) == 0)
+      name == "figure-paper-data" || name.rfind("figure.", 0) == 0 || name.rfind("figure-paper.", 0) == 0)
     return true;
   for (Mode m : {Mode::Nom, Mode::Aug, Mode::Equi, Mode::AugPen})
     if (name == to_string(m)) return true;

@@ -25,6 +25,21 @@ std::string precision_name(const std::string& precision) {
 // Pixels of the canvas above the panels (title lines) and below them (the legend).
 constexpr int kTitleLine = 22, kTitlePad = 14, kLegend = 42;
 
+struct AxisNames {
+  std::string x, y, title, layers;
+};
+
+// The axes' names: eqaug's exact distances, or the paper's metric over its group layers.
+AxisNames axis_names(const Sweep& sweep) {
+  if (!sweep.paper_metric) return {"‖A − A^0‖ (distance travelled)", "‖A − Π_E A‖ (distance to E)", "", ""};
+  AxisNames n;
+  for (std::size_t i = 0; i < sweep.paper_layers.size(); ++i) n.layers += (i ? ", " : "") + sweep.paper_layers[i];
+  n.x = "‖A − A^0‖ over " + n.layers;
+  n.y = "√(Σ_k ‖A_k − Π_E A_k‖^4) over " + n.layers;
+  n.title = " [the paper's metric]";
+  return n;
+}
+
 std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOptions& o) {
   const bool progress = in_progress(sweep);
   const int top_px = kTitlePad + kTitleLine * (progress ? 2 : 1);
@@ -34,17 +49,22 @@ std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOption
   const RunStyle style = run_style(sweep.runs.size());
   const AxisTicks xt = axis_ticks(r.x_max);
 
+  const std::string stem = figure_stem(sweep.paper_metric);
+  const AxisNames names = axis_names(sweep);
   std::ostringstream os;
-  os << "# Figure 1 of the paper for the results in this directory, written by `eqaug report`.\n"
-     << "# Rerun with `gnuplot figure.gp` (from anywhere); png_out / svg_out / pdf_out can be\n"
+  os << "# Figure 1 of the paper for the results in this directory, written by `eqaug report`.\n";
+  if (sweep.paper_metric)
+    os << "# In the paper's metric (docs/reference.md, defect 6): y = sqrt(sum_k d_k^4), x = |A - A0|,\n"
+       << "# both over the group layers " << names.layers << "; limits 1.5 x the medians (calclims).\n";
+  os << "# Rerun with `gnuplot " << stem << ".gp` (from anywhere); png_out / svg_out / pdf_out can be\n"
      << "# overridden with -e.\n"
      << "# Zoomed panel: " << r.zoom_rule << ".\n"
-     << cd_to_script_folder() << "if (!exists(\"png_out\")) png_out = 'figure.png'\n"
-     << "if (!exists(\"svg_out\")) svg_out = 'figure.svg'\n"
-     << "if (!exists(\"pdf_out\")) pdf_out = 'figure.pdf'\n"
-     << "data = 'figure-data'\n"
+     << cd_to_script_folder() << "if (!exists(\"png_out\")) png_out = '" << stem << ".png'\n"
+     << "if (!exists(\"svg_out\")) svg_out = '" << stem << ".svg'\n"
+     << "if (!exists(\"pdf_out\")) pdf_out = '" << stem << ".pdf'\n"
+     << "data = '" << stem << "-data'\n"
      << terminal_passes(o.width, o.height) << "  set multiplot\n"
-     << "  set label 101 " << gp_string(figure_title(sweep)) << " at screen 0.5, screen "
+     << "  set label 101 " << gp_string(figure_title(sweep) + names.title) << " at screen 0.5, screen "
      << data_number(1 - (kTitlePad / 2.0 + kTitleLine / 2.0) / o.height) << " center font ',13' noenhanced\n";
   if (progress)
     os << "  set label 102 " << gp_string("provisional: not every run has finished; `eqaug report` redraws it")
@@ -53,7 +73,7 @@ std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOption
   os << "  set grid lc rgb '#e0e0e0'\n"
      << "  unset key\n"
      << "  set xrange [0:" << data_number(r.x_max) << "]\n"
-     << "  " << tics_command('x', xt) << "  set xlabel '‖A − A^0‖ (distance travelled)" << exponent_suffix(xt) << "'\n";
+     << "  " << tics_command('x', xt) << "  set xlabel " << gp_string(names.x + exponent_suffix(xt)) << "\n";
 
   // Faint runs first so that every median is drawn on top of all of them.
   std::string plot;
@@ -74,8 +94,8 @@ std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOption
     os << "  set origin " << data_number(x0) << "," << data_number(legend) << "\n"
        << "  set size 0.5," << data_number(panel_h) << "\n"
        << "  set title " << gp_string(title) << " noenhanced\n"
-       << "  set yrange [" << data_number(-0.03 * y_max) << ":" << data_number(y_max) << "]\n"
-       << "  " << tics_command('y', yt) << "  set ylabel '‖A − Π_E A‖ (distance to E)" << exponent_suffix(yt) << "'\n"
+       << "  set yrange [" << data_number(-r.margin * y_max) << ":" << data_number(y_max) << "]\n"
+       << "  " << tics_command('y', yt) << "  set ylabel " << gp_string(names.y + exponent_suffix(yt)) << "\n"
        << "  plot " << plot << "\n";
   };
   panel(0, "all strategies", r.y_max);
@@ -147,6 +167,30 @@ double zoom_range(double aug_max_median, double y_max, const std::string& precis
   return zoom;
 }
 
+namespace {
+
+// The authors' `calclims`: 1.5 × the max over steps of a strategy's median (x of Equi, y of
+// Nom, the zoom of Aug), each falling back to eqaug's rule where that strategy is missing or
+// never moves.
+FigureRanges paper_ranges(const Sweep& sweep, FigureRanges r) {
+  const double equi = finite_max(0.0, median_path(sweep, "equi").x);
+  const double nom = finite_max(0.0, median_path(sweep, "nom").y);
+  const double aug = finite_max(0.0, median_path(sweep, "aug").y);
+  r.margin = 0.1;
+  if (equi > 0) r.x_max = 1.5 * equi;
+  if (nom > 0) r.y_max = 1.5 * nom;
+  if (aug > 0) {
+    r.y_max_zoom = std::max(1.5 * aug, zoom_floor_factor(sweep.precision) * r.y_max);
+    r.zoom_rule = 1.5 * aug >= r.y_max_zoom
+                      ? "y to 1.5 × max median of Aug, as the paper"
+                      : "Aug's median stays within " + format_number(zoom_floor_factor(sweep.precision)) +
+                            " × the full range of E";
+  }
+  return r;
+}
+
+}  // namespace
+
 FigureRanges figure_ranges(const Sweep& sweep) {
   double x = 0, y = 0;
   for (const auto& [mode, curves] : sweep.curves)
@@ -169,7 +213,7 @@ FigureRanges figure_ranges(const Sweep& sweep) {
       r.zoom_rule =
           "Aug's median stays within " + format_number(zoom_floor_factor(sweep.precision)) + " × the full range of E";
     }
-    return r;
+    return sweep.paper_metric ? paper_ranges(sweep, r) : r;
   }
   double other = 0;
   std::string from;
@@ -188,7 +232,7 @@ FigureRanges figure_ranges(const Sweep& sweep) {
     r.y_max_zoom = 0.01 * r.y_max;
     r.zoom_rule = "1% of the full range";
   }
-  return r;
+  return sweep.paper_metric ? paper_ranges(sweep, r) : r;
 }
 
 AxisTicks axis_ticks(double max) {
@@ -231,7 +275,7 @@ FigureFiles render_figure(const Sweep& sweep, const fs::path& dir, const FigureO
                 ": expected positive width and height");
 
   fs::path data_dir;
-  FigureFiles files = figure_files(dir, data_dir);
+  FigureFiles files = figure_files(dir, data_dir, figure_stem(sweep.paper_metric));
   for (const auto& mode : sweep.modes) {
     files.data.push_back(data_dir / (mode + "-runs.dat"));
     io::write_file_atomic(files.data.back(), runs_data(mode, sweep));

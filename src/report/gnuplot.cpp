@@ -281,6 +281,8 @@ std::string legend_strip(const std::vector<std::string>& modes, const RunStyle& 
   return os.str();
 }
 
+std::string figure_stem(bool paper_metric) { return paper_metric ? "figure-paper" : "figure"; }
+
 bool remove_figure(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return false;
@@ -289,30 +291,33 @@ bool remove_figure(const fs::path& dir) {
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     std::error_code type_ec;
-    if (name.rfind("figure.", 0) == 0 && entry.is_regular_file(type_ec)) doomed.push_back(entry.path());
+    const bool ours = name.rfind("figure.", 0) == 0 || name.rfind("figure-paper.", 0) == 0;
+    if (ours && entry.is_regular_file(type_ec)) doomed.push_back(entry.path());
   }
   if (ec) throw RuntimeFailure("cannot list " + in_quotes(dir) + ": " + ec.message());
   for (const auto& p : doomed) {
     if (!fs::remove(p, ec) && ec) throw RuntimeFailure("cannot remove " + in_quotes(p) + ": " + ec.message());
     removed = true;
   }
-  const fs::path data = dir / "figure-data";
-  if (fs::is_directory(fs::symlink_status(data, ec))) {
-    fs::remove_all(data, ec);
-    if (ec) throw RuntimeFailure("cannot remove " + in_quotes(data) + ": " + ec.message());
-    removed = true;
+  for (const char* folder : {"figure-data", "figure-paper-data"}) {
+    const fs::path data = dir / folder;
+    if (fs::is_directory(fs::symlink_status(data, ec))) {
+      fs::remove_all(data, ec);
+      if (ec) throw RuntimeFailure("cannot remove " + in_quotes(data) + ": " + ec.message());
+      removed = true;
+    }
   }
   return removed;
 }
 
-FigureFiles figure_files(const fs::path& dir, fs::path& data_dir) {
+FigureFiles figure_files(const fs::path& dir, fs::path& data_dir, const std::string& stem) {
   const fs::path out_dir = fs::absolute(dir).lexically_normal();
   FigureFiles files;
-  files.png = out_dir / "figure.png";
-  files.svg = out_dir / "figure.svg";
-  files.pdf = out_dir / "figure.pdf";
-  files.script = out_dir / "figure.gp";
-  data_dir = out_dir / "figure-data";
+  files.png = out_dir / (stem + ".png");
+  files.svg = out_dir / (stem + ".svg");
+  files.pdf = out_dir / (stem + ".pdf");
+  files.script = out_dir / (stem + ".gp");
+  data_dir = out_dir / (stem + "-data");
   std::error_code ec;
   fs::create_directories(data_dir, ec);
   if (ec) throw RuntimeFailure("cannot create directory " + in_quotes(data_dir) + ": " + ec.message());

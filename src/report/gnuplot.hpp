@@ -64,13 +64,18 @@ std::string exponent_suffix(const AxisTicks& ticks);
 // figure: the strategies' medians (bold) and one entry for the single runs (thin).
 std::string legend_strip(const std::vector<std::string>& modes, const RunStyle& runs, double height);
 
-// Removes figure.* (regular files) and figure-data/ from dir; absent ones are skipped.
-// Returns whether anything was removed. Throws eqaug::RuntimeFailure on a failure.
+// The file stem of a figure: "figure", or "figure-paper" in the paper's metric.
+std::string figure_stem(bool paper_metric);
+
+// Removes figure.* and figure-paper.* (regular files), figure-data/ and figure-paper-data/
+// from dir; absent ones are skipped. Returns whether anything was removed. Throws
+// eqaug::RuntimeFailure on a failure.
 bool remove_figure(const std::filesystem::path& dir);
 
-// The figure files of a results folder (figure.png/svg/pdf/gp, absolute) and its
-// figure-data/ folder, created.
-FigureFiles figure_files(const std::filesystem::path& dir, std::filesystem::path& data_dir);
+// The figure files of a results folder (<stem>.png/svg/pdf/gp, absolute) and its
+// <stem>-data/ folder, created.
+FigureFiles figure_files(const std::filesystem::path& dir, std::filesystem::path& data_dir,
+                         const std::string& stem = "figure");
 
 // Runs `gnuplot -e "<var> = '<temporary>'; ..." script` for every (variable, final path) in
 // `outputs`; the temporaries sit next to the final paths and are renamed onto them only once

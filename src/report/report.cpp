@@ -2,6 +2,8 @@
 
 #include "eqaug/report/report.hpp"
 
+#include <optional>
+
 namespace eqaug::report {
 namespace {
 
@@ -14,11 +16,35 @@ void print_figure_files(const FigureFiles& files, std::ostream& out) {
       << "wrote " << files.svg.string() << '\n'
       << "wrote " << files.pdf.string() << '\n'
       << "wrote " << files.script.string() << " (and its data in "
-      << (files.script.parent_path() / "figure-data").string() << ")\n";
+      << (files.script.parent_path() / (files.script.stem().string() + "-data")).string() << ")\n";
+}
+
+// The final step in the paper's metric beside eqaug's, and Nom over Aug in both.
+void print_paper_table(const std::vector<SummaryRow>& rows, const Sweep& paper, std::ostream& out) {
+  std::string layers;
+  for (std::size_t i = 0; i < paper.paper_layers.size(); ++i) layers += (i ? ", " : "") + paper.paper_layers[i];
+  out << "the paper's metric (docs/reference.md, defect 6), final step, median over runs, group layers " << layers
+      << ":\n";
+  const SummaryRow* nom = nullptr;
+  const SummaryRow* aug = nullptr;
+  for (const auto& r : rows) {
+    out << "  " << mode_label(r.mode) << ": x = |A - A0| " << format_number(r.paper_dist_init.median)
+        << ", y = sqrt(sum_k d_k^4) " << format_number(r.paper_dist_E.median)
+        << "   (eqaug's: " << format_number(r.dist_init.median) << ", " << format_number(r.dist_E.median) << ")\n";
+    if (r.mode == "nom") nom = &r;
+    if (r.mode == "aug") aug = &r;
+  }
+  if (nom && aug)
+    out << "  Nom / Aug distance to E: " << format_number(nom->dist_E.median / aug->dist_E.median)
+        << " in eqaug's metric, " << format_number(nom->paper_dist_E.median / aug->paper_dist_E.median)
+        << " in the paper's\n";
 }
 
 void report_sweep(const Sweep& sweep, const fs::path& dir, std::ostream& out, bool plot, const FigureOptions& options) {
   const auto rows = summarize(sweep);
+  // --metric paper: the paper's view, validated before anything is written.
+  std::optional<Sweep> paper;
+  if (options.paper_metric && !sweep.runs.empty()) paper = paper_metric(sweep);
 
   const bool progress = in_progress(sweep);
   out << (sweep.name.empty() ? std::string("eqaug") : sweep.name) << ": ";
@@ -32,6 +58,10 @@ void report_sweep(const Sweep& sweep, const fs::path& dir, std::ostream& out, bo
   if (progress)
     out << "status: " << progress_text(sweep) << " (summary.csv's runs column counts the runs summarised)\n";
   out << '\n';
+  if (paper) {
+    print_paper_table(rows, *paper, out);
+    out << '\n';
+  }
 
   out << "wrote " << shown(write_summary_csv(dir, rows)) << '\n';
   // A figure left from an earlier state of an unfinished sweep (or of the sweep before it was
@@ -50,6 +80,7 @@ void report_sweep(const Sweep& sweep, const fs::path& dir, std::ostream& out, bo
     return;
   }
   print_figure_files(render_figure(sweep, dir, options), out);
+  if (paper) print_figure_files(render_figure(*paper, dir, options), out);
 }
 
 void report_study(const fs::path& dir, std::ostream& out, bool plot, const FigureOptions& options) {
@@ -90,6 +121,7 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
     return;
   }
   print_figure_files(render_study_figure(study, dir, options), out);
+  if (options.paper_metric) print_figure_files(render_study_figure(study, dir, options, true), out);
 }
 
 }  // namespace

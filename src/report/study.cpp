@@ -78,8 +78,7 @@ std::string member_title(const StudyMember& m) {
   else if (!m.sweep.precision.empty())
     t += ", " + m.sweep.precision;
   if (std::isfinite(m.dim_ratio())) t += ", dim E/dim L = " + format_number(m.dim_ratio());
-  for (std::size_t i = 0; i < m.sweep.reference.size(); ++i)
-    t += (i ? " + " : ", reference: ") + m.sweep.reference[i];
+  for (std::size_t i = 0; i < m.sweep.reference.size(); ++i) t += (i ? " + " : ", reference: ") + m.sweep.reference[i];
   return t;
 }
 
@@ -89,9 +88,17 @@ constexpr int kTitleLine = 20, kTitlePad = 14, kLegend = 42;
 int title_lines(const Study& study) { return in_progress(study) ? 4 : 3; }
 
 std::string study_script(const Study& study, const std::vector<const StudyMember*>& plotted, const StudyRanges& r,
-                         const FigureOptions& o, int height) {
+                         const FigureOptions& o, int height, bool paper) {
   std::ostringstream os;
   const std::string name = study.name.empty() ? "study" : study.name;
+  const std::string stem = detail::figure_stem(paper);
+  const std::string factor = paper ? "1.5" : "1.1";
+  // In the paper's metric every member names its own group layers on its axes.
+  const auto layers_of = [](const Sweep& s) {
+    std::string text;
+    for (std::size_t i = 0; i < s.paper_layers.size(); ++i) text += (i ? ", " : "") + s.paper_layers[i];
+    return text;
+  };
   std::string kappa_rule;
   if (r.kappa_from >= 0)
     kappa_rule = "κ = " + format_number(r.kappa) + ", set so that the zoom of " + plotted[r.kappa_from]->name +
@@ -99,10 +106,14 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
   else
     kappa_rule = "κ = " + format_number(r.kappa) + " (no Aug curve: 1% of the full range)";
   std::vector<std::string> title = {
-      name + ": ‖A − Π_E A‖ against ‖A − A⁰‖ per group (paper App. E.2, Figure 6)",
-      "limits relative to the medians: x = 1.1 × max median ‖A − A⁰‖ of Equi; full y = 1.1 × "
-      "max median ‖A − Π_E A‖ of Nom; zoom y = κ × full y,",
-      kappa_rule + " (the paper's own factors were lost; these are eqaug's)"};
+      paper ? name +
+                  ": √(Σ_k ‖A_k − Π_E A_k‖⁴) against ‖A − A⁰‖ over the group layers, the paper's metric "
+                  "(App. E.2, Figure 6; docs/reference.md, defect 6)"
+            : name + ": ‖A − Π_E A‖ against ‖A − A⁰‖ per group (paper App. E.2, Figure 6)",
+      "limits relative to the medians: x = " + factor + " × max median x of Equi; full y = " + factor +
+          " × max median y of Nom; zoom y = κ × full y,",
+      kappa_rule + (paper ? " (the authors' plotting code: calclims)"
+                          : " (the paper's own factors were lost; these are eqaug's)")};
   if (in_progress(study)) {
     int finished = 0;
     for (const auto& m : study.members) finished += m.has_runs() && !in_progress(m.sweep) ? 1 : 0;
@@ -123,22 +134,25 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
   const double legend = static_cast<double>(kLegend) / height;
   const double row_h = (1 - static_cast<double>(top_px) / height - legend) / static_cast<double>(plotted.size());
 
-  os << "# Figure 6 of the paper (App. E.2) for the study in this directory, written by `eqaug report`.\n"
-     << "# Axis limits, relative to the Nom and Equi medians so that the groups compare (median over\n"
+  os << "# Figure 6 of the paper (App. E.2) for the study in this directory, written by `eqaug report`.\n";
+  if (paper)
+    os << "# In the paper's metric (docs/reference.md, defect 6): y = sqrt(sum_k d_k^4), x = |A - A0|,\n"
+       << "# both over each member's group layers.\n";
+  os << "# Axis limits, relative to the Nom and Equi medians so that the groups compare (median over\n"
      << "# runs per step, max over steps):\n"
-     << "#   x (both panels) = 1.1 x max median dist_init of Equi\n"
-     << "#   y (full panel)  = 1.1 x max median dist_E of Nom\n"
+     << "#   x (both panels) = " << factor << " x max median dist_init of Equi\n"
+     << "#   y (full panel)  = " << factor << " x max median dist_E of Nom\n"
      << "#   y (zoom panel)  = kappa x y (full), kappa common to all groups, chosen so that the first\n"
      << "#                     group with an Aug curve has y (zoom) = 1.5 x its max median dist_E of Aug\n"
      << "#                     (at least 1e-9 in f64, 1e-5 in f32: far above rounding)\n"
      << "# Fallbacks: no Equi -> x from all curves; no Nom -> y from all curves; no Aug anywhere ->\n"
      << "# kappa = 0.01. Here kappa = " << data_number(r.kappa) << ".\n"
-     << "# Rerun with `gnuplot figure.gp` (from anywhere); png_out / svg_out / pdf_out can be\n"
+     << "# Rerun with `gnuplot " << stem << ".gp` (from anywhere); png_out / svg_out / pdf_out can be\n"
      << "# overridden with -e.\n"
-     << cd_to_script_folder() << "if (!exists(\"png_out\")) png_out = 'figure.png'\n"
-     << "if (!exists(\"svg_out\")) svg_out = 'figure.svg'\n"
-     << "if (!exists(\"pdf_out\")) pdf_out = 'figure.pdf'\n"
-     << "data = 'figure-data'\n"
+     << cd_to_script_folder() << "if (!exists(\"png_out\")) png_out = '" << stem << ".png'\n"
+     << "if (!exists(\"svg_out\")) svg_out = '" << stem << ".svg'\n"
+     << "if (!exists(\"pdf_out\")) pdf_out = '" << stem << ".pdf'\n"
+     << "data = '" << stem << "-data'\n"
      << terminal_passes(o.width, height) << "  set multiplot\n";
   for (std::size_t l = 0; l < title.size(); ++l) {
     const double y = 1 - (kTitlePad / 2.0 + kTitleLine * (static_cast<double>(l) + 0.5)) / height;
@@ -179,15 +193,17 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
     if (const std::string aug = augmentation_text(sweep); !aug.empty()) zoom_title += "; " + aug;
     const AxisTicks xt = axis_ticks(gr.x_max);
     const double y0 = legend + row_h * static_cast<double>(plotted.size() - 1 - g);
+    const std::string x_name = paper ? "‖A − A^0‖ over " + layers_of(sweep) : "‖A − A^0‖";
+    const std::string y_name = paper ? "√(Σ_k d_k^4)" : "‖A − Π_E A‖";
     os << "  set xrange [0:" << data_number(gr.x_max) << "]\n"
-       << "  " << tics_command('x', xt) << "  set xlabel '‖A − A^0‖" << exponent_suffix(xt) << "'\n";
+       << "  " << tics_command('x', xt) << "  set xlabel " << gp_string(x_name + exponent_suffix(xt)) << "\n";
     const auto panel = [&](double x0, const std::string& panel_title, double y_max) {
       const AxisTicks yt = axis_ticks(y_max);
       os << "  set origin " << data_number(x0) << "," << data_number(y0) << "\n"
          << "  set size 0.5," << data_number(row_h) << "\n"
          << "  set title " << gp_string(panel_title) << " noenhanced\n"
-         << "  set yrange [" << data_number(-0.03 * y_max) << ":" << data_number(y_max) << "]\n"
-         << "  " << tics_command('y', yt) << "  set ylabel '‖A − Π_E A‖" << exponent_suffix(yt) << "'\n"
+         << "  set yrange [" << data_number(-(paper ? 0.1 : 0.03) * y_max) << ":" << data_number(y_max) << "]\n"
+         << "  " << tics_command('y', yt) << "  set ylabel " << gp_string(y_name + exponent_suffix(yt)) << "\n"
          << "  plot " << plot << "\n";
     };
     panel(0, full_title, gr.y_max);
@@ -286,7 +302,7 @@ Study read_study(const fs::path& dir) {
   return study;
 }
 
-StudyRanges study_ranges(const std::vector<Sweep>& sweeps) {
+StudyRanges study_ranges(const std::vector<Sweep>& sweeps, double factor) {
   StudyRanges r;
   for (std::size_t i = 0; i < sweeps.size(); ++i) {
     const Sweep& sweep = sweeps[i];
@@ -304,8 +320,8 @@ StudyRanges study_ranges(const std::vector<Sweep>& sweeps) {
     }
     if (!(x > 0)) notes.push_back("nothing moved: x to 1");
     if (!(y > 0)) notes.push_back("nothing left E: y to 1");
-    g.x_max = x > 0 ? 1.1 * x : 1.0;
-    g.y_max = y > 0 ? 1.1 * y : 1.0;
+    g.x_max = x > 0 ? factor * x : 1.0;
+    g.y_max = y > 0 ? factor * y : 1.0;
     for (std::size_t n = 0; n < notes.size(); ++n) g.note += (n ? "; " : "") + notes[n];
     if (r.kappa_from < 0) {
       const double aug = max_median(sweep, "aug", true);
@@ -320,14 +336,20 @@ StudyRanges study_ranges(const std::vector<Sweep>& sweeps) {
   return r;
 }
 
-FigureFiles render_study_figure(const Study& study, const fs::path& dir, const FigureOptions& options) {
-  std::vector<const StudyMember*> plotted;
-  std::vector<Sweep> sweeps;
+FigureFiles render_study_figure(const Study& study, const fs::path& dir, const FigureOptions& options, bool paper) {
+  // In the paper's metric, each member's curves through paper_metric.
+  std::vector<StudyMember> views;
   for (const auto& m : study.members)
     if (m.has_runs()) {
-      plotted.push_back(&m);
-      sweeps.push_back(m.sweep);
+      views.push_back(m);
+      if (paper) views.back().sweep = paper_metric(m.sweep);
     }
+  std::vector<const StudyMember*> plotted;
+  std::vector<Sweep> sweeps;
+  for (const auto& m : views) {
+    plotted.push_back(&m);
+    sweeps.push_back(m.sweep);
+  }
   if (plotted.empty()) throw Error(in_quotes(dir) + ": no member of the study has finished runs to plot");
   if (options.width <= 0 || options.height <= 0)
     throw Error("figure size " + std::to_string(options.width) + "x" + std::to_string(options.height) +
@@ -337,7 +359,7 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
       row_height * static_cast<int>(plotted.size()) + kTitlePad + kTitleLine * title_lines(study) + kLegend;
 
   fs::path data_dir;
-  FigureFiles files = figure_files(dir, data_dir);
+  FigureFiles files = figure_files(dir, data_dir, detail::figure_stem(paper));
   for (const StudyMember* m : plotted)
     for (const auto& mode : m->sweep.modes) {
       files.data.push_back(data_dir / (m->name + "-" + mode + "-runs.dat"));
@@ -345,7 +367,8 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
       files.data.push_back(data_dir / (m->name + "-" + mode + "-median.dat"));
       io::write_file_atomic(files.data.back(), median_data(mode, m->sweep));
     }
-  io::write_file_atomic(files.script, study_script(study, plotted, study_ranges(sweeps), options, height));
+  io::write_file_atomic(files.script,
+                        study_script(study, plotted, study_ranges(sweeps, paper ? 1.5 : 1.1), options, height, paper));
   run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
   return files;
 }

@@ -1,3 +1,4 @@
+#include "eqaug/core/error.hpp"
 #include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/report/report.hpp"
 
@@ -6,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 namespace eqaug::report {
@@ -55,23 +57,38 @@ Stat describe(std::vector<double> values) {
 
 std::vector<SummaryRow> summarize(const Sweep& sweep) {
   std::vector<SummaryRow> rows;
+  // The paper's metric where the files allow it (older manifests lack model.layers).
+  std::optional<Sweep> paper;
+  if (!sweep.paper_metric) {
+    try {
+      paper = paper_metric(sweep);
+    } catch (const Error&) {
+    }
+  }
+  const std::vector<RunCurve> none;
+  const auto curves_of = [&](const Sweep& s, const std::string& mode) -> const std::vector<RunCurve>& {
+    const auto found = s.curves.find(mode);
+    return found == s.curves.end() ? none : found->second;
+  };
+  const auto final_values = [&](const std::vector<RunCurve>& curves, std::vector<double> RunCurve::*column) {
+    std::vector<double> values;
+    for (const auto& curve : curves) values.push_back((curve.*column).empty() ? kNaN : (curve.*column).back());
+    return describe(std::move(values));
+  };
   for (const auto& mode : sweep.modes) {
-    const auto found = sweep.curves.find(mode);
-    const std::vector<RunCurve> none;
-    const auto& curves = found == sweep.curves.end() ? none : found->second;
-    const auto final_values = [&](std::vector<double> RunCurve::*column) {
-      std::vector<double> values;
-      for (const auto& curve : curves) values.push_back((curve.*column).empty() ? kNaN : (curve.*column).back());
-      return describe(std::move(values));
-    };
+    const auto& curves = curves_of(sweep, mode);
     SummaryRow row;
     row.mode = mode;
     row.runs = static_cast<int>(curves.size());
     row.planned_runs = sweep.planned_runs;
-    row.dist_init = final_values(&RunCurve::dist_init);
-    row.dist_E = final_values(&RunCurve::dist_E);
-    row.loss = final_values(&RunCurve::loss);
-    row.accuracy = final_values(&RunCurve::accuracy);
+    row.dist_init = final_values(curves, &RunCurve::dist_init);
+    row.dist_E = final_values(curves, &RunCurve::dist_E);
+    row.loss = final_values(curves, &RunCurve::loss);
+    row.accuracy = final_values(curves, &RunCurve::accuracy);
+    if (paper) {
+      row.paper_dist_init = final_values(curves_of(*paper, mode), &RunCurve::dist_init);
+      row.paper_dist_E = final_values(curves_of(*paper, mode), &RunCurve::dist_E);
+    }
     for (const auto& name : sweep.metrics) {
       std::vector<double> values;
       for (const auto& curve : curves) {
@@ -165,6 +182,8 @@ std::string stat_columns_header(const std::vector<std::string>& metrics) {
   for (const char* q : {"dist_init", "dist_E", "loss", "accuracy"})
     header += std::string(",") + q + "_median," + q + "_q1," + q + "_q3";
   for (const auto& q : metrics) header += "," + q + "_median," + q + "_q1," + q + "_q3";
+  for (const char* q : {"paper_dist_init", "paper_dist_E"})
+    header += std::string(",") + q + "_median," + q + "_q1," + q + "_q3";
   return header;
 }
 
@@ -176,6 +195,8 @@ std::string stat_columns(const SummaryRow& r, const std::vector<std::string>& me
     const Stat* s = metric_of(r, name);
     line += s ? ',' + exact_number(s->median) + ',' + exact_number(s->q1) + ',' + exact_number(s->q3) : ",nan,nan,nan";
   }
+  for (const Stat* s : {&r.paper_dist_init, &r.paper_dist_E})
+    line += ',' + exact_number(s->median) + ',' + exact_number(s->q1) + ',' + exact_number(s->q3);
   return line;
 }
 

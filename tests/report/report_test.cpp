@@ -282,8 +282,12 @@ TEST_F(ReportTest, SummaryCsvRoundTrips) {
   std::getline(lines, nom);
   EXPECT_EQ(header,
             "mode,runs,dist_init_median,dist_init_q1,dist_init_q3,dist_E_median,dist_E_q1,dist_E_q3,"
-            "loss_median,loss_q1,loss_q3,accuracy_median,accuracy_q1,accuracy_q3");
+            "loss_median,loss_q1,loss_q3,accuracy_median,accuracy_q1,accuracy_q3,"
+            "paper_dist_init_median,paper_dist_init_q1,paper_dist_init_q3,"
+            "paper_dist_E_median,paper_dist_E_q1,paper_dist_E_q3");
   EXPECT_EQ(nom.rfind("nom,5,3,2,4,30,20,40,0.25,0.2,0.3333333333,", 0), 0u) << nom;
+  // This manifest names no layers: the paper's metric is undefined, not made up.
+  EXPECT_NE(nom.find(",nan,nan,nan,nan,nan,nan"), std::string::npos) << nom;
 }
 
 TEST_F(ReportTest, MissingManifestNamesTheFile) {
@@ -682,13 +686,15 @@ TEST_F(ReportTest, NoFinishedRunsRemovesAnOldFigure) {
 
 TEST_F(ReportTest, RemoveStaleReportDeletesOnlyWhatReportWrote) {
   write_sweep(root_, {});
-  for (const char* name : {"summary.csv", "figure.png", "figure.svg", "figure.pdf", "figure.gp",
-                           "figure-data/nom-runs.dat", "figure-data/aug-median.dat"})
+  for (const char* name :
+       {"summary.csv", "figure.png", "figure.svg", "figure.pdf", "figure.gp", "figure-data/nom-runs.dat",
+        "figure-data/aug-median.dat", "figure-paper.png", "figure-paper.gp", "figure-paper-data/nom-runs.dat"})
     write_text(root_ / name, "old");
   write_text(root_ / "figure-notes.txt", "mine");      // not figure.*
   write_text(root_ / "notes" / "figure.png", "mine");  // not in the sweep folder itself
   remove_stale_report(root_);
-  for (const char* name : {"summary.csv", "figure.png", "figure.svg", "figure.pdf", "figure.gp", "figure-data"})
+  for (const char* name : {"summary.csv", "figure.png", "figure.svg", "figure.pdf", "figure.gp", "figure-data",
+                           "figure-paper.png", "figure-paper.gp", "figure-paper-data"})
     EXPECT_FALSE(fs::exists(root_ / name)) << name;
   EXPECT_TRUE(fs::exists(root_ / "figure-notes.txt"));
   EXPECT_TRUE(fs::exists(root_ / "notes" / "figure.png"));
@@ -958,6 +964,14 @@ TEST(ReportStudyRanges, LimitsAreRelativeToTheMediansOfNomAndEqui) {
   EXPECT_DOUBLE_EQ(r.groups[1].y_max_zoom, r.kappa * 1.1 * 7);  // the same κ, not Rot's own Aug
   EXPECT_EQ(r.groups[0].note, "");
   EXPECT_EQ(r.groups[1].note, "");
+
+  // The paper's metric: the authors' calclims, 1.5 × the medians, and their Figure 6 scales
+  // every group's zoom by Trans's Aug/Nom (here 0.3/40).
+  const StudyRanges p = study_ranges({trans, rot}, 1.5);
+  EXPECT_DOUBLE_EQ(p.groups[0].x_max, 1.5 * 3);
+  EXPECT_DOUBLE_EQ(p.groups[0].y_max, 1.5 * 40);
+  EXPECT_DOUBLE_EQ(p.groups[0].y_max_zoom, 1.5 * 0.3);
+  EXPECT_DOUBLE_EQ(p.groups[1].y_max_zoom, 1.5 * 7 * 0.3 / 40);
 }
 
 TEST(ReportStudyRanges, FallbacksWhenAStrategyIsMissing) {
@@ -1002,7 +1016,9 @@ TEST_F(ReportTest, StudySummaryCsvHasOneRowPerMemberAndMode) {
   ASSERT_EQ(l.size(), 7u);
   EXPECT_EQ(l[0],
             "group,mode,runs,dim_E_over_dim_L,dist_init_median,dist_init_q1,dist_init_q3,dist_E_median,dist_E_q1,"
-            "dist_E_q3,loss_median,loss_q1,loss_q3,accuracy_median,accuracy_q1,accuracy_q3");
+            "dist_E_q3,loss_median,loss_q1,loss_q3,accuracy_median,accuracy_q1,accuracy_q3,"
+            "paper_dist_init_median,paper_dist_init_q1,paper_dist_init_q3,paper_dist_E_median,paper_dist_E_q1,"
+            "paper_dist_E_q3");
   EXPECT_EQ(l[1].rfind("trans,nom,5,3.085e-05,3,2,4,30,20,40,", 0), 0u) << l[1];
   EXPECT_EQ(l[2].rfind("trans,aug,5,", 0), 0u) << l[2];
   EXPECT_EQ(l[4].rfind("rot,nom,5,0.000125,3,2,4,", 0), 0u) << l[4];

@@ -46,7 +46,25 @@ struct Sweep {
   std::vector<int> runs;           // finished runs, ascending
   // curves[mode][i] belongs to runs[i].
   std::map<std::string, std::vector<RunCurve>> curves;
+  // Set by paper_metric: dist_init and dist_E of every curve are the paper's (below), over
+  // the layers named here.
+  bool paper_metric = false;
+  std::vector<std::string> paper_layers;
 };
+
+// The paper's own metric (docs/reference.md, defect 6). The authors' plotting code puts on
+// the y axis √(Σ_k d_k⁴), d_k = ‖A_k − Π_E A_k‖ (each layer's entry is the squared distance
+// Σ(A_k − Π_E A_k)², whose norm it then takes), and on the x axis ‖A − A⁰‖, both over the
+// group layers only.
+//
+// group_layers: the weight layers the group constrains, from the manifest's model.layers
+// (dim_E < params): the fully connected head and per-channel affine weights are left out.
+// Throws eqaug::Error naming manifest.json when it lacks model.layers or has no such layer.
+std::vector<std::string> group_layers(const Sweep& sweep);
+// A copy of `sweep` whose curves' dist_init and dist_E are x = √(Σ_k dist_init.k²) and
+// y = √(Σ_k (dist_E.k)⁴) over group_layers, and paper_metric = true. Throws eqaug::Error
+// naming the folder and column when a run file lacks a layer's columns.
+Sweep paper_metric(const Sweep& sweep);
 
 // An unfinished sweep: the manifest says "complete": false, or fewer runs finished than
 // config.train.runs. Its table and figure say so ("in progress: k of n runs").
@@ -75,6 +93,8 @@ Sweep read_sweep(const std::filesystem::path& dir);
 // Parses one run CSV, columns by header name. `expected_rows` < 0 skips the row count check.
 RunCurve read_run_csv(const std::filesystem::path& file, int expected_rows = -1);
 
+inline constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
+
 struct Stat {
   double median, q1, q3;
   int nan_values = 0;  // NaN inputs, left out of the statistics rather than hidden in them
@@ -86,9 +106,12 @@ Stat describe(std::vector<double> values);
 
 struct SummaryRow {
   std::string mode;
-  int runs = 0;                                       // finished runs summarised
-  int planned_runs = 0;                               // config.runs
-  Stat dist_init, dist_E, loss, accuracy;             // of the final row, over runs
+  int runs = 0;                            // finished runs summarised
+  int planned_runs = 0;                    // config.runs
+  Stat dist_init, dist_E, loss, accuracy;  // of the final row, over runs
+  // The same two distances in the paper's metric (paper_metric; NaN when the sweep's files
+  // lack the per-layer columns or the manifest its layers).
+  Stat paper_dist_init{kNoValue, kNoValue, kNoValue}, paper_dist_E{kNoValue, kNoValue, kNoValue};
   std::vector<std::pair<std::string, Stat>> metrics;  // Sweep::metrics, in order
 };
 
@@ -107,19 +130,23 @@ std::string format_table(const std::vector<SummaryRow>& rows, const std::string&
 std::string format_number(double value);
 
 // Writes dir/summary.csv (mode,runs,dist_init_median,dist_init_q1,dist_init_q3,dist_E_...,
-// loss_..., accuracy_...) atomically and returns its path.
+// loss_..., accuracy_..., then each metric's three columns, then paper_dist_init_... and
+// paper_dist_E_..., the paper's metric) atomically and returns its path.
 std::filesystem::path write_summary_csv(const std::filesystem::path& dir, const std::vector<SummaryRow>& rows);
 
 struct FigureOptions {
   std::string gnuplot = "gnuplot";  // executable, looked up on PATH
   int width = 1400, height = 600;   // pixels (PNG), points (SVG)
+  // Also draw the figures in the paper's metric (figure-paper.*, beside figure.*).
+  bool paper_metric = false;
 };
 
 struct FigureRanges {
   double x_max;           // both panels: [0, x_max]
-  double y_max;           // full panel: [−margin, y_max]
-  double y_max_zoom;      // zoomed panel: [−margin, y_max_zoom], from Aug's median (zoom_range)
+  double y_max;           // full panel: [−margin × y_max, y_max]
+  double y_max_zoom;      // zoomed panel: [−margin × y_max_zoom, y_max_zoom]
   std::string zoom_rule;  // how y_max_zoom was chosen, for the zoomed panel's title
+  double margin = 0.03;   // below 0, as a fraction of the panel's y limit
 };
 
 // The floor of a zoomed y-range relative to the full panel's range: far above the rounding
@@ -137,6 +164,10 @@ double zoom_range(double aug_max_median, double y_max, const std::string& precis
 // median; without an Aug strategy (or with Aug's median all NaN), 1.1 × the max median
 // dist_E of the strategies other than Nom, and when that is 0 (only Equi, which stays in E
 // exactly) 1% of the full range, so the zoom still shows the neighbourhood of E.
+// A sweep in the paper's metric (paper_metric) gets the authors' limits (their `calclims`):
+// x = 1.5 × max median dist_init of Equi, y = 1.5 × max median dist_E of Nom, zoom =
+// 1.5 × max median dist_E of Aug (max over steps), margin 1/10; a missing or motionless
+// strategy falls back to the rule above, and the zoom keeps zoom_range's floor.
 FigureRanges figure_ranges(const Sweep& sweep);
 
 // Tick marks of an axis [0, max] in one format: 3 to 8 steps of 1, 2 or 5 × 10^k, labelled
@@ -166,6 +197,8 @@ struct FigureFiles {
 // The legend sits below the panels, the run curves get wider and more opaque the fewer
 // runs there are, and an unfinished sweep is marked "in progress" in the title.
 // Throws eqaug::Error if there are no finished runs, gnuplot is missing or it fails.
+// A sweep in the paper's metric (paper_metric) is drawn under the stem "figure-paper"
+// (figure-paper.png, ..., figure-paper-data/) with the paper's axis names and limits.
 FigureFiles render_figure(const Sweep& sweep, const std::filesystem::path& dir, const FigureOptions& options = {});
 
 // ---------------------------------------------------------------------------------------
@@ -245,7 +278,9 @@ struct StudyRanges {
   int kappa_from = -1;              // index of the sweep whose Aug fixed κ, -1 for the fallback
   std::vector<GroupRanges> groups;  // one per sweep, same order
 };
-StudyRanges study_ranges(const std::vector<Sweep>& sweeps);
+// `factor` replaces 1.1 and 1.5 above by one number: the paper's metric uses 1.5 for all
+// three (the authors' `calclims`, their Figure 6 then scales each group's zoom as here).
+StudyRanges study_ranges(const std::vector<Sweep>& sweeps, double factor = 1.1);
 
 // One row of OUT/summary.csv: a member and a mode.
 struct StudySummaryRow {
@@ -271,9 +306,11 @@ std::filesystem::path write_study_summary_csv(const std::filesystem::path& dir,
 // {runs,median}.dat, dir/figure.gp, then dir/figure.png, figure.svg and figure.pdf
 // (atomically, as render_figure; figure.gp relative to its folder). Each row is height × 2/3
 // tall; one legend below the rows. An unfinished study or member is marked "in progress".
-// Throws eqaug::Error if no member has runs.
-FigureFiles render_study_figure(const Study& study, const std::filesystem::path& dir,
-                                const FigureOptions& options = {});
+// Throws eqaug::Error if no member has runs. With `paper_metric`, the same figure in the
+// paper's metric (every member through paper_metric, study_ranges with factor 1.5) under the
+// stem "figure-paper".
+FigureFiles render_study_figure(const Study& study, const std::filesystem::path& dir, const FigureOptions& options = {},
+                                bool paper_metric = false);
 
 // The whole `eqaug report`: reads the sweep, prints the table and the paths written
 // (summary.csv, and the figure if `plot`). An unfinished sweep is reported as such in the
