@@ -317,11 +317,21 @@ void resolve_reference(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* 
   sw.sampler = r.flag("sampler", false);
   sw.rot_aug = r.flag("rot_aug", false);
   sw.nom_distance_on_aug = r.flag("nom_distance_on_aug", false);
+  sw.double_softmax = r.flag("double_softmax", false);
+  sw.equi_last_layer = r.flag("equi_last_layer", false);
   r.done();
+  if (sw.double_softmax && cfg.json.at("model").at("loss") != "cross_entropy")
+    r.fail("reference.double_softmax",
+           "applies to the cross_entropy loss (a softmax before it), not to " + cfg.json.at("model").at("loss").dump());
   bool nom = false, aug = false;
   for (auto& st : cfg.train.strategies) {
     nom = nom || st.mode == Mode::Nom;
     aug = aug || st.mode == Mode::Aug;
+    if (st.mode == Mode::Equi && sw.equi_last_layer) {
+      // The reference's step is on the dense weights (recorded as train.equi.update = "dense").
+      st.equi_update = EquiUpdate::Dense;
+      st.project_last_weights = true;
+    }
     if (!st.augments()) continue;
     // rot_aug is the reference's rule for Rot; sampler its rule for every other group.
     st.sampler = sw.rot_aug ? Sampler::RotReversal : sw.sampler ? Sampler::Reference : Sampler::Haar;
@@ -373,6 +383,8 @@ std::vector<std::string> ReferenceSwitches::on() const {
   if (sampler) names.push_back("sampler");
   if (rot_aug) names.push_back("rot_aug");
   if (nom_distance_on_aug) names.push_back("nom_distance_on_aug");
+  if (double_softmax) names.push_back("double_softmax");
+  if (equi_last_layer) names.push_back("equi_last_layer");
   return names;
 }
 
@@ -407,7 +419,9 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
   if (!cfg.reference.on().empty())
     cfg.json["reference"] = {{"sampler", cfg.reference.sampler},
                              {"rot_aug", cfg.reference.rot_aug},
-                             {"nom_distance_on_aug", cfg.reference.nom_distance_on_aug}};
+                             {"nom_distance_on_aug", cfg.reference.nom_distance_on_aug},
+                             {"double_softmax", cfg.reference.double_softmax},
+                             {"equi_last_layer", cfg.reference.equi_last_layer}};
   return cfg;
 }
 
@@ -452,6 +466,8 @@ std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupP
       throw Error(cfg.source + ": model.layers[" + std::to_string(i) + "]: " + e.what());
     }
   }
+  // [reference] double_softmax: the reference's head ends in a softmax that the loss repeats.
+  if (cfg.reference.double_softmax) spec->add(LayerKind::Softmax);
   if (m.at("loss") == "bce") {
     spec->loss(LossKind::BCE);
     if (layers.back().at("type") != "sigmoid")
@@ -568,7 +584,20 @@ std::vector<StudyMember> study_members(const json& j, const std::string& source)
     if (!seen.insert(member).second) throw Error(where + ".name: '" + member + "' appears twice");
     json over = m;
     over.erase("name");
-    json cj = merge_tables(base, over);
+    json member_base = base;
+    if (over.contains("preset")) {
+      // The member starts from another preset (at the study's scale); the study's own tables
+      // (and the command line's overrides) then go over it, the member's last.
+      if (!over["preset"].is_string())
+        throw Error(where + ".preset: expected a preset name or .toml path, found " + over["preset"].dump());
+      const auto file = find_config(over["preset"].get<std::string>());
+      json p = apply_scale(load_toml(file), base.value("scale", std::string("full")),
+                           where + ".preset (" + file.string() + ")");
+      p.erase("study");  // a study preset lends its shared tables, not its members
+      member_base = merge_tables(std::move(p), base);
+      over.erase("preset");
+    }
+    json cj = merge_tables(member_base, over);
     cj["name"] = name + "-" + member;
     out.push_back({member, std::move(cj)});
   }

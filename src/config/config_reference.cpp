@@ -181,11 +181,21 @@ const std::vector<KeyDoc>& config_reference() {
       {"reference.nom_distance_on_aug", "boolean", "`false`", "",
        "Nom's distance travelled (dist_init and its per-layer columns) measured on the Aug model, as the reference's "
        "logs did (a plotting defect; needs nom and aug)."},
+      {"reference.double_softmax", "boolean", "`false`", "",
+       "A `softmax` layer after the last linear layer, so that the cross_entropy loss applies softmax a second time, "
+       "as the reference's translation models did (every strategy; cross_entropy only)."},
+      {"reference.equi_last_layer", "boolean", "`false`", "",
+       "Equi as the reference's ProjectNet.project_grads: every gradient projected except the last group layer's, "
+       "whose weights are projected before a step with its raw gradient, so that layer ends each step off E by "
+       "eta Pi_perp g (implies train.equi.update = \"dense\")."},
       {"scales.<name>", "table", "none", "any keys above",
        "Merged over the file by `--scale <name>` (tables key by key; lists such as model.layers replaced whole)."},
       {"study.members", "list", "none", "tables with a `name`",
        "A study: one sweep per member, each the file (without [study]) with the member's tables merged over it, "
        "written to `OUT/<member>/`."},
+      {"study.members[].preset", "string", "none", "a preset name or .toml path",
+       "The member starts from that preset at the study's scale (a study preset lends its shared tables, not its "
+       "members); the study file's tables and the command line go over it, the member's own tables last."},
   });
   return keys;
 }

@@ -128,6 +128,25 @@ EpochRecord measure(ThreadPool& pool, const ModelSpec& spec, std::size_t step, c
 
 }  // namespace
 
+/// The reference's Equi step before its optimiser's (docs/reference.md): every layer's
+/// gradient projected onto E except the last group layer's, whose weights are projected
+/// instead, so that its raw gradient then moves it off E by η Π_⊥ g.
+template <typename T>
+void project_but_last_weights(const ModelSpec& spec, std::vector<T>& a, std::vector<double>& g, ThreadPool& pool) {
+  std::size_t last = spec.weight_layers().size();
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& sub = *spec.weight_layer(j).subspace;
+    if (sub.dim() < sub.ambient_dim()) last = j;
+  }
+  for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
+    const auto& l = spec.weight_layer(j);
+    if (j == last)
+      l.subspace->project(a.data() + l.offset, &pool);
+    else
+      l.subspace->project(g.data() + l.offset, &pool);
+  }
+}
+
 template <typename T>
 bool uses_structured_equi(const Strategy& s, const GradientEngine<T>& engine) {
   if (s.mode != Mode::Equi || s.equi_update != EquiUpdate::Orbit) return false;
@@ -183,15 +202,19 @@ void Trainer<T>::update(const Strategy& st, StrategyState& s, std::vector<double
       l.subspace->from_coords(c, a.data() + l.offset, &pool);
     }
   } else {
-    if (st.mode == Mode::Equi) spec.project(g.data(), &pool);
+    if (st.mode == Mode::Equi && st.project_last_weights) {
+      project_but_last_weights(spec, a, g, pool);
+    } else if (st.mode == Mode::Equi) {
+      spec.project(g.data(), &pool);
+    }
     for_each_index(pool, a.size(), [&](std::size_t p) { a[p] -= static_cast<T>(opts_.lr * g[p]); });
   }
 }
 
 template <typename T>
 typename Trainer<T>::StrategyState Trainer<T>::begin(std::size_t k, const std::vector<double>& a0,
-                                                    const std::vector<T>& start, const std::vector<T>& start_in_E,
-                                                    StrategyRun& out) const {
+                                                     const std::vector<T>& start, const std::vector<T>& start_in_E,
+                                                     StrategyRun& out) const {
   const ModelSpec& spec = engine_->spec();
   const Strategy& st = opts_.strategies[k];
   StrategyState s;

@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/config/config.hpp"
+#include "eqaug/formats/atomic_file.hpp"
 
 namespace io = eqaug::io;
 using nlohmann::json;
@@ -34,7 +34,14 @@ std::vector<json> configurations() {
   for (const json& j : std::vector<json>(out))  // Rot with every reference switch
     if (j["group"]["kind"] == "rotation" && !j.contains("study")) {
       json r = j;
-      r["reference"] = {{"sampler", true}, {"rot_aug", true}, {"nom_distance_on_aug", true}};
+      r["reference"] = {{"sampler", true}, {"rot_aug", true}, {"nom_distance_on_aug", true}, {"equi_last_layer", true}};
+      out.push_back(r);
+      break;
+    }
+  for (const json& j : std::vector<json>(out))  // a cross-entropy model with the double softmax
+    if (j["model"]["loss"] == "cross_entropy" && !j.contains("study")) {
+      json r = j;
+      r["reference"] = {{"double_softmax", true}};
       out.push_back(r);
       break;
     }
@@ -50,8 +57,8 @@ std::vector<json> configurations() {
   const std::vector<json> plain = out;
   for (json j : plain) {
     const bool nodes = j["group"]["kind"] == "symmetric";
-    const std::size_t degree =
-        nodes ? j["group"]["n"].get<std::size_t>() : j["group"]["side"].get<std::size_t>() * j["group"]["side"].get<std::size_t>();
+    const std::size_t degree = nodes ? j["group"]["n"].get<std::size_t>()
+                                     : j["group"]["side"].get<std::size_t>() * j["group"]["side"].get<std::size_t>();
     json swap = json::array();
     for (std::size_t i = 0; i < degree; ++i) swap.push_back(i < 2 ? 1 - i : i);
     json g = {{"kind", "generated"}, {"generators", json::array({swap})}};

@@ -3,7 +3,7 @@
 // small model in tests/analysis/test_hessian.cpp), its equivariance, the engine's
 // minibatch-aligned chunks, the configuration, and the GPU's refusal. Its affine form: the
 // `affine` layer's weights (a layer's own slice of A) in gradients, in the equivariant
-// parametrisation and in weight files.
+// parametrisation and in weight files. The softmax layer's gradient (reference.double_softmax).
 #include <gtest/gtest.h>
 
 #include "../support/small_models.hpp"
@@ -119,6 +119,17 @@ TEST(BatchNorm, GradientAgainstFiniteDifferences) {
   const auto a = c.spec->draw_init(rng);
   std::vector<std::size_t> checked;
   for (std::size_t i = 0; i < a.size(); i += 7) checked.push_back(i);
+  const auto r = finite_differences(c, a, checked);
+  EXPECT_GT(r.scale, 1e-3);
+  EXPECT_LE(r.worst, 1e-6 * r.scale);
+}
+
+TEST(SoftmaxLayer, GradientOfTheDoubleSoftmaxAgainstFiniteDifferences) {
+  const auto c = batchnorm_case("images_double_softmax");
+  Rng rng(6);
+  const auto a = c.spec->draw_init(rng);
+  std::vector<std::size_t> checked;
+  for (std::size_t i = 0; i < a.size(); i += 3) checked.push_back(i);
   const auto r = finite_differences(c, a, checked);
   EXPECT_GT(r.scale, 1e-3);
   EXPECT_LE(r.worst, 1e-6 * r.scale);

@@ -3,7 +3,8 @@
 // ReLU, tanh, sigmoid and BCE on one trivial site (S_4); images with layer norm, leaky ReLU
 // and softmax cross-entropy over classes (Z_4²); images with layer norm, sigmoid and
 // per-pixel BCE masks (C_4); images with batch norm over minibatches of 5 (D_4, CPU only),
-// once more with its affine scale and shift (weights of a layer of their own).
+// once more with its affine scale and shift (weights of a layer of their own); a softmax
+// before the cross-entropy (the reference's double softmax, CPU only).
 // For the tests that check a computation layer by
 // layer against another (the GPU against the CPU, Hessian-vector products against finite
 // differences).
@@ -124,6 +125,17 @@ inline std::vector<Case> cases() {
         .linear(2, 0, {InitSpec::Kind::Normal, 0.4})
         .loss(LossKind::CrossEntropy);
     c.data = random_images(*c.group, make_space(*c.group, 2, 0), 17, 8, true);
+    out.push_back(c);
+  }
+  {  // A softmax layer that the cross-entropy repeats (reference.double_softmax)
+    Case c{"images_double_softmax", pixel_group({4, true, true, false}), nullptr, {}, false};
+    c.spec = std::make_shared<ModelSpec>(c.group, make_space(*c.group, 1, 1));
+    c.spec->linear(3, 1, {InitSpec::Kind::Normal, 0.4})
+        .leaky_relu(0.01)
+        .linear(4, 0, {InitSpec::Kind::Normal, 0.8})
+        .add(LayerKind::Softmax)
+        .loss(LossKind::CrossEntropy);
+    c.data = random_images(*c.group, make_space(*c.group, 4, 0), 13, 9, true);
     out.push_back(c);
   }
   return out;

@@ -17,6 +17,7 @@
 #include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/group/group.hpp"
 #include "eqaug/group/registry.hpp"
+#include "eqaug/nn/model.hpp"
 
 namespace eqaug {
 namespace {
@@ -112,7 +113,11 @@ TEST(ReferenceConfig, SwitchesApplyToTheAugmentedStrategiesAndAreRecordedWhereOn
   j["reference"] = {{"sampler", true}};
   const auto cfg = io::resolve(j, "rot");
   EXPECT_EQ(cfg.reference.on(), std::vector<std::string>{"sampler"});
-  EXPECT_EQ(cfg.json["reference"], (json{{"sampler", true}, {"rot_aug", false}, {"nom_distance_on_aug", false}}));
+  EXPECT_EQ(cfg.json["reference"], (json{{"sampler", true},
+                                         {"rot_aug", false},
+                                         {"nom_distance_on_aug", false},
+                                         {"double_softmax", false},
+                                         {"equi_last_layer", false}}));
   for (const auto& st : cfg.train.strategies)
     EXPECT_EQ(st.sampler, st.augments() ? Sampler::Reference : Sampler::Haar) << st.name();
   j["reference"]["rot_aug"] = true;  // rot_aug decides Rot's draws
@@ -178,7 +183,7 @@ TEST(ReferenceConfig, NomDistanceOnAugCopiesAugsDistanceTravelled) {
   EXPECT_EQ(nom[0][3], "dist_init");
   bool moved = false;
   for (std::size_t t = 1; t < nom.size(); ++t) {
-    EXPECT_EQ(nom[t][3], aug[t][3]) << "step " << t - 1;                // dist_init: Aug's
+    EXPECT_EQ(nom[t][3], aug[t][3]) << "step " << t - 1;  // dist_init: Aug's
     if (t > 1) {
       EXPECT_NE(nom[t][1], aug[t][1]) << "step " << t - 1;  // the loss stays Nom's own
     }
@@ -187,6 +192,94 @@ TEST(ReferenceConfig, NomDistanceOnAugCopiesAugsDistanceTravelled) {
   EXPECT_TRUE(moved);
   const json m = json::parse(io::read_file(out / "manifest.json"));
   EXPECT_TRUE(m["config"]["reference"]["nom_distance_on_aug"].get<bool>());
+  fs::remove_all(out);
+}
+
+/// The per-step CSV of a run, cells by header name.
+std::map<std::string, std::vector<double>> run_columns(const fs::path& file) {
+  std::istringstream in(io::read_file(file));
+  std::string header;
+  std::getline(in, header);
+  std::vector<std::string> names;
+  std::istringstream hs(header);
+  for (std::string c; std::getline(hs, c, ',');) names.push_back(c);
+  std::map<std::string, std::vector<double>> cols;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    std::size_t k = 0;
+    for (std::string c; std::getline(ls, c, ',') && k < names.size(); ++k) cols[names[k]].push_back(std::stod(c));
+  }
+  return cols;
+}
+
+TEST(ReferenceConfig, DoubleSoftmaxFeedsProbabilitiesToTheCrossEntropy) {
+  auto j = io::apply_scale(io::load_toml(io::find_config("trans")), "small", "trans");
+  j["data"]["samples"] = 20;
+  const auto plain_cfg = io::resolve(j, "trans");
+  j["reference"] = {{"double_softmax", true}};
+  const auto cfg = io::resolve(j, "trans");
+  EXPECT_EQ(cfg.json["reference"]["double_softmax"], true);
+  const auto group = io::build_group(cfg);
+  const auto plain = io::build_model(plain_cfg, group);
+  const auto spec = io::build_model(cfg, group);
+  ASSERT_EQ(spec->layers().size(), plain->layers().size() + 1);
+  EXPECT_EQ(spec->layers().back().kind, LayerKind::Softmax);
+  EXPECT_EQ(spec->num_params(), plain->num_params());  // the same weights, one more map
+  // The model's output is the softmax of the plain model's logits, at the same weights.
+  Rng rng(3);
+  const auto w = plain->draw_init(rng);
+  std::vector<float> wf(w.begin(), w.end());
+  const Network<float> net_plain(*plain), net(*spec);
+  std::vector<float> x(2 * plain->input().dim());
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
+  const auto z = net_plain.predict(wf.data(), x.data(), 2);
+  const auto p = net.predict(wf.data(), x.data(), 2);
+  ASSERT_EQ(z.size(), p.size());
+  const std::size_t C = plain->output().channels;
+  for (std::size_t i = 0; i < 2; ++i) {
+    double sum = 0;
+    for (std::size_t c = 0; c < C; ++c) sum += std::exp(static_cast<double>(z[i * C + c]));
+    for (std::size_t c = 0; c < C; ++c)
+      EXPECT_NEAR(p[i * C + c], std::exp(static_cast<double>(z[i * C + c])) / sum, 1e-6) << i << "," << c;
+  }
+  // Not with a loss that has no softmax to repeat.
+  auto r = small_rot();
+  r["reference"] = {{"double_softmax", true}};
+  const auto m = testing::message_of([&] { io::resolve(r, "rot"); });
+  EXPECT_NE(m.find("reference.double_softmax"), std::string::npos) << m;
+}
+
+TEST(ReferenceConfig, EquiLastLayerTakesTheRawGradientOfTheLastGroupLayer) {
+  // From A⁰ ∈ E the reference's Equi step moves the last group layer (Rot's A3) by its raw
+  // gradient, exactly as Nom's first step does, and every other layer by the projected one.
+  const fs::path out = fs::temp_directory_path() / ("eqaug-equi-last-" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  auto j = small_rot();
+  j["train"]["modes"] = {"nom", "equi"};
+  j["train"]["precision"] = "f64";
+  j["reference"] = {{"equi_last_layer", true}};
+  const auto cfg = io::resolve(j, "rot");
+  for (const auto& st : cfg.train.strategies)
+    if (st.mode == Mode::Equi) {
+      EXPECT_TRUE(st.project_last_weights);
+      EXPECT_EQ(st.equi_update, EquiUpdate::Dense);
+    }
+  EXPECT_EQ(cfg.json["train"]["equi"]["update"], "dense");
+  experiment::SweepOptions o;
+  o.out = out;
+  o.threads = 1;
+  experiment::run_sweep(cfg, o);
+  const auto nom = run_columns(out / "nom" / "run-000.csv");
+  const auto equi = run_columns(out / "equi" / "run-000.csv");
+  ASSERT_EQ(equi.at("dist_E.A3").size(), 3u);
+  const double last = equi.at("dist_E.A3")[1];
+  EXPECT_GT(last, 0);
+  EXPECT_NEAR(last, nom.at("dist_E.A3")[1], 1e-9 * last);
+  for (const char* layer : {"dist_E.A0", "dist_E.A1", "dist_E.A2"})
+    for (double d : equi.at(layer)) EXPECT_LT(d, 1e-9 * last) << layer;
+  // The next step projects A3's weights back before it moves: still off E by one step's worth.
+  EXPECT_GT(equi.at("dist_E.A3")[2], 0);
+  EXPECT_LT(equi.at("dist_E.A3")[2], 10 * last);
   fs::remove_all(out);
 }
 

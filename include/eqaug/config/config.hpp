@@ -28,6 +28,8 @@ struct ReferenceSwitches {
   bool sampler = false;              // the authors' draws: randint(0, n) per cyclic factor
   bool rot_aug = false;              // Rot: the reversal of the flattened image (identity 2/5, 180° 3/5)
   bool nom_distance_on_aug = false;  // Nom's distance travelled measured on the Aug model
+  bool double_softmax = false;       // a softmax layer before the cross-entropy (softmax twice)
+  bool equi_last_layer = false;      // Equi projects the last group layer's weights, not its gradient
   /// The names of the switches that are on, in this order.
   std::vector<std::string> on() const;
 };
@@ -82,7 +84,9 @@ nlohmann::json merge_tables(nlohmann::json base, const nlohmann::json& over);
 nlohmann::json apply_scale(nlohmann::json j, const std::string& scale, const std::string& source);
 
 /// A study runs one configuration per member: the file minus [study], with the member's
-/// own tables merged over it and the name "<name>-<member>". Empty for a plain config.
+/// own tables merged over it and the name "<name>-<member>". A member with `preset = "rot"`
+/// starts from that preset at the study's scale (its [study] table dropped), with the file's
+/// tables over it. Empty for a plain config.
 struct StudyMember {
   std::string name;
   nlohmann::json json;

@@ -5,7 +5,7 @@
 
 namespace eqaug {
 
-enum class LayerKind : int { Linear, LeakyReLU, LayerNorm, Sigmoid, Tanh, BatchNorm, Affine };
+enum class LayerKind : int { Linear, LeakyReLU, LayerNorm, Sigmoid, Tanh, BatchNorm, Affine, Softmax };
 
 /// BCE: binary cross-entropy on probabilities (after a sigmoid), per sample Σ over
 /// channels of the mean over sites. CrossEntropy: softmax over the channels at each site

@@ -45,6 +45,11 @@ struct Strategy {
   // or the dense weights with the projected gradient (the reference's way).
   EquiUpdate equi_update = EquiUpdate::Orbit;
   EquiEvalChoice equi_eval = EquiEvalChoice::Auto;
+  // Equi with the dense update, as the reference's ProjectNet.project_grads: every layer's
+  // gradient projected except the last group layer's (the last weight layer whose E is a
+  // proper subspace), whose *weights* are projected before a step with its raw gradient
+  // ([reference] equi_last_layer; docs/reference.md).
+  bool project_last_weights = false;
   // AugPen: γ of the penalty γ/2 ‖A − Π_E A‖².
   double penalty = 0.0;
 
