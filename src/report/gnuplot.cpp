@@ -288,24 +288,23 @@ bool remove_figure(const fs::path& dir) {
   if (!fs::is_directory(dir, ec)) return false;
   bool removed = false;
   std::vector<fs::path> doomed;
+  // What figure_files names: <stem>.{png,svg,pdf,gp} and <stem>-data/, every stem "figure…".
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
+    if (name.rfind("figure", 0) != 0) continue;
     std::error_code type_ec;
-    const bool ours = name.rfind("figure.", 0) == 0 || name.rfind("figure-paper.", 0) == 0;
-    if (ours && entry.is_regular_file(type_ec)) doomed.push_back(entry.path());
+    const std::string ext = entry.path().extension().string();
+    const bool file = (ext == ".png" || ext == ".svg" || ext == ".pdf" || ext == ".gp") &&
+                      entry.is_regular_file(type_ec) && !entry.is_symlink(type_ec);
+    const bool data =
+        name.size() > 5 && name.ends_with("-data") && entry.is_directory(type_ec) && !entry.is_symlink(type_ec);
+    if (file || data) doomed.push_back(entry.path());
   }
   if (ec) throw RuntimeFailure("cannot list " + in_quotes(dir) + ": " + ec.message());
   for (const auto& p : doomed) {
-    if (!fs::remove(p, ec) && ec) throw RuntimeFailure("cannot remove " + in_quotes(p) + ": " + ec.message());
+    fs::remove_all(p, ec);
+    if (ec) throw RuntimeFailure("cannot remove " + in_quotes(p) + ": " + ec.message());
     removed = true;
-  }
-  for (const char* folder : {"figure-data", "figure-paper-data"}) {
-    const fs::path data = dir / folder;
-    if (fs::is_directory(fs::symlink_status(data, ec))) {
-      fs::remove_all(data, ec);
-      if (ec) throw RuntimeFailure("cannot remove " + in_quotes(data) + ": " + ec.message());
-      removed = true;
-    }
   }
   return removed;
 }

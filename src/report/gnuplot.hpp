@@ -67,8 +67,9 @@ std::string legend_strip(const std::vector<std::string>& modes, const RunStyle& 
 // The file stem of a figure: "figure", or "figure-paper" in the paper's metric.
 std::string figure_stem(bool paper_metric);
 
-// Removes figure.* and figure-paper.* (regular files), figure-data/ and figure-paper-data/
-// from dir; absent ones are skipped. Returns whether anything was removed. Throws
+// Removes what figure_files names for any stem starting with "figure" (figure.png,
+// figure-paper.gp, figure-faithful.svg, ...: .png, .svg, .pdf, .gp regular files, and the
+// <stem>-data/ folders) from dir; absent ones are skipped. Returns whether anything was removed. Throws
 // eqaug::RuntimeFailure on a failure.
 bool remove_figure(const std::filesystem::path& dir);
 

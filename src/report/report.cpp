@@ -2,6 +2,7 @@
 
 #include "eqaug/report/report.hpp"
 
+#include <algorithm>
 #include <optional>
 
 namespace eqaug::report {
@@ -110,6 +111,15 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
   const auto rows = summarize_study(study);
   out << "\n== " << name << ": all groups ==\n\n" << format_study_table(study, rows) << '\n';
   out << "wrote " << shown(write_study_summary_csv(dir, rows)) << '\n';
+  const auto ablation = ablation_rows(study);
+  std::vector<std::string> settings;
+  for (const auto& m : study.members)
+    if (m.has_runs() && std::find(settings.begin(), settings.end(), setting_name(m.sweep)) == settings.end())
+      settings.push_back(setting_name(m.sweep));
+  if (!ablation.empty()) {
+    out << "\n== " << name << ": Aug against Nom per member ==\n\n" << format_ablation(ablation) << '\n';
+    for (const auto& p : write_ablation_csv(dir, ablation)) out << "wrote " << shown(p) << '\n';
+  }
   if (!plot) {
     if (in_progress(study) && detail::remove_figure(dir))
       out << "removed the figure of an earlier state from " << shown(dir) << '\n';
@@ -120,8 +130,24 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
     out << "figure: skipped, no member has finished runs to plot\n";
     return;
   }
-  print_figure_files(render_study_figure(study, dir, options), out);
-  if (options.paper_metric) print_figure_files(render_study_figure(study, dir, options, true), out);
+  if (settings.size() <= 1) {
+    print_figure_files(render_study_figure(study, dir, options), out);
+    if (options.paper_metric) print_figure_files(render_study_figure(study, dir, options, true), out);
+    return;
+  }
+  // Several settings of the reference's switches: one Figure 6 per setting.
+  detail::remove_figure(dir);
+  for (const auto& setting : settings) {
+    Study part = study;
+    part.name = (study.name.empty() ? std::string("study") : study.name) + " [" + setting + "]";
+    part.members.clear();
+    for (const auto& m : study.members)
+      if (m.has_runs() && setting_name(m.sweep) == setting) part.members.push_back(m);
+    std::string suffix = "-" + setting;
+    for (std::size_t at; (at = suffix.find(" + ")) != std::string::npos;) suffix.replace(at, 3, "-");
+    print_figure_files(render_study_figure(part, dir, options, false, suffix), out);
+    if (options.paper_metric) print_figure_files(render_study_figure(part, dir, options, true, suffix), out);
+  }
 }
 
 }  // namespace

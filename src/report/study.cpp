@@ -88,10 +88,9 @@ constexpr int kTitleLine = 20, kTitlePad = 14, kLegend = 42;
 int title_lines(const Study& study) { return in_progress(study) ? 4 : 3; }
 
 std::string study_script(const Study& study, const std::vector<const StudyMember*>& plotted, const StudyRanges& r,
-                         const FigureOptions& o, int height, bool paper) {
+                         const FigureOptions& o, int height, bool paper, const std::string& stem) {
   std::ostringstream os;
   const std::string name = study.name.empty() ? "study" : study.name;
-  const std::string stem = detail::figure_stem(paper);
   const std::string factor = paper ? "1.5" : "1.1";
   // In the paper's metric every member names its own group layers on its axes.
   const auto layers_of = [](const Sweep& s) {
@@ -336,7 +335,8 @@ StudyRanges study_ranges(const std::vector<Sweep>& sweeps, double factor) {
   return r;
 }
 
-FigureFiles render_study_figure(const Study& study, const fs::path& dir, const FigureOptions& options, bool paper) {
+FigureFiles render_study_figure(const Study& study, const fs::path& dir, const FigureOptions& options, bool paper,
+                                const std::string& stem_suffix) {
   // In the paper's metric, each member's curves through paper_metric.
   std::vector<StudyMember> views;
   for (const auto& m : study.members)
@@ -359,7 +359,8 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
       row_height * static_cast<int>(plotted.size()) + kTitlePad + kTitleLine * title_lines(study) + kLegend;
 
   fs::path data_dir;
-  FigureFiles files = figure_files(dir, data_dir, detail::figure_stem(paper));
+  const std::string stem = detail::figure_stem(paper) + stem_suffix;
+  FigureFiles files = figure_files(dir, data_dir, stem);
   for (const StudyMember* m : plotted)
     for (const auto& mode : m->sweep.modes) {
       files.data.push_back(data_dir / (m->name + "-" + mode + "-runs.dat"));
@@ -367,8 +368,8 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
       files.data.push_back(data_dir / (m->name + "-" + mode + "-median.dat"));
       io::write_file_atomic(files.data.back(), median_data(mode, m->sweep));
     }
-  io::write_file_atomic(files.script,
-                        study_script(study, plotted, study_ranges(sweeps, paper ? 1.5 : 1.1), options, height, paper));
+  io::write_file_atomic(files.script, study_script(study, plotted, study_ranges(sweeps, paper ? 1.5 : 1.1), options,
+                                                   height, paper, stem));
   run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
   return files;
 }

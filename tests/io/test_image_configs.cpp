@@ -10,10 +10,10 @@
 #include <functional>
 
 #include "../support/helpers.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/experiment/study.hpp"
 #include "eqaug/formats/atomic_file.hpp"
-#include "eqaug/config/config.hpp"
 
 namespace fs = std::filesystem;
 using eqaug::Error;
@@ -90,6 +90,39 @@ TEST(ImageConfigs, PresetsResolveToThePaperSettings) {
     EXPECT_EQ(cfg.name, "groups-" + members[i].name);
     EXPECT_DOUBLE_EQ(cfg.train.lr, 5e-5);
   }
+}
+
+TEST(ImageConfigs, StudyMembersStartFromOtherPresetsAtTheStudysScale) {
+  // paper-ablation: members from `rot` and from the `groups` study's shared tables.
+  json j = preset("paper-ablation", "small");
+  j["train"]["runs"] = 3;  // as --runs 3 would
+  const auto members = io::study_members(j, "paper-ablation.toml");
+  ASSERT_GE(members.size(), 10u);
+  bool seen_rot = false, seen_groups = false;
+  for (const auto& m : members) {
+    const auto cfg = io::resolve(m.json, "paper-ablation.toml");
+    EXPECT_EQ(cfg.name, "paper-ablation-" + m.name);
+    EXPECT_EQ(cfg.runs, 3u) << m.name;
+    EXPECT_TRUE(cfg.train.metrics.empty()) << m.name;  // the study's own [train] over the preset's
+    EXPECT_EQ(cfg.json["scale"], "small");
+    EXPECT_EQ(cfg.json["group"]["side"], 8) << m.name;  // the preset's small form
+    if (m.name == "rot-faithful") {
+      seen_rot = true;
+      EXPECT_EQ(cfg.json["data"]["kind"], "shapes");
+      EXPECT_FALSE(cfg.json.contains("reference"));
+    }
+    if (m.name == "g-onedtrans-sampler") {
+      seen_groups = true;
+      EXPECT_EQ(cfg.json["group"]["kind"], "translation_x");
+      EXPECT_EQ(cfg.json["reference"]["sampler"], true);
+      EXPECT_DOUBLE_EQ(cfg.train.lr, 5e-5);  // the groups preset's
+    }
+  }
+  EXPECT_TRUE(seen_rot);
+  EXPECT_TRUE(seen_groups);
+  json bad = j;
+  bad["study"]["members"][0]["preset"] = "no-such-preset";
+  EXPECT_NE(message_of([&] { io::study_members(bad, "p.toml"); }).find("no-such-preset"), std::string::npos);
 }
 
 TEST(ImageConfigs, ScaleSmallReplacesSizesAndIsRecorded) {

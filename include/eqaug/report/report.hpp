@@ -301,6 +301,40 @@ std::string format_study_table(const Study& study, const std::vector<StudySummar
 std::filesystem::path write_study_summary_csv(const std::filesystem::path& dir,
                                               const std::vector<StudySummaryRow>& rows);
 
+// ---------------------------------------------------------------------------------------
+// Ablations: a study whose members differ by the reference's switches (the `paper-ablation`
+// preset), or any study with Nom and Aug. A member's "setting" is the list of switches on
+// in its manifest (config.reference), "faithful" when none.
+
+struct AblationRow {
+  std::string member, group, setting;
+  std::string family;          // the experiment: the manifest's config.data.kind and model.loss
+  int runs = 0;                // runs with both Nom and Aug finished
+  std::vector<double> ratios;  // per run: Aug's final ‖A − Π_E A‖ over Nom's (same run, same A⁰)
+  double aug_over_nom = std::numeric_limits<double>::quiet_NaN();     // median(Aug) / median(Nom), final step
+  double low = std::numeric_limits<double>::quiet_NaN(), high = low;  // its paired bootstrap 95 % interval
+  double paper_aug_over_nom = low;  // the same ratio in the paper's metric (paper_metric), NaN if unavailable
+  Stat equi_dist_E{low, low, low};  // Equi's final ‖A − Π_E A‖ (the equi_last_layer switch moves it off 0)
+};
+
+// "faithful", or the switches joined by " + ".
+std::string setting_name(const Sweep& sweep);
+
+// One row per member with finished runs and both Nom and Aug, or Equi (whose ratio is NaN).
+std::vector<AblationRow> ablation_rows(const Study& study);
+
+// The table (member, setting, runs, Aug/Nom [95 % CI], paper's metric, Equi's distance), then
+// per setting and family (members of one experiment: e.g. the four groups of App. E.2, not
+// Rot's segmentation beside them) with two or more members, the members ordered by Aug/Nom
+// and every pair's two-sided Mann–Whitney test of the per-run ratios (U, p, exact or normal).
+std::string format_ablation(const std::vector<AblationRow>& rows);
+
+// dir/ablation.csv (member,group,setting,runs,aug_over_nom,ci_low,ci_high,
+// paper_aug_over_nom,equi_dist_E_median) and dir/ranks.csv (setting,member_a,member_b,
+// median_a,median_b,u,p,exact), atomically; returns their paths.
+std::vector<std::filesystem::path> write_ablation_csv(const std::filesystem::path& dir,
+                                                      const std::vector<AblationRow>& rows);
+
 // Figure 6: one row per member with finished runs, two panels per row (full and zoom, axes
 // from study_ranges), faint runs and bold medians. Writes dir/figure-data/<member>-<mode>-
 // {runs,median}.dat, dir/figure.gp, then dir/figure.png, figure.svg and figure.pdf
@@ -308,9 +342,11 @@ std::filesystem::path write_study_summary_csv(const std::filesystem::path& dir,
 // tall; one legend below the rows. An unfinished study or member is marked "in progress".
 // Throws eqaug::Error if no member has runs. With `paper_metric`, the same figure in the
 // paper's metric (every member through paper_metric, study_ranges with factor 1.5) under the
-// stem "figure-paper".
+// stem "figure-paper". `stem_suffix` is appended to the stem ("figure-faithful"): a study
+// whose members differ in the reference's switches gets one Figure 6 per setting, each a
+// Study of that setting's members.
 FigureFiles render_study_figure(const Study& study, const std::filesystem::path& dir, const FigureOptions& options = {},
-                                bool paper_metric = false);
+                                bool paper_metric = false, const std::string& stem_suffix = "");
 
 // The whole `eqaug report`: reads the sweep, prints the table and the paths written
 // (summary.csv, and the figure if `plot`). An unfinished sweep is reported as such in the

@@ -1,0 +1,108 @@
+// The ablation statistics: Mann–Whitney against exact counts and the normal law with ties
+// (values worked out by enumeration and by hand), the paired bootstrap, and the ablation rows
+// of a study (Aug/Nom per member, rank tests only within one setting and experiment).
+#include "eqaug/report/stats.hpp"
+#include "eqaug/report/report.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace {
+
+using namespace eqaug::report;
+
+TEST(MannWhitney, ExactTwoSidedPValuesWithoutTies) {
+  // Completely separated samples: p = 2 / C(m + n, m).
+  auto t = mann_whitney({1, 2, 3}, {4, 5, 6});
+  EXPECT_TRUE(t.exact);
+  EXPECT_EQ(t.u, 0);
+  EXPECT_NEAR(t.p, 2.0 / 20, 1e-12);
+  t = mann_whitney({6, 7, 8, 9, 10}, {1, 2, 3, 4, 5});
+  EXPECT_EQ(t.u, 25);
+  EXPECT_NEAR(t.p, 2.0 / 252, 1e-12);
+  // U = 5 of 25: P(U ≤ 5) = 19/252 by enumerating the 252 arrangements.
+  t = mann_whitney({0.1, 0.5, 0.2, 0.9, 0.3}, {0.4, 0.6, 0.7, 0.8, 1.0});
+  EXPECT_EQ(t.u, 5);
+  EXPECT_NEAR(t.p, 38.0 / 252, 1e-12);
+  // Symmetric in the samples, NaNs left out.
+  EXPECT_NEAR(mann_whitney({0.4, 0.6, 0.7, 0.8, 1.0, NAN}, {0.1, 0.5, 0.2, 0.9, 0.3}).p, 38.0 / 252, 1e-12);
+  EXPECT_TRUE(std::isnan(mann_whitney({}, {1, 2}).p));
+}
+
+TEST(MannWhitney, NormalApproximationWithTies) {
+  // U = 2.5; ties {2, 2, 2} and {3, 3}: var = 16/12 (9 − 30/56), z = (5.5 − 0.5)/√var.
+  const auto t = mann_whitney({1, 2, 2, 3}, {2, 3, 4, 5});
+  EXPECT_FALSE(t.exact);
+  EXPECT_DOUBLE_EQ(t.u, 2.5);
+  EXPECT_NEAR(t.p, 0.13665824773814753, 1e-12);
+}
+
+TEST(Bootstrap, RatioOfMediansIsPairedAndReproducible) {
+  const std::vector<double> nom = {1, 2, 3, 4, 5, 6, 7};
+  std::vector<double> aug;
+  for (double v : nom) aug.push_back(0.25 * v);
+  auto r = bootstrap_ratio_of_medians(aug, nom);
+  EXPECT_EQ(r.pairs, 7);
+  EXPECT_DOUBLE_EQ(r.ratio, 0.25);
+  EXPECT_DOUBLE_EQ(r.low, 0.25);  // every resample of proportional pairs has the same ratio
+  EXPECT_DOUBLE_EQ(r.high, 0.25);
+
+  const std::vector<double> noisy = {0.3, 0.1, 0.9, 0.5, 1.4, 1.1, 2.9, NAN};
+  const std::vector<double> base = {1, 2, 3, 4, 5, 6, 7, 8};
+  r = bootstrap_ratio_of_medians(noisy, base);
+  EXPECT_EQ(r.pairs, 7);  // the pair with a NaN is left out
+  EXPECT_DOUBLE_EQ(r.ratio, 0.9 / 4);
+  EXPECT_LT(r.low, r.ratio);
+  EXPECT_GT(r.high, r.ratio);
+  const auto again = bootstrap_ratio_of_medians(noisy, base);
+  EXPECT_EQ(again.low, r.low);
+  EXPECT_EQ(again.high, r.high);
+  EXPECT_TRUE(std::isnan(bootstrap_ratio_of_medians({}, {}).ratio));
+}
+
+// A member with `runs` runs whose final dist_E is nom[i] and aug[i] (one step).
+StudyMember member(const std::string& name, const std::string& data, const std::vector<std::string>& reference,
+                   const std::vector<double>& nom, const std::vector<double>& aug) {
+  StudyMember m;
+  m.name = name;
+  m.has_manifest = true;
+  Sweep& s = m.sweep;
+  s.manifest = {{"config", {{"data", {{"kind", data}}}, {"model", {{"loss", "bce"}}}}}};
+  s.reference = reference;
+  s.modes = {"nom", "aug"};
+  for (std::size_t i = 0; i < nom.size(); ++i) {
+    s.runs.push_back(static_cast<int>(i));
+    for (const auto& [mode, v] : {std::pair{"nom", nom[i]}, std::pair{"aug", aug[i]}}) {
+      RunCurve c;
+      c.step = {0, 1};
+      c.dist_init = {0, 1};
+      c.dist_E = {0, v};
+      s.curves[mode].push_back(c);
+    }
+  }
+  return m;
+}
+
+TEST(Ablation, RowsGiveAugOverNomAndCompareOnlyWithinOneSettingAndExperiment) {
+  Study study;
+  study.members.push_back(member("seg", "shapes", {}, {1, 2, 3}, {0.5, 1, 1.5}));
+  study.members.push_back(member("a", "images", {}, {1, 2, 3}, {0.1, 0.22, 0.27}));
+  study.members.push_back(member("b", "images", {}, {1, 2, 3}, {0.3, 0.62, 0.87}));
+  study.members.push_back(member("c", "images", {"sampler"}, {1, 2, 3}, {0.2, 0.4, 0.6}));
+  const auto rows = ablation_rows(study);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].setting, "faithful");
+  EXPECT_EQ(rows[3].setting, "sampler");
+  EXPECT_NEAR(rows[1].aug_over_nom, 0.11, 1e-15);  // median 0.22 over median 2
+  EXPECT_NEAR(rows[2].aug_over_nom, 0.31, 1e-15);
+  EXPECT_EQ(rows[1].ratios.size(), 3u);
+  const std::string text = format_ablation(rows);
+  // a and b (one setting, one experiment) are compared; seg and c with nobody.
+  EXPECT_NE(text.find("a vs b: U = 0, p = 0.1 (exact)"), std::string::npos) << text;
+  EXPECT_NE(text.find("faithful: by Aug/Nom, b (0.31) > a (0.11)"), std::string::npos) << text;
+  EXPECT_EQ(text.find("seg vs"), std::string::npos) << text;
+  EXPECT_EQ(text.find("vs c"), std::string::npos) << text;
+}
+
+}  // namespace
