@@ -85,6 +85,7 @@ std::unique_ptr<Command> make_dims_command();
 std::unique_ptr<Command> make_data_command();
 std::unique_ptr<Command> make_check_command();
 std::unique_ptr<Command> make_hessian_command();
+std::unique_ptr<Command> make_minimum_command();
 std::unique_ptr<Command> make_config_reference_command();
 
 }  // namespace eqaug::cli

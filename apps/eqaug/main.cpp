@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   commands.push_back(make_dims_command());
   commands.push_back(make_data_command());
   commands.push_back(make_hessian_command());
+  commands.push_back(make_minimum_command());
   commands.push_back(make_check_command());
   commands.push_back(make_config_reference_command());
   commands.push_back(make_report_command());
