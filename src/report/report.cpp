@@ -120,6 +120,10 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
     out << "\n== " << name << ": Aug against Nom per member ==\n\n" << format_ablation(ablation) << '\n';
     for (const auto& p : write_ablation_csv(dir, ablation)) out << "wrote " << shown(p) << '\n';
   }
+  if (const auto law = noise_law(study); !law.rows.empty()) {
+    out << "\n== " << name << ": the noise law ==\n\n" << format_noise_law(law) << '\n';
+    for (const auto& p : write_noise_law_csv(dir, law)) out << "wrote " << shown(p) << '\n';
+  }
   if (!plot) {
     if (in_progress(study) && detail::remove_figure(dir))
       out << "removed the figure of an earlier state from " << shown(dir) << '\n';

@@ -120,6 +120,16 @@ TEST(ImageConfigs, StudyMembersStartFromOtherPresetsAtTheStudysScale) {
   }
   EXPECT_TRUE(seen_rot);
   EXPECT_TRUE(seen_groups);
+  // noise-law: L per member, Aug only, the reference's draws in half of them.
+  const auto law = io::study_members(preset("noise-law", "small"), "noise-law.toml");
+  ASSERT_EQ(law.size(), 32u);
+  for (const auto& m : law) {
+    const auto cfg = io::resolve(m.json, "noise-law.toml");
+    ASSERT_EQ(cfg.train.strategies.size(), 1u) << m.name;
+    const std::size_t L = std::stoul(m.name.substr(m.name.find("-l") + 2));
+    EXPECT_EQ(cfg.train.strategies[0].passes, L) << m.name;
+    EXPECT_EQ(cfg.reference.sampler, m.name.ends_with("-sampler")) << m.name;
+  }
   json bad = j;
   bad["study"]["members"][0]["preset"] = "no-such-preset";
   EXPECT_NE(message_of([&] { io::study_members(bad, "p.toml"); }).find("no-such-preset"), std::string::npos);

@@ -105,4 +105,61 @@ TEST(Ablation, RowsGiveAugOverNomAndCompareOnlyWithinOneSettingAndExperiment) {
   EXPECT_EQ(text.find("vs c"), std::string::npos) << text;
 }
 
+// A member whose Aug drift is exactly c_r · (t / L)^b (run r: c_r = 1 + r/10) over `steps`.
+StudyMember drift_member(const std::string& name, int L, double b, std::vector<std::string> reference = {}) {
+  StudyMember m;
+  m.name = name;
+  m.group = "Z_8";
+  m.has_manifest = true;
+  Sweep& s = m.sweep;
+  s.manifest = {{"config",
+                 {{"data", {{"kind", "images"}}},
+                  {"model", {{"loss", "cross_entropy"}}},
+                  {"train", {{"aug", {{"passes", L}, {"exact", false}}}}}}}};
+  s.reference = std::move(reference);
+  s.modes = {"aug"};
+  for (int r = 0; r < 5; ++r) {
+    s.runs.push_back(r);
+    RunCurve c;
+    for (int t = 0; t <= 20; ++t) {
+      c.step.push_back(t);
+      c.dist_init.push_back(t);
+      c.dist_E.push_back((1 + r / 10.0) * std::pow(static_cast<double>(t) / L, b));
+    }
+    s.curves["aug"].push_back(c);
+  }
+  return m;
+}
+
+TEST(NoiseLaw, ExponentsInTimeAndInLOfAnExactPowerLaw) {
+  Study study;
+  for (int L : {1, 4, 16, 64}) study.members.push_back(drift_member("u" + std::to_string(L), L, 0.5));
+  // The reference's sampler: drift linear in t and independent of L.
+  for (int L : {1, 16}) {
+    auto m = drift_member("s" + std::to_string(L), 1, 1.0, {"sampler"});
+    m.sweep.manifest["config"]["train"]["aug"]["passes"] = L;
+    study.members.push_back(m);
+  }
+  const auto law = noise_law(study);
+  ASSERT_EQ(law.rows.size(), 6u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(law.rows[i].b, 0.5, 1e-12);
+    EXPECT_NEAR(law.rows[i].b_low, 0.5, 1e-12);  // every run has the same exponent
+  }
+  EXPECT_NEAR(law.rows[4].b, 1.0, 1e-12);
+  ASSERT_EQ(law.fits.size(), 2u);
+  EXPECT_EQ(law.fits[0].setting, "faithful");
+  EXPECT_EQ(law.fits[0].passes, (std::vector<int>{1, 4, 16, 64}));
+  EXPECT_NEAR(law.fits[0].beta, -0.5, 1e-12);
+  EXPECT_LE(law.fits[0].low, law.fits[0].beta + 1e-12);
+  EXPECT_GE(law.fits[0].high, law.fits[0].beta - 1e-12);
+  EXPECT_EQ(law.fits[1].setting, "sampler");
+  EXPECT_NEAR(law.fits[1].beta, 0.0, 1e-12);
+  EXPECT_NE(format_noise_law(law).find("beta (Z_8, faithful): -0.5"), std::string::npos) << format_noise_law(law);
+  // One L per experiment: no law to fit, no table.
+  Study one;
+  one.members.push_back(drift_member("a", 25, 0.5));
+  EXPECT_TRUE(noise_law(one).rows.empty());
+}
+
 }  // namespace

@@ -335,6 +335,38 @@ std::string format_ablation(const std::vector<AblationRow>& rows);
 std::vector<std::filesystem::path> write_ablation_csv(const std::filesystem::path& dir,
                                                       const std::vector<AblationRow>& rows);
 
+// ---------------------------------------------------------------------------------------
+// The noise law (the `noise-law` preset): if Aug's drift off E is the sampling noise of the
+// paper's Remark 1, ‖A_t − Π_E A_t‖ grows like √(t / L). For each member with Aug, the time
+// exponent b: per run the least-squares slope of log ‖A_t − Π_E A_t‖ on log t over the
+// steps t ≥ 1 where it is positive, their median with a bootstrap 95 % interval; for each
+// experiment (group, setting, data) with two or more L, the L exponent β: the slope of log
+// (median final drift) on log L, with a bootstrap interval (runs resampled within each
+// member). The law predicts b = 1/2 and β = −1/2; a systematic drift (the reference's
+// sampler) gives b → 1 and β → 0.
+struct NoiseLawRow {
+  std::string member, group, setting, family;
+  int passes = 0;  // L (config.train.aug.passes)
+  int runs = 0;
+  double final_median = std::numeric_limits<double>::quiet_NaN();  // Aug's final ‖A − Π_E A‖
+  double b = final_median, b_low = final_median, b_high = final_median;
+};
+struct NoiseLawFit {
+  std::string group, setting, family;
+  std::vector<int> passes;  // the L of its members, ascending
+  double beta = std::numeric_limits<double>::quiet_NaN(), low = beta, high = beta;
+};
+struct NoiseLaw {
+  std::vector<NoiseLawRow> rows;  // members with sampled Aug, in study order
+  std::vector<NoiseLawFit> fits;  // experiments with two or more L
+};
+// Empty rows when no member varies L within an experiment (then no table is printed).
+NoiseLaw noise_law(const Study& study);
+std::string format_noise_law(const NoiseLaw& law);
+// dir/noise_law.csv (member,group,setting,passes,runs,final_median,b,b_low,b_high) and
+// dir/noise_law_fits.csv (group,setting,passes,beta,low,high); returns their paths.
+std::vector<std::filesystem::path> write_noise_law_csv(const std::filesystem::path& dir, const NoiseLaw& law);
+
 // Figure 6: one row per member with finished runs, two panels per row (full and zoom, axes
 // from study_ranges), faint runs and bold medians. Writes dir/figure-data/<member>-<mode>-
 // {runs,median}.dat, dir/figure.gp, then dir/figure.png, figure.svg and figure.pdf

@@ -1,0 +1,206 @@
+// The noise law of Aug's drift: exponents in t and in L with bootstrap intervals.
+#include "eqaug/core/rng.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/report/report.hpp"
+#include "eqaug/report/stats.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+namespace eqaug::report {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Least-squares slope of y on x; NaN with fewer than two points or no spread in x.
+double slope(const std::vector<double>& x, const std::vector<double>& y) {
+  const std::size_t n = x.size();
+  if (n < 2) return kNaN;
+  double mx = 0, my = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    mx += x[i] / static_cast<double>(n);
+    my += y[i] / static_cast<double>(n);
+  }
+  double sxy = 0, sxx = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) * (x[i] - mx);
+  }
+  return sxx > 0 ? sxy / sxx : kNaN;
+}
+
+// A run's time exponent: log ‖A_t − Π_E A_t‖ on log t over t ≥ 1 where positive.
+double time_exponent(const RunCurve& c) {
+  std::vector<double> x, y;
+  for (std::size_t s = 0; s < c.step.size(); ++s)
+    if (c.step[s] >= 1 && c.dist_E[s] > 0 && std::isfinite(c.dist_E[s])) {
+      x.push_back(std::log(c.step[s]));
+      y.push_back(std::log(c.dist_E[s]));
+    }
+  return slope(x, y);
+}
+
+int aug_passes(const Sweep& s) {
+  const auto& m = s.manifest;
+  if (!m.contains("config") || !m["config"].contains("train") || !m["config"]["train"].contains("aug")) return 0;
+  const auto& aug = m["config"]["train"]["aug"];
+  if (aug.value("exact", false) || !aug.contains("passes") || !aug["passes"].is_number_integer()) return 0;
+  return aug["passes"].get<int>();
+}
+
+std::string text_at(const nlohmann::json& m, const char* table, const char* key) {
+  if (!m.contains("config") || !m["config"].contains(table) || !m["config"][table].is_object()) return {};
+  const auto& t = m["config"][table];
+  return t.contains(key) && t[key].is_string() ? t[key].get<std::string>() : std::string();
+}
+
+std::string num(double v) {
+  if (std::isnan(v)) return "nan";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+}  // namespace
+
+NoiseLaw noise_law(const Study& study) {
+  NoiseLaw law;
+  // Per member: the final drifts per run (for β's bootstrap).
+  std::vector<std::vector<double>> finals;
+  for (const auto& m : study.members) {
+    if (!m.has_runs()) continue;
+    const auto it = m.sweep.curves.find("aug");
+    const int L = aug_passes(m.sweep);
+    if (it == m.sweep.curves.end() || it->second.empty() || L <= 0) continue;
+    NoiseLawRow r;
+    r.member = m.name;
+    r.group = m.group;
+    r.setting = setting_name(m.sweep);
+    r.family = text_at(m.sweep.manifest, "data", "kind") + "/" + text_at(m.sweep.manifest, "model", "loss");
+    r.passes = L;
+    r.runs = static_cast<int>(it->second.size());
+    std::vector<double> b, fin;
+    for (const auto& c : it->second) {
+      b.push_back(time_exponent(c));
+      fin.push_back(c.dist_E.empty() ? kNaN : c.dist_E.back());
+    }
+    r.final_median = describe(fin).median;
+    const RatioEstimate e = bootstrap_ratio_of_medians(b, std::vector<double>(b.size(), 1.0));
+    r.b = e.ratio;
+    r.b_low = e.low;
+    r.b_high = e.high;
+    law.rows.push_back(r);
+    finals.push_back(std::move(fin));
+  }
+  // β per experiment with two or more L.
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<std::size_t>> by;
+  std::vector<std::tuple<std::string, std::string, std::string>> order;
+  for (std::size_t i = 0; i < law.rows.size(); ++i) {
+    const auto key = std::make_tuple(law.rows[i].group, law.rows[i].setting, law.rows[i].family);
+    if (!by.count(key)) order.push_back(key);
+    by[key].push_back(i);
+  }
+  for (const auto& key : order) {
+    const auto& idx = by[key];
+    std::vector<int> Ls;
+    for (auto i : idx) Ls.push_back(law.rows[i].passes);
+    std::sort(Ls.begin(), Ls.end());
+    if (std::unique(Ls.begin(), Ls.end()) - Ls.begin() < 2) continue;
+    NoiseLawFit f;
+    f.group = std::get<0>(key);
+    f.setting = std::get<1>(key);
+    f.family = std::get<2>(key);
+    f.passes.assign(Ls.begin(), std::unique(Ls.begin(), Ls.end()));
+    const auto fit = [&](const std::vector<std::vector<double>>& samples) {
+      std::vector<double> x, y;
+      for (std::size_t k = 0; k < idx.size(); ++k) {
+        const double med = describe(samples[k]).median;
+        if (med > 0 && std::isfinite(med)) {
+          x.push_back(std::log(static_cast<double>(law.rows[idx[k]].passes)));
+          y.push_back(std::log(med));
+        }
+      }
+      return slope(x, y);
+    };
+    std::vector<std::vector<double>> own;
+    for (auto i : idx) own.push_back(finals[i]);
+    f.beta = fit(own);
+    Rng rng(1);
+    std::vector<double> draws;
+    for (int b = 0; b < 2000; ++b) {
+      std::vector<std::vector<double>> re;
+      for (const auto& v : own) {
+        std::vector<double> s(v.size());
+        for (auto& x : s) x = v[rng.below(v.size())];
+        re.push_back(std::move(s));
+      }
+      const double v = fit(re);
+      if (std::isfinite(v)) draws.push_back(v);
+    }
+    if (!draws.empty()) {
+      std::sort(draws.begin(), draws.end());
+      const auto at = [&](double p) {
+        return draws[static_cast<std::size_t>(p * static_cast<double>(draws.size() - 1))];
+      };
+      f.low = at(0.025);
+      f.high = at(0.975);
+    }
+    law.fits.push_back(f);
+  }
+  if (law.fits.empty()) law.rows.clear();
+  return law;
+}
+
+std::string format_noise_law(const NoiseLaw& law) {
+  std::ostringstream os;
+  os << "The noise law: Aug's drift |A_t - P_E A_t| ~ (t / L)^(1/2) if it is the sampling noise of Remark 1.\n"
+        "b: per-run slope of log drift on log t (steps >= 1), median [95% bootstrap CI]; beta: slope of log(median\n"
+        "final drift) on log L [95% bootstrap CI over the runs]. The law: b = 0.5, beta = -0.5.\n";
+  char line[512];
+  std::size_t w = 6;
+  for (const auto& r : law.rows) w = std::max(w, r.member.size());
+  std::snprintf(line, sizeof line, "%-*s  %-24s  %4s  %4s  %-12s  %s\n", static_cast<int>(w), "member", "setting", "L",
+                "runs", "final drift", "b [95% CI]");
+  os << line << std::string(w + 80, '-') << '\n';
+  for (const auto& r : law.rows) {
+    const std::string b = format_number(r.b) + " [" + format_number(r.b_low) + ", " + format_number(r.b_high) + "]";
+    std::snprintf(line, sizeof line, "%-*s  %-24s  %4d  %4d  %-12s  %s\n", static_cast<int>(w), r.member.c_str(),
+                  r.setting.c_str(), r.passes, r.runs, format_number(r.final_median).c_str(), b.c_str());
+    os << line;
+  }
+  for (const auto& f : law.fits)
+    os << "beta (" << f.group << ", " << f.setting << "): " << format_number(f.beta) << " [" << format_number(f.low)
+       << ", " << format_number(f.high) << "] over L = " <<
+        [&] {
+          std::string s;
+          for (std::size_t i = 0; i < f.passes.size(); ++i) s += (i ? ", " : "") + std::to_string(f.passes[i]);
+          return s;
+        }()
+       << '\n';
+  return os.str();
+}
+
+std::vector<std::filesystem::path> write_noise_law_csv(const std::filesystem::path& dir, const NoiseLaw& law) {
+  std::ostringstream a, b;
+  a << "member,group,setting,passes,runs,final_median,b,b_low,b_high\n";
+  for (const auto& r : law.rows)
+    a << r.member << ",\"" << r.group << "\"," << r.setting << ',' << r.passes << ',' << r.runs << ','
+      << num(r.final_median) << ',' << num(r.b) << ',' << num(r.b_low) << ',' << num(r.b_high) << '\n';
+  b << "group,setting,passes,beta,low,high\n";
+  for (const auto& f : law.fits) {
+    std::string Ls;
+    for (std::size_t i = 0; i < f.passes.size(); ++i) Ls += (i ? " " : "") + std::to_string(f.passes[i]);
+    b << '"' << f.group << "\"," << f.setting << ',' << Ls << ',' << num(f.beta) << ',' << num(f.low) << ','
+      << num(f.high) << '\n';
+  }
+  const auto p1 = dir / "noise_law.csv", p2 = dir / "noise_law_fits.csv";
+  io::write_file_atomic(p1, a.str());
+  io::write_file_atomic(p2, b.str());
+  return {p1, p2};
+}
+
+}  // namespace eqaug::report
