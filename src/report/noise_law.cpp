@@ -1,4 +1,7 @@
 // The noise law of Aug's drift: exponents in t and in L with bootstrap intervals.
+#include "gnuplot.hpp"
+
+#include "eqaug/core/error.hpp"
 #include "eqaug/core/rng.hpp"
 #include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/report/report.hpp"
@@ -201,6 +204,75 @@ std::vector<std::filesystem::path> write_noise_law_csv(const std::filesystem::pa
   io::write_file_atomic(p1, a.str());
   io::write_file_atomic(p2, b.str());
   return {p1, p2};
+}
+
+FigureFiles render_noise_law_figure(const Study& study, const NoiseLaw& law, const std::filesystem::path& dir,
+                                    const FigureOptions& options) {
+  using namespace detail;
+  if (law.fits.empty()) throw Error(in_quotes(dir) + ": no experiment with two or more L to draw the noise law of");
+  std::map<std::string, const StudyMember*> members;
+  for (const auto& m : study.members) members[m.name] = &m;
+  std::filesystem::path data_dir;
+  FigureFiles files = figure_files(dir, data_dir, "figure-noise-law");
+  const std::size_t cols = law.fits.size() > 1 ? 2 : 1;
+  const std::size_t rows = (law.fits.size() + cols - 1) / cols;
+  const int height = static_cast<int>(rows) * 380 + 40;
+  static const char* colours[] = {"1f77b4", "ff7f0e", "2ca02c", "d62728", "9467bd", "8c564b", "e377c2", "7f7f7f"};
+  std::ostringstream os;
+  os << "# The noise law of Aug's drift for the study in this directory, written by `eqaug report`: per\n"
+     << "# experiment (group, setting), the per-step median over runs of |A_t - P_E A_t| against t, one\n"
+     << "# curve per L, log-log, with the slope-1/2 line of Remark 1 through the smallest L at t = 1.\n"
+     << cd_to_script_folder() << "if (!exists(\"png_out\")) png_out = 'figure-noise-law.png'\n"
+     << "if (!exists(\"svg_out\")) svg_out = 'figure-noise-law.svg'\n"
+     << "if (!exists(\"pdf_out\")) pdf_out = 'figure-noise-law.pdf'\n"
+     << "data = 'figure-noise-law-data'\n"
+     << terminal_passes(options.width, height) << "  set multiplot layout " << rows << "," << cols << " title "
+     << gp_string((study.name.empty() ? std::string("study") : study.name) +
+                  ": Aug's drift against t per L (log-log); dashed: slope 1/2")
+     << " noenhanced\n";
+  for (const auto& f : law.fits) {
+    std::string plot;
+    double anchor = kNaN;
+    std::size_t c = 0;
+    for (const auto& r : law.rows) {
+      if (r.group != f.group || r.setting != f.setting || r.family != f.family) continue;
+      const auto it = members.find(r.member);
+      if (it == members.end()) continue;
+      const auto& curves = it->second->sweep.curves.at("aug");
+      std::ostringstream d;
+      d << "# " << r.member << " (L = " << r.passes << "): t, median over " << curves.size()
+        << " runs of |A_t - P_E A_t|\n";
+      for (std::size_t t = 1; t < curves.front().dist_E.size(); ++t) {
+        std::vector<double> v;
+        for (const auto& cv : curves) v.push_back(cv.dist_E[t]);
+        const double med = describe(v).median;
+        if (med > 0 && std::isfinite(med)) {
+          d << t << ' ' << data_number(med) << '\n';
+          if (t == 1 && std::isnan(anchor)) anchor = med;
+        }
+      }
+      const auto file = data_dir / (r.member + ".dat");
+      io::write_file_atomic(file, d.str());
+      files.data.push_back(file);
+      plot += (plot.empty() ? "" : ", \\\n       ") + std::string("data.'/") + r.member +
+              ".dat' using 1:2 with lines lw 2 lc rgb '#" + colours[c++ % 8] + "' title " +
+              gp_string("L = " + std::to_string(r.passes));
+    }
+    if (std::isfinite(anchor))
+      plot += ", \\\n       " + data_number(anchor) + " * sqrt(x) with lines dt 2 lw 1 lc rgb '#404040' title '∝ √t'";
+    os << "  set title "
+       << gp_string(f.group + ", " + f.setting + ": beta = " + format_number(f.beta) + " [" + format_number(f.low) +
+                    ", " + format_number(f.high) + "]")
+       << " noenhanced\n"
+       << "  set logscale xy\n  set format y '10^{%L}'\n  set format x '%g'\n  set grid lc rgb '#e0e0e0'\n"
+       << "  set key top left noenhanced\n"
+       << "  set xlabel 't (steps)'\n  set ylabel '‖A_t − Π_E A_t‖ (median)'\n"
+       << "  plot " << plot << "\n";
+  }
+  os << closing_passes();
+  io::write_file_atomic(files.script, os.str());
+  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
+  return files;
 }
 
 }  // namespace eqaug::report

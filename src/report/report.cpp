@@ -120,7 +120,8 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
     out << "\n== " << name << ": Aug against Nom per member ==\n\n" << format_ablation(ablation) << '\n';
     for (const auto& p : write_ablation_csv(dir, ablation)) out << "wrote " << shown(p) << '\n';
   }
-  if (const auto law = noise_law(study); !law.rows.empty()) {
+  const auto law = noise_law(study);
+  if (!law.rows.empty()) {
     out << "\n== " << name << ": the noise law ==\n\n" << format_noise_law(law) << '\n';
     for (const auto& p : write_noise_law_csv(dir, law)) out << "wrote " << shown(p) << '\n';
   }
@@ -134,13 +135,15 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
     out << "figure: skipped, no member has finished runs to plot\n";
     return;
   }
+  // Figures of an earlier state (another set of settings, a noise law no longer there) go first.
+  detail::remove_figure(dir);
+  if (!law.fits.empty()) print_figure_files(render_noise_law_figure(study, law, dir, options), out);
   if (settings.size() <= 1) {
     print_figure_files(render_study_figure(study, dir, options), out);
     if (options.paper_metric) print_figure_files(render_study_figure(study, dir, options, true), out);
     return;
   }
   // Several settings of the reference's switches: one Figure 6 per setting.
-  detail::remove_figure(dir);
   for (const auto& setting : settings) {
     Study part = study;
     part.name = (study.name.empty() ? std::string("study") : study.name) + " [" + setting + "]";

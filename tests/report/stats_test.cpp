@@ -7,6 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <unistd.h>
 
 namespace {
 
@@ -156,6 +162,24 @@ TEST(NoiseLaw, ExponentsInTimeAndInLOfAnExactPowerLaw) {
   EXPECT_EQ(law.fits[1].setting, "sampler");
   EXPECT_NEAR(law.fits[1].beta, 0.0, 1e-12);
   EXPECT_NE(format_noise_law(law).find("beta (Z_8, faithful): -0.5"), std::string::npos) << format_noise_law(law);
+  // The figure: one log-log panel per fit, a data file per member with t ≥ 1.
+  if (std::system("gnuplot --version > /dev/null 2>&1") == 0) {
+    const auto dir = std::filesystem::temp_directory_path() / ("eqaug-noise-law-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const auto files = render_noise_law_figure(study, law, dir);
+    EXPECT_TRUE(std::filesystem::exists(files.png));
+    std::ifstream gp(files.script);
+    const std::string script((std::istreambuf_iterator<char>(gp)), std::istreambuf_iterator<char>());
+    EXPECT_NE(script.find("set logscale xy"), std::string::npos);
+    EXPECT_NE(script.find("layout 1,2"), std::string::npos);  // two fits side by side
+    std::ifstream d(dir / "figure-noise-law-data" / "u4.dat");
+    std::string header, first;
+    std::getline(d, header);
+    std::getline(d, first);
+    EXPECT_EQ(first.rfind("1 ", 0), 0u) << first;  // starts at t = 1 (log axis)
+    std::filesystem::remove_all(dir);
+  }
   // One L per experiment: no law to fit, no table.
   Study one;
   one.members.push_back(drift_member("a", 25, 0.5));

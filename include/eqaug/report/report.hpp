@@ -366,6 +366,10 @@ std::string format_noise_law(const NoiseLaw& law);
 // dir/noise_law.csv (member,group,setting,passes,runs,final_median,b,b_low,b_high) and
 // dir/noise_law_fits.csv (group,setting,passes,beta,low,high); returns their paths.
 std::vector<std::filesystem::path> write_noise_law_csv(const std::filesystem::path& dir, const NoiseLaw& law);
+// figure-noise-law.{png,svg,pdf,gp} and figure-noise-law-data/: one log-log panel per fit,
+// the per-step median drift against t for each L, and a slope-1/2 line.
+FigureFiles render_noise_law_figure(const Study& study, const NoiseLaw& law, const std::filesystem::path& dir,
+                                    const FigureOptions& options = {});
 
 // Figure 6: one row per member with finished runs, two panels per row (full and zoom, axes
 // from study_ranges), faint runs and bold medians. Writes dir/figure-data/<member>-<mode>-
