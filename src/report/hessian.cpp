@@ -3,6 +3,7 @@
 // the trajectory's distance to E at every step (drift.csv).
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <ostream>
@@ -10,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "eqaug/analysis/hessian.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/formats/atomic_file.hpp"
-#include "eqaug/analysis/hessian.hpp"
 #include "gnuplot.hpp"
 
 namespace eqaug::report {
@@ -102,6 +103,14 @@ void report_hessian(const fs::path& dir, std::ostream& out, bool plot, const Fig
   }
   std::string p1, p2;
   std::size_t i = 0;
+  bool any_drift = false;  // a log axis needs a positive value (exact Aug from A0 in E has none)
+  for (const auto& [traj, pts] : points)
+    for (const auto& p : pts) any_drift = any_drift || p.dist_E > 0;
+  for (const auto& [traj, d] : drift) {
+    std::stringstream ss(d);
+    for (std::string step, value; ss >> step >> value;)
+      any_drift = any_drift || std::strtod(value.c_str(), nullptr) > 0;
+  }
   for (const auto& [traj, pts] : points) {
     std::string data, path;
     for (const auto& p : pts) {
@@ -115,11 +124,13 @@ void report_hessian(const fs::path& dir, std::ostream& out, bool plot, const Fig
     p1 += std::string(p1.empty() ? "" : ", ") + gp_string("figure-data/" + traj + "-eigen.dat") +
           " using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '" + colour + "' title " + gp_string(traj);
     p2 += std::string(p2.empty() ? "" : ", ") + gp_string("figure-data/" + traj + "-drift.dat") +
-          " using 1:($2 > 0 ? $2 : NaN) with lines lw 2 lc rgb '" + colour + "' title " + gp_string(traj);
+          (any_drift ? " using 1:($2 > 0 ? $2 : NaN)" : " using 1:2") + " with lines lw 2 lc rgb '" + colour +
+          "' title " + gp_string(traj);
   }
   gp << "  plot " << p1 << "\n"
-     << "  set title 'Drift from E'\n  set ylabel '|A - {/Symbol P}_E A|'\n  set logscale y\n  set format y '%.0e'\n"
-     << "  plot " << p2 << "\n"
+     << "  set title " << (any_drift ? "'Drift from E'" : "'Drift from E: 0 at every step (the trajectory stays in E)'")
+     << "\n  set ylabel '|A - {/Symbol P}_E A|'\n"
+     << (any_drift ? "  set logscale y\n  set format y '%.0e'\n" : "  set yrange [-1:1]\n") << "  plot " << p2 << "\n"
      << "  unset multiplot\n"
      << "  set output\n"
      << closing_passes();

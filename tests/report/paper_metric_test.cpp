@@ -179,4 +179,20 @@ TEST_F(PaperMetricTest, ReportDrawsThePaperFigureBesideTheExactOne) {
   EXPECT_EQ(plain.str().find("the paper's metric"), std::string::npos);
 }
 
+// issue 16, item 1: a Hessian folder whose drift is 0 at every step (exact Aug from A0 in
+// E) must still draw its figure; the log axis of the drift panel had no point to show.
+TEST_F(PaperMetricTest, HessianFigureWithZeroDriftEverywhereIsDrawn) {
+  if (std::system("gnuplot --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "gnuplot not installed";
+  write_text(root_ / "hessian.csv",
+             "trajectory,step,operator,index,eigenvalue,residual,stderr,dist_E,converged\n"
+             "aug,0,eq_on_E,0,0.5,1e-10,0,0,1\n"
+             "aug,0,aug_on_Eperp,0,-10.4,1e-9,0,0,1\n");
+  write_text(root_ / "drift.csv", "trajectory,step,dist_E,dist_init,loss\naug,0,0,0,1.4\n");
+  ASSERT_TRUE(is_hessian(root_));
+  std::ostringstream out;
+  EXPECT_NO_THROW(run_report(root_, out, true));
+  EXPECT_TRUE(fs::exists(root_ / "figure.png"));
+  EXPECT_NE(read_text(root_ / "figure.gp").find("0 at every step"), std::string::npos);
+}
+
 }  // namespace
