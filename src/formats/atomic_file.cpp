@@ -109,6 +109,16 @@ void write_file_atomic(const fs::path& path, std::string_view contents) {
 }
 
 std::string read_file(const fs::path& path) {
+  // Before opening: open() blocks on a named pipe until a writer comes, and a device such as
+  // /dev/zero (or a link to it) never ends. Only regular files are read.
+  struct stat before {};
+  if (::stat(path.c_str(), &before) == 0 && !S_ISREG(before.st_mode) && !S_ISDIR(before.st_mode)) {
+    const char* kind = S_ISFIFO(before.st_mode)                             ? "a named pipe"
+                       : S_ISCHR(before.st_mode) || S_ISBLK(before.st_mode) ? "a device"
+                       : S_ISSOCK(before.st_mode)                           ? "a socket"
+                                                                            : "not a regular file";
+    throw Error("cannot read " + quoted(path) + ": expected a regular file, found " + kind);
+  }
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) throw_read_errno("cannot open", path, errno);
   struct stat st {};

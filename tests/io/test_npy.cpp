@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -366,4 +367,28 @@ TEST_F(Npy, ReadsAuthorsStochasticBlockModelGraph) {
   EXPECT_TRUE(label.shape.empty());
   ASSERT_EQ(label.size(), 1u);
   EXPECT_TRUE(label.data[0] == 0.0 || label.data[0] == 1.0) << label.data[0];
+}
+
+// Issue 16, item 18: a named pipe given as a .npy used to block forever in open(), and a
+// link to /dev/zero was read until memory ran out. Only regular files are read.
+TEST_F(Npy, RefusesNamedPipesAndDevicesBeforeOpeningThem) {
+  const fs::path fifo = dir_ / "images.npy";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string what;
+  try {
+    eqaug::io::read_npy(fifo);
+  } catch (const eqaug::Error& e) {
+    what = e.what();
+  }
+  EXPECT_NE(what.find("named pipe"), std::string::npos) << what;
+  EXPECT_NE(what.find("images.npy"), std::string::npos) << what;
+  const fs::path zero = dir_ / "A0.npy";
+  fs::create_symlink("/dev/zero", zero);
+  what.clear();
+  try {
+    eqaug::io::read_npy(zero);
+  } catch (const eqaug::Error& e) {
+    what = e.what();
+  }
+  EXPECT_NE(what.find("a device"), std::string::npos) << what;
 }
