@@ -294,13 +294,32 @@ class HessianStudy {
     const auto count = [this](std::size_t n64, std::size_t n32) {
       return plan_.mixed ? std::to_string(n32) + " float32 + " + std::to_string(n64) + " float64" : std::to_string(n64);
     };
-    char buf[384];
+    // The error of the estimate: none for the exact average, unknown for a single estimate.
+    char error[48];
+    if (opts_.exact)
+      std::snprintf(error, sizeof error, "exact");
+    else if (reps == 1)
+      std::snprintf(error, sizeof error, "one estimate, no std. error");
+    else
+      std::snprintf(error, sizeof error, "+- %.2g", first.stderr_);
+    // AugPen descends the penalised risk, whose E-perp block is Hess R^aug + gamma.
+    double penalty = 0;
+    if (run.strategy.mode == Mode::AugPen) penalty = run.strategy.penalty;
+    const double judged = first.eigenvalue + penalty;
+    char verdict[160];
+    if (penalty > 0)
+      std::snprintf(verdict, sizeof verdict, "penalised %.4g + %g = %.4g: %s", first.eigenvalue, penalty, judged,
+                    analysis::stability(judged, std::max(first.stderr_, first.residual)).c_str());
+    else
+      std::snprintf(verdict, sizeof verdict, "%s",
+                    analysis::stability(judged, std::max(first.stderr_, first.residual)).c_str());
+    char buf[512];
     std::snprintf(buf, sizeof buf,
-                  "  %s step %zu: |A-PA| %.3g; smallest on E %.4g; smallest on E-perp %.4g +- %.2g (%s); "
+                  "  %s step %zu: |A-PA| %.3g; smallest on E %.4g; smallest on E-perp %.4g (%s; %s); "
                   "Hessian-vector products: %s on E, %s on E-perp; %.1f s\n",
                   run.strategy.name().c_str(), step, dist, eq.values.empty() ? NAN : eq.values[0], first.eigenvalue,
-                  first.stderr_, analysis::stability(first.eigenvalue, std::max(first.stderr_, first.residual)).c_str(),
-                  count(eq.products, eq.rough_products).c_str(), count(perp.products, perp.products32).c_str(),
+                  error, verdict, count(eq.products, eq.rough_products).c_str(),
+                  count(perp.products, perp.products32).c_str(),
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     log_ << buf << std::flush;
   }

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include "eqaug/analysis/hessian.hpp"
+
 #include "eqaug/core/error.hpp"
 #include "eqaug/formats/atomic_file.hpp"
 #include "gnuplot.hpp"
@@ -61,21 +63,66 @@ std::map<std::string, std::vector<Point>> read_points(const fs::path& csv) {
   return out;
 }
 
+/// What hessian.json says of how ∇²R^aug was formed and of AugPen's γ (absent: a folder of
+/// an older version, or none).
+struct HessianInfo {
+  bool exact = false, single = false;  // the exact average; one Monte-Carlo estimate (no standard error)
+  double penalty = 0;
+};
+
+HessianInfo read_info(const fs::path& file) {
+  HessianInfo info;
+  if (!fs::exists(file)) return info;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(io::read_file(file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(in_quotes(file) + ": invalid JSON: " + e.what());
+  }
+  if (j.contains("hessian_aug") && j["hessian_aug"].is_string()) {
+    const auto how = j["hessian_aug"].get<std::string>();
+    info.exact = how.rfind("exact", 0) == 0;
+    info.single = how.find(" x 1 independent") != std::string::npos;
+  }
+  if (j.contains("penalty") && j["penalty"].is_number()) info.penalty = j["penalty"].get<double>();
+  return info;
+}
+
 }  // namespace
 
 void report_hessian(const fs::path& dir, std::ostream& out, bool plot, const FigureOptions& options) {
   const auto points = read_points(dir / "hessian.csv");
-  char buf[256];
+  const HessianInfo info = read_info(dir / "hessian.json");
+  char buf[320];
   std::snprintf(buf, sizeof buf, "%-8s %6s %12s %16s %16s %12s  %s\n", "traject.", "step", "|A - P_E A|",
                 "min eig E (eq)", "min eig E-perp", "std. error", "E linearly");
   out << buf;
+  bool penalised = false;
   for (const auto& [traj, pts] : points)
     for (const auto& p : pts) {
-      std::snprintf(buf, sizeof buf, "%-8s %6zu %12.4g %16.6g %16.6g %12.3g  %s\n", traj.c_str(), p.step, p.dist_E,
-                    p.eq_min, p.perp_min, p.perp_se,
-                    analysis::stability(p.perp_min, std::max(p.perp_se, p.perp_res)).c_str());
+      // The standard error exists only for several Monte-Carlo estimates.
+      char se[32];
+      if (info.exact)
+        std::snprintf(se, sizeof se, "exact");
+      else if (info.single)
+        std::snprintf(se, sizeof se, "n/a");
+      else
+        std::snprintf(se, sizeof se, "%.3g", p.perp_se);
+      // AugPen descends R^aug + γ/2 ‖A − Π_E A‖²: its E⊥ block is ∇²R^aug + γ.
+      const bool pen = traj == "augpen" && info.penalty > 0;
+      penalised = penalised || pen;
+      const double smallest = pen ? p.perp_min + info.penalty : p.perp_min;
+      std::string verdict = analysis::stability(smallest, std::max(p.perp_se, p.perp_res));
+      if (pen) {
+        char v[96];
+        std::snprintf(v, sizeof v, " (penalised: %.6g + %g = %.6g)", p.perp_min, info.penalty, smallest);
+        verdict += v;
+      }
+      std::snprintf(buf, sizeof buf, "%-8s %6zu %12.4g %16.6g %16.6g %12s  %s\n", traj.c_str(), p.step, p.dist_E,
+                    p.eq_min, p.perp_min, se, verdict.c_str());
       out << buf;
     }
+  if (penalised) out << "(augpen: the verdict is for the penalised risk, whose E-perp block is Hess R^aug + gamma)\n";
   if (!plot) return;
   fs::path data_dir;
   const FigureFiles files = figure_files(dir, data_dir);

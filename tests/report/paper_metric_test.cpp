@@ -195,4 +195,30 @@ TEST_F(PaperMetricTest, HessianFigureWithZeroDriftEverywhereIsDrawn) {
   EXPECT_NE(read_text(root_ / "figure.gp").find("0 at every step"), std::string::npos);
 }
 
+// issue 16, item 3: AugPen's verdict is for its penalised risk (E-perp block Hess R^aug + γ),
+// and an exact Hessian has no standard error to print.
+TEST_F(PaperMetricTest, HessianVerdictOfAugPenCountsThePenaltyAndExactSaysSo) {
+  write_text(root_ / "hessian.csv",
+             "trajectory,step,operator,index,eigenvalue,residual,stderr,dist_E,converged\n"
+             "aug,0,eq_on_E,0,0.5,1e-10,0,0,1\n"
+             "aug,0,aug_on_Eperp,0,-10.39,1e-9,0,0,1\n"
+             "augpen,0,eq_on_E,0,0.5,1e-10,0,0,1\n"
+             "augpen,0,aug_on_Eperp,0,-10.39,1e-9,0,0,1\n");
+  write_text(root_ / "hessian.json", R"({"hessian_aug": "exact: every group element", "penalty": 20})");
+  std::ostringstream out;
+  ASSERT_EQ(run_report(root_, out, false), 0);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("unstable"), std::string::npos) << text;  // Aug at -10.39
+  EXPECT_NE(text.find("stable (penalised: -10.39 + 20 = 9.61)"), std::string::npos) << text;
+  // The std. error column of both rows says "exact", not 0 beside a firm verdict.
+  EXPECT_NE(text.find("-10.39        exact  unstable"), std::string::npos) << text;
+  EXPECT_NE(text.find("-10.39        exact  stable"), std::string::npos) << text;
+  // One Monte-Carlo estimate: no standard error to give.
+  write_text(root_ / "hessian.json",
+             R"({"hessian_aug": "monte carlo: 25 passes (an element per sample) x 1 independent repeats"})");
+  std::ostringstream one;
+  ASSERT_EQ(run_report(root_, one, false), 0);
+  EXPECT_NE(one.str().find("n/a"), std::string::npos) << one.str();
+}
+
 }  // namespace
