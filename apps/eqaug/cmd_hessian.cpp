@@ -68,8 +68,8 @@ class HessianCommand final : public Command {
     hesscmd->add_option("--epochs", hs.epochs, "As for run (default: train.epochs)");
     hesscmd->add_option("--lr", hs.lr, "As for run (default: train.lr)")->check(positive_real);
     hesscmd->add_option("--aug-passes", hs.aug_passes, "As for run: the trajectory's L (default: train.aug.passes)");
-    hesscmd->add_flag("--aug-exact{true}", hs.aug_exact,
-                      "As for run: the trajectory by exact augmentation (default: off)");
+    aug_exact_opt_ = hesscmd->add_flag("--aug-exact", aug_exact_flag_,
+                                       "As for run: the trajectory by exact augmentation (default: off)");
     hesscmd->add_option("--penalty", hs.penalty, "As for run: gamma of augpen (default: train.penalty)");
     hesscmd->add_option("--seed", hs.seed, "As for run (default: train.seed)")->check(whole_number);
     hesscmd->add_option("--data-dir", hs.data_dir, "As for run");
@@ -83,6 +83,7 @@ class HessianCommand final : public Command {
 
   int run(int argc, char** argv) override {
     hs.precision = "f64";
+    if (aug_exact_opt_->count() > 0) hs.aug_exact = aug_exact_flag_;
     if (!hs.modes) hs.modes = "aug";
     std::string source;
     const auto cfg = eqaug::io::resolve(load_config(hs, source), source);
@@ -109,6 +110,8 @@ class HessianCommand final : public Command {
   eqaug::experiment::HessianOptions hopt;
   std::string hessian_steps, hessian_out;
   bool hessian_no_plot = false;
+  bool aug_exact_flag_ = false;
+  CLI::Option* aug_exact_opt_ = nullptr;
 };
 
 }  // namespace

@@ -154,7 +154,8 @@ std::string figure_title(const Sweep& sweep) {
   std::string title = sweep.name.empty() ? "eqaug" : sweep.name;
   for (std::size_t i = 0; i < parts.size(); ++i) title += (i ? ", " : ": ") + parts[i];
   title += " — ";
-  title += in_progress(sweep) ? progress_text(sweep) : std::to_string(sweep.runs.size()) + " runs";
+  title += in_progress(sweep) ? progress_text(sweep)
+                              : std::to_string(sweep.runs.size()) + (sweep.runs.size() == 1 ? " run" : " runs");
   return title + ", " + std::to_string(sweep.epochs) + " steps";
 }
 

@@ -182,7 +182,7 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
               mode_colour(mode, colour) + "' title " + gp_string(mode_label(mode));
       if (i + 1 < sweep.modes.size()) plot += ", \\\n       ";
     }
-    std::string runs = std::to_string(sweep.runs.size()) + " runs";
+    std::string runs = std::to_string(sweep.runs.size()) + (sweep.runs.size() == 1 ? " run" : " runs");
     if (in_progress(sweep)) runs = progress_text(sweep);
     std::string full_title = member_title(member) + " — " + runs;
     if (!gr.note.empty()) full_title += " [" + gr.note + "]";
