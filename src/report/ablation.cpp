@@ -2,6 +2,7 @@
 // rank tests of the members of one setting against each other.
 #include "eqaug/core/error.hpp"
 #include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/formats/csv.hpp"
 #include "eqaug/report/report.hpp"
 #include "eqaug/report/stats.hpp"
 
@@ -20,13 +21,6 @@ std::vector<double> finals(const Sweep& sweep, const std::string& mode) {
   if (it == sweep.curves.end()) return v;
   for (const auto& c : it->second) v.push_back(c.dist_E.empty() ? std::nan("") : c.dist_E.back());
   return v;
-}
-
-std::string num(double v) {
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
 }
 
 struct Pair {
@@ -143,14 +137,14 @@ std::vector<std::filesystem::path> write_ablation_csv(const std::filesystem::pat
   std::ostringstream a;
   a << "member,group,setting,runs,aug_over_nom,ci_low,ci_high,paper_aug_over_nom,equi_dist_E_median\n";
   for (const auto& r : rows)
-    a << r.member << ",\"" << r.group << "\"," << r.setting << ',' << r.runs << ',' << num(r.aug_over_nom) << ','
-      << num(r.low) << ',' << num(r.high) << ',' << num(r.paper_aug_over_nom) << ',' << num(r.equi_dist_E.median)
-      << '\n';
+    a << r.member << ",\"" << r.group << "\"," << r.setting << ',' << r.runs << ',' << io::csv_number(r.aug_over_nom)
+      << ',' << io::csv_number(r.low) << ',' << io::csv_number(r.high) << ',' << io::csv_number(r.paper_aug_over_nom)
+      << ',' << io::csv_number(r.equi_dist_E.median) << '\n';
   std::ostringstream k;
   k << "setting,member_a,member_b,median_a,median_b,u,p,exact\n";
   for (const auto& p : rank_pairs(rows))
-    k << p.setting << ',' << p.a->member << ',' << p.b->member << ',' << num(p.a->aug_over_nom) << ','
-      << num(p.b->aug_over_nom) << ',' << num(p.test.u) << ',' << num(p.test.p) << ','
+    k << p.setting << ',' << p.a->member << ',' << p.b->member << ',' << io::csv_number(p.a->aug_over_nom) << ','
+      << io::csv_number(p.b->aug_over_nom) << ',' << io::csv_number(p.test.u) << ',' << io::csv_number(p.test.p) << ','
       << (p.test.exact ? "true" : "false") << '\n';
   const auto ablation = dir / "ablation.csv", ranks = dir / "ranks.csv";
   io::write_file_atomic(ablation, a.str());

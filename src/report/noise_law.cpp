@@ -4,6 +4,7 @@
 #include "eqaug/core/error.hpp"
 #include "eqaug/core/rng.hpp"
 #include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/formats/csv.hpp"
 #include "eqaug/report/report.hpp"
 #include "eqaug/report/stats.hpp"
 
@@ -59,13 +60,6 @@ std::string text_at(const nlohmann::json& m, const char* table, const char* key)
   if (!m.contains("config") || !m["config"].contains(table) || !m["config"][table].is_object()) return {};
   const auto& t = m["config"][table];
   return t.contains(key) && t[key].is_string() ? t[key].get<std::string>() : std::string();
-}
-
-std::string num(double v) {
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
 }
 
 }  // namespace
@@ -192,13 +186,14 @@ std::vector<std::filesystem::path> write_noise_law_csv(const std::filesystem::pa
   a << "member,group,setting,passes,runs,final_median,b,b_low,b_high\n";
   for (const auto& r : law.rows)
     a << r.member << ",\"" << r.group << "\"," << r.setting << ',' << r.passes << ',' << r.runs << ','
-      << num(r.final_median) << ',' << num(r.b) << ',' << num(r.b_low) << ',' << num(r.b_high) << '\n';
+      << io::csv_number(r.final_median) << ',' << io::csv_number(r.b) << ',' << io::csv_number(r.b_low) << ','
+      << io::csv_number(r.b_high) << '\n';
   b << "group,setting,passes,beta,low,high\n";
   for (const auto& f : law.fits) {
     std::string Ls;
     for (std::size_t i = 0; i < f.passes.size(); ++i) Ls += (i ? " " : "") + std::to_string(f.passes[i]);
-    b << '"' << f.group << "\"," << f.setting << ',' << Ls << ',' << num(f.beta) << ',' << num(f.low) << ','
-      << num(f.high) << '\n';
+    b << '"' << f.group << "\"," << f.setting << ',' << Ls << ',' << io::csv_number(f.beta) << ','
+      << io::csv_number(f.low) << ',' << io::csv_number(f.high) << '\n';
   }
   const auto p1 = dir / "noise_law.csv", p2 = dir / "noise_law_fits.csv";
   io::write_file_atomic(p1, a.str());

@@ -16,8 +16,8 @@ const LayerType& softmax_layer_type();
 
 const std::vector<const LayerType*>& layer_types() {
   static const std::vector<const LayerType*> types = [] {
-    std::vector<const LayerType*> t = {&linear_layer_type(), &leaky_relu_layer_type(), &layer_norm_layer_type(),
-                                       &sigmoid_layer_type(), &tanh_layer_type(),      &batch_norm_layer_type(),
+    std::vector<const LayerType*> t = {&linear_layer_type(),  &leaky_relu_layer_type(), &layer_norm_layer_type(),
+                                       &sigmoid_layer_type(), &tanh_layer_type(),       &batch_norm_layer_type(),
                                        &affine_layer_type(),  &softmax_layer_type()};
     for (std::size_t i = 0; i < t.size(); ++i)
       EQAUG_CHECK(static_cast<std::size_t>(t[i]->kind()) == i, "layer_types() out of the order of LayerKind");
