@@ -319,6 +319,7 @@ void resolve_reference(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* 
   sw.nom_distance_on_aug = r.flag("nom_distance_on_aug", false);
   sw.double_softmax = r.flag("double_softmax", false);
   sw.equi_last_layer = r.flag("equi_last_layer", false);
+  sw.nom_aug_norm = r.flag("nom_aug_norm", false);
   r.done();
   if (sw.double_softmax && cfg.json.at("model").at("loss") != "cross_entropy")
     r.fail("reference.double_softmax",
@@ -341,6 +342,18 @@ void resolve_reference(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* 
   }
   if (sw.nom_distance_on_aug && !(nom && aug))
     r.fail("reference.nom_distance_on_aug", "needs both nom and aug in train.modes (it measures Nom on Aug)");
+  if (sw.nom_aug_norm) {
+    bool unconstrained = false;
+    for (const auto& st : cfg.train.strategies) unconstrained = unconstrained || st.mode != Mode::Equi;
+    if (!unconstrained)
+      r.fail("reference.nom_aug_norm", "changes the Nom and Aug models, but train.modes has only equi");
+    bool layernorm = false;
+    for (const auto& l : cfg.json.at("model").at("layers")) layernorm = layernorm || l.at("type") == "layernorm";
+    if (!layernorm)
+      r.fail("reference.nom_aug_norm",
+             "replaces the model's layernorm layers with batch norms for Nom and Aug, but model.layers has no "
+             "layernorm");
+  }
 }
 
 /// Every default written back, so that the manifest holds the complete configuration.
@@ -385,6 +398,7 @@ std::vector<std::string> ReferenceSwitches::on() const {
   if (nom_distance_on_aug) names.push_back("nom_distance_on_aug");
   if (double_softmax) names.push_back("double_softmax");
   if (equi_last_layer) names.push_back("equi_last_layer");
+  if (nom_aug_norm) names.push_back("nom_aug_norm");
   return names;
 }
 
@@ -422,6 +436,8 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
                              {"nom_distance_on_aug", cfg.reference.nom_distance_on_aug},
                              {"double_softmax", cfg.reference.double_softmax},
                              {"equi_last_layer", cfg.reference.equi_last_layer}};
+  // Recorded where it is on, so that the manifests of the other switches stay as they were.
+  if (cfg.reference.nom_aug_norm) cfg.json["reference"]["nom_aug_norm"] = true;
   return cfg;
 }
 
@@ -443,6 +459,22 @@ GroupPtr build_group(const ExperimentConfig& cfg) {
                     e.what());
       }
   return group;
+}
+
+void require_one_model(const ExperimentConfig& cfg, const std::string& command) {
+  if (cfg.reference.nom_aug_norm)
+    throw Error(cfg.source + ": reference.nom_aug_norm: `eqaug " + command +
+                "` studies one model, but this switch gives Nom and Aug another model than Equi; it applies to "
+                "`eqaug run` only");
+}
+
+std::unique_ptr<ModelSpec> build_nom_aug_model(const ExperimentConfig& cfg, const GroupPtr& group) {
+  if (!cfg.reference.nom_aug_norm) return nullptr;
+  ExperimentConfig nom_aug = cfg;
+  nom_aug.reference.nom_aug_norm = false;
+  for (auto& l : nom_aug.json.at("model").at("layers"))
+    if (l.at("type") == "layernorm") l = {{"type", "batchnorm"}, {"eps", l.value("eps", 1e-5)}, {"affine", true}};
+  return build_model(nom_aug, group);
 }
 
 std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupPtr& group) {

@@ -188,6 +188,11 @@ const std::vector<KeyDoc>& config_reference() {
        "Equi as the reference's ProjectNet.project_grads: every gradient projected except the last group layer's, "
        "whose weights are projected before a step with its raw gradient, so that layer ends each step off E by "
        "eta Pi_perp g (implies train.equi.update = \"dense\")."},
+      {"reference.nom_aug_norm", "boolean", "`false`", "",
+       "Nom and Aug (and AugPen) train a model whose every `layernorm` is an affine `batchnorm` (statistics of a "
+       "minibatch of train.batch samples, a scale and shift per channel), as the reference's Nom/Aug networks had; "
+       "Equi keeps the layer norm. Distances are over the layers all strategies share (the affine scale and shift, "
+       "all in E, are trained but not counted). CPU only; not with --save-weights."},
       {"scales.<name>", "table", "none", "any keys above",
        "Merged over the file by `--scale <name>` (tables key by key; lists such as model.layers replaced whole)."},
       {"study.members", "list", "none", "tables with a `name`",

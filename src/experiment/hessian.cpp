@@ -50,6 +50,7 @@ struct HessianPlan {
 
 HessianPlan plan_hessian(const io::ExperimentConfig& cfg, const HessianOptions& opts) {
   HessianPlan plan;
+  io::require_one_model(cfg, "hessian");
   if (cfg.precision != io::Precision::F64) throw Error("eqaug hessian works in float64 (train.precision = \"f64\")");
   if (opts.k == 0) throw Error("--k: at least one eigenvalue");
   if (opts.spectra && opts.block > 1)

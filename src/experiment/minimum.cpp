@@ -118,6 +118,7 @@ MinimumResult run_minimum(const io::ExperimentConfig& cfg, const MinimumOptions&
   if (!(opts.grad_tol > 0)) throw Error("--grad-tol: expected a positive number");
   std::ostream& log = opts.progress ? *opts.progress : std::clog;
   const bool show = opts.progress != nullptr;
+  io::require_one_model(cfg, "minimum");
   const auto group = io::build_group(cfg);
   const auto spec = io::build_model(cfg, group);
   const auto data = io::build_data(cfg, *group);

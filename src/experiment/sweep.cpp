@@ -291,11 +291,46 @@ class Sweep {
                 opts.device),
         device_info_(describe(opts.device)),
         train_(train_options()),
-        trainer_(engine_, train_),
         names_(layer_names(*spec_)),
         metric_names_(metric_columns(train_, *spec_)) {
     if (show_ && !given_.params.empty()) describe_start_point(log_, cfg, given_);
     engine_.set_stop_flag(opts.stop);
+    // [reference] nom_aug_norm: Nom and Aug train their own model (docs/reference.md, defect 7).
+    nom_aug_spec_ = build_nom_aug_model(cfg, group_);
+    if (nom_aug_spec_) {
+      if (opts.save_weights)
+        throw Error(cfg.source +
+                    ": reference.nom_aug_norm: Nom and Aug train another model (batch norms with a scale and shift) "
+                    "than the one --save-weights writes; run without --save-weights");
+      if (opts.device.cuda())
+        throw Error(cfg.source + ": reference.nom_aug_norm: the batch norm it puts into Nom and Aug runs on the CPU "
+                                 "only (--device cpu)");
+      nom_aug_engine_ = std::make_unique<GradientEngine<T>>(*nom_aug_spec_, data_,
+                                                            cfg.json.at("data").value("input_shift", 0.0), cfg.chunk,
+                                                            pool_, EquiEval::Structured, opts.device);
+      nom_aug_engine_->set_stop_flag(opts.stop);
+      for (std::size_t j = 0, i = 0; j < nom_aug_spec_->weight_layers().size(); ++j) {
+        const auto& l = nom_aug_spec_->weight_layer(j);
+        const bool shared = i < spec_->weight_layers().size() && spec_->weight_layer(i).kind == l.kind &&
+                            spec_->weight_layer(i).count == l.count;
+        shared_layer_.push_back(shared ? i++ : kNotShared);
+      }
+    }
+    // The strategies of each model, in the order of the configuration.
+    for (int part = 0; part < (nom_aug_spec_ ? 2 : 1); ++part) {
+      TrainOptions o = train_;
+      o.strategies.clear();
+      for (std::size_t k = 0; k < train_.strategies.size(); ++k)
+        if (!nom_aug_spec_ || (train_.strategies[k].mode != Mode::Equi) == (part == 1)) {
+          o.strategies.push_back(train_.strategies[k]);
+          parts_.resize(part + 1);
+          parts_[part].order.push_back(k);
+        }
+      if (o.strategies.empty()) continue;
+      parts_[part].trainer = std::make_unique<Trainer<T>>(part == 1 ? *nom_aug_engine_ : engine_, o);
+      parts_[part].nom_aug = part == 1;
+    }
+    std::erase_if(parts_, [](const Part& p) { return !p.trainer; });
   }
 
   SweepSummary run() {
@@ -317,6 +352,10 @@ class Sweep {
     SweepSummary summary;
     summary.runs_skipped = planned - todo.size();
     if (show_) print_header(log_, cfg_, *spec_, data_, where(), opts_.out, folder.resumed(), summary.runs_skipped);
+    if (show_ && nom_aug_spec_)
+      log_ << "reference.nom_aug_norm: Nom and Aug train " << nom_aug_spec_->num_params()
+           << " parameters (every layernorm an affine batchnorm over minibatches of " << nom_aug_spec_->minibatch()
+           << "), Equi the layer-norm model\n";
     const auto sweep_start = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < todo.size(); ++i) {
       const std::size_t k = todo[i];
@@ -377,6 +416,12 @@ class Sweep {
     manifest["metrics"] = {{"columns", metric_names_}};
     if (!metrics_note_.empty()) manifest["metrics"]["note"] = metrics_note_;
     manifest["model"] = model_description(cfg_, *spec_, engine_);
+    if (nom_aug_spec_) {
+      manifest["model"]["nom_aug_model"] = model_info(*nom_aug_spec_);
+      manifest["model"]["nom_aug_model"]["note"] =
+          "reference.nom_aug_norm: the model Nom and Aug train (every layernorm an affine batchnorm); distances "
+          "over the layers all strategies share";
+    }
     const json data_info = data_description(data_, *spec_);
     if (resumed) check_same_inputs(manifest, data_info, given_, opts_.out);
     manifest["data"] = data_info;
@@ -397,25 +442,72 @@ class Sweep {
   std::vector<StrategyRun> train_run(std::size_t k, const std::vector<double>& a0,
                                      std::chrono::steady_clock::time_point t0, std::size_t runs_left) {
     auto last_line = t0;
+    // Where the models differ (nom_aug_norm) their strategies train one model after the
+    // other: the steps shown count both.
+    const std::size_t steps = cfg_.train.epochs + 1, total = steps * parts_.size();
+    std::size_t before = 0;
     auto progress = [&](std::size_t step, const std::vector<StrategyRun>&) {
       if (!show_) return;
+      const std::size_t done = before + step + 1;
       const auto now = std::chrono::steady_clock::now();
-      const double per_step = seconds_since(t0) / static_cast<double>(step + 1);
-      const double run_left = per_step * static_cast<double>(cfg_.train.epochs - step);
-      const double run_total = per_step * static_cast<double>(cfg_.train.epochs + 1);
+      const double per_step = seconds_since(t0) / static_cast<double>(done);
+      const double run_left = per_step * static_cast<double>(total - done);
+      const double run_total = per_step * static_cast<double>(total);
       const double sweep_left = run_left + run_total * static_cast<double>(runs_left - 1);
       const bool due = tty_ || std::chrono::duration<double>(now - last_line).count() >= 60.0;
-      if (!due || step == cfg_.train.epochs) return;
+      if (!due || done == total) return;
       last_line = now;
-      log_ << (tty_ ? "\r" : "") << "  run " << k + 1 << "/" << cfg_.runs << "  step " << step + 1 << "/"
-           << cfg_.train.epochs + 1 << "  " << format_duration(per_step) << "/step  run ETA "
-           << format_duration(run_left);
+      log_ << (tty_ ? "\r" : "") << "  run " << k + 1 << "/" << cfg_.runs << "  step " << done << "/" << total
+           << "  " << format_duration(per_step) << "/step  run ETA " << format_duration(run_left);
       if (runs_left > 1) log_ << ", sweep ETA " << format_duration(sweep_left);
       log_ << (tty_ ? "   " : "\n") << std::flush;
     };
-    auto result = trainer_.run(k, a0, progress);
+    std::vector<StrategyRun> result(train_.strategies.size());
+    for (const Part& part : parts_) {
+      auto runs = part.trainer->run(k, part.nom_aug ? nom_aug_start(a0) : a0, progress);
+      for (std::size_t i = 0; i < runs.size(); ++i) {
+        if (part.nom_aug) keep_shared_layers(runs[i]);
+        result[part.order[i]] = std::move(runs[i]);
+      }
+      before += steps;
+    }
     if (cfg_.reference.nom_distance_on_aug) measure_nom_on_aug(result);
     return result;
+  }
+
+  /// The Nom/Aug model's start (nom_aug_norm): A⁰ in the layers both models have, the
+  /// batch norms' scale and shift as drawn (1 and 0).
+  std::vector<double> nom_aug_start(const std::vector<double>& a0) const {
+    Rng unused = Rng::stream(0, "nom_aug_norm", {});
+    std::vector<double> b = nom_aug_spec_->draw_init(unused);
+    for (std::size_t j = 0; j < shared_layer_.size(); ++j) {
+      if (shared_layer_[j] == kNotShared) continue;
+      const auto& from = spec_->weight_layer(shared_layer_[j]);
+      std::copy_n(a0.begin() + static_cast<std::ptrdiff_t>(from.offset), from.count,
+                  b.begin() + static_cast<std::ptrdiff_t>(nom_aug_spec_->weight_layer(j).offset));
+    }
+    return b;
+  }
+
+  /// A Nom/Aug record over the layers every strategy has (nom_aug_norm): the batch norms'
+  /// scale and shift are in E (distance 0) and are left out of the distance travelled.
+  void keep_shared_layers(StrategyRun& run) const {
+    for (auto& r : run.records) {
+      std::vector<double> init, to_E;
+      double init2 = 0, e2 = 0;
+      for (std::size_t j = 0; j < shared_layer_.size(); ++j) {
+        if (shared_layer_[j] == kNotShared) continue;
+        init.push_back(r.dist_init_layer[j]);
+        to_E.push_back(r.dist_E_layer[j]);
+        init2 += init.back() * init.back();
+        e2 += to_E.back() * to_E.back();
+      }
+      r.dist_init_layer = std::move(init);
+      r.dist_E_layer = std::move(to_E);
+      r.dist_init = std::sqrt(init2);
+      r.dist_E = std::sqrt(e2);
+    }
+    run.layer_eval.assign(spec_->weight_layers().size(), "dense");
   }
 
   /// Run k's start: its own draw, or the --init-weights point.
@@ -451,8 +543,20 @@ class Sweep {
   const json device_info_;
   std::string metrics_note_;  // set by train_options()
   const TrainOptions train_;
-  Trainer<T> trainer_;
   const std::vector<std::string> names_, metric_names_;
+  // [reference] nom_aug_norm: the model Nom and Aug train, and which of its weight layers
+  // is which of spec_'s.
+  static constexpr std::size_t kNotShared = static_cast<std::size_t>(-1);
+  std::unique_ptr<ModelSpec> nom_aug_spec_;
+  std::unique_ptr<GradientEngine<T>> nom_aug_engine_;
+  std::vector<std::size_t> shared_layer_;
+  /// One trainer per model: its strategies (indices into train_.strategies).
+  struct Part {
+    std::unique_ptr<Trainer<T>> trainer;
+    std::vector<std::size_t> order;
+    bool nom_aug = false;
+  };
+  std::vector<Part> parts_;
 };
 
 }  // namespace

@@ -283,5 +283,73 @@ TEST(ReferenceConfig, EquiLastLayerTakesTheRawGradientOfTheLastGroupLayer) {
   fs::remove_all(out);
 }
 
+TEST(ReferenceConfig, NomAugNormTrainsNomAndAugWithAnAffineBatchNorm) {
+  // Small Rot with the switch: Nom and Aug train the model whose layer norm is an affine
+  // batch norm, Equi the plain one. Checked against two plain sweeps: Equi's CSV equals the
+  // sweep without the switch byte for byte; Nom's and Aug's losses and per-layer distances
+  // equal those of a sweep whose configuration has the affine batch norm written out.
+  const fs::path root = fs::temp_directory_path() / ("eqaug-nom-aug-norm-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  auto j = small_rot();
+  j["train"]["precision"] = "f64";
+  auto run = [&](json c, const std::string& name) {
+    experiment::SweepOptions o;
+    o.out = root / name;
+    o.threads = 1;
+    experiment::run_sweep(io::resolve(c, "rot"), o);
+    return o.out;
+  };
+  const auto plain = run(j, "plain");
+  json bn = j;
+  for (auto& l : bn["model"]["layers"])
+    if (l["type"] == "layernorm") l = {{"type", "batchnorm"}, {"eps", 1e-5}, {"affine", true}};
+  const auto written = run(bn, "written");
+  json sw = j;
+  sw["reference"] = {{"nom_aug_norm", true}};
+  const auto cfg = io::resolve(sw, "rot");
+  EXPECT_EQ(cfg.reference.on(), std::vector<std::string>{"nom_aug_norm"});
+  const auto group = io::build_group(cfg);
+  const auto model = io::build_model(cfg, group), nom_aug = io::build_nom_aug_model(cfg, group);
+  ASSERT_TRUE(nom_aug);
+  EXPECT_EQ(nom_aug->num_params(), model->num_params() + 2 * 2);  // a scale and a shift for each of 2 channels
+  EXPECT_EQ(io::build_nom_aug_model(io::resolve(j, "rot"), group), nullptr);
+  const auto switched = run(sw, "switched");
+
+  EXPECT_EQ(io::read_file(switched / "equi" / "run-000.csv"), io::read_file(plain / "equi" / "run-000.csv"));
+  for (const char* mode : {"nom", "aug"}) {
+    const auto a = run_columns(switched / mode / "run-000.csv");
+    const auto b = run_columns(written / mode / "run-000.csv");
+    const auto p = run_columns(plain / mode / "run-000.csv");
+    EXPECT_EQ(a.count("dist_E.affine0"), 0u) << mode;  // the columns of the shared layers only
+    EXPECT_EQ(b.count("dist_E.affine0"), 1u) << mode;
+    for (const char* col : {"loss", "dist_E", "dist_E.A0", "dist_E.A3", "dist_init.A1"})
+      for (std::size_t t = 0; t < a.at(col).size(); ++t)
+        EXPECT_NEAR(a.at(col)[t], b.at(col)[t], 1e-12 * (1 + std::abs(b.at(col)[t]))) << mode << " " << col << " " << t;
+    EXPECT_NE(a.at("loss")[0], p.at("loss")[0]) << mode;  // another function than the layer-norm model
+  }
+  const json m = json::parse(io::read_file(switched / "manifest.json"));
+  EXPECT_TRUE(m["config"]["reference"]["nom_aug_norm"].get<bool>());
+  EXPECT_EQ(m["model"]["nom_aug_model"]["params"], nom_aug->num_params());
+
+  // Refused where it cannot apply.
+  json only_equi = sw;
+  only_equi["train"]["modes"] = {"equi"};
+  auto msg = testing::message_of([&] { io::resolve(only_equi, "rot"); });
+  EXPECT_NE(msg.find("reference.nom_aug_norm"), std::string::npos) << msg;
+  json no_ln = bn;
+  no_ln["reference"] = {{"nom_aug_norm", true}};
+  msg = testing::message_of([&] { io::resolve(no_ln, "rot"); });
+  EXPECT_NE(msg.find("no layernorm"), std::string::npos) << msg;
+  msg = testing::message_of([&] { io::require_one_model(cfg, "hessian"); });
+  EXPECT_NE(msg.find("eqaug hessian"), std::string::npos) << msg;
+  experiment::SweepOptions o;
+  o.out = root / "weights";
+  o.save_weights = true;
+  msg = testing::message_of([&] { experiment::run_sweep(cfg, o); });
+  EXPECT_NE(msg.find("--save-weights"), std::string::npos) << msg;
+  EXPECT_FALSE(fs::exists(root / "weights"));
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace eqaug

@@ -30,6 +30,7 @@ struct ReferenceSwitches {
   bool nom_distance_on_aug = false;  // Nom's distance travelled measured on the Aug model
   bool double_softmax = false;       // a softmax layer before the cross-entropy (softmax twice)
   bool equi_last_layer = false;      // Equi projects the last group layer's weights, not its gradient
+  bool nom_aug_norm = false;         // Nom and Aug: an affine batch norm wherever the model has layer norm
   /// The names of the switches that are on, in this order.
   std::vector<std::string> on() const;
 };
@@ -99,6 +100,11 @@ std::string accuracy_kind(const ModelSpec& spec);
 /// The group, model and data a configuration describes.
 GroupPtr build_group(const ExperimentConfig& cfg);
 std::unique_ptr<ModelSpec> build_model(const ExperimentConfig& cfg, const GroupPtr& group);
+/// [reference] nom_aug_norm: the model Nom and Aug train, every `layernorm` an affine
+/// `batchnorm` (docs/reference.md, defect 7); null where the switch is off.
+std::unique_ptr<ModelSpec> build_nom_aug_model(const ExperimentConfig& cfg, const GroupPtr& group);
+/// Refuses nom_aug_norm for a command that studies one model (hessian, minimum).
+void require_one_model(const ExperimentConfig& cfg, const std::string& command);
 Dataset build_data(const ExperimentConfig& cfg, const FiniteGroup& group);
 
 }  // namespace eqaug::io
