@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "eqaug/core/error.hpp"
 #include "eqaug/experiment/study.hpp"
@@ -128,12 +129,16 @@ class RunCommand final : public Command {
     opts.progress = &std::cerr;
     opts.stop = &g_stop;
     catch_stop_signals();
+    std::vector<std::string> diverged;
     if (!eqaug::io::study_members(json, source).empty()) {
       opts.out = a.out.empty() ? std::filesystem::path("results") / json.value("name", std::string("study"))
                                : std::filesystem::path(a.out);
       const auto summaries = eqaug::experiment::run_study(json, source, opts);
       std::size_t done = 0;
-      for (const auto& s : summaries) done += s.runs_done;
+      for (const auto& s : summaries) {
+        done += s.runs_done;
+        diverged.insert(diverged.end(), s.diverged.begin(), s.diverged.end());
+      }
       std::cerr << "study finished: " << done << " run(s) in " << summaries.size() << " member(s)\n";
     } else {
       const auto cfg = eqaug::io::resolve(json, source);
@@ -142,9 +147,17 @@ class RunCommand final : public Command {
       std::cerr << "sweep finished: " << summary.runs_done << " run(s) in " << summary.wall_s << " s";
       if (summary.runs_skipped) std::cerr << " (" << summary.runs_skipped << " already done)";
       std::cerr << "\n";
+      diverged = summary.diverged;
     }
-    if (!a.no_report) return eqaug::report::run_report(opts.out, std::cout, true);
-    return 0;
+    const int report = a.no_report ? 0 : eqaug::report::run_report(opts.out, std::cout, true);
+    if (!diverged.empty()) {
+      // Exit 1 (a result that could not be computed, not a wrong input).
+      std::cerr << "eqaug: error: " << diverged.size() << " run(s) diverged and were not saved (manifest.json, "
+                << "\"diverged\"):\n";
+      for (const auto& d : diverged) std::cerr << "  " << d << "\n";
+      return 1;
+    }
+    return report;
   }
 
  private:

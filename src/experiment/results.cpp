@@ -116,7 +116,7 @@ void save_layer_weights(const fs::path& dir, const ModelSpec& spec, const std::v
   }
 }
 
-std::vector<double> load_layer_weights(const fs::path& dir, const ModelSpec& spec) {
+std::vector<double> load_layer_weights(const fs::path& dir, const ModelSpec& spec, double max_abs) {
   if (!fs::is_directory(dir)) throw Error("--init-weights: '" + dir.string() + "' is not a directory");
   std::vector<double> params(spec.num_params());
   for (std::size_t j = 0; j < spec.weight_layers().size(); ++j) {
@@ -128,10 +128,18 @@ std::vector<double> load_layer_weights(const fs::path& dir, const ModelSpec& spe
     if (a.shape != npy_shape(l) && a.shape != four)
       throw Error(file.string() + ": expected shape " + shape_str(npy_shape(l)) + " for layer " + l.name + ", found " +
                   shape_str(a.shape));
-    if (a.descr != "<f4" && a.descr != "<f8" && a.descr != "=f4" && a.descr != "=f8")
+    // read_npy has refused big-endian data: what is left is '<', '=' or no byte order.
+    const std::string kind = a.descr.find_first_of("<=|") == 0 ? a.descr.substr(1) : a.descr;
+    if (kind != "f4" && kind != "f8")
       throw Error(file.string() + ": expected float32 or float64 weights, found dtype '" + a.descr + "'");
-    for (double x : a.data)
-      if (!std::isfinite(x)) throw Error(file.string() + ": weights contain NaN or infinity");
+    for (std::size_t i = 0; i < a.data.size(); ++i) {
+      if (!std::isfinite(a.data[i]))
+        throw Error(file.string() + ": weights contain NaN or infinity (entry " + std::to_string(i) + ")");
+      if (std::abs(a.data[i]) > max_abs)
+        throw Error(file.string() + ": entry " + std::to_string(i) + " = " + csv_number(a.data[i]) +
+                    " overflows float32 (train.precision = \"f32\"; largest " + csv_number(max_abs) +
+                    "); use train.precision = \"f64\" or smaller weights");
+    }
     double* dst = params.data() + l.offset;
     for (std::size_t co = 0; co < Co; ++co)
       for (std::size_t ci = 0; ci < Ci; ++ci)

@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "eqaug/core/error.hpp"
-#include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/experiment/results.hpp"
+#include "eqaug/formats/atomic_file.hpp"
 
 namespace eqaug::experiment {
 
@@ -67,6 +67,7 @@ std::vector<SweepSummary> run_study(const json& j, const std::string& source, co
                      << " (" << members[i].name << ", " << listed[i]["group"].get<std::string>() << ")\n";
     try {
       out.push_back(run_sweep(cfgs[i], o));
+      for (auto& line : out.back().diverged) line = members[i].name + ": " + line;
     } catch (Interrupted& e) {
       // Count the whole study: members before this one are finished, later ones not begun.
       std::size_t before = 0, total = 0;
@@ -79,8 +80,11 @@ std::vector<SweepSummary> run_study(const json& j, const std::string& source, co
       throw;
     }
   }
-  study["complete"] = true;
-  study["finished"] = io::utc_now_iso();
+  // Runs that diverged stay to do: the study is complete only without them.
+  bool complete = true;
+  for (const auto& s : out) complete = complete && s.diverged.empty();
+  study["complete"] = complete;
+  study["finished"] = complete ? json(io::utc_now_iso()) : json(nullptr);
   io::write_file_atomic(study_file, study.dump(2) + "\n");
   return out;
 }

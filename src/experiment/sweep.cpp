@@ -96,7 +96,9 @@ struct StartPoint {
 StartPoint load_start_point(const ExperimentConfig& cfg, const ModelSpec& spec) {
   StartPoint s;
   if (cfg.init_weights.empty()) return s;
-  s.params = load_layer_weights(cfg.init_weights, spec);
+  s.params = load_layer_weights(
+      cfg.init_weights, spec,
+      cfg.precision == Precision::F32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max());
   const auto d = spec.distance_to_E(s.params.data());
   json dist = json::object();
   double total = 0;
@@ -217,6 +219,21 @@ void write_run_files(const fs::path& out, std::size_t k, const std::vector<Strat
 }
 
 /// The manifest's entry of a finished run: its wall time and where it went per strategy.
+/// "aug's risk grew more than 10-fold by step 7 (2.3 at A0, 41): ..." per
+/// strategy where it did.
+std::vector<std::string> loss_growth_warnings(const std::vector<StrategyRun>& result) {
+  std::vector<std::string> w;
+  for (const auto& sr : result)
+    if (sr.loss_grew_at) {
+      std::ostringstream m;
+      m << sr.strategy.name() << "'s risk grew more than " << kLossGrowth << "-fold by step " << *sr.loss_grew_at
+        << " (" << sr.records.front().loss << " at A0, " << sr.records[*sr.loss_grew_at].loss
+        << "): the learning rate may be too large";
+      w.push_back(m.str());
+    }
+  return w;
+}
+
 json run_entry(std::size_t k, double wall, const std::vector<StrategyRun>& result, const std::string& shard) {
   json entry = {{"run", k}, {"wall_s", wall}, {"finished", utc_now_iso()}};
   for (const auto& sr : result)
@@ -224,6 +241,7 @@ json run_entry(std::size_t k, double wall, const std::vector<StrategyRun>& resul
                                             {"gradients", sr.seconds.gradients},
                                             {"measures", sr.seconds.measures},
                                             {"updates", sr.seconds.updates}};
+  if (const auto w = loss_growth_warnings(result); !w.empty()) entry["warnings"] = w;
   if (!shard.empty()) entry["shard"] = shard;
   return entry;
 }
@@ -303,11 +321,12 @@ class Sweep {
                     ": reference.nom_aug_norm: Nom and Aug train another model (batch norms with a scale and shift) "
                     "than the one --save-weights writes; run without --save-weights");
       if (opts.device.cuda())
-        throw Error(cfg.source + ": reference.nom_aug_norm: the batch norm it puts into Nom and Aug runs on the CPU "
-                                 "only (--device cpu)");
-      nom_aug_engine_ = std::make_unique<GradientEngine<T>>(*nom_aug_spec_, data_,
-                                                            cfg.json.at("data").value("input_shift", 0.0), cfg.chunk,
-                                                            pool_, EquiEval::Structured, opts.device);
+        throw Error(cfg.source +
+                    ": reference.nom_aug_norm: the batch norm it puts into Nom and Aug runs on the CPU "
+                    "only (--device cpu)");
+      nom_aug_engine_ =
+          std::make_unique<GradientEngine<T>>(*nom_aug_spec_, data_, cfg.json.at("data").value("input_shift", 0.0),
+                                              cfg.chunk, pool_, EquiEval::Structured, opts.device);
       nom_aug_engine_->set_stop_flag(opts.stop);
       for (std::size_t j = 0, i = 0; j < nom_aug_spec_->weight_layers().size(); ++j) {
         const auto& l = nom_aug_spec_->weight_layer(j);
@@ -365,6 +384,22 @@ class Sweep {
       try {
         if (opts_.stop && opts_.stop->load() != 0) throw StopRequested{opts_.stop->load()};
         result = train_run(k, a0, t0, todo.size() - i);
+      } catch (const Diverged& d) {
+        // Nothing of the run is written; the manifest says what happened, the sweep goes on.
+        if (tty_) log_ << "\n";
+        const std::string line = "run " + std::to_string(k) + ": " + d.what();
+        log_ << "DIVERGED: " << line << " - run not saved\n";
+        json entry = {{"run", k},
+                      {"mode", d.mode},
+                      {"step", d.step},
+                      {"loss", std::isfinite(d.loss) ? json(d.loss) : json(std::to_string(d.loss))},
+                      {"weights_finite", !d.weights},
+                      {"message", d.what()},
+                      {"when", utc_now_iso()}};
+        if (!folder.shard_name().empty()) entry["shard"] = folder.shard_name();
+        folder.add_diverged(entry);
+        summary.diverged.push_back(line);
+        continue;
       } catch (const StopRequested& s) {
         if (show_ && tty_) log_ << "\n";
         Interrupted e;
@@ -380,6 +415,7 @@ class Sweep {
         const double eta = elapsed / static_cast<double>(i + 1) * static_cast<double>(todo.size() - i - 1);
         if (tty_) log_ << "\r";
         print_run_done(log_, k, cfg_.runs, wall, result, i + 1 < todo.size() ? eta : -1.0);
+        for (const auto& w : loss_growth_warnings(result)) log_ << "warning: run " << k << ": " << w << "\n";
       }
     }
     summary.wall_s = seconds_since(sweep_start);
@@ -457,8 +493,8 @@ class Sweep {
       const bool due = tty_ || std::chrono::duration<double>(now - last_line).count() >= 60.0;
       if (!due || done == total) return;
       last_line = now;
-      log_ << (tty_ ? "\r" : "") << "  run " << k + 1 << "/" << cfg_.runs << "  step " << done << "/" << total
-           << "  " << format_duration(per_step) << "/step  run ETA " << format_duration(run_left);
+      log_ << (tty_ ? "\r" : "") << "  run " << k + 1 << "/" << cfg_.runs << "  step " << done << "/" << total << "  "
+           << format_duration(per_step) << "/step  run ETA " << format_duration(run_left);
       if (runs_left > 1) log_ << ", sweep ETA " << format_duration(sweep_left);
       log_ << (tty_ ? "   " : "\n") << std::flush;
     };

@@ -259,6 +259,17 @@ void SweepFolder::add_run(const json& entry, const std::function<void(const json
   write(with_session(manifest_));
 }
 
+void SweepFolder::add_diverged(const json& entry) {
+  const auto held = hold_shared_files();
+  manifest_ = current();
+  json& list = manifest_["diverged"];
+  if (!list.is_array()) list = json::array();
+  for (auto it = list.begin(); it != list.end();)
+    it = (*it).value("run", json()) == entry["run"] ? list.erase(it) : it + 1;
+  list.push_back(entry);
+  write(with_session(manifest_));
+}
+
 void SweepFolder::close(double wall_s) {
   const auto held = hold_shared_files();
   manifest_ = current();

@@ -67,6 +67,9 @@ class SweepFolder {
   /// A run's files are on disk: adds its entry to the manifest as the other shards left it,
   /// calls `also` with that manifest (under the same lock: steps.csv) and writes it.
   void add_run(const nlohmann::json& entry, const std::function<void(const nlohmann::json&)>& also);
+  /// A run that diverged: its entry in the manifest's "diverged" (replacing an earlier
+  /// session's for the same run); the run stays to do.
+  void add_diverged(const nlohmann::json& entry);
   /// Marks the sweep complete where every run is on disk, ends this session (its wall
   /// time) and writes the manifest.
   void close(double wall_s);

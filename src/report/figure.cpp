@@ -113,7 +113,10 @@ bool in_progress(const Sweep& sweep) {
 
 std::string progress_text(const Sweep& sweep) {
   if (!in_progress(sweep)) return "";
-  return "in progress: " + std::to_string(sweep.runs.size()) + " of " + std::to_string(sweep.planned_runs) + " runs";
+  std::string text =
+      "in progress: " + std::to_string(sweep.runs.size()) + " of " + std::to_string(sweep.planned_runs) + " runs";
+  if (!sweep.diverged.empty()) text += ", " + std::to_string(sweep.diverged.size()) + " diverged";
+  return text;
 }
 
 std::string augmentation_text(const Sweep& sweep) {

@@ -58,6 +58,8 @@ void report_sweep(const Sweep& sweep, const fs::path& dir, std::ostream& out, bo
   out << '\n' << '\n' << format_table(rows, sweep.accuracy);
   if (progress)
     out << "status: " << progress_text(sweep) << " (summary.csv's runs column counts the runs summarised)\n";
+  for (const auto& d : sweep.diverged) out << "DIVERGED (not saved, not in the table): " << d << '\n';
+  for (const auto& w : sweep.warnings) out << "warning: " << w << '\n';
   out << '\n';
   if (paper) {
     print_paper_table(rows, *paper, out);

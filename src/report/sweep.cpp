@@ -193,6 +193,12 @@ Sweep read_sweep(const fs::path& dir) {
                   ", expected less than config.train.runs = " + std::to_string(sweep.planned_runs));
     if (!finished.insert(run).second)
       throw Error(in_quotes(manifest_path) + ": field runs lists run " + std::to_string(run) + " twice");
+    if (runs[i].contains("warnings")) {
+      const json& w = runs[i]["warnings"];
+      if (!w.is_array()) throw Error(in_quotes(manifest_path) + ": field " + where + "warnings: expected a list");
+      for (const auto& line : w)
+        if (line.is_string()) sweep.warnings.push_back("run " + std::to_string(run) + ": " + line.get<std::string>());
+    }
   }
   sweep.runs.assign(finished.begin(), finished.end());
 
@@ -222,6 +228,20 @@ Sweep read_sweep(const fs::path& dir) {
   if (m.contains("complete")) {
     if (!m["complete"].is_boolean()) throw Error(in_quotes(manifest_path) + ": field complete: expected true or false");
     sweep.complete = m["complete"].get<bool>();
+  }
+  if (m.contains("diverged")) {
+    if (!m["diverged"].is_array())
+      throw Error(in_quotes(manifest_path) + ": field diverged: expected a list of the runs that diverged");
+    for (const auto& d : m["diverged"]) {
+      if (!d.is_object() || !d.contains("run") || !d["run"].is_number_unsigned() || !d.contains("message") ||
+          !d["message"].is_string())
+        throw Error(in_quotes(manifest_path) + ": field diverged: expected entries with run and message, found " +
+                    d.dump());
+      // A run finished since (a later session) no longer counts.
+      const int run = d["run"].get<int>();
+      if (std::find(sweep.runs.begin(), sweep.runs.end(), run) == sweep.runs.end())
+        sweep.diverged.push_back("run " + std::to_string(run) + ": " + d["message"].get<std::string>());
+    }
   }
 
   for (const auto& mode : sweep.modes) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 
 #include "eqaug/core/error.hpp"
 
@@ -27,6 +28,23 @@ std::vector<std::string> metric_columns(const TrainOptions& opts, const ModelSpe
 Rng augmentation_rng(std::uint64_t seed, std::size_t run, std::size_t step, Mode mode) {
   return Rng::stream(seed, "aug", {run, step, static_cast<std::uint64_t>(mode)});
 }
+
+namespace {
+std::string diverged_message(const std::string& mode, std::size_t step, double loss, bool weights) {
+  std::ostringstream m;
+  m << mode << " diverged at step " << step << ": " << (weights ? "the weights are not finite" : "the risk is ")
+    << (weights ? "" : std::to_string(loss))
+    << " (lower the learning rate train.lr, the penalty, or the start's scale)";
+  return m.str();
+}
+}  // namespace
+
+Diverged::Diverged(std::string mode_, std::size_t step_, double loss_, bool weights_)
+    : RuntimeFailure(diverged_message(mode_, step_, loss_, weights_)),
+      mode(std::move(mode_)),
+      step(step_),
+      loss(loss_),
+      weights(weights_) {}
 
 template <typename T>
 Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&engine), opts_(std::move(opts)) {
@@ -54,6 +72,13 @@ Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&eng
                   " samples need more than 8 GB of permutations per step; use fewer passes");
     if (st.mode == Mode::AugPen && !(st.penalty > 0))
       throw Error("augpen needs a positive penalty gamma (train.penalty, --penalty)");
+    // AugPen's explicit penalty step scales A − Π_E A by 1 − ηγ (besides the risk's part):
+    // from ηγ = 2 on it no longer shrinks and beyond it grows without bound.
+    if (st.mode == Mode::AugPen && opts_.lr * st.penalty >= 2)
+      throw Error("augpen: eta * gamma = " + std::to_string(opts_.lr * st.penalty) +
+                  " (train.lr times train.penalty) must be below 2: the penalty step multiplies A - P_E A by 1 - "
+                  "eta * gamma, which diverges beyond 2; use a penalty below " +
+                  std::to_string(2 / opts_.lr));
     if (st.augments() && st.exact) {
       const auto order = group.order();
       if (!order || *order > kMaxExactOrder)
@@ -268,6 +293,14 @@ void Trainer<T>::step(std::size_t run_index, std::size_t step, StrategyState& s,
   rec.loss = risk.stats.loss_sum / static_cast<double>(risk.samples);
   rec.accuracy = risk.stats.correct / risk.stats.predictions;
   if (st.augments()) rec.loss_aug = desc.stats.loss_sum / static_cast<double>(desc.samples);
+  // A run that has left the finite numbers cannot be recorded (its CSVs, the medians) nor
+  // go on: the caller says which strategy, at which step, and keeps nothing of the run.
+  const bool weights_finite = std::isfinite(rec.dist_init) && std::isfinite(rec.dist_E);
+  if (!weights_finite || !std::isfinite(rec.loss) || (st.augments() && !std::isfinite(rec.loss_aug)))
+    throw Diverged(st.name(), step, std::isfinite(rec.loss) ? rec.loss_aug : rec.loss, !weights_finite);
+  if (!out.loss_grew_at && !out.records.empty() && out.records.front().loss > 0 &&
+      rec.loss > kLossGrowth * out.records.front().loss)
+    out.loss_grew_at = step;
   if (!opts_.metrics.empty()) rec.metrics = metric_values(run_index, step, a);
   out.records.push_back(std::move(rec));
   if (std::find(opts_.snapshot_steps.begin(), opts_.snapshot_steps.end(), step) != opts_.snapshot_steps.end())

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,9 @@ std::string steps_csv(const std::filesystem::path& out, const std::vector<std::s
 template <typename T>
 void save_layer_weights(const std::filesystem::path& dir, const ModelSpec& spec, const std::vector<T>& params);
 /// Reads DIR/<name>.npy for every layer with weights (A<j>, affine<j>) into a flat parameter vector (not projected).
-std::vector<double> load_layer_weights(const std::filesystem::path& dir, const ModelSpec& spec);
+/// An entry beyond max_abs (a float32 run: FLT_MAX) is an error naming the file.
+std::vector<double> load_layer_weights(const std::filesystem::path& dir, const ModelSpec& spec,
+                                       double max_abs = std::numeric_limits<double>::max());
 /// The .npy shape of a layer's weights.
 std::vector<std::size_t> npy_shape(const LayerSpec& l);
 std::string shape_str(const std::vector<std::size_t>& s);

@@ -48,6 +48,9 @@ struct Interrupted : std::exception {
 struct SweepSummary {
   std::size_t runs_done = 0, runs_skipped = 0;
   double wall_s = 0;
+  /// Runs that diverged (trainer.hpp, Diverged), one line each: they are not saved, the
+  /// manifest lists them under "diverged", and the command exits 1.
+  std::vector<std::string> diverged;
 };
 
 SweepSummary run_sweep(const io::ExperimentConfig& cfg, const SweepOptions& opts);

@@ -44,6 +44,10 @@ struct Sweep {
   bool complete = false;           // manifest "complete"
   std::vector<std::string> modes;  // config order
   std::vector<int> runs;           // finished runs, ascending
+  // manifest "diverged": "run k: <mode> diverged at step t: ..." for runs not finished since.
+  std::vector<std::string> diverged;
+  // runs[].warnings: "run k: nom's risk grew more than 10-fold ..." (StrategyRun::loss_grew_at).
+  std::vector<std::string> warnings;
   // curves[mode][i] belongs to runs[i].
   std::map<std::string, std::vector<RunCurve>> curves;
   // Set by paper_metric: dist_init and dist_E of every curve are the paper's (below), over

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "eqaug/core/error.hpp"
 #include "eqaug/train/engine.hpp"
 #include "eqaug/train/strategy.hpp"
 
@@ -62,6 +64,24 @@ struct StrategyRun {
   std::vector<std::pair<std::size_t, std::vector<double>>> snapshots;  // (step, A at that step)
   /// How the layers were evaluated: "dense" per layer, or the Equi op kinds.
   std::vector<std::string> layer_eval;
+  /// The first step whose risk exceeded kLossGrowth times the risk at A⁰ (a warning: the
+  /// step is likely too large), or none.
+  std::optional<std::size_t> loss_grew_at;
+};
+
+/// A risk this many times the risk at A⁰ (an order of magnitude more) is reported
+/// (StrategyRun::loss_grew_at).
+inline constexpr double kLossGrowth = 10;
+
+/// A strategy's risk or weights stopped being finite: the run cannot go on. Thrown by
+/// Trainer::run at the first such step (the step is recorded, the run's results are not).
+class Diverged : public RuntimeFailure {
+ public:
+  Diverged(std::string mode, std::size_t step, double loss, bool weights);
+  std::string mode;  // the strategy's name
+  std::size_t step;  // the first step whose record is not finite
+  double loss;       // its risk (NaN or ±inf, or finite where only the weights are not)
+  bool weights;      // the weights (their distances), not only the risk, are not finite
 };
 
 /// Whether an Equi strategy evaluates its layers through E's structure on this engine.
