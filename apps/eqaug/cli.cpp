@@ -181,6 +181,30 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
       throw eqaug::Error(source + ": no field config (not a manifest written by eqaug run)");
     return apply_overrides(m["config"], a, source);
   }
+  if (std::filesystem::is_directory(a.config) &&
+      std::filesystem::exists(std::filesystem::path(a.config) / "study.json")) {
+    // A study's folder: the study's configuration as it started (study.json, "config").
+    source = (std::filesystem::path(a.config) / "study.json").string();
+    nlohmann::json s;
+    try {
+      s = nlohmann::json::parse(eqaug::io::read_file(source));
+    } catch (const nlohmann::json::exception& e) {
+      throw eqaug::Error(source + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!s.is_object() || !s.contains("config") || !s["config"].is_object())
+      throw eqaug::Error(
+          source +
+          ": this study's folder does not record its configuration (written by an earlier eqaug); resume "
+          "it with the command that started it" +
+          (s.is_object() && s.contains("command") && s["command"].is_string()
+               ? ": " + s["command"].get<std::string>() + " --resume"
+               : std::string()));
+    return apply_overrides(s["config"], a, source);
+  }
+  if (std::filesystem::is_directory(a.config))
+    throw eqaug::Error("config: '" + a.config +
+                       "' is a directory, but neither a configuration file nor a results folder (it has no "
+                       "manifest.json or study.json); expected a preset name such as perm or a .toml file");
   const auto file = eqaug::io::find_config(a.config);
   source = file.string();
   auto j = eqaug::io::apply_scale(eqaug::io::load_toml(file), a.scale, source);

@@ -9,6 +9,7 @@
 #include <vector>
 #include "eqaug/core/error.hpp"
 
+#include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/formats/csv.hpp"
 #include "eqaug/formats/npy.hpp"
 #include "eqaug/report/report.hpp"
@@ -26,7 +27,7 @@ void export_data(const eqaug::io::ExperimentConfig& cfg, const std::filesystem::
   const auto data = eqaug::io::build_data(cfg, *group);
   if (fs::exists(dir) && !fs::is_empty(dir) && !force)
     throw eqaug::Error("--save-data: '" + dir.string() + "' exists and is not empty; pass --force to write into it");
-  fs::create_directories(dir);
+  eqaug::io::create_output_dir(dir, "--save-data");
   const auto kind = cfg.json.at("data").at("kind").get<std::string>();
   const std::size_t D = data.input.dim(), Y = data.target.dim(), S = data.input.sites;
   const std::size_t side = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(S))));
@@ -107,7 +108,7 @@ int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesyst
   sheet.title = cfg.name + ": first " + std::to_string(count) + " of " + std::to_string(data.size) + " samples, " +
                 data.name + ", " + std::to_string(side) + "x" + std::to_string(side) + " pixels in [0,1] (before the " +
                 eqaug::io::csv_number(cfg.json.at("data").value("input_shift", 0.0)) + " shift)";
-  std::filesystem::create_directories(dir);
+  eqaug::io::create_output_dir(dir, "--out");
   const auto written = eqaug::report::write_contact_sheet(sheet, png);
   std::cout << "wrote " << written.string() << " (" << data.name << ")\n";
   for (const auto& note : data.notes) std::cout << "note: " << note << "\n";

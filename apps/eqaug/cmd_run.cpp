@@ -8,6 +8,7 @@
 #include "eqaug/core/error.hpp"
 #include "eqaug/experiment/study.hpp"
 #include "eqaug/experiment/sweep.hpp"
+#include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/report/report.hpp"
 
 namespace eqaug::cli {
@@ -19,7 +20,9 @@ class RunCommand final : public Command {
   void add_to(CLI::App& app) override {
     auto* run = sub_ = app.add_subcommand(
         "run", "Run a sweep of an experiment (a preset in configs/: perm, trans, rot, groups; or a .toml file)");
-    run->add_option("config", a.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")->required();
+    run->add_option("config", a.config,
+                    "Preset name (perm, trans, rot, groups), path to a config .toml, or a results folder (its "
+                    "configuration); may be left out with --resume --out DIR, which continues DIR's sweep or study");
     run->add_option("--runs", a.runs, "Independent runs (default: the config's train.runs; perm: 30)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
     run->add_option("--epochs", a.epochs, "Gradient steps per run, one per full pass (default: train.epochs; perm: 50)")
@@ -114,8 +117,18 @@ class RunCommand final : public Command {
   }
 
   int run(int argc, char** argv) override {
+    if (a.config.empty()) {
+      if (!a.resume || a.out.empty())
+        throw eqaug::Error(
+            "config: expected a preset name (perm, trans, rot, groups) or a .toml file; it may be left out only "
+            "with --resume --out DIR, which continues DIR with the configuration it records");
+      a.config = a.out;  // the results folder's own configuration
+    }
     std::string source;
     const auto json = load_config(a, source);
+    // A results folder's configuration: its weights setting unless given.
+    if (!a.save_weights && std::filesystem::path(source).filename() == "manifest.json")
+      a.save_weights = nlohmann::json::parse(eqaug::io::read_file(source)).value("save_weights", false);
     eqaug::experiment::SweepOptions opts;
     opts.force = a.force;
     opts.resume = a.resume;

@@ -68,7 +68,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string sub;
     for (const auto* s : app.get_subcommands()) sub = s->get_name() + " ";
-    std::cerr << "eqaug: error: " << e.what() << " (see eqaug " << sub << "--help)\n";
+    std::cerr << "eqaug: error: " << e.what();
+    // `--modes nom equi` leaves equi to the positional arguments.
+    const std::string what = e.what();
+    bool modes = false;
+    for (int i = 1; i < argc; ++i) modes = modes || std::string(argv[i]) == "--modes";
+    if (modes && what.find("not expected") != std::string::npos)
+      std::cerr << "; --modes takes one comma-separated list (--modes nom,equi), not words separated by spaces";
+    std::cerr << " (see eqaug " << sub << "--help)\n";
     return kExitUsage;
   }
 

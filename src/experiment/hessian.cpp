@@ -124,7 +124,7 @@ void prepare_out(const HessianOptions& opts) {
                 (opts.out / "hessian").string());
   if (fs::exists(opts.out / "hessian.csv") && !opts.force)
     throw Error("'" + (opts.out / "hessian.csv").string() + "' already exists; pass --force to replace it");
-  fs::create_directories(opts.out);
+  io::create_output_dir(opts.out, "--out");
 }
 
 namespace {

@@ -131,7 +131,7 @@ MinimumResult run_minimum(const io::ExperimentConfig& cfg, const MinimumOptions&
     throw Error("--out: '" + opts.out.string() + "' holds a sweep (manifest.json); choose a folder of its own");
   if (fs::exists(opts.out / "minimum.json") && !opts.force)
     throw Error("'" + (opts.out / "minimum.json").string() + "' already exists; pass --force to replace it");
-  fs::create_directories(opts.out);
+  io::create_output_dir(opts.out, "--out");
 
   ThreadPool pool(opts.threads ? opts.threads : ThreadPool::available_cores());
   const blas::ThreadsGuard serial_blas(1);

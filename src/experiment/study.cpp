@@ -45,12 +45,13 @@ std::vector<SweepSummary> run_study(const json& j, const std::string& source, co
   } else if (opts.resume) {
     throw Error("--resume: " + study_file.string() + " does not exist (nothing to resume; drop --resume)");
   }
-  fs::create_directories(opts.out);
+  io::create_output_dir(opts.out, "--out");
   json study = {{"program", program_info()},
                 {"kind", "study"},
                 {"name", j.value("name", std::string())},
                 {"scale", j.value("scale", std::string("full"))},
                 {"command", opts.command_line},
+                {"config", j},  // `eqaug run --resume --out OUT` continues with it
                 {"complete", false},
                 {"started", io::utc_now_iso()},
                 {"members", listed}};

@@ -74,25 +74,36 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
     const std::size_t old_runs = before.contains("train") ? before["train"].value("runs", std::size_t{0}) : 0;
     if (before.contains("train") && before["train"].is_object()) before["train"].erase("runs");
     if (now.contains("train") && now["train"].is_object()) now["train"].erase("runs");
-    if (before != now) {
-      std::string diff;
-      for (const auto& d : json::diff(before, now)) diff += "\n  " + d.at("path").get<std::string>();
-      throw Error("--resume: the configuration differs from the one in " + manifest.string() +
-                  "; differing fields:" + diff + "\nuse the same preset and options, or a new --out");
+    // Everything that differs, in one message with the command that started the sweep.
+    std::vector<std::string> conflicts;
+    for (const auto& d : json::diff(before, now)) {
+      const auto ptr = json::json_pointer(d.at("path").get<std::string>());
+      const std::string was = before.contains(ptr) ? before.at(ptr).dump() : std::string("(absent)");
+      const std::string is = now.contains(ptr) ? now.at(ptr).dump() : std::string("(absent)");
+      conflicts.push_back(d.at("path").get<std::string>() + ": " + was + " in the sweep, " + is + " now");
     }
     if (sharded && cfg.runs != old_runs)
-      throw Error("--shard: the sweep in " + opts.out.string() + " has " + std::to_string(old_runs) +
-                  " runs, this shard was given " + std::to_string(cfg.runs) + "; every shard needs the same --runs");
+      conflicts.push_back("--shard: the sweep has " + std::to_string(old_runs) + " runs, this shard was given " +
+                          std::to_string(cfg.runs) + " (every shard needs the same --runs)");
     if (cfg.runs < old_runs)
-      throw Error("--resume: the sweep in " + opts.out.string() + " has " + std::to_string(old_runs) +
-                  " runs; --runs " + std::to_string(cfg.runs) +
-                  " would drop some (resume with at least as many, or report the finished runs as they are)");
+      conflicts.push_back("--runs " + std::to_string(cfg.runs) + ": the sweep has " + std::to_string(old_runs) +
+                          " runs and would drop some (resume with at least as many)");
     const bool saved = old.value("save_weights", false);
     if (saved != opts.save_weights)
-      throw Error(
-          std::string("--resume: the sweep in ") + opts.out.string() +
-          (saved ? " saves weights; pass --save-weights to resume it" : " saves no weights; drop --save-weights") +
-          " (a sweep saves the weights of all its runs or of none)");
+      conflicts.push_back(saved ? "--save-weights: the sweep saves weights (a sweep saves those of all its runs or of "
+                                  "none); pass it"
+                                : "--save-weights: the sweep saves no weights; drop it");
+    if (!conflicts.empty()) {
+      std::string text = std::string(sharded && !opts.resume ? "--shard" : "--resume") + ": " +
+                         std::to_string(conflicts.size()) + " difference(s) from the sweep in " + opts.out.string() +
+                         ":";
+      for (const auto& c : conflicts) text += "\n  " + c;
+      if (old.contains("command") && old["command"].is_string())
+        text += "\nit was started with: " + old["command"].get<std::string>();
+      text += "\n`eqaug run --resume --out " + opts.out.string() +
+              "` continues it with its own configuration; or choose a new --out";
+      throw Error(text);
+    }
     old["config"] = cfg.json;
     if (!old.contains("runs") || !old["runs"].is_array())
       throw Error(manifest.string() + ": field runs: expected a list");
@@ -174,7 +185,7 @@ bool create_out(const SweepOptions& opts) {
     throw Error("--resume: " + (opts.out / "manifest.json").string() +
                 " does not exist (nothing to resume; drop --resume)");
   const bool created = !fs::exists(opts.out);
-  fs::create_directories(opts.out);
+  create_output_dir(opts.out, "--out");
   return created;
 }
 }  // namespace

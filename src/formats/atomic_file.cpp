@@ -141,4 +141,20 @@ std::string read_file(const fs::path& path) {
   return contents;
 }
 
+void create_output_dir(const fs::path& dir, const std::string& what) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (!ec && fs::is_directory(dir)) return;
+  // The nearest existing ancestor says what is in the way.
+  fs::path at = dir;
+  std::error_code probe;
+  while (!at.empty() && !fs::exists(at, probe) && at.has_parent_path() && at.parent_path() != at) at = at.parent_path();
+  std::string why = ec ? ec.message() : "not a directory";
+  if (fs::exists(at, probe) && !fs::is_directory(at, probe))
+    why = "'" + at.string() + "' is a file, not a directory";
+  else if (ec == std::errc::no_space_on_device)
+    why = "no space left on device";
+  throw Error(what + ": cannot create the directory '" + dir.string() + "': " + why);
+}
+
 }  // namespace eqaug::io

@@ -398,3 +398,75 @@ TEST(CliWorkflow, HessianWritesSpectraAlongTheTrajectories) {
   EXPECT_NE(into_sweep.output.find("holds a sweep"), std::string::npos) << into_sweep.output;
   fs::remove_all(dir);
 }
+
+namespace {
+
+/// Leaves only run 0 of a sweep's manifest finished, as a sweep interrupted after it.
+void keep_first_run_only(const fs::path& dir) {
+  auto m = nlohmann::json::parse(eqaug::io::read_file(dir / "manifest.json"));
+  m["runs"] = nlohmann::json::array({m["runs"][0]});
+  m["complete"] = false;
+  eqaug::io::write_file_atomic(dir / "manifest.json", m.dump(2));
+}
+
+TEST(CliWorkflow, ResumeWithoutTheConfigContinuesWithTheRecordedOne) {
+  const auto d = temp_dir("resume-recorded");
+  const std::string out = (d / "s").string();
+  const auto first =
+      cli("run rot --scale small --runs 2 --epochs 2 --set data.samples=30 --save-weights --no-report --out " + out);
+  ASSERT_EQ(first.code, 0) << first.output;
+  keep_first_run_only(out);
+  // Retyping the preset without the original options: every difference at once, and the
+  // command that started the sweep.
+  const auto wrong = cli("run rot --scale small --resume --no-report --out " + out);
+  EXPECT_EQ(wrong.code, 2) << wrong.output;
+  EXPECT_NE(wrong.output.find("/train/epochs: 2 in the sweep, 50 now"), std::string::npos) << wrong.output;
+  EXPECT_NE(wrong.output.find("/data/samples: 30 in the sweep, 500 now"), std::string::npos) << wrong.output;
+  EXPECT_NE(wrong.output.find("--save-weights: the sweep saves weights"), std::string::npos) << wrong.output;
+  EXPECT_NE(wrong.output.find("it was started with: "), std::string::npos) << wrong.output;
+  // No config: the folder's own, weights included.
+  const auto again = cli("run --resume --no-report --out " + out);
+  EXPECT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("resuming: 1 run(s) already finished"), std::string::npos) << again.output;
+  EXPECT_TRUE(fs::exists(fs::path(out) / "nom" / "run-001" / "final"));
+  // Without --resume the config is required; a directory that is no results folder is named.
+  const auto none = cli("run --out " + out);
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.output.find("--resume --out DIR"), std::string::npos) << none.output;
+  const auto dir = cli("run " + d.string());
+  EXPECT_EQ(dir.code, 2);
+  EXPECT_NE(dir.output.find("is a directory, but neither a configuration file nor a results folder"), std::string::npos)
+      << dir.output;
+  fs::remove_all(d);
+}
+
+TEST(CliWorkflow, AStudyResumesFromItsFolderAlone) {
+  const auto d = temp_dir("resume-study");
+  const std::string out = (d / "g").string();
+  const std::string quick = " --runs 2 --epochs 1 --set data.samples=20 --set train.metrics=[] --no-report";
+  ASSERT_EQ(cli("run groups --scale small" + quick + " --out " + out).code, 0);
+  keep_first_run_only(fs::path(out) / "rot");
+  const auto again = cli("run --resume --no-report --out " + out);
+  EXPECT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("study finished: 1 run(s) in 4 member(s)"), std::string::npos) << again.output;
+  fs::remove_all(d);
+}
+
+TEST(CliWorkflow, MistakesInModesAndOutSayWhatToDo) {
+  const auto d = temp_dir("mistakes");
+  const auto modes = cli("run rot --modes nom equi base.toml");
+  EXPECT_EQ(modes.code, 2);
+  EXPECT_NE(modes.output.find("--modes takes one comma-separated list (--modes nom,equi)"), std::string::npos)
+      << modes.output;
+  eqaug::io::write_file_atomic(d / "file", "x");
+  for (const std::string cmd :
+       {"run rot --scale small --runs 1 --epochs 1 --out ", "hessian rot --scale small --out "}) {
+    const auto r = cli(cmd + (d / "file" / "sub").string());
+    EXPECT_EQ(r.code, 2) << cmd;
+    EXPECT_NE(r.output.find("--out: cannot create the directory"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("is a file, not a directory"), std::string::npos) << r.output;
+  }
+  fs::remove_all(d);
+}
+
+}  // namespace

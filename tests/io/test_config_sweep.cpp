@@ -454,7 +454,7 @@ TEST_F(SweepTest, SaveWeightsIsPartOfTheSweepsSettings) {
   EXPECT_TRUE(json::parse(read(root_ / "w/manifest.json"))["save_weights"].get<bool>());
   auto r = options("w");
   r.resume = true;  // without --save-weights
-  EXPECT_NE(message_of([&] { eqaug::experiment::run_sweep(cfg, r); }).find("pass --save-weights to resume it"),
+  EXPECT_NE(message_of([&] { eqaug::experiment::run_sweep(cfg, r); }).find("the sweep saves weights"),
             std::string::npos);
   r.save_weights = true;
   EXPECT_EQ(message_of([&] { eqaug::experiment::run_sweep(cfg, r); }), "(no error)");

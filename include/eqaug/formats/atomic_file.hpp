@@ -15,4 +15,8 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 // The whole file as bytes. Throws eqaug::Error naming the path if it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 
+/// Creates `dir` and its parents where missing; a failure is an Error that names the
+/// option it came from (`what`, e.g. "--out"), the path and why, in words.
+void create_output_dir(const std::filesystem::path& dir, const std::string& what);
+
 }  // namespace eqaug::io
