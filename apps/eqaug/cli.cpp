@@ -74,6 +74,10 @@ void set_key(nlohmann::json& j, const std::string& kv) {
   try {
     value = eqaug::io::toml_value(text);
   } catch (const eqaug::Error&) {
+    const std::size_t sign = !text.empty() && (text[0] == '-' || text[0] == '+') ? 1 : 0;
+    if (text.size() > sign && text.find_first_not_of("0123456789_", sign) == std::string::npos)
+      throw eqaug::Error("--set: '" + kv + "': " + text +
+                         " is beyond the integers a config holds (-2^63 to 2^63 - 1 = 9223372036854775807)");
     value = text;  // a bare word: a string
   }
   nlohmann::json* node = &j;
@@ -84,7 +88,11 @@ void set_key(nlohmann::json& j, const std::string& kv) {
     const std::string key = path.substr(at, end - at);
     if (key.empty() && !(at < path.size() && path[at] == '[')) throw eqaug::Error("--set: '" + path + "': empty key");
     if (!key.empty()) {
-      if (!node->is_object()) throw eqaug::Error("--set: '" + path + "': '" + key + "' is not inside a table");
+      // A table the file does not have is created (--set train.aug.passes=5 without [train.aug]).
+      if (node->is_null()) *node = nlohmann::json::object();
+      if (!node->is_object())
+        throw eqaug::Error("--set: '" + path + "': '" + key + "' follows a value that is not a table (" + node->dump() +
+                           ")");
       node = &(*node)[key];
     }
     at = end;
@@ -94,7 +102,7 @@ void set_key(nlohmann::json& j, const std::string& kv) {
       const std::string index = path.substr(at + 1, close - at - 1);
       if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos)
         throw eqaug::Error("--set: '" + path + "': expected a list index, found '" + index + "'");
-      const std::size_t i = std::stoul(index);
+      const std::size_t i = index.size() > 9 ? std::size_t(-1) : std::stoul(index);
       if (!node->is_array() || i >= node->size())
         throw eqaug::Error("--set: '" + path + "': no element " + index + " (the list has " +
                            std::to_string(node->is_array() ? node->size() : 0) + ")");
@@ -207,9 +215,32 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
                        "manifest.json or study.json); expected a preset name such as perm or a .toml file");
   const auto file = eqaug::io::find_config(a.config);
   source = file.string();
-  auto j = eqaug::io::apply_scale(eqaug::io::load_toml(file), a.scale, source);
+  const auto written = eqaug::io::load_toml(file);
+  // The file as written is checked at full scale too: values a scale replaces must be valid.
+  if (a.scale != "full") resolve_all(eqaug::io::apply_scale(written, "full", source), source);
+  auto j = eqaug::io::apply_scale(written, a.scale, source);
   resolve_all(j, source);
   j = apply_overrides(std::move(j), a, source);
+  if (j.value("scale", std::string()) != a.scale)
+    throw eqaug::Error("--set scale: the scale is chosen with --scale NAME (full or a [scales.NAME] table)");
+  // An error now comes from an override: say which --set, not the file.
+  try {
+    resolve_all(j, source);
+  } catch (const eqaug::Error& e) {
+    const std::string msg = e.what();
+    if (msg.rfind(source, 0) != 0) throw;
+    std::size_t at = source.size();
+    if (msg.compare(at, 15, " (study member ") == 0) at = msg.find(')', at) + 1;  // a study's member
+    if (msg.compare(at, 2, ": ") != 0) throw;
+    const std::string rest = msg.substr(at + 2), field = rest.substr(0, rest.find(':'));
+    for (const auto& kv : a.sets) {
+      const std::string key = kv.substr(0, kv.find('='));
+      if (key == field || key.rfind(field + ".", 0) == 0 || key.rfind(field + "[", 0) == 0 ||
+          field.rfind(key + ".", 0) == 0 || field.rfind(key + "[", 0) == 0)
+        throw eqaug::Error("--set " + kv + ": " + rest);
+    }
+    throw;
+  }
   if (a.aug_passes || a.aug_per) {
     const auto& t = j["train"];
     const bool exact = t.contains("aug") && t["aug"].is_object() && t["aug"].value("exact", false);
@@ -240,11 +271,12 @@ const CLI::Validator whole_number(
     [](std::string& value) -> std::string {
       if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
         return "expected a non-negative whole number, found '" + value + "'";
-      // Refused, not clamped: 2^64 - 1 is the largest seed.
-      const std::string max = "18446744073709551615";
+      // Refused, not clamped: the largest TOML integer, 2^63 - 1, so that whatever the
+      // command line takes a config file (and --set) can hold too.
+      const std::string max = "9223372036854775807";
       const std::string digits = value.substr(std::min(value.find_first_not_of('0'), value.size() - 1));
       if (digits.size() > max.size() || (digits.size() == max.size() && digits > max))
-        return "'" + value + "' does not fit in 64 bits (at most " + max + ")";
+        return "'" + value + "' is too large (at most " + max + " = 2^63 - 1, the largest integer a config file holds)";
       return {};
     },
     "UINT");

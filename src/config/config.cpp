@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -49,22 +51,28 @@ std::filesystem::path find_config(const std::string& name) {
 
 namespace {
 
-json to_json(const toml::node& node) {
+/// `where`: the key's dotted path, for the one value eqaug cannot take.
+json to_json(const toml::node& node, const std::string& where) {
   if (auto t = node.as_table()) {
     json j = json::object();
-    for (const auto& [k, v] : *t) j[std::string(k.str())] = to_json(v);
+    for (const auto& [k, v] : *t) {
+      const std::string key(k.str());
+      j[key] = to_json(v, where.empty() ? key : where + "." + key);
+    }
     return j;
   }
   if (auto a = node.as_array()) {
     json j = json::array();
-    for (const auto& v : *a) j.push_back(to_json(v));
+    for (std::size_t i = 0; i < a->size(); ++i) j.push_back(to_json(*a->get(i), where + "[" + std::to_string(i) + "]"));
     return j;
   }
   if (auto v = node.as_string()) return v->get();
   if (auto v = node.as_integer()) return v->get();
   if (auto v = node.as_floating_point()) return v->get();
   if (auto v = node.as_boolean()) return v->get();
-  throw Error("unsupported TOML value (dates and times are not used by eqaug)");
+  throw Error(
+      (where.empty() ? std::string("(value)") : where) +
+      ": a TOML date or time, which no eqaug setting takes (expected a number, string, boolean, list or table)");
 }
 
 }  // namespace
@@ -72,7 +80,11 @@ json to_json(const toml::node& node) {
 json load_toml(const std::filesystem::path& path) {
   try {
     const auto table = toml::parse_file(path.string());
-    return to_json(table);
+    try {
+      return to_json(table, "");
+    } catch (const Error& e) {
+      throw Error(path.string() + ": " + e.what());
+    }
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
     os << path.string() << ":" << e.source().begin.line << ":" << e.source().begin.column
@@ -85,7 +97,7 @@ json toml_value(const std::string& text) {
   try {
     const auto table = toml::parse("value = " + text);
     if (!table.contains("value") || table.size() != 1) throw Error("not one TOML value: " + text);
-    return to_json(*table.get("value"));
+    return to_json(*table.get("value"), "");
   } catch (const toml::parse_error& e) {
     throw Error("not a TOML value: " + text + " (" + std::string(e.description()) + ")");
   }
@@ -166,6 +178,18 @@ void resolve_data(Fields& top, ExperimentConfig& cfg, bool pixels, std::vector<K
   }
   out["input_shift"] = d.num("input_shift", 0.0);
   out["npy"] = d.str("npy", "");
+  // A key of another kind of data says so, rather than suggesting a near spelling.
+  static const std::map<std::string, std::vector<std::string>> own = {
+      {"sbm", {"samples", "clusters", "p", "q"}},
+      {"images", {"samples", "classes", "dir", "split"}},
+      {"shapes", {"samples", "r_min", "r_max", "shift"}}};
+  const auto& mine = own.at(kind);
+  for (const auto& [key, value] : d.object().items()) {
+    if (std::find(mine.begin(), mine.end(), key) != mine.end()) continue;
+    for (const auto& [other, keys] : own)
+      if (std::find(keys.begin(), keys.end(), key) != keys.end())
+        d.fail("data." + key, "a key of data.kind = \"" + other + "\" data, not of \"" + kind + "\"");
+  }
   d.done();
 }
 
@@ -274,6 +298,9 @@ void resolve_train(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log)
   cfg.train.lr = t.num("lr", 1e-4);
   if (!(cfg.train.lr > 0)) t.fail("train.lr", "must be positive");
   cfg.train.seed = t.count_or("seed", 0);
+  if (cfg.train.seed > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    t.fail("train.seed",
+           "expected an integer from 0 to 9223372036854775807 (2^63 - 1), found " + std::to_string(cfg.train.seed));
   cfg.chunk = t.count_or("chunk", 500, 1);
   const std::size_t batch = t.count_or("batch", 200, 1);
   const auto prec = t.str("precision", "f32");
@@ -424,6 +451,14 @@ ExperimentConfig resolve(const json& j, const std::string& source, std::vector<K
   const bool pixels = resolve_group(top, cfg, log);
   resolve_data(top, cfg, pixels, log);
   resolve_model(top, cfg, log);
+  // Classes are the last layer's channels: say so before anything is allocated for them.
+  const json& data = cfg.json.at("data");
+  const json& last = cfg.json.at("model").at("layers").back();
+  if (data.value("kind", std::string()) == "images" && last.value("type", std::string()) == "linear" &&
+      last.contains("channels") && last["channels"] != data.at("classes"))
+    top.fail("data.classes", "is " + data.at("classes").dump() + ", but the last layer (model.layers[" +
+                                 std::to_string(cfg.json["model"]["layers"].size() - 1) + "]) has " +
+                                 last["channels"].dump() + " channels, one per class; set both alike");
   resolve_train(top, cfg, log);
   resolve_reference(top, cfg, log);
   top.done();
@@ -586,6 +621,10 @@ json apply_scale(json j, const std::string& scale, const std::string& source) {
       throw Error(source + ": scale '" + scale + "' is not defined (available: " + names + ")");
     }
     if (!scales[scale].is_object()) throw Error(source + ": scales." + scale + ": expected a table");
+    for (const char* key : {"scales", "scale", "study"})
+      if (scales[scale].contains(key))
+        throw Error(source + ": scales." + scale + "." + key + ": a scale changes the experiment's tables; it cannot " +
+                    (std::string(key) == "study" ? "change the study's members" : "hold scales or choose one"));
     j = merge_tables(std::move(j), scales[scale]);
   }
   j["scale"] = scale;

@@ -129,7 +129,7 @@ const std::vector<KeyDoc>& config_reference() {
        "Independent runs (each its own start A⁰ and augmentation draws). `--runs`."},
       {"train.epochs", "integer", "`50`", "≥ 0", "Full-batch gradient steps per run. `--epochs`."},
       {"train.lr", "number", "`0.0001`", "> 0", "Learning rate η. `--lr`."},
-      {"train.seed", "integer", "`0`", "0 … 2⁶⁴−1",
+      {"train.seed", "integer", "`0`", "0 … 2⁶³−1",
        "Master seed: data, init and augmentation streams derive from (seed, purpose, run, ...). `--seed`."},
       {"train.chunk", "integer", "`500`", "≥ 1",
        "Samples per matrix product; a speed setting, but fixed for reproducibility (float sums depend on it). "

@@ -136,7 +136,7 @@ void Fields::done() const {
     std::size_t best_d = 3;  // suggest only near misses
     for (const auto& u : used_) {
       const std::size_t d = edit_distance(k, u);
-      if (d < best_d && !obj_.contains(u)) {
+      if (d < best_d) {
         best_d = d;
         best = u;
       }

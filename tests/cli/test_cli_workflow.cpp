@@ -62,7 +62,10 @@ TEST(CliWorkflow, ErrorsHaveThePrefixAndExitTwo) {
     EXPECT_EQ(r.code, 2) << args << ": " << r.output;
     EXPECT_EQ(r.output.rfind("eqaug: error: ", 0), 0u) << args << ": " << r.output;
   }
-  EXPECT_NE(cli("run perm --seed 18446744073709551616").output.find("does not fit in 64 bits"), std::string::npos);
+  // One range for seeds everywhere: 0 ... 2^63 - 1, the integers a TOML file holds.
+  EXPECT_NE(cli("run perm --seed 9223372036854775808").output.find("at most 9223372036854775807"), std::string::npos);
+  EXPECT_NE(cli("run perm --set train.seed=18446744073709551615").output.find("beyond the integers a config holds"),
+            std::string::npos);
   // The largest seed is accepted (dims does not run anything).
   const auto runn = cli("runn perm");
   EXPECT_EQ(runn.code, 2);
@@ -466,6 +469,49 @@ TEST(CliWorkflow, MistakesInModesAndOutSayWhatToDo) {
     EXPECT_NE(r.output.find("--out: cannot create the directory"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("is a file, not a directory"), std::string::npos) << r.output;
   }
+  fs::remove_all(d);
+}
+
+TEST(CliWorkflow, OverridesAndScalesAreCheckedAndNamed) {
+  const auto d = temp_dir("overrides");
+  const std::string run = "run trans --scale small --runs 1 --epochs 1 --no-report --out " + (d / "o").string() + " ";
+  auto expect = [&](const std::string& args, const std::string& text) {
+    const auto r = cli(run + args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(text), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("internal"), std::string::npos) << args << "\n" << r.output;
+  };
+  // An override's mistake names the --set, with the near spelling even where the right key is set too.
+  expect("--set train.epoch=3", "--set train.epoch=3: train.epoch: unknown key; did you mean `epochs`?");
+  expect("--set trian.lr=1e-5", "--set trian.lr=1e-5: trian: unknown key; did you mean `train`?");
+  expect("--set data.p=0.3", "data.p: a key of data.kind = \"sbm\" data, not of \"images\"");
+  expect("--set model.layers[18446744073709551616].channels=1", "no element 18446744073709551616");
+  expect("--set data.classes=2305843009213693952", "has 10 channels, one per class");
+  expect("--set scale=huge", "the scale is chosen with --scale");
+  expect("--set train.seed=18446744073709551615", "beyond the integers a config holds");
+  // A table the file lacks is created: trans.toml has no [train.reference]-like table for this one.
+  const auto ok =
+      cli("run rot --scale small --runs 1 --epochs 1 --no-report --set data.samples=30 --set "
+          "train.metrics=[] --set reference.sampler=true --out " +
+          (d / "created").string());
+  EXPECT_EQ(ok.code, 0) << ok.output;
+  // The file is checked as written, values that its scale replaces included; dates are named.
+  eqaug::io::write_file_atomic(d / "bad.toml", eqaug::io::read_file(EQAUG_SOURCE_CONFIG_DIR "/rot.toml") +
+                                                   "\n[scales.tiny]\ndata = { samples = 30 }\n");
+  std::string text = eqaug::io::read_file(d / "bad.toml");
+  text.replace(text.find("samples = 3000"), 14, "samples = 0");
+  eqaug::io::write_file_atomic(d / "bad.toml", text);
+  const auto full = cli("run " + (d / "bad.toml").string() + " --scale tiny --no-report --out " + (d / "b").string());
+  EXPECT_EQ(full.code, 2) << full.output;
+  EXPECT_NE(full.output.find("data.samples: must be at least 1"), std::string::npos) << full.output;
+  eqaug::io::write_file_atomic(d / "date.toml", "name = \"x\"\nwhen = 2026-12-03\n");
+  const auto date = cli("run " + (d / "date.toml").string() + " --out " + (d / "c").string());
+  EXPECT_NE(date.output.find("date.toml: when: a TOML date or time"), std::string::npos) << date.output;
+  eqaug::io::write_file_atomic(
+      d / "nested.toml", eqaug::io::read_file(EQAUG_SOURCE_CONFIG_DIR "/rot.toml") + "\n[scales.tiny.scales.x]\n");
+  const auto nested = cli("run " + (d / "nested.toml").string() + " --scale tiny --out " + (d / "n").string());
+  EXPECT_NE(nested.output.find("scales.tiny.scales: a scale changes the experiment's tables"), std::string::npos)
+      << nested.output;
   fs::remove_all(d);
 }
 

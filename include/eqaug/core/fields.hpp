@@ -36,6 +36,8 @@ class Fields {
   std::string at(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
   const std::string& source() const { return source_; }
   std::vector<KeyUse>* log() const { return log_; }
+  /// The table as written (every key, read or not).
+  const nlohmann::json& object() const { return obj_; }
 
   bool has(const std::string& key);
   /// The value, or an error naming the key as missing (or a near miss as misspelt).
