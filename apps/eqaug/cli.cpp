@@ -1,6 +1,7 @@
 #include "cli.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "eqaug/core/error.hpp"
+#include "eqaug/experiment/sweep.hpp"
 #include "eqaug/formats/atomic_file.hpp"
 
 namespace eqaug::cli {
@@ -18,8 +20,19 @@ std::atomic<int> g_stop{0};
 
 namespace {
 extern "C" void on_stop_signal(int sig) {
-  g_stop.store(sig);
+  if (g_stop.load() == 0) {
+    g_stop.store(sig);
+    return;
+  }
+  // The second signal: stop at once, without the lock files, and say so (write(2) and
+  // unlink(2) are async-signal-safe).
+  static const char msg[] =
+      "\neqaug: stopped at once (second signal): the run in progress is lost, finished runs are kept; continue "
+      "with --resume\n";
+  [[maybe_unused]] const auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+  eqaug::experiment::release_locks_for_exit();
   ::signal(sig, SIG_DFL);
+  ::raise(sig);
 }
 }  // namespace
 

@@ -193,13 +193,16 @@ void check_same_inputs(const json& manifest, const json& data_info, const StartP
 }
 
 void print_header(std::ostream& log, const ExperimentConfig& cfg, const ModelSpec& spec, const Dataset& data,
-                  const std::string& where, const fs::path& out, bool resumed, std::size_t skipped) {
+                  const std::string& where, const fs::path& out, bool resumed, bool joined, std::size_t skipped) {
   log << cfg.name << ": " << cfg.runs << " run(s) x " << cfg.train.epochs << " steps, modes";
   for (const auto& st : cfg.train.strategies) log << " " << st.name();
   log << "; " << spec.num_params() << " parameters, dim E = " << spec.dim_E() << "; " << where << " -> " << out.string()
       << "\n";
   for (const auto& note : data.notes) log << "note: " << data.name << ": " << note << "\n";
-  if (resumed) log << "resuming: " << skipped << " run(s) already finished\n";
+  if (resumed && joined)
+    log << "joining the shards' folder: " << skipped << " of this shard's run(s) already finished\n";
+  else if (resumed)
+    log << "resuming: " << skipped << " run(s) already finished\n";
 }
 
 /// A run's CSV per strategy and, with `weights_of` (the model), its start and final weights.
@@ -370,7 +373,9 @@ class Sweep {
       }
     SweepSummary summary;
     summary.runs_skipped = planned - todo.size();
-    if (show_) print_header(log_, cfg_, *spec_, data_, where(), opts_.out, folder.resumed(), summary.runs_skipped);
+    if (show_)
+      print_header(log_, cfg_, *spec_, data_, where(), opts_.out, folder.resumed(), folder.sharded() && !opts_.resume,
+                   summary.runs_skipped);
     if (show_ && nom_aug_spec_)
       log_ << "reference.nom_aug_norm: Nom and Aug train " << nom_aug_spec_->num_params()
            << " parameters (every layernorm an affine batchnorm over minibatches of " << nom_aug_spec_->minibatch()
@@ -445,7 +450,9 @@ class Sweep {
   /// What the manifest says of this sweep besides its runs and sessions.
   void fill_manifest(json& manifest, bool resumed) const {
     manifest["save_weights"] = opts_.save_weights;
-    manifest["command"] = opts_.command_line;
+    // The command that started the sweep; every session's own is in "sessions" (and each
+    // shard's in "shard_commands").
+    if (!resumed) manifest["command"] = opts_.command_line;
     manifest["machine"] = machine_info();
     manifest["device"] = device_info_;
     manifest["seeds"] = seeds_description(cfg_, train_);

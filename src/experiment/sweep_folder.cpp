@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,9 +62,6 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
   const fs::path manifest = opts.out / "manifest.json";
   done.assign(cfg.runs, false);
   const bool sharded = opts.shards > 1;
-  if (sharded && opts.force)
-    throw Error("--force with --shard would delete what the other shards wrote; remove '" + opts.out.string() +
-                "' yourself first, or run without --shard");
   // A shard joins the sweep another shard started (or continues its own): like --resume.
   if (opts.resume || (sharded && fs::exists(manifest))) {
     if (!fs::exists(manifest))
@@ -156,29 +154,77 @@ json prepare_dir(const ExperimentConfig& cfg, const SweepOptions& opts, std::vec
 
 std::string dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n"; }
 
-DirLock::DirLock(const fs::path& dir, const std::string& name, Kind kind) : path_(dir / name), kind_(kind) {
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw Error("cannot create " + path_.string() + ": " + std::strerror(errno));
-  const int op = kind == Kind::Shared ? LOCK_SH | LOCK_NB : kind == Kind::Exclusive ? LOCK_EX | LOCK_NB : LOCK_EX;
-  int rc;
-  do rc = ::flock(fd_, op);
-  while (rc != 0 && errno == EINTR && kind == Kind::Blocking);
-  if (rc != 0) {
-    ::close(fd_);
-    throw Error(kind == Kind::Blocking ? "cannot lock " + path_.string() + ": " + std::strerror(errno)
-                                       : "results directory '" + dir.string() + "' is in use by another eqaug process" +
-                                             (name == ".lock" ? "" : " (the same shard)"));
+namespace {
+
+// The exclusive locks this process holds, for release_locks_for_exit(): fixed buffers, so
+// that a signal handler can read them.
+constexpr std::size_t kLockSlots = 16, kLockPath = 4096;
+char g_lock_paths[kLockSlots][kLockPath];
+std::atomic<bool> g_lock_used[kLockSlots];
+
+int register_lock(const fs::path& path) {
+  const std::string p = path.string();
+  if (p.size() >= kLockPath) return -1;
+  for (std::size_t i = 0; i < kLockSlots; ++i) {
+    bool expected = false;
+    if (!g_lock_used[i].load() && g_lock_used[i].compare_exchange_strong(expected, true)) {
+      std::memcpy(g_lock_paths[i], p.c_str(), p.size() + 1);
+      return static_cast<int>(i);
+    }
   }
+  return -1;
+}
+
+/// Whether fd still is the file at path (not unlinked and replaced by another process).
+bool still_there(int fd, const fs::path& path) {
+  struct stat a {
+  }, b{};
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+}  // namespace
+
+void release_locks_for_exit() noexcept {
+  for (std::size_t i = 0; i < kLockSlots; ++i)
+    if (g_lock_used[i].load()) ::unlink(g_lock_paths[i]);
+}
+
+DirLock::DirLock(const fs::path& dir, const std::string& name, Kind kind) : path_(dir / name), kind_(kind) {
+  const int op = kind == Kind::Shared ? LOCK_SH | LOCK_NB : kind == Kind::Exclusive ? LOCK_EX | LOCK_NB : LOCK_EX;
+  // The last holder unlinks a lock file: one locked after that unlink is stale, so open it
+  // again until the lock is on the file the path names.
+  for (;;) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error("cannot create " + path_.string() + ": " + std::strerror(errno));
+    int rc;
+    do rc = ::flock(fd_, op);
+    while (rc != 0 && errno == EINTR && kind == Kind::Blocking);
+    if (rc != 0) {
+      ::close(fd_);
+      throw Error(kind == Kind::Blocking ? "cannot lock " + path_.string() + ": " + std::strerror(errno)
+                                         : "results directory '" + dir.string() + "' is in use by another eqaug " +
+                                               "process" + (name == ".lock" ? "" : " (the same shard)"));
+    }
+    if (still_there(fd_, path_)) break;
+    ::close(fd_);
+  }
+  if (kind == Kind::Exclusive) slot_ = register_lock(path_);
 }
 
 DirLock::~DirLock() {
-  if (kind_ == Kind::Exclusive) ::unlink(path_.c_str());
+  // An exclusive lock is ours alone; a shared or blocking one is unlinked by whoever finds
+  // no other holder (its exclusive, non-blocking lock succeeds), so nothing stays behind.
+  if (kind_ == Kind::Exclusive || ::flock(fd_, LOCK_EX | LOCK_NB) == 0) ::unlink(path_.c_str());
+  if (slot_ >= 0) g_lock_used[slot_].store(false);
   ::close(fd_);
 }
 
 namespace {
 /// Checks OUT before anything is written and creates it; true when it did not exist.
 bool create_out(const SweepOptions& opts) {
+  if (opts.shards > 1 && opts.force)
+    throw Error("--force with --shard would delete what the other shards wrote; remove '" + opts.out.string() +
+                "' yourself first, or run without --shard");
   if (fs::exists(opts.out) && !fs::is_directory(opts.out))
     throw Error("--out: '" + opts.out.string() + "' exists and is not a directory");
   if (opts.resume && !fs::exists(opts.out / "manifest.json"))
@@ -199,6 +245,7 @@ SweepFolder::SweepFolder(const ExperimentConfig& cfg, const SweepOptions& opts)
     : cleanup_{opts.out, create_out(opts)},
       shards_(opts.shards),
       shard_name_(opts.shards > 1 ? std::to_string(opts.shard) + "/" + std::to_string(opts.shards) : ""),
+      resume_(opts.resume),
       lock_(opts.out, ".lock", opts.shards > 1 ? DirLock::Kind::Shared : DirLock::Kind::Exclusive) {
   // The lock is taken before anything in OUT is read or removed.
   if (sharded())
@@ -233,9 +280,13 @@ void SweepFolder::open(const std::string& command, std::size_t threads, const js
       {"command", command},
       {"threads", threads},
       {"device", device},
-      {"resumed", resumed_},
+      {"resumed", resumed_ && !(sharded() && !resume_)},  // a shard joining the others resumes nothing
       {"runs", json::array()}};
-  if (sharded()) session_["shard"] = shard_name_;
+  if (sharded()) {
+    session_["shard"] = shard_name_;
+    // Each shard's own command line (the top-level "command" is the first shard's).
+    manifest_["shard_commands"][shard_name_] = command;
+  }
   manifest_["complete"] = false;
   manifest_["finished"] = nullptr;
   write(manifest_);

@@ -40,6 +40,7 @@ class DirLock {
   std::filesystem::path path_;
   Kind kind_;
   int fd_;
+  int slot_ = -1;  // in the registry of release_locks_for_exit()
 };
 
 class SweepFolder {
@@ -90,6 +91,7 @@ class SweepFolder {
   RemoveIfEmpty cleanup_;  // first: destroyed after the locks
   std::size_t shards_;
   std::string shard_name_;
+  bool resume_;  // --resume given
   DirLock lock_;
   std::optional<DirLock> shard_lock_;
   std::unique_ptr<DirLock> held_;

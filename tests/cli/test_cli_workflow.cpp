@@ -515,4 +515,45 @@ TEST(CliWorkflow, OverridesAndScalesAreCheckedAndNamed) {
   fs::remove_all(d);
 }
 
+TEST(CliWorkflow, NoLockFileStaysBehind) {
+  const auto d = temp_dir("locks");
+  // A refused --shard --force creates nothing.
+  const auto refused = cli("run perm --runs 2 --epochs 1 --shard 0/2 --force --out " + (d / "new").string());
+  EXPECT_EQ(refused.code, 2) << refused.output;
+  EXPECT_FALSE(fs::exists(d / "new"));
+  // Two shards, one after the other: the folder ends with no lock file, and the manifest
+  // records each shard's own command.
+  const std::string shard = "run perm --runs 2 --epochs 1 --aug-passes 2 --threads 1 --no-report --out " +
+                            (d / "sharded").string() + " --shard ";
+  ASSERT_EQ(cli(shard + "0/2").code, 0);
+  ASSERT_EQ(cli(shard + "1/2").code, 0);
+  for (const auto& e : fs::directory_iterator(d / "sharded"))
+    EXPECT_NE(e.path().filename().string().rfind(".lock", 0), 0u) << e.path();
+  const auto m = nlohmann::json::parse(eqaug::io::read_file(d / "sharded" / "manifest.json"));
+  EXPECT_NE(m["shard_commands"]["0/2"].get<std::string>().find("--shard 0/2"), std::string::npos);
+  EXPECT_NE(m["shard_commands"]["1/2"].get<std::string>().find("--shard 1/2"), std::string::npos);
+  EXPECT_NE(m["command"].get<std::string>().find("--shard 0/2"), std::string::npos);  // the one that started it
+  EXPECT_FALSE(m["sessions"][1]["resumed"].get<bool>());  // the second shard joined, it resumed nothing
+  // A second Ctrl-C stops at once, says so, and leaves no lock.
+  const auto out = d / "twice";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string cmd = "exec " + std::string(EQAUG_BINARY) + " run perm --runs 5 --epochs 50 --threads 1 " +
+                            "--no-report --out " + out.string() + " > '" + (d / "log.txt").string() + "' 2>&1";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ::kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string log = eqaug::io::read_file(d / "log.txt");
+  EXPECT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 130)) << log;
+  EXPECT_NE(log.find("stopped at once (second signal)"), std::string::npos) << log;
+  EXPECT_FALSE(fs::exists(out / ".lock"));
+  fs::remove_all(d);
+}
+
 }  // namespace

@@ -55,6 +55,10 @@ struct SweepSummary {
 
 SweepSummary run_sweep(const io::ExperimentConfig& cfg, const SweepOptions& opts);
 
+/// Unlinks the results folders' lock files this process holds exclusively; for a signal
+/// handler that ends the process at once (async-signal-safe: unlink only).
+void release_locks_for_exit() noexcept;
+
 /// What a manifest records of this program: name, version, source revision (the git
 /// commit it was built from, "-dirty" with local changes), compiler, build type and flags.
 nlohmann::json program_info();
