@@ -130,7 +130,19 @@ void set_key(nlohmann::json& j, const std::string& kv) {
 nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::string& source) {
   if (!j.is_object()) throw eqaug::Error(source + ": expected a table at the top level");
   // --set first, so that the options of their own (--lr, ...) have the last word.
-  for (const auto& kv : a.sets) set_key(j, kv);
+  for (const auto& kv : a.sets) {
+    const std::string key = kv.substr(0, kv.find('='));
+    for (const char* whole : {"scales", "study", "scale"})
+      if (key == whole || key.rfind(std::string(whole) + ".", 0) == 0 || key.rfind(std::string(whole) + "[", 0) == 0)
+        throw eqaug::Error("--set " + kv + ": " + whole +
+                           (std::string(whole) == "scale" ? " is chosen with --scale NAME"
+                                                          : " cannot be changed from the command line; edit the "
+                                                            "file's [" +
+                                                                std::string(whole) +
+                                                                "] table (or choose a "
+                                                                "scale with --scale)"));
+    set_key(j, kv);
+  }
   auto& t = table(j, "train", source + ": train");
   if (a.runs) t["runs"] = *a.runs;
   if (a.epochs) t["epochs"] = *a.epochs;
@@ -234,8 +246,6 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
   auto j = eqaug::io::apply_scale(written, a.scale, source);
   resolve_all(j, source);
   j = apply_overrides(std::move(j), a, source);
-  if (j.value("scale", std::string()) != a.scale)
-    throw eqaug::Error("--set scale: the scale is chosen with --scale NAME (full or a [scales.NAME] table)");
   // An error now comes from an override: say which --set, not the file.
   try {
     resolve_all(j, source);

@@ -161,8 +161,11 @@ class RunCommand final : public Command {
       if (summary.runs_skipped) std::cerr << " (" << summary.runs_skipped << " already done)";
       std::cerr << "\n";
       diverged = summary.diverged;
+      if (summary.discarded)
+        std::cerr << "no run was saved: " << opts.out.string() << " was removed (nothing half-written stays)\n";
     }
-    const int report = a.no_report ? 0 : eqaug::report::run_report(opts.out, std::cout, true);
+    const bool folder = std::filesystem::exists(opts.out);
+    const int report = a.no_report || !folder ? 0 : eqaug::report::run_report(opts.out, std::cout, true);
     if (!diverged.empty()) {
       // Exit 1 (a result that could not be computed, not a wrong input).
       std::cerr << "eqaug: error: " << diverged.size() << " run(s) diverged and were not saved (manifest.json, "

@@ -233,8 +233,9 @@ void resolve_strategies(Fields& t, ExperimentConfig& cfg, std::size_t batch, std
   if (t.has("aug")) {
     Fields a(t.table("aug", "(optional)"), t.source(), "train.aug", log);
     aug.passes = a.count_or("passes", 25, 1);
+    const auto per = a.str("per", "sample");
     try {
-      aug.per = parse_aug_per(a.str("per", "sample"));
+      aug.per = parse_aug_per(per);
     } catch (const Error& e) {
       a.fail("train.aug.per", e.what());
     }
@@ -243,13 +244,14 @@ void resolve_strategies(Fields& t, ExperimentConfig& cfg, std::size_t batch, std
   }
   if (t.has("equi")) {
     Fields e(t.table("equi", "(optional)"), t.source(), "train.equi", log);
+    const auto update = e.str("update", "orbit"), eval = e.str("eval", "auto");
     try {
-      equi.equi_update = parse_equi_update(e.str("update", "orbit"));
+      equi.equi_update = parse_equi_update(update);
     } catch (const Error& err) {
       e.fail("train.equi.update", err.what());
     }
     try {
-      equi.equi_eval = parse_equi_eval(e.str("eval", "auto"));
+      equi.equi_eval = parse_equi_eval(eval);
     } catch (const Error& err) {
       e.fail("train.equi.eval", err.what());
     }
@@ -285,6 +287,9 @@ void resolve_strategies(Fields& t, ExperimentConfig& cfg, std::size_t batch, std
     st.batch = batch;
     cfg.train.strategies.push_back(st);
   }
+  if (penalty > 0 && !seen.count(Mode::AugPen))
+    cfg.warnings.push_back("train.penalty = " + number_text(penalty) +
+                           " is not used: train.modes has no augpen (e.g. --modes nom,aug,augpen,equi)");
 }
 
 /// [train] (optional: a file without it trains with every default).

@@ -392,6 +392,15 @@ Dataset classification_dataset(const ImageSet& images, std::size_t side, std::si
     d.y[k * classes + static_cast<std::size_t>(images.labels[k])] = 1.0;
   }
   d.notes = images.notes;
+  // Resampling that changes the picture is said, not done silently.
+  if (images.height != images.width)
+    d.notes.push_back("the " + std::to_string(images.height) + "x" + std::to_string(images.width) +
+                      " images are not square: each is stretched to " + std::to_string(side) + "x" +
+                      std::to_string(side) + " (area averaging per axis)");
+  if (side > std::max(images.height, images.width))
+    d.notes.push_back("the images are up-sampled from " + std::to_string(images.height) + "x" +
+                      std::to_string(images.width) + " to " + std::to_string(side) + "x" + std::to_string(side) +
+                      " (group.side): no pixel carries more detail than the originals");
   const auto [lo, hi] = std::minmax_element(histogram.begin(), histogram.end());
   if (*hi > 3 * *lo) {
     std::string counts;

@@ -91,6 +91,7 @@ std::string format_duration(double s) {
 struct StartPoint {
   std::vector<double> params;
   json info;
+  std::vector<std::string> unused;  // warnings: .npy files in the folder that no layer reads
 };
 
 StartPoint load_start_point(const ExperimentConfig& cfg, const ModelSpec& spec) {
@@ -99,6 +100,19 @@ StartPoint load_start_point(const ExperimentConfig& cfg, const ModelSpec& spec) 
   s.params = load_layer_weights(
       cfg.init_weights, spec,
       cfg.precision == Precision::F32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max());
+  for (const auto& e : fs::directory_iterator(cfg.init_weights)) {
+    if (e.path().extension() != ".npy") continue;
+    bool read = false;
+    for (std::size_t j = 0; j < spec.weight_layers().size(); ++j)
+      read = read || e.path().filename() == spec.weight_layer(j).name + ".npy";
+    if (!read) {
+      std::string names;
+      for (std::size_t j = 0; j < spec.weight_layers().size(); ++j)
+        names += (j ? ", " : "") + spec.weight_layer(j).name;
+      s.unused.push_back("--init-weights: " + e.path().string() + " is not a layer of this model (" + names +
+                         "); not read");
+    }
+  }
   const auto d = spec.distance_to_E(s.params.data());
   json dist = json::object();
   double total = 0;
@@ -353,6 +367,7 @@ class Sweep {
       parts_[part].nom_aug = part == 1;
     }
     std::erase_if(parts_, [](const Part& p) { return !p.trainer; });
+    collect_warnings();
   }
 
   SweepSummary run() {
@@ -376,10 +391,37 @@ class Sweep {
     if (show_)
       print_header(log_, cfg_, *spec_, data_, where(), opts_.out, folder.resumed(), folder.sharded() && !opts_.resume,
                    summary.runs_skipped);
+    if (show_)
+      for (const auto& w : warnings_) log_ << "warning: " << w << "\n";
     if (show_ && nom_aug_spec_)
       log_ << "reference.nom_aug_norm: Nom and Aug train " << nom_aug_spec_->num_params()
            << " parameters (every layernorm an affine batchnorm over minibatches of " << nom_aug_spec_->minibatch()
            << "), Equi the layer-norm model\n";
+    const auto sweep_start = std::chrono::steady_clock::now();
+    // A folder this session created that ends without a single saved run (every run
+    // diverged, or a failure such as running out of memory) is removed whole: nothing
+    // half-written stays. An interrupted one stays, for --resume.
+    const auto nothing_saved = [&] { return folder.created() && !folder.sharded() && summary.runs_done == 0; };
+    try {
+      run_all(folder, todo, planned, summary);
+    } catch (const Interrupted&) {
+      throw;
+    } catch (...) {
+      if (nothing_saved()) folder.discard();
+      throw;
+    }
+    summary.wall_s = seconds_since(sweep_start);
+    if (nothing_saved() && !summary.diverged.empty()) {
+      folder.discard();
+      summary.discarded = true;
+      return summary;
+    }
+    folder.close(summary.wall_s);
+    return summary;
+  }
+
+ private:
+  void run_all(SweepFolder& folder, const std::vector<std::size_t>& todo, std::size_t planned, SweepSummary& summary) {
     const auto sweep_start = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < todo.size(); ++i) {
       const std::size_t k = todo[i];
@@ -423,12 +465,8 @@ class Sweep {
         for (const auto& w : loss_growth_warnings(result)) log_ << "warning: run " << k << ": " << w << "\n";
       }
     }
-    summary.wall_s = seconds_since(sweep_start);
-    folder.close(summary.wall_s);
-    return summary;
   }
 
- private:
   static double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   }
@@ -469,6 +507,30 @@ class Sweep {
     if (resumed) check_same_inputs(manifest, data_info, given_, opts_.out);
     manifest["data"] = data_info;
     if (!given_.info.is_null()) manifest["init_weights"] = given_.info;
+    if (!warnings_.empty()) manifest["warnings"] = warnings_;  // absent where there are none
+  }
+
+  /// Settings accepted but not used as written: the configuration's, and those only the
+  /// model, data and engine reveal.
+  void collect_warnings() {
+    warnings_ = cfg_.warnings;
+    for (const auto& st : train_.strategies)
+      if (st.batch > data_.size && ((st.augments() && st.per == AugPer::Batch) || spec_->couples_samples())) {
+        warnings_.push_back("train.batch = " + std::to_string(st.batch) + " exceeds the " + std::to_string(data_.size) +
+                            " samples: one minibatch holds the whole data set");
+        break;
+      }
+    for (const auto& st : train_.strategies)
+      if (st.mode == Mode::Equi && st.equi_eval == EquiEvalChoice::Structured && uses_structured_equi(st, engine_)) {
+        const auto kinds = engine_.equi_network().layer_kinds();
+        for (std::size_t j = 0; j < kinds.size(); ++j) {
+          const auto& l = spec_->weight_layer(j);
+          if (kinds[j] == "dense" && l.subspace->dim() < l.subspace->ambient_dim())
+            warnings_.push_back("train.equi.eval = \"structured\": layer " + l.name + " has no structured form for " +
+                                group_->name() + "; Equi evaluates it on dense weights");
+        }
+      }
+    for (const auto& file : given_.unused) warnings_.push_back(file);
   }
 
   /// "GPU …" or "N thread(s)", for the header.
@@ -600,6 +662,7 @@ class Sweep {
     bool nom_aug = false;
   };
   std::vector<Part> parts_;
+  std::vector<std::string> warnings_;  // collect_warnings()
 };
 
 }  // namespace

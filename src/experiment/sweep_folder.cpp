@@ -321,6 +321,13 @@ void SweepFolder::add_run(const json& entry, const std::function<void(const json
   write(with_session(manifest_));
 }
 
+void SweepFolder::discard() {
+  EQAUG_CHECK(created() && !sharded(), "only a folder this session created alone is discarded");
+  held_.reset();
+  std::error_code ec;
+  fs::remove_all(cleanup_.dir, ec);
+}
+
 void SweepFolder::add_diverged(const json& entry) {
   const auto held = hold_shared_files();
   manifest_ = current();

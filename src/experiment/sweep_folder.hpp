@@ -54,6 +54,11 @@ class SweepFolder {
   SweepFolder& operator=(const SweepFolder&) = delete;
 
   bool resumed() const { return resumed_; }
+  /// Whether this session created OUT.
+  bool created() const { return cleanup_.armed; }
+  /// Removes OUT whole: for a folder this session created in which no run was saved (every
+  /// run diverged, or the sweep failed), so that nothing half-written stays. Not for shards.
+  void discard();
   bool sharded() const { return shards_ > 1; }
   /// "k/n" of a shard, else "".
   const std::string& shard_name() const { return shard_name_; }

@@ -487,7 +487,8 @@ TEST(CliWorkflow, OverridesAndScalesAreCheckedAndNamed) {
   expect("--set data.p=0.3", "data.p: a key of data.kind = \"sbm\" data, not of \"images\"");
   expect("--set model.layers[18446744073709551616].channels=1", "no element 18446744073709551616");
   expect("--set data.classes=2305843009213693952", "has 10 channels, one per class");
-  expect("--set scale=huge", "the scale is chosen with --scale");
+  expect("--set scale=huge", "--set scale=huge: scale is chosen with --scale");
+  expect("--set scales.small.data.samples=1", "scales cannot be changed from the command line");
   expect("--set train.seed=18446744073709551615", "beyond the integers a config holds");
   // A table the file lacks is created: trans.toml has no [train.reference]-like table for this one.
   const auto ok =
@@ -553,6 +554,39 @@ TEST(CliWorkflow, NoLockFileStaysBehind) {
   EXPECT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 130)) << log;
   EXPECT_NE(log.find("stopped at once (second signal)"), std::string::npos) << log;
   EXPECT_FALSE(fs::exists(out / ".lock"));
+  fs::remove_all(d);
+}
+
+TEST(CliWorkflow, SettingsNotUsedAsWrittenAreWarnedAndRecorded) {
+  const auto d = temp_dir("warnings");
+  const auto r =
+      cli("run perm --runs 1 --epochs 1 --equi-eval structured --penalty 3 --no-report --out " + (d / "p").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: train.penalty = 3 is not used: train.modes has no augpen"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("layer A0 has no structured form for S_10"), std::string::npos) << r.output;
+  const auto m = nlohmann::json::parse(eqaug::io::read_file(d / "p" / "manifest.json"));
+  EXPECT_EQ(m["warnings"].size(), 2u);
+  const auto b =
+      cli("run rot --scale small --runs 1 --epochs 1 --set data.samples=30 --set train.metrics=[] "
+          "--batch 100000 --save-weights --no-report --out " +
+          (d / "b").string());
+  ASSERT_EQ(b.code, 0) << b.output;
+  EXPECT_NE(b.output.find("train.batch = 100000 exceeds the 30 samples"), std::string::npos) << b.output;
+  // An --init-weights folder with a file no layer reads.
+  const auto init = d / "b" / "nom" / "run-000" / "init";
+  eqaug::io::write_file_atomic(init / "A7.npy", eqaug::io::read_file(init / "A0.npy"));
+  const auto w =
+      cli("run rot --scale small --runs 1 --epochs 1 --set data.samples=30 --set train.metrics=[] "
+          "--init-weights " +
+          init.string() + " --no-report --out " + (d / "w").string());
+  ASSERT_EQ(w.code, 0) << w.output;
+  EXPECT_NE(w.output.find("A7.npy is not a layer of this model (A0, A1, A2, A3); not read"), std::string::npos)
+      << w.output;
+  const auto with_file = nlohmann::json::parse(eqaug::io::read_file(d / "w" / "manifest.json"));
+  EXPECT_EQ(with_file["warnings"].size(), 1u);
+  const auto plain = nlohmann::json::parse(eqaug::io::read_file(d / "b" / "manifest.json"));
+  EXPECT_EQ(plain["warnings"].size(), 1u);  // the batch only
   fs::remove_all(d);
 }
 

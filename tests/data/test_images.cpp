@@ -22,8 +22,8 @@
 #include "eqaug/core/rng.hpp"
 #include "eqaug/data/dataset.hpp"
 #include "eqaug/data/images.hpp"
-#include "eqaug/group/group.hpp"
 #include "eqaug/formats/npy.hpp"
+#include "eqaug/group/group.hpp"
 
 namespace eqaug {
 namespace {
@@ -457,6 +457,16 @@ TEST(ImagesClassification, ResizesAndOneHotEncodes) {
   ASSERT_EQ(d.notes.size(), 2u);  // the loader's note and the unbalanced classes (1, 0, 1)
   EXPECT_EQ(d.notes[0], "a note from the loader");
   EXPECT_TRUE(contains(d.notes[1], "unbalanced")) << d.notes[1];
+  // Stretching and up-sampling are said (issue 16, item 14).
+  ImageSet wide = s;
+  wide.width = 8;
+  wide.height = 2;
+  const Dataset stretched = classification_dataset(wide, 2, 3, *group, "wide");
+  ASSERT_EQ(stretched.notes.size(), 3u);
+  EXPECT_TRUE(contains(stretched.notes[1], "not square: each is stretched to 2x2")) << stretched.notes[1];
+  const Dataset up = classification_dataset(s, 6, 3, *rotation_group(6), "up");
+  ASSERT_EQ(up.notes.size(), 3u);
+  EXPECT_TRUE(contains(up.notes[1], "up-sampled from 4x4 to 6x6")) << up.notes[1];
 
   const auto big = trivial_group(9);
   const std::string wrong = error_message([&] { classification_dataset(s, 2, 3, *big, "tiny"); });

@@ -51,17 +51,32 @@ TEST(Divergence, AHugeStepStopsTheRunAndIsRecordedNotSaved) {
   EXPECT_EQ(summary.runs_done, 0u);
   ASSERT_EQ(summary.diverged.size(), 2u);  // both runs
   EXPECT_NE(summary.diverged[0].find("run 0: nom diverged at step"), std::string::npos) << summary.diverged[0];
-  // Nothing of a diverged run on disk, the manifest says what happened and is not complete.
+  // No run saved in a folder this sweep created: nothing of it stays.
+  EXPECT_TRUE(summary.discarded);
+  EXPECT_FALSE(fs::exists(out));
+
+  // A shard's folder stays (the other shards may write to it): the manifest says what
+  // happened, nothing of the run is on disk, and the sweep is not complete.
+  o.shard = 0;
+  o.shards = 2;
+  const auto shard = experiment::run_sweep(io::resolve(j, "rot"), o);
+  EXPECT_FALSE(shard.discarded);
   EXPECT_FALSE(fs::exists(out / "nom" / "run-000.csv"));
   const json m = json::parse(io::read_file(out / "manifest.json"));
   EXPECT_FALSE(m["complete"].get<bool>());
-  ASSERT_EQ(m["diverged"].size(), 2u);
+  ASSERT_EQ(m["diverged"].size(), 1u);
   EXPECT_EQ(m["diverged"][0]["run"], 0);
   EXPECT_EQ(m["diverged"][0]["mode"], "nom");
   EXPECT_GE(m["diverged"][0]["step"].get<int>(), 1);  // step 0 is A⁰, finite
   EXPECT_TRUE(m["runs"].empty());
+  // Run again, it diverges again and keeps one entry; the report names it.
+  experiment::run_sweep(io::resolve(j, "rot"), o);
+  EXPECT_EQ(json::parse(io::read_file(out / "manifest.json"))["diverged"].size(), 1u);
+  const auto rep = testing::run_cli("report " + out.string());
+  EXPECT_NE(rep.output.find("DIVERGED (not saved, not in the table): run 0: nom diverged"), std::string::npos)
+      << rep.output;
 
-  // The command line: the report names the runs, and the exit status is 1.
+  // The command line: exit 1, the runs named, and no folder left.
   const auto cli_out = out.string() + "-cli";
   fs::remove_all(cli_out);
   const auto r = testing::run_cli(
@@ -71,22 +86,17 @@ TEST(Divergence, AHugeStepStopsTheRunAndIsRecordedNotSaved) {
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("DIVERGED"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("1 run(s) diverged and were not saved"), std::string::npos) << r.output;
-  // A resumed sweep retries the run and keeps one entry for it.
-  const auto again = testing::run_cli(
-      "run rot --scale small --runs 1 --set train.epochs=3 --set data.samples=30 "
-      "--set train.lr=1e30 --set train.metrics=[] --threads 1 --resume --out " +
-      cli_out);
-  EXPECT_EQ(again.code, 1) << again.output;
-  EXPECT_EQ(json::parse(io::read_file(fs::path(cli_out) / "manifest.json"))["diverged"].size(), 1u);
+  EXPECT_NE(r.output.find("was removed (nothing half-written stays)"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(cli_out));
   fs::remove_all(out);
-  fs::remove_all(cli_out);
 }
 
 TEST(Divergence, ARiskThatGrowsTenfoldIsAWarningInTheManifestAndTheReport) {
   // Perm at η = 1e6 saturates its sigmoids: the clamped BCE stays finite but grows from
   // about 0.7 to more than 40.
   const auto dir = fresh_dir("loss-growth");
-  const auto r = testing::run_cli("run perm --runs 1 --epochs 2 --lr 1e6 --modes nom --threads 1 --out " + dir.string());
+  const auto r =
+      testing::run_cli("run perm --runs 1 --epochs 2 --lr 1e6 --modes nom --threads 1 --out " + dir.string());
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("warning: run 0: nom's risk grew more than 10-fold by step 1"), std::string::npos)
       << r.output;

@@ -45,6 +45,9 @@ struct ExperimentConfig {
   TrainOptions train;
   std::string init_weights;  // directory of <layer>.npy (A<j>, affine<j>), or empty
   ReferenceSwitches reference;
+  /// Settings accepted but not used as written (train.penalty without augpen, ...): said on
+  /// the console and recorded in the manifest by the commands that run the configuration.
+  std::vector<std::string> warnings;
 };
 
 /// Directories searched for presets: $EQAUG_CONFIG_DIR, ./configs, the build's source tree.

@@ -51,6 +51,8 @@ struct SweepSummary {
   /// Runs that diverged (trainer.hpp, Diverged), one line each: they are not saved, the
   /// manifest lists them under "diverged", and the command exits 1.
   std::vector<std::string> diverged;
+  /// No run was saved and the folder this session created was removed (every run diverged).
+  bool discarded = false;
 };
 
 SweepSummary run_sweep(const io::ExperimentConfig& cfg, const SweepOptions& opts);
