@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <numbers>
@@ -207,9 +208,28 @@ double shoelace_area(const std::vector<Point>& p) {
 
 // ---------------------------------------------------------------------------- IDX
 
-IdxArray read_idx(const fs::path& path) {
+IdxArray read_idx(const fs::path& path, std::size_t max_items) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) idx_fail(path, fs::exists(path, ec) ? "not a regular file" : "no such file");
+  const std::uintmax_t file_size = fs::file_size(path, ec);
+  if (ec) idx_fail(path, "cannot read its size (" + ec.message() + ")");
+  // gzip or plain, from the first two bytes; a gzip file's last four record the length of
+  // what it inflates to (ISIZE, modulo 2^32).
+  bool gzip = false;
+  std::uint32_t isize = 0;
+  {
+    std::ifstream raw(path, std::ios::binary);
+    unsigned char head[2] = {0, 0};
+    raw.read(reinterpret_cast<char*>(head), 2);
+    gzip = raw.gcount() == 2 && head[0] == 0x1f && head[1] == 0x8b;
+    if (gzip && file_size >= 18) {  // the smallest gzip member
+      unsigned char tail[4] = {0, 0, 0, 0};
+      raw.seekg(-4, std::ios::end);
+      raw.read(reinterpret_cast<char*>(tail), 4);
+      isize = std::uint32_t{tail[0]} | (std::uint32_t{tail[1]} << 8) | (std::uint32_t{tail[2]} << 16) |
+              (std::uint32_t{tail[3]} << 24);
+    }
+  }
   GzHandle file(gzopen(path.c_str(), "rb"));
   if (!file) idx_fail(path, "cannot open it");
 
@@ -236,10 +256,41 @@ IdxArray read_idx(const fs::path& path) {
     total *= dim;
     a.shape.push_back(dim);
   }
-  // Grown as it is read, so a corrupt header cannot ask for a huge allocation.
+  // The whole file's length against the header's promise, before reading any data.
+  const std::size_t header = 4 + 4 * std::size_t{magic[3]};
+  if (total > std::numeric_limits<std::size_t>::max() - header) idx_fail(path, "dimensions overflow");
+  const std::size_t expected = header + total;
+  if (!gzip && file_size < expected)
+    idx_fail(path, "truncated data: shape " + format_shape(a.shape) + " needs " + std::to_string(total) +
+                       " bytes, the file has " +
+                       std::to_string(file_size - std::min<std::uintmax_t>(file_size, header)));
+  if (!gzip && file_size > expected)
+    idx_fail(path, std::to_string(file_size - expected) + " unexpected byte(s) after the " + std::to_string(total) +
+                       " data bytes of shape " + format_shape(a.shape));
+  if (gzip && isize != static_cast<std::uint32_t>(expected)) {
+    // What the trailer says, in the plain file's words where it can be read so.
+    const std::string trailer =
+        " (by its gzip trailer, which records " + std::to_string(isize) +
+        " inflated bytes; or the file has bytes after its gzip stream, lacks its trailer, or holds several members)";
+    if (expected <= std::numeric_limits<std::uint32_t>::max() && isize >= header && isize < expected)
+      idx_fail(path, "truncated data: shape " + format_shape(a.shape) + " needs " + std::to_string(total) +
+                         " bytes, the file has " + std::to_string(isize - header) + trailer);
+    if (expected <= std::numeric_limits<std::uint32_t>::max() && isize > expected)
+      idx_fail(path, std::to_string(isize - expected) + " unexpected byte(s) after the " + std::to_string(total) +
+                         " data bytes of shape " + format_shape(a.shape) + trailer);
+    idx_fail(path, "the gzip trailer records " + std::to_string(isize) +
+                       " inflated bytes (modulo 2^32), but the header promises " + std::to_string(expected) +
+                       " for shape " + format_shape(a.shape) +
+                       ": the file is truncated, has bytes after its gzip stream, lacks its trailer, or holds "
+                       "several gzip members");
+  }
+
+  // Only the items asked for; grown as it is read.
+  const bool whole = a.shape.empty() || max_items >= a.shape[0];
+  const std::size_t want_total = whole ? total : max_items * (total / a.shape[0]);
   constexpr std::size_t kChunk = std::size_t{1} << 22;
-  while (a.data.size() < total) {
-    const std::size_t old = a.data.size(), want = std::min(kChunk, total - old);
+  while (a.data.size() < want_total) {
+    const std::size_t old = a.data.size(), want = std::min(kChunk, want_total - old);
     a.data.resize(old + want);
     const std::size_t got = gz_read(file.get(), a.data.data() + old, want, path);
     if (got < want) {
@@ -248,12 +299,17 @@ IdxArray read_idx(const fs::path& path) {
                          " bytes, the file has " + std::to_string(a.data.size()));
     }
   }
+  if (!whole) return a;
+  // Read to the end: a damaged or truncated gzip stream shows there (its CRC, its trailer).
   unsigned char extra[256];
   std::size_t trailing = 0;
   for (std::size_t got; (got = gz_read(file.get(), extra, sizeof extra, path)) > 0;) trailing += got;
   if (trailing)
     idx_fail(path, std::to_string(trailing) + " unexpected byte(s) after the " + std::to_string(total) +
                        " data bytes of shape " + format_shape(a.shape));
+  int code = Z_OK;
+  gzerror(file.get(), &code);
+  if (code != Z_OK && code != Z_STREAM_END) idx_fail(path, "damaged gzip data (it ends before its trailer)");
   return a;
 }
 
@@ -271,10 +327,11 @@ std::vector<double> area_resize(const double* src, std::size_t height, std::size
 // ---------------------------------------------------------------------------- image sets
 
 ImageSet load_idx_pair(const fs::path& images, const fs::path& labels, std::size_t samples) {
-  const IdxArray img = read_idx(images);
+  // Only the samples used are read (each file's length is checked first, as a whole).
+  const IdxArray img = read_idx(images, samples);
   if (img.shape.size() != 3 || img.shape[1] == 0 || img.shape[2] == 0)
     throw Error(images.string() + ": expected images of shape (n, height, width), found " + format_shape(img.shape));
-  const IdxArray lab = read_idx(labels);
+  const IdxArray lab = read_idx(labels, samples);
   if (lab.shape.size() != 1)
     throw Error(labels.string() + ": expected labels of shape (n,), found " + format_shape(lab.shape));
   if (img.shape[0] != lab.shape[0])

@@ -23,6 +23,7 @@ std::vector<SweepSummary> run_study(const json& j, const std::string& source, co
   json listed = json::array();
   for (const auto& m : members) {
     cfgs.push_back(io::resolve(m.json, source + " (study member " + m.name + ")"));
+    check_memory(cfgs.back());  // every member before the first runs
     const auto group = io::build_group(cfgs.back());
     const auto spec = io::build_model(cfgs.back(), group);
     listed.push_back({{"name", m.name},

@@ -667,11 +667,73 @@ class Sweep {
 
 }  // namespace
 
+MemoryEstimate estimate_memory(const ExperimentConfig& cfg) {
+  MemoryEstimate e;
+  const auto group = build_group(cfg);
+  const json& model = cfg.json.at("model");
+  Space in = make_space(*group, model.at("input").at("channels").get<std::size_t>(),
+                        model.at("input").at("order").get<std::size_t>());
+  for (std::size_t i = 0; i < model.at("layers").size(); ++i) {
+    const json& l = model["layers"][i];
+    if (l.value("type", std::string()) != "linear") continue;
+    const Space out = make_space(*group, l.at("channels").get<std::size_t>(), l.value("order", std::size_t{1}));
+    const double weights = static_cast<double>(in.dim()) * static_cast<double>(out.dim());
+    e.params += weights;
+    if (weights > e.largest) {
+      e.largest = weights;
+      e.largest_layer = "model.layers[" + std::to_string(i) + "]";
+    }
+    e.activations += static_cast<double>(out.dim());
+    in = out;
+  }
+  const double t = cfg.precision == Precision::F32 ? 4 : 8;
+  const double strategies = static_cast<double>(cfg.train.strategies.size());
+  // Per parameter: its orbit index (4 bytes), A⁰ and a gradient in double, and per strategy
+  // its weights and gradient in T and a double copy (measured: 60 bytes per parameter for
+  // small Trans at side 16 and 20 in float32, three strategies).
+  e.per_param = 4 + 8 + 8 + strategies * (2 * t + 8);
+  const double samples = cfg.json.at("data").value("samples", 1000.0);
+  double passes = 0;
+  for (const auto& st : cfg.train.strategies)
+    if (st.augments() && !st.exact) passes = std::max(passes, static_cast<double>(st.passes));
+  const Space input = make_space(*group, model.at("input").at("channels").get<std::size_t>(),
+                                 model.at("input").at("order").get<std::size_t>());
+  e.bytes = e.params * e.per_param + samples * static_cast<double>(input.dim()) * (2 * t + passes * 4) +
+            static_cast<double>(cfg.chunk) * e.activations * t * 4;
+  return e;
+}
+
+namespace {
+/// MemAvailable of /proc/meminfo, in bytes (0 when unknown).
+double available_memory() {
+  std::ifstream in("/proc/meminfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("MemAvailable:", 0) == 0) return std::stod(line.substr(13)) * 1024.0;
+  return 0;
+}
+}  // namespace
+
+void check_memory(const ExperimentConfig& cfg) {
+  const double available = available_memory();
+  if (available <= 0) return;
+  const MemoryEstimate e = estimate_memory(cfg);
+  if (e.bytes <= available) return;
+  std::ostringstream m;
+  m << std::setprecision(3) << cfg.source << ": the run needs about " << e.bytes / 1e9 << " GB ("
+    << static_cast<std::uint64_t>(e.params) << " weights at about " << e.per_param << " bytes each for "
+    << cfg.train.strategies.size() << " strategies, the largest " << e.largest_layer << " with "
+    << static_cast<std::uint64_t>(e.largest) << "), but " << available / 1e9
+    << " GB are available; lower group.side, the channels of model.layers or the number of modes"
+    << (cfg.precision == Precision::F64 ? ", or use train.precision = \"f32\"" : "");
+  throw Error(m.str());
+}
+
 SweepSummary run_sweep(const ExperimentConfig& cfg, const SweepOptions& opts) {
   if (opts.force && opts.resume) throw Error("--force and --resume exclude each other");
   if (opts.out.empty()) throw Error("--out: no results directory given");
   if (opts.threads > kMaxThreads)
     throw Error("--threads: at most " + std::to_string(kMaxThreads) + " threads, got " + std::to_string(opts.threads));
+  check_memory(cfg);  // before the model (its orbit tables) is built
   if (cfg.precision == Precision::F32) return Sweep<float>(cfg, opts).run();
   return Sweep<double>(cfg, opts).run();
 }

@@ -22,6 +22,7 @@
 #include "eqaug/core/rng.hpp"
 #include "eqaug/data/dataset.hpp"
 #include "eqaug/data/images.hpp"
+#include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/formats/npy.hpp"
 #include "eqaug/group/group.hpp"
 
@@ -176,6 +177,23 @@ TEST(IdxRead, ErrorsNameTheFileAndTheProblem) {
   }
   const std::string m = msg("damaged.gz");
   EXPECT_TRUE(contains(m, "damaged.gz")) << m;
+
+  // A valid gzip file with bytes after its stream, and one without its 8-byte trailer:
+  // refused from the trailer before any data are read (they were accepted before).
+  write_file(tmp.path() / "valid.gz", idx_bytes(0x08, {64, 64}, iota_bytes(4096)), true);
+  std::string bytes = io::read_file(tmp.path() / "valid.gz");
+  io::write_file_atomic(tmp.path() / "garbage.gz", bytes + "some garbage");
+  EXPECT_TRUE(contains(msg("garbage.gz"), "has bytes after its gzip stream")) << msg("garbage.gz");
+  io::write_file_atomic(tmp.path() / "no_trailer.gz", bytes.substr(0, bytes.size() - 8));
+  EXPECT_TRUE(contains(msg("no_trailer.gz"), "lacks its trailer")) << msg("no_trailer.gz");
+  // Only the items asked for are read; the shape is the file's.
+  const IdxArray first = read_idx(tmp.path() / "valid.gz", 3);
+  EXPECT_EQ(first.shape, (std::vector<std::size_t>{64, 64}));
+  ASSERT_EQ(first.data.size(), 3u * 64);
+  EXPECT_EQ(first.data[64 * 2 + 5], static_cast<std::uint8_t>(2 * 64 + 5));
+  // A header that promises more than the file holds is refused before reading (plain: its size).
+  write_file(tmp.path() / "promise", idx_bytes(0x08, {6000000, 28, 28}, Bytes(784, 0)), false);
+  EXPECT_TRUE(contains(msg("promise"), "needs 4704000000 bytes, the file has 784")) << msg("promise");
 }
 
 // ------------------------------------------------------------------------------- resampling

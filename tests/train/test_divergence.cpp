@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "../support/helpers.hpp"
@@ -158,6 +159,36 @@ TEST(Divergence, WeightsBeyondFloat32AreRefusedNamingTheFile) {
   EXPECT_EQ(io::read_npy(a0).descr, "f8");
   EXPECT_NO_THROW(io::load_layer_weights(dir, *spec));
   fs::remove_all(dir);
+}
+
+TEST(MemoryEstimate, CountsTheWeightsAndRefusesWhatCannotFit) {
+  // The estimate's weights are the model's, from the shapes alone.
+  for (const char* preset : {"trans", "rot", "perm"}) {
+    auto j = io::apply_scale(io::load_toml(io::find_config(preset)), std::string(preset) == "perm" ? "full" : "small",
+                             preset);
+    const auto cfg = io::resolve(j, preset);
+    const auto spec = io::build_model(cfg, io::build_group(cfg));
+    const auto e = experiment::estimate_memory(cfg);
+    EXPECT_EQ(static_cast<std::size_t>(e.params), spec->num_params()) << preset;  // no affine layers here
+    EXPECT_GT(e.bytes, e.params * 60) << preset;
+  }
+  // Small Trans at side 48: 3.8e8 weights, about 26 GB: refused at once, naming the largest layer.
+  auto j = io::apply_scale(io::load_toml(io::find_config("trans")), "small", "trans");
+  j["group"]["side"] = 48;
+  const auto big = io::resolve(j, "trans");
+  const auto e = experiment::estimate_memory(big);
+  EXPECT_EQ(e.largest, 8.0 * 8 * 2304 * 2304);
+  std::ifstream meminfo("/proc/meminfo");
+  double available = 0;
+  for (std::string line; std::getline(meminfo, line);)
+    if (line.rfind("MemAvailable:", 0) == 0) available = std::stod(line.substr(13)) * 1024.0;
+  if (!(available > 0 && available < e.bytes)) GTEST_SKIP() << "this machine has room for " << e.bytes << " bytes";
+  experiment::SweepOptions o;
+  o.out = fresh_dir("memory");
+  const auto m = testing::message_of([&] { experiment::run_sweep(big, o); });
+  EXPECT_NE(m.find("the run needs about"), std::string::npos) << m;
+  EXPECT_NE(m.find("model.layers[2] with 339738624"), std::string::npos) << m;
+  EXPECT_FALSE(fs::exists(o.out));
 }
 
 }  // namespace

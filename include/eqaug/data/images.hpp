@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,12 @@ struct IdxArray {
 /// Reads an IDX file, gzip-compressed or plain (decided from its contents, not its
 /// name). Throws eqaug::Error naming the file for a missing or unreadable file, a bad
 /// magic number, an element type other than unsigned byte, too few data bytes, or
-/// bytes after the data.
-IdxArray read_idx(const std::filesystem::path& path);
+/// bytes after the data. The file's length is checked against the header before any data
+/// are read (a plain file's size; a gzip file's trailer, which records the length of what
+/// it inflates to, so a truncated, extended or trailer-less gzip file is refused at once).
+/// Only the first `max_items` items (entries along the first axis) are read into `data`;
+/// `shape` is the file's.
+IdxArray read_idx(const std::filesystem::path& path, std::size_t max_items = std::numeric_limits<std::size_t>::max());
 
 /// Box-filter (area) resampling of one height×width image to side×side: each output
 /// pixel is the mean of the input over its footprint, partly covered input pixels

@@ -57,6 +57,20 @@ struct SweepSummary {
 
 SweepSummary run_sweep(const io::ExperimentConfig& cfg, const SweepOptions& opts);
 
+/// What a sweep of `cfg` will hold in memory, from the shapes alone (nothing is built).
+struct MemoryEstimate {
+  double params = 0;          // weights of the linear layers
+  double largest = 0;         // of the largest one
+  std::string largest_layer;  // "model.layers[k]"
+  double activations = 0;     // features per sample over the linear layers' outputs
+  double per_param = 0;       // bytes per weight
+  double bytes = 0;           // the whole estimate
+};
+MemoryEstimate estimate_memory(const io::ExperimentConfig& cfg);
+/// Refuses (eqaug::Error naming the estimate, the largest layer and what to lower) a
+/// configuration whose estimate exceeds the memory available now (MemAvailable).
+void check_memory(const io::ExperimentConfig& cfg);
+
 /// Unlinks the results folders' lock files this process holds exclusively; for a signal
 /// handler that ends the process at once (async-signal-safe: unlink only).
 void release_locks_for_exit() noexcept;
