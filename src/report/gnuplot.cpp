@@ -181,13 +181,26 @@ void run_gnuplot(const FigureOptions& options, const fs::path& script,
   };
   try {
     const ProcessResult result = run_process({options.gnuplot, "-e", assignments, script.string()});
-    if (!WIFEXITED(result.status) || WEXITSTATUS(result.status) != 0)
+    // A full disk is the likeliest cause of a figure gnuplot could not write: say so.
+    const auto full_disk = [&](const fs::path& file) {
+      std::error_code ec;
+      const auto space = fs::space(file.parent_path().empty() ? fs::path(".") : file.parent_path(), ec);
+      if (!ec && space.available < (std::uintmax_t{1} << 20))
+        throw RuntimeFailure("no space left on device for " + in_quotes(file) + " (" + std::to_string(space.available) +
+                             " bytes free); free some space and run `eqaug report` "
+                             "on the folder again");
+    };
+    if (!WIFEXITED(result.status) || WEXITSTATUS(result.status) != 0) {
+      full_disk(outputs.empty() ? script : outputs.front().second);
       throw RuntimeFailure("gnuplot failed on " + in_quotes(script) + " (" + describe_status(result.status) +
                            "): " + result.output);
-    for (const auto& tmp : temporaries)
-      if (!non_empty_file(tmp))
-        throw RuntimeFailure("gnuplot ran " + in_quotes(script) + " but wrote no " + in_quotes(tmp) +
+    }
+    for (std::size_t i = 0; i < temporaries.size(); ++i)
+      if (!non_empty_file(temporaries[i])) {
+        full_disk(outputs[i].second);
+        throw RuntimeFailure("gnuplot ran " + in_quotes(script) + " but wrote no " + in_quotes(temporaries[i]) +
                              "; its output: " + result.output);
+      }
     for (std::size_t i = 0; i < outputs.size(); ++i) fs::rename(temporaries[i], outputs[i].second);
   } catch (const fs::filesystem_error& e) {
     remove_temporaries();

@@ -590,4 +590,31 @@ TEST(CliWorkflow, SettingsNotUsedAsWrittenAreWarnedAndRecorded) {
   fs::remove_all(d);
 }
 
+TEST(CliWorkflow, AFullDiskIsNamed) {
+  // A 512 KiB tmpfs (needs the right to mount: root, as CI runs; skipped otherwise).
+  const auto d = temp_dir("full-disk");
+  const auto mnt = d / "mnt";
+  fs::create_directories(mnt);
+  if (std::system(("mount -t tmpfs -o size=512k tmpfs '" + mnt.string() + "' 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (not root)";
+  const auto out = mnt / "s";
+  const auto r = cli("run perm --runs 1 --epochs 2 --aug-passes 2 --threads 1 --no-report --out " + out.string());
+  // Fill what is left but 52 KiB: the report's CSV and the figure's data fit, its images
+  // (made by gnuplot) do not.
+  {
+    std::ofstream fill(mnt / "filler", std::ios::binary);
+    const std::string block(4096, 'x');
+    const auto space = fs::space(mnt);
+    for (std::uintmax_t left = space.available; left > 52 * 1024 && fill; left -= block.size()) fill << block;
+  }
+  const auto rep = cli("report " + out.string());
+  std::system(("umount '" + mnt.string() + "'").c_str());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(rep.code, 1) << rep.output;
+  EXPECT_NE(rep.output.find("o space left on device"), std::string::npos) << rep.output;
+  EXPECT_NE(rep.output.find("no space left on device for"), std::string::npos) << rep.output;  // gnuplot's file
+  EXPECT_EQ(rep.output.find("but wrote no"), std::string::npos) << rep.output;
+  fs::remove_all(d);
+}
+
 }  // namespace
