@@ -212,6 +212,8 @@ void print_header(std::ostream& log, const ExperimentConfig& cfg, const ModelSpe
   for (const auto& st : cfg.train.strategies) log << " " << st.name();
   log << "; " << spec.num_params() << " parameters, dim E = " << spec.dim_E() << "; " << where << " -> " << out.string()
       << "\n";
+  if (cfg.train.raw_start)
+    log << "start raw: Nom and Aug start at A0 as drawn, off E; Equi at its projection (train.start)\n";
   for (const auto& note : data.notes) log << "note: " << data.name << ": " << note << "\n";
   if (resumed && joined)
     log << "joining the shards' folder: " << skipped << " of this shard's run(s) already finished\n";

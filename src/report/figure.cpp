@@ -89,18 +89,28 @@ std::string script(const Sweep& sweep, const FigureRanges& r, const FigureOption
     if (i + 1 < sweep.modes.size()) plot += ", \\\n       ";
   }
 
-  const auto panel = [&](double x0, const std::string& title, double y_max) {
+  const auto panel = [&](double x0, const std::string& title, double y_min, double y_max) {
+    const bool from_zero = std::isnan(y_min);
     const AxisTicks yt = axis_ticks(y_max);
     os << "  set origin " << data_number(x0) << "," << data_number(legend) << "\n"
        << "  set size 0.5," << data_number(panel_h) << "\n"
        << "  set title " << gp_string(title) << " noenhanced\n"
-       << "  set yrange [" << data_number(-r.margin * y_max) << ":" << data_number(y_max) << "]\n"
-       << "  " << tics_command('y', yt) << "  set ylabel " << gp_string(names.y + exponent_suffix(yt)) << "\n"
-       << "  plot " << plot << "\n";
+       << "  set yrange [" << data_number(from_zero ? -r.margin * y_max : y_min) << ":" << data_number(y_max) << "]\n";
+    if (from_zero)
+      os << "  " << tics_command('y', yt) << "  set ylabel " << gp_string(names.y + exponent_suffix(yt)) << "\n";
+    else {
+      // Enough significant digits that neighbouring ticks differ.
+      const double scale = std::max(std::abs(y_min), std::abs(y_max)), spread = y_max - y_min;
+      const int digits =
+          spread > 0 && scale > 0 ? std::clamp(static_cast<int>(std::ceil(std::log10(scale / spread))) + 2, 3, 15) : 4;
+      os << "  set ytics auto\n  set format y '%." << digits << "g'\n  set ylabel " << gp_string(names.y) << "\n";
+    }
+    os << "  plot " << plot << "\n";
   };
-  panel(0, "all strategies", r.y_max);
+  panel(0, "all strategies", std::numeric_limits<double>::quiet_NaN(), r.y_max);
   os << "  unset label 101\n  unset label 102\n";
-  panel(0.5, "near E (zoomed: " + r.zoom_rule + ")", r.y_max_zoom);
+  panel(0.5, std::isnan(r.y_min_zoom) ? "near E (zoomed: " + r.zoom_rule + ")" : r.zoom_rule, r.y_min_zoom,
+        r.y_max_zoom);
   os << legend_strip(sweep.modes, style, legend) << closing_passes();
   return os.str();
 }
@@ -148,6 +158,7 @@ std::string figure_title(const Sweep& sweep) {
   std::vector<std::string> parts;
   if (!sweep.group.empty()) parts.push_back("group " + sweep.group);
   if (!sweep.precision.empty()) parts.push_back(precision_name(sweep.precision));
+  if (sweep.raw_start) parts.push_back("start raw (A⁰ off E)");
   if (const std::string aug = augmentation_text(sweep); !aug.empty()) parts.push_back(aug);
   if (!sweep.reference.empty()) {
     std::string on;
@@ -204,10 +215,27 @@ FigureRanges figure_ranges(const Sweep& sweep) {
     }
   FigureRanges r;
   r.x_max = x > 0 ? 1.05 * x : 1.0;
-  r.y_max = y > 0 ? 1.05 * y : 1.0;
+  // Distances to E below the rounding of the precision, relative to how far the weights
+  // moved, are 0: without Nom an exact Aug must not fill the panel with its rounding noise.
+  const double floor = x > 0 ? zoom_floor_factor(sweep.precision) * x : 0;
+  r.y_max = y > floor ? 1.05 * y : floor > 0 ? floor : 1.0;
 
   const MedianPath aug = median_path(sweep, "aug");
   const bool has_aug = std::any_of(aug.y.begin(), aug.y.end(), [](double v) { return std::isfinite(v); });
+  if (has_aug && sweep.raw_start && !sweep.paper_metric) {
+    // Aug starts at A⁰'s own distance to E: zoom on its median around that start.
+    double lo = std::numeric_limits<double>::infinity(), hi = 0;
+    for (double v : aug.y)
+      if (std::isfinite(v)) {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    const double pad = std::max(0.1 * (hi - lo), zoom_floor_factor(sweep.precision) * r.y_max);
+    r.y_min_zoom = lo - pad;
+    r.y_max_zoom = hi + pad;
+    r.zoom_rule = "zoomed on Aug's median (start raw, at |A0 - P_E A0| = " + format_number(aug.y.front()) + ")";
+    return r;
+  }
   if (has_aug) {
     const double aug_max = finite_max(0.0, aug.y);
     r.y_max_zoom = zoom_range(aug_max, r.y_max, sweep.precision);

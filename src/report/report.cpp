@@ -54,6 +54,7 @@ void report_sweep(const Sweep& sweep, const fs::path& dir, std::ostream& out, bo
   for (std::size_t i = 0; i < sweep.reference.size(); ++i)
     out << (i ? " + " : "; the reference's ") << sweep.reference[i];
   if (!sweep.reference.empty()) out << " (docs/reference.md)";
+  if (sweep.raw_start) out << "; --start raw: Nom and Aug start at A0 off E, Equi at its projection";
   if (progress) out << " (sweep incomplete: the table, summary.csv and figure are provisional)";
   out << '\n' << '\n' << format_table(rows, sweep.accuracy);
   if (progress)

@@ -212,6 +212,7 @@ Sweep read_sweep(const fs::path& dir) {
     return parent.at(key).get<std::string>();
   };
   sweep.precision = optional_string(train, "precision", "config.train.");
+  sweep.raw_start = optional_string(train, "start", "config.train.") == "raw";
   if (m.contains("model")) sweep.group = optional_string(m["model"], "group", "model.");
   if (m.contains("data")) sweep.accuracy = optional_string(m["data"], "accuracy", "data.");
   if (m.contains("metrics")) {

@@ -1162,4 +1162,38 @@ TEST_F(ReportTest, ContactSheetErrors) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
 }
 
+TEST(ReportFigureRanges, RoundingNoiseWithoutNomDrawsAsZero) {
+  // Exact Aug and Equi, no Nom: Aug's distances are rounding (6e-18) while the weights
+  // moved by about 0.03. The full panel is floored at the precision's rounding relative to
+  // that travel, so the noise is a flat line at 0, not a curve filling the panel.
+  Sweep s = synthetic({
+      {"aug",
+       {{{0, 0}, {0.02, 6e-18}, {0.03, 3e-18}},
+        {{0, 0}, {0.02, 5e-18}, {0.03, 4e-18}},
+        {{0, 0}, {0.02, 1e-18}, {0.03, 2e-18}}}},
+      {"equi", {{{0, 0}, {0.02, 0}, {0.03, 0}}, {{0, 0}, {0.02, 0}, {0.03, 0}}, {{0, 0}, {0.02, 0}, {0.03, 0}}}},
+  });
+  s.precision = "f64";
+  const FigureRanges r = figure_ranges(s);
+  EXPECT_DOUBLE_EQ(r.y_max, 1e-9 * 0.03);
+  EXPECT_GT(r.y_max, 1e6 * 6e-18);
+}
+
+TEST(ReportFigureRanges, ARawStartZoomsAroundAugsOwnStart) {
+  // Nom and Aug start 5 away from E; the zoom shows Aug's median around 5, not [0, 5.5].
+  Sweep s = synthetic({
+      {"nom", {{{0, 5}, {1, 5.2}, {2, 5.4}}, {{0, 5}, {1, 5.2}, {2, 5.4}}, {{0, 5}, {1, 5.2}, {2, 5.4}}}},
+      {"aug", {{{0, 5}, {1, 4.99}, {2, 4.98}}, {{0, 5}, {1, 4.99}, {2, 4.98}}, {{0, 5}, {1, 4.99}, {2, 4.98}}}},
+  });
+  s.precision = "f64";
+  s.raw_start = true;
+  const FigureRanges r = figure_ranges(s);
+  EXPECT_NEAR(r.y_min_zoom, 4.98 - 0.002, 1e-12);
+  EXPECT_NEAR(r.y_max_zoom, 5.0 + 0.002, 1e-12);
+  EXPECT_NE(r.zoom_rule.find("start raw, at |A0 - P_E A0| = 5"), std::string::npos) << r.zoom_rule;
+  EXPECT_NE(figure_title(s).find("start raw (A⁰ off E)"), std::string::npos) << figure_title(s);
+  s.raw_start = false;
+  EXPECT_TRUE(std::isnan(figure_ranges(s).y_min_zoom));
+}
+
 }  // namespace

@@ -39,6 +39,7 @@ struct Sweep {
   // config.reference: the reference's switches that are on (docs/reference.md), in order;
   // named in the title and the console header.
   std::vector<std::string> reference;
+  bool raw_start = false;          // config.train.start = "raw": Nom and Aug start off E
   int epochs = 0;                  // config.epochs
   int planned_runs = 0;            // config.runs
   bool complete = false;           // manifest "complete"
@@ -151,6 +152,9 @@ struct FigureRanges {
   double y_max_zoom;      // zoomed panel: [−margin × y_max_zoom, y_max_zoom]
   std::string zoom_rule;  // how y_max_zoom was chosen, for the zoomed panel's title
   double margin = 0.03;   // below 0, as a fraction of the panel's y limit
+  // The zoomed panel's lower limit where it does not start near 0 (--start raw: around
+  // Aug's median, which starts at A⁰'s own distance to E); NaN: −margin × y_max_zoom.
+  double y_min_zoom = std::numeric_limits<double>::quiet_NaN();
 };
 
 // The floor of a zoomed y-range relative to the full panel's range: far above the rounding
