@@ -198,8 +198,9 @@ FigureRanges paper_ranges(const Sweep& sweep, FigureRanges r) {
     r.y_max_zoom = std::max(1.5 * aug, zoom_floor_factor(sweep.precision) * r.y_max);
     r.zoom_rule = 1.5 * aug >= r.y_max_zoom
                       ? "y to 1.5 × max median of Aug, as the paper"
-                      : "Aug's median stays within " + format_number(zoom_floor_factor(sweep.precision)) +
-                            " × the full range of E";
+                      : "y to " + format_number(zoom_floor_factor(sweep.precision)) +
+                            " × the full panel; Aug's median stays below that, at the rounding of " +
+                            precision_name(sweep.precision);
   }
   return r;
 }
@@ -242,8 +243,9 @@ FigureRanges figure_ranges(const Sweep& sweep) {
     if (1.1 * aug_max >= r.y_max_zoom) {
       r.zoom_rule = "y to 1.1 × max median of Aug";
     } else {
-      r.zoom_rule =
-          "Aug's median stays within " + format_number(zoom_floor_factor(sweep.precision)) + " × the full range of E";
+      r.zoom_rule = "y to " + format_number(zoom_floor_factor(sweep.precision)) +
+                    " × the full panel; Aug's median stays below that, at the rounding of " +
+                    precision_name(sweep.precision);
     }
     return sweep.paper_metric ? paper_ranges(sweep, r) : r;
   }

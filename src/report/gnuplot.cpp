@@ -46,6 +46,7 @@ std::string mode_colour(const std::string& mode, std::size_t index) {
   if (mode == "nom") return "d62728";
   if (mode == "aug") return "1f77b4";
   if (mode == "equi") return "2ca02c";
+  if (mode == "augpen") return "9467bd";  // purple: apart from Nom's red and Aug's blue
   static const char* const others[] = {"ff7f0e", "9467bd", "8c564b", "e377c2", "17becf"};
   return others[index % std::size(others)];
 }
@@ -290,7 +291,7 @@ std::string legend_strip(const std::vector<std::string>& modes, const RunStyle& 
     os << "2 with lines lw 3 lc rgb '#" << mode_colour(modes[i], i) << "' title "
        << gp_string(mode_label(modes[i]) + " (median)") << ", \\\n       ";
   os << "2 with lines lw " << format_number(runs.width) << " lc rgb '#" << runs.alpha
-     << "606060' title 'single runs'\n";
+     << "606060' title 'single runs (faint, in the same colours)'\n";
   return os.str();
 }
 

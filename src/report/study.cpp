@@ -106,9 +106,9 @@ std::string study_script(const Study& study, const std::vector<const StudyMember
     kappa_rule = "κ = " + format_number(r.kappa) + " (no Aug curve: 1% of the full range)";
   std::vector<std::string> title = {
       paper ? name +
-                  ": √(Σ_k ‖A_k − Π_E A_k‖⁴) against ‖A − A⁰‖ over the group layers, the paper's metric "
-                  "(App. E.2, Figure 6; docs/reference.md, defect 6)"
-            : name + ": ‖A − Π_E A‖ against ‖A − A⁰‖ per group (paper App. E.2, Figure 6)",
+                  ": √(Σ_k d_k⁴), d_k the distance of layer k to E, against ‖A − A⁰‖ over the group layers, the "
+                  "paper's metric (App. E.2, Figure 6; docs/reference.md, defect 6)"
+            : name + ": distance to E against distance travelled ‖A − A⁰‖ per group (paper App. E.2, Figure 6)",
       "limits relative to the medians: x = " + factor + " × max median x of Equi; full y = " + factor +
           " × max median y of Nom; zoom y = κ × full y,",
       kappa_rule + (paper ? " (the authors' plotting code: calclims)"

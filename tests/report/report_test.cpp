@@ -1,4 +1,5 @@
 #include "eqaug/report/report.hpp"
+#include "../../src/report/gnuplot.hpp"
 #include "eqaug/core/error.hpp"
 
 #include <gtest/gtest.h>
@@ -1194,6 +1195,22 @@ TEST(ReportFigureRanges, ARawStartZoomsAroundAugsOwnStart) {
   EXPECT_NE(figure_title(s).find("start raw (A⁰ off E)"), std::string::npos) << figure_title(s);
   s.raw_start = false;
   EXPECT_TRUE(std::isnan(figure_ranges(s).y_min_zoom));
+}
+
+TEST(ReportFigureRanges, CosmeticsSayWhatTheyMean) {
+  // AugPen's colour is its own (it was pink-red beside Nom's red), and a zoom set by the
+  // rounding floor says so in words.
+  EXPECT_EQ(detail::mode_colour("augpen", 3), "9467bd");
+  EXPECT_NE(detail::mode_colour("augpen", 3), detail::mode_colour("nom", 0));
+  Sweep s = synthetic({
+      {"nom", {{{0, 0}, {1, 1}}, {{0, 0}, {1, 1}}, {{0, 0}, {1, 1}}}},
+      {"aug", {{{0, 0}, {1, 1e-9}}, {{0, 0}, {1, 1e-9}}, {{0, 0}, {1, 1e-9}}}},
+  });
+  s.precision = "f32";
+  const auto rule = figure_ranges(s).zoom_rule;
+  EXPECT_NE(rule.find("y to 1e-5 × the full panel; Aug's median stays below that, at the rounding of float32"),
+            std::string::npos)
+      << rule;
 }
 
 }  // namespace
