@@ -26,6 +26,9 @@ std::vector<SweepSummary> run_study(const json& j, const std::string& source, co
     check_memory(cfgs.back());  // every member before the first runs
     const auto group = io::build_group(cfgs.back());
     const auto spec = io::build_model(cfgs.back(), group);
+    // Every member's data too, before the first run: a bad file of the last member must not
+    // leave the first member's results and a study.json behind.
+    io::build_data(cfgs.back(), *group);
     listed.push_back({{"name", m.name},
                       {"dir", m.name},
                       {"group", group->name()},

@@ -617,4 +617,24 @@ TEST(CliWorkflow, AFullDiskIsNamed) {
   fs::remove_all(d);
 }
 
+TEST(CliWorkflow, AStudyChecksEveryMembersDataBeforeItsFirstRun) {
+  // The last member reads images from a folder that does not exist: refused before the
+  // first member runs, and nothing is left behind.
+  const auto d = temp_dir("study-data");
+  std::string text = eqaug::io::read_file(EQAUG_SOURCE_CONFIG_DIR "/groups.toml");
+  const std::string last = "{ name = \"transrot\", group = { kind = \"translation_rotation\" } }";
+  ASSERT_NE(text.find(last), std::string::npos);
+  text.replace(text.find(last), last.size(),
+               "{ name = \"transrot\", group = { kind = \"translation_rotation\" }, data = { dir = \"" +
+                   (d / "missing").string() + "\" } }");
+  eqaug::io::write_file_atomic(d / "study.toml", text);
+  const auto r =
+      cli("run " + (d / "study.toml").string() +
+          " --scale small --runs 1 --epochs 1 --set train.metrics=[] --no-report --out " + (d / "o").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("missing"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(d / "o")) << r.output;
+  fs::remove_all(d);
+}
+
 }  // namespace
