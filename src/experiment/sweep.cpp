@@ -395,6 +395,7 @@ class Sweep {
                    summary.runs_skipped);
     if (show_)
       for (const auto& w : warnings_) log_ << "warning: " << w << "\n";
+    if (show_) print_estimate(todo.size());
     if (show_ && nom_aug_spec_)
       log_ << "reference.nom_aug_norm: Nom and Aug train " << nom_aug_spec_->num_params()
            << " parameters (every layernorm an affine batchnorm over minibatches of " << nom_aug_spec_->minibatch()
@@ -533,6 +534,41 @@ class Sweep {
         }
       }
     for (const auto& file : given_.unused) warnings_.push_back(file);
+  }
+
+  /// Before the first step (issue: full-size runs started without a word): the multiply-adds
+  /// of a run over this machine's GEMM rate measured now, one BLAS thread per worker as the
+  /// sweep computes. Dense passes are counted, so structured Equi makes it an upper bound.
+  void print_estimate(std::size_t runs_to_do) const {
+    if (opts_.device.cuda() || runs_to_do == 0) return;
+    double passes = 0;
+    for (const auto& st : train_.strategies) {
+      double p = 1;
+      if (st.augments()) {
+        const auto order = spec_->group()->order();
+        p = (st.exact && order ? static_cast<double>(*order) : static_cast<double>(st.passes)) + 1;
+      }
+      passes += p;
+    }
+    const double flops = 6.0 * static_cast<double>(spec_->num_params()) * static_cast<double>(data_.size) * passes *
+                         static_cast<double>(cfg_.train.epochs + 1);
+    // The best of three 256³ products, on one thread.
+    constexpr std::size_t n = 256;
+    std::vector<T> a(n * n, T(0.5)), b(n * n, T(0.25)), c(n * n);
+    double best = 1e300;
+    for (int i = 0; i < 3; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      blas::gemm<T>(blas::Op::N, blas::Op::N, n, n, n, T(1), a.data(), n, b.data(), n, T(0), c.data(), n);
+      best = std::min(best, seconds_since(t0));
+    }
+    const double rate = 2.0 * n * n * n / std::max(best, 1e-9) * static_cast<double>(threads_);
+    const double per_run = flops / rate;
+    std::ostringstream m;
+    m << std::setprecision(3) << "estimate: at least " << format_duration(per_run) << " per run, "
+      << format_duration(per_run * static_cast<double>(runs_to_do)) << " for the " << runs_to_do << " run(s) to do ("
+      << flops / 1e9 << " GFLOP of dense passes per run at " << rate / 1e9 << " GFLOP/s, a GEMM probe on " << threads_
+      << " thread(s) just now; the passes reach part of it)";
+    log_ << m.str() << "; the ETA follows each step\n";
   }
 
   /// "GPU …" or "N thread(s)", for the header.

@@ -637,4 +637,16 @@ TEST(CliWorkflow, AStudyChecksEveryMembersDataBeforeItsFirstRun) {
   fs::remove_all(d);
 }
 
+TEST(CliWorkflow, ARunSaysItsEstimatedTimeBeforeTheFirstStep) {
+  const auto d = temp_dir("estimate");
+  const auto r = cli("run perm --runs 2 --epochs 1 --aug-passes 2 --no-report --out " + (d / "p").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto at = r.output.find("estimate: at least ");
+  ASSERT_NE(at, std::string::npos) << r.output;
+  EXPECT_LT(at, r.output.find("run 1/2 done")) << r.output;  // before the first run ends
+  // Perm: 526880 weights x 1000 graphs x 6 flops x (1 + 3 + 1 passes) x 2 steps = 31.6 GFLOP per run.
+  EXPECT_NE(r.output.find("for the 2 run(s) to do (31.6 GFLOP of dense passes per run"), std::string::npos) << r.output;
+  fs::remove_all(d);
+}
+
 }  // namespace

@@ -191,6 +191,8 @@ TEST(IdxRead, ErrorsNameTheFileAndTheProblem) {
   EXPECT_EQ(first.shape, (std::vector<std::size_t>{64, 64}));
   ASSERT_EQ(first.data.size(), 3u * 64);
   EXPECT_EQ(first.data[64 * 2 + 5], static_cast<std::uint8_t>(2 * 64 + 5));
+  // The damaged stream is found also when only its first items are kept.
+  EXPECT_TRUE(contains(error_message([&] { read_idx(tmp.path() / "damaged.gz", 1); }), "damaged.gz"));
   // A header that promises more than the file holds is refused before reading (plain: its size).
   write_file(tmp.path() / "promise", idx_bytes(0x08, {6000000, 28, 28}, Bytes(784, 0)), false);
   EXPECT_TRUE(contains(msg("promise"), "needs 4704000000 bytes, the file has 784")) << msg("promise");

@@ -29,8 +29,9 @@ struct IdxArray {
 /// bytes after the data. The file's length is checked against the header before any data
 /// are read (a plain file's size; a gzip file's trailer, which records the length of what
 /// it inflates to, so a truncated, extended or trailer-less gzip file is refused at once).
-/// Only the first `max_items` items (entries along the first axis) are read into `data`;
-/// `shape` is the file's.
+/// Only the first `max_items` items (entries along the first axis) are kept in `data`;
+/// `shape` is the file's. The rest is still read (not kept) to check a gzip file's CRC,
+/// unless it inflates to more than 256 MiB.
 IdxArray read_idx(const std::filesystem::path& path, std::size_t max_items = std::numeric_limits<std::size_t>::max());
 
 /// Box-filter (area) resampling of one height×width image to side×side: each output
