@@ -114,6 +114,7 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
   const auto rows = summarize_study(study);
   out << "\n== " << name << ": all groups ==\n\n" << format_study_table(study, rows) << '\n';
   out << "wrote " << shown(write_study_summary_csv(dir, rows)) << '\n';
+  out << "wrote " << shown(write_study_steps_csv(dir, study)) << '\n';
   const auto ablation = ablation_rows(study);
   std::vector<std::string> settings;
   for (const auto& m : study.members)

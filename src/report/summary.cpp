@@ -1,6 +1,7 @@
 #include "eqaug/core/error.hpp"
 #include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/report/report.hpp"
+#include "gnuplot.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -81,6 +82,7 @@ std::vector<SummaryRow> summarize(const Sweep& sweep) {
     row.mode = mode;
     row.runs = static_cast<int>(curves.size());
     row.planned_runs = sweep.planned_runs;
+    row.step = sweep.epochs;  // the final row is the state after every step
     row.dist_init = final_values(curves, &RunCurve::dist_init);
     row.dist_E = final_values(curves, &RunCurve::dist_E);
     row.loss = final_values(curves, &RunCurve::loss);
@@ -229,9 +231,64 @@ fs::path write_summary_csv(const fs::path& dir, const std::vector<SummaryRow>& r
   std::vector<const SummaryRow*> all;
   for (const auto& r : rows) all.push_back(&r);
   const auto metrics = metric_names(all);
-  os << "mode,runs" << stat_columns_header(metrics) << '\n';
-  for (const auto& r : rows) os << r.mode << ',' << r.runs << stat_columns(r, metrics) << '\n';
+  // `step`, the step of the final row summarised, last: the earlier columns keep their places.
+  os << "mode,runs" << stat_columns_header(metrics) << ",step\n";
+  for (const auto& r : rows) os << r.mode << ',' << r.runs << stat_columns(r, metrics) << ',' << r.step << '\n';
   const fs::path path = dir / "summary.csv";
+  io::write_file_atomic(path, os.str());
+  return path;
+}
+
+fs::path write_study_steps_csv(const fs::path& dir, const Study& study) {
+  // Every member's steps.csv under one header (the union of their columns, in order of first
+  // appearance), each row prefixed with its member and group; cells a member lacks are empty.
+  std::vector<std::string> columns;
+  std::vector<std::pair<const StudyMember*, std::vector<std::string>>> texts;
+  const auto split = [](const std::string& line) {
+    std::vector<std::string> cells;
+    for (std::size_t at = 0;;) {
+      const std::size_t comma = line.find(',', at);
+      cells.push_back(line.substr(at, comma - at));
+      if (comma == std::string::npos) return cells;
+      at = comma + 1;
+    }
+  };
+  std::vector<std::vector<std::string>> headers;
+  for (const auto& m : study.members) {
+    const fs::path file = m.dir / "steps.csv";
+    if (!m.has_runs() || !fs::exists(file)) continue;
+    std::vector<std::string> lines;
+    std::istringstream in(io::read_file(file));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) lines.push_back(line);
+    if (lines.empty()) throw Error(detail::in_quotes(file) + ": empty, expected a header and rows");
+    headers.push_back(split(lines.front()));
+    for (const auto& c : headers.back())
+      if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
+    texts.emplace_back(&m, std::move(lines));
+  }
+  std::ostringstream os;
+  os << "member,group";
+  for (const auto& c : columns) os << ',' << c;
+  os << '\n';
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const auto& [member, lines] = texts[i];
+    std::vector<std::size_t> at(columns.size(), std::string::npos);
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      const auto it = std::find(headers[i].begin(), headers[i].end(), columns[c]);
+      if (it != headers[i].end()) at[c] = static_cast<std::size_t>(it - headers[i].begin());
+    }
+    for (std::size_t l = 1; l < lines.size(); ++l) {
+      const auto cells = split(lines[l]);
+      if (cells.size() != headers[i].size())
+        throw Error(detail::in_quotes(member->dir / "steps.csv") + ": line " + std::to_string(l + 1) + " has " +
+                    std::to_string(cells.size()) + " cells, the header " + std::to_string(headers[i].size()));
+      os << member->name << ",\"" << member->group << '"';
+      for (std::size_t c = 0; c < columns.size(); ++c) os << ',' << (at[c] == std::string::npos ? "" : cells[at[c]]);
+      os << '\n';
+    }
+  }
+  const fs::path path = dir / "steps.csv";
   io::write_file_atomic(path, os.str());
   return path;
 }
@@ -289,10 +346,10 @@ fs::path write_study_summary_csv(const fs::path& dir, const std::vector<StudySum
   std::vector<const SummaryRow*> all;
   for (const auto& s : rows) all.push_back(&s.row);
   const auto metrics = metric_names(all);
-  os << "group,mode,runs,dim_E_over_dim_L" << stat_columns_header(metrics) << '\n';
+  os << "group,mode,runs,dim_E_over_dim_L" << stat_columns_header(metrics) << ",step\n";
   for (const auto& s : rows)
     os << s.member << ',' << s.row.mode << ',' << s.row.runs << ',' << exact_number(s.dim_ratio)
-       << stat_columns(s.row, metrics) << '\n';
+       << stat_columns(s.row, metrics) << ',' << s.row.step << '\n';
   const fs::path path = dir / "summary.csv";
   io::write_file_atomic(path, os.str());
   return path;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -452,6 +454,20 @@ TEST(CliWorkflow, AStudyResumesFromItsFolderAlone) {
   const auto again = cli("run --resume --no-report --out " + out);
   EXPECT_EQ(again.code, 0) << again.output;
   EXPECT_NE(again.output.find("study finished: 1 run(s) in 4 member(s)"), std::string::npos) << again.output;
+  // The study's report: one tidy steps.csv of every member, with its member and group.
+  ASSERT_EQ(cli("report " + out).code, 0);
+  std::istringstream steps(eqaug::io::read_file(fs::path(out) / "steps.csv"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(steps, line);) lines.push_back(line);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0].rfind("member,group,mode,run,step,loss,accuracy,dist_init,dist_E,loss_aug,", 0), 0u) << lines[0];
+  EXPECT_EQ(lines.size(), 1u + 4 * 3 * 2 * 2);  // members x modes x runs x steps 0, 1
+  EXPECT_NE(std::find_if(lines.begin(), lines.end(),
+                         [](const std::string& l) { return l.rfind("rot,\"C_4 on 8x8 pixels\",aug,1,1,", 0) == 0; }),
+            lines.end());
+  // And summary.csv says which step its rows are.
+  const std::string summary = eqaug::io::read_file(fs::path(out) / "summary.csv");
+  EXPECT_NE(summary.find(",step\n"), std::string::npos) << summary;
   fs::remove_all(d);
 }
 

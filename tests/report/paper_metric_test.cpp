@@ -111,8 +111,8 @@ TEST_F(PaperMetricTest, SummaryCsvHasBothMetricsUnderTheirOwnNames) {
   EXPECT_NEAR(rows[0].paper_dist_init.median, 20.0, 1e-12);
   EXPECT_EQ(rows[2].paper_dist_E.median, 0.0);
   const std::string csv = read_text(write_summary_csv(root_, rows));
-  EXPECT_NE(csv.find(",paper_dist_E_median,paper_dist_E_q1,paper_dist_E_q3\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",20,15,25,65.96969001,41.23105626,107.2007463\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",paper_dist_E_median,paper_dist_E_q1,paper_dist_E_q3,step\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",20,15,25,65.96969001,41.23105626,107.2007463,2\n"), std::string::npos) << csv;
 }
 
 TEST_F(PaperMetricTest, ErrorsNameTheFileAndWhatIsMissing) {

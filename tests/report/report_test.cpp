@@ -285,8 +285,9 @@ TEST_F(ReportTest, SummaryCsvRoundTrips) {
             "mode,runs,dist_init_median,dist_init_q1,dist_init_q3,dist_E_median,dist_E_q1,dist_E_q3,"
             "loss_median,loss_q1,loss_q3,accuracy_median,accuracy_q1,accuracy_q3,"
             "paper_dist_init_median,paper_dist_init_q1,paper_dist_init_q3,"
-            "paper_dist_E_median,paper_dist_E_q1,paper_dist_E_q3");
+            "paper_dist_E_median,paper_dist_E_q1,paper_dist_E_q3,step");
   EXPECT_EQ(nom.rfind("nom,5,3,2,4,30,20,40,0.25,0.2,0.3333333333,", 0), 0u) << nom;
+  EXPECT_EQ(nom.substr(nom.rfind(',')), ",4") << nom;  // the final row is the state after step 4 (epochs)
   // This manifest names no layers: the paper's metric is undefined, not made up.
   EXPECT_NE(nom.find(",nan,nan,nan,nan,nan,nan"), std::string::npos) << nom;
 }
@@ -1019,7 +1020,7 @@ TEST_F(ReportTest, StudySummaryCsvHasOneRowPerMemberAndMode) {
             "group,mode,runs,dim_E_over_dim_L,dist_init_median,dist_init_q1,dist_init_q3,dist_E_median,dist_E_q1,"
             "dist_E_q3,loss_median,loss_q1,loss_q3,accuracy_median,accuracy_q1,accuracy_q3,"
             "paper_dist_init_median,paper_dist_init_q1,paper_dist_init_q3,paper_dist_E_median,paper_dist_E_q1,"
-            "paper_dist_E_q3");
+            "paper_dist_E_q3,step");
   EXPECT_EQ(l[1].rfind("trans,nom,5,3.085e-05,3,2,4,30,20,40,", 0), 0u) << l[1];
   EXPECT_EQ(l[2].rfind("trans,aug,5,", 0), 0u) << l[2];
   EXPECT_EQ(l[4].rfind("rot,nom,5,0.000125,3,2,4,", 0), 0u) << l[4];

@@ -113,6 +113,7 @@ struct SummaryRow {
   std::string mode;
   int runs = 0;                            // finished runs summarised
   int planned_runs = 0;                    // config.runs
+  int step = 0;                            // the step of the final row (config.epochs)
   Stat dist_init, dist_E, loss, accuracy;  // of the final row, over runs
   // The same two distances in the paper's metric (paper_metric; NaN when the sweep's files
   // lack the per-layer columns or the manifest its layers).
@@ -308,6 +309,9 @@ std::string format_study_table(const Study& study, const std::vector<StudySummar
 // (the per-sweep columns after runs), atomically; returns its path.
 std::filesystem::path write_study_summary_csv(const std::filesystem::path& dir,
                                               const std::vector<StudySummaryRow>& rows);
+/// OUT/steps.csv of a study: every member's steps.csv under one header (the union of their
+/// columns), each row prefixed with `member` and `group` (quoted), absent cells empty.
+std::filesystem::path write_study_steps_csv(const std::filesystem::path& dir, const Study& study);
 
 // ---------------------------------------------------------------------------------------
 // Ablations: a study whose members differ by the reference's switches (the `paper-ablation`
