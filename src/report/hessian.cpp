@@ -68,6 +68,7 @@ std::map<std::string, std::vector<Point>> read_points(const fs::path& csv) {
 struct HessianInfo {
   bool exact = false, single = false;  // the exact average; one Monte-Carlo estimate (no standard error)
   double penalty = 0;
+  std::string title = "eqaug hessian";  // the figure's: the experiment, how Hess R^aug was formed, γ
 };
 
 HessianInfo read_info(const fs::path& file) {
@@ -85,6 +86,24 @@ HessianInfo read_info(const fs::path& file) {
     info.single = how.find(" x 1 independent") != std::string::npos;
   }
   if (j.contains("penalty") && j["penalty"].is_number()) info.penalty = j["penalty"].get<double>();
+  // "rot: group rotation, Hess R^aug exact: every group element, run 0, AugPen γ = 20"
+  std::string title;
+  if (j.contains("config") && j["config"].is_object()) {
+    const auto& c = j["config"];
+    if (c.contains("name") && c["name"].is_string()) title = c["name"].get<std::string>();
+    if (c.contains("group") && c["group"].is_object() && c["group"].contains("kind") && c["group"]["kind"].is_string())
+      title += (title.empty() ? "" : ": ") + std::string("group ") + c["group"]["kind"].get<std::string>();
+  }
+  if (j.contains("hessian_aug") && j["hessian_aug"].is_string())
+    title += (title.empty() ? "" : ", ") + std::string("Hess R^aug ") + j["hessian_aug"].get<std::string>();
+  if (j.contains("run") && j["run"].is_number_unsigned())
+    title += ", run " + std::to_string(j["run"].get<std::size_t>());
+  if (info.penalty > 0) {
+    char g[48];
+    std::snprintf(g, sizeof g, ", AugPen gamma = %g", info.penalty);
+    title += g;
+  }
+  if (!title.empty()) info.title = title;
   return info;
 }
 
@@ -130,8 +149,9 @@ void report_hessian(const fs::path& dir, std::ostream& out, bool plot, const Fig
   gp << "# eqaug hessian: smallest eigenvalue of Hess R^aug on E-perp (+- 1 standard error) and the\n"
      << "# trajectory's distance to E, per step. Run: gnuplot -e \"png_out='a.png'; svg_out='a.svg'; "
         "pdf_out='a.pdf'\" figure.gp\n"
-     << cd_to_script_folder() << terminal_passes(options.width, options.height) << "  set multiplot layout 1,2\n"
-     << "  set key top right\n  set grid\n  set xlabel 'step'\n"
+     << cd_to_script_folder() << terminal_passes(options.width, options.height) << "  set multiplot layout 1,2 title "
+     << gp_string(info.title) << " font ',13' noenhanced\n"
+     << "  set key top right\n  set grid lc rgb '#e0e0e0'\n  set xlabel 'step'\n"
      << "  set ylabel 'smallest eigenvalue of Hess R^{aug} on E^{/Symbol \\136}'\n"
      << "  set title 'Stability of E: below 0 means unstable'\n"
      << "  set xzeroaxis lt -1\n";

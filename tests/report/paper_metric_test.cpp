@@ -219,6 +219,16 @@ TEST_F(PaperMetricTest, HessianVerdictOfAugPenCountsThePenaltyAndExactSaysSo) {
   std::ostringstream one;
   ASSERT_EQ(run_report(root_, one, false), 0);
   EXPECT_NE(one.str().find("n/a"), std::string::npos) << one.str();
+  // The figure has a title (issue 16, item 17): the experiment, how Hess R^aug was formed, γ.
+  write_text(root_ / "hessian.json",
+             R"({"hessian_aug": "exact: every group element", "penalty": 20, "run": 0,
+                 "config": {"name": "rot", "group": {"kind": "rotation"}}})");
+  std::ostringstream drawn;
+  ASSERT_EQ(run_report(root_, drawn, true), 0) << drawn.str();
+  EXPECT_NE(read_text(root_ / "figure.gp")
+                .find("title 'rot: group rotation, Hess R^aug exact: every group element, run 0, AugPen gamma = 20'"),
+            std::string::npos)
+      << read_text(root_ / "figure.gp");
 }
 
 }  // namespace
