@@ -64,7 +64,10 @@ int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesyst
   const auto data = eqaug::io::build_data(cfg, *group);
   const auto& in = data.input;
   const std::size_t side = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(in.sites))));
-  if (in.order != 1 || in.channels != 1 || side * side != in.sites)
+  // Images (order 1 on an N x N grid), or graphs (order 2: one adjacency matrix per sample,
+  // drawn as an n x n image, node i's row i).
+  const bool graphs = in.order == 2;
+  if ((in.order != 1 && !graphs) || in.channels != 1 || side * side != in.sites)
     throw eqaug::Error(cfg.name +
                        ": contact sheets show images (one channel on an N x N grid); the inputs of this "
                        "preset are " +
@@ -106,8 +109,10 @@ int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesyst
     }
   }
   sheet.title = cfg.name + ": first " + std::to_string(count) + " of " + std::to_string(data.size) + " samples, " +
-                data.name + ", " + std::to_string(side) + "x" + std::to_string(side) + " pixels in [0,1] (before the " +
-                eqaug::io::csv_number(cfg.json.at("data").value("input_shift", 0.0)) + " shift)";
+                data.name + ", " +
+                (graphs ? "adjacency matrices of " + std::to_string(side) + " nodes (white: an edge), label below"
+                        : std::to_string(side) + "x" + std::to_string(side) + " pixels in [0,1]") +
+                " (before the " + eqaug::io::csv_number(cfg.json.at("data").value("input_shift", 0.0)) + " shift)";
   eqaug::io::create_output_dir(dir, "--out");
   const auto written = eqaug::report::write_contact_sheet(sheet, png);
   std::cout << "wrote " << written.string() << " (" << data.name << ")\n";
@@ -119,9 +124,11 @@ int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesyst
 class DataCommand final : public Command {
  public:
   void add_to(CLI::App& app) override {
-    auto* datacmd = sub_ =
-        app.add_subcommand("data", "Contact sheet (PNG) of the first samples of a preset's data, with labels or masks");
-    datacmd->add_option("config", ds.config, "Preset name (trans, rot, groups) or path to a config .toml")->required();
+    auto* datacmd = sub_ = app.add_subcommand("data",
+                                              "Contact sheet (PNG) of the first samples of a preset's data (images, or "
+                                              "graphs as adjacency matrices), with labels or masks");
+    datacmd->add_option("config", ds.config, "Preset name (perm, trans, rot, groups) or path to a config .toml")
+        ->required();
     datacmd->add_option("--out", data_out,
                         "Folder for the contact sheet <name>-data.png (default: none; needs --out or --save-data)");
     datacmd->add_option("--save-data", save_data,

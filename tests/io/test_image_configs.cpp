@@ -233,9 +233,10 @@ TEST(ImageConfigs, CliDataSheetDimsAndSmallStudy) {
   r = cli("data rot --scale small --count 6 --out " + (dir / "sheets").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("already exists"), std::string::npos) << r.output;
-  r = cli("data perm --out " + (dir / "sheets").string());
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.output.find("contact sheets show images"), std::string::npos) << r.output;
+  // Graphs (issue 16, item 17): Perm's adjacency matrices as n x n images.
+  r = cli("data perm --count 8 --out " + (dir / "sheets").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "sheets" / "perm-data.png")) << r.output;
   r = cli("data rot --out " + (dir / "x").string() + " --data-npy " + (dir / "missing").string());
   EXPECT_EQ(r.code, 2) << r.output;
   r = cli("dims groups");
