@@ -196,6 +196,15 @@ std::vector<std::pair<std::string, eqaug::io::ExperimentConfig>> resolve_all(con
   return out;
 }
 
+/// A results folder's JSON file (manifest.json, study.json), or an error naming it.
+nlohmann::json read_json(const std::string& path) {
+  try {
+    return nlohmann::json::parse(eqaug::io::read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw eqaug::Error(path + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
 /// The configuration as every command sees it: the file, its scale, then the overrides.
 /// The file is validated as written first: a bad value in it is an error even where the
 /// command line would replace it.
@@ -204,12 +213,7 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
       std::filesystem::exists(std::filesystem::path(a.config) / "manifest.json")) {
     // A results folder: the configuration its sweep ran (already resolved), then the overrides.
     source = (std::filesystem::path(a.config) / "manifest.json").string();
-    nlohmann::json m;
-    try {
-      m = nlohmann::json::parse(eqaug::io::read_file(source));
-    } catch (const nlohmann::json::exception& e) {
-      throw eqaug::Error(source + ": not valid JSON (" + e.what() + ")");
-    }
+    const nlohmann::json m = read_json(source);
     if (!m.is_object() || !m.contains("config") || !m["config"].is_object())
       throw eqaug::Error(source + ": no field config (not a manifest written by eqaug run)");
     return apply_overrides(m["config"], a, source);
@@ -218,12 +222,7 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
       std::filesystem::exists(std::filesystem::path(a.config) / "study.json")) {
     // A study's folder: the study's configuration as it started (study.json, "config").
     source = (std::filesystem::path(a.config) / "study.json").string();
-    nlohmann::json s;
-    try {
-      s = nlohmann::json::parse(eqaug::io::read_file(source));
-    } catch (const nlohmann::json::exception& e) {
-      throw eqaug::Error(source + ": not valid JSON (" + e.what() + ")");
-    }
+    const nlohmann::json s = read_json(source);
     if (!s.is_object() || !s.contains("config") || !s["config"].is_object())
       throw eqaug::Error(
           source +

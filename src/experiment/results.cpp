@@ -70,16 +70,7 @@ std::string steps_csv(const fs::path& out, const std::vector<std::string>& modes
         at = end + 1;
       }
       if (lines.empty()) throw Error(file.string() + ": empty, expected a header and rows");
-      auto split = [](const std::string& line) {
-        std::vector<std::string> cells;
-        for (std::size_t at = 0;;) {
-          const std::size_t comma = line.find(',', at);
-          cells.push_back(line.substr(at, comma - at));
-          if (comma == std::string::npos) return cells;
-          at = comma + 1;
-        }
-      };
-      const auto header = split(lines[0]);
+      const auto header = split_csv_line(lines[0]);
       std::vector<int> index;
       for (const auto& c : columns) {
         const auto it = std::find(header.begin(), header.end(), c.first);
@@ -87,7 +78,7 @@ std::string steps_csv(const fs::path& out, const std::vector<std::string>& modes
         index.push_back(it == header.end() ? -1 : static_cast<int>(it - header.begin()));
       }
       for (std::size_t r = 1; r < lines.size(); ++r) {
-        const auto cells = split(lines[r]);
+        const auto cells = split_csv_line(lines[r]);
         if (cells.size() != header.size())
           throw Error(file.string() + ": row " + std::to_string(r) + " has " + std::to_string(cells.size()) +
                       " cells, expected " + std::to_string(header.size()));

@@ -46,4 +46,14 @@ std::string fingerprint(std::initializer_list<const std::vector<double>*> parts)
   return buf;
 }
 
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> cells;
+  for (std::size_t at = 0;;) {
+    const std::size_t comma = line.find(',', at);
+    cells.push_back(line.substr(at, comma - at));
+    if (comma == std::string::npos) return cells;
+    at = comma + 1;
+  }
+}
+
 }  // namespace eqaug::io

@@ -1,5 +1,6 @@
 #include "eqaug/core/error.hpp"
 #include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/formats/csv.hpp"
 #include "eqaug/report/report.hpp"
 #include "gnuplot.hpp"
 
@@ -244,15 +245,6 @@ fs::path write_study_steps_csv(const fs::path& dir, const Study& study) {
   // appearance), each row prefixed with its member and group; cells a member lacks are empty.
   std::vector<std::string> columns;
   std::vector<std::pair<const StudyMember*, std::vector<std::string>>> texts;
-  const auto split = [](const std::string& line) {
-    std::vector<std::string> cells;
-    for (std::size_t at = 0;;) {
-      const std::size_t comma = line.find(',', at);
-      cells.push_back(line.substr(at, comma - at));
-      if (comma == std::string::npos) return cells;
-      at = comma + 1;
-    }
-  };
   std::vector<std::vector<std::string>> headers;
   for (const auto& m : study.members) {
     const fs::path file = m.dir / "steps.csv";
@@ -262,7 +254,7 @@ fs::path write_study_steps_csv(const fs::path& dir, const Study& study) {
     for (std::string line; std::getline(in, line);)
       if (!line.empty()) lines.push_back(line);
     if (lines.empty()) throw Error(detail::in_quotes(file) + ": empty, expected a header and rows");
-    headers.push_back(split(lines.front()));
+    headers.push_back(io::split_csv_line(lines.front()));
     for (const auto& c : headers.back())
       if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
     texts.emplace_back(&m, std::move(lines));
@@ -279,7 +271,7 @@ fs::path write_study_steps_csv(const fs::path& dir, const Study& study) {
       if (it != headers[i].end()) at[c] = static_cast<std::size_t>(it - headers[i].begin());
     }
     for (std::size_t l = 1; l < lines.size(); ++l) {
-      const auto cells = split(lines[l]);
+      const auto cells = io::split_csv_line(lines[l]);
       if (cells.size() != headers[i].size())
         throw Error(detail::in_quotes(member->dir / "steps.csv") + ": line " + std::to_string(l + 1) + " has " +
                     std::to_string(cells.size()) + " cells, the header " + std::to_string(headers[i].size()));

@@ -10,12 +10,12 @@
 #include <sstream>
 
 #include "../support/helpers.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/core/error.hpp"
+#include "eqaug/experiment/results.hpp"
 #include "eqaug/experiment/sweep.hpp"
 #include "eqaug/formats/atomic_file.hpp"
-#include "eqaug/config/config.hpp"
 #include "eqaug/formats/npy.hpp"
-#include "eqaug/experiment/results.hpp"
 
 namespace fs = std::filesystem;
 using eqaug::Error;

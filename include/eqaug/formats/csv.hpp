@@ -14,6 +14,9 @@ std::string fingerprint(std::initializer_list<const std::vector<double>*> parts)
 std::string csv_number(double x);
 /// "run-007".
 std::string run_name(std::size_t k);
+/// The cells of one line of eqaug's CSVs (split at every comma: eqaug's cells hold none,
+/// but a quoted group name, which is read as it is).
+std::vector<std::string> split_csv_line(const std::string& line);
 /// The time now, "2026-12-03T09:00:00Z".
 std::string utc_now_iso();
 
