@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <string>
 
 #include "eqaug/core/error.hpp"
@@ -35,6 +36,57 @@ extern "C" void on_stop_signal(int sig) {
   ::raise(sig);
 }
 }  // namespace
+
+Streams standard_streams() {
+  Streams s;
+  s.out = &std::cout;
+  s.err = &std::cerr;
+  s.stop = &g_stop;
+  return s;
+}
+
+void build_app(CLI::App& app, std::vector<std::unique_ptr<Command>>& commands) {
+  app.set_version_flag("--version", std::string("eqaug ") + EQAUG_VERSION);
+  app.require_subcommand(1);
+  commands.push_back(make_run_command());
+  commands.push_back(make_dims_command());
+  commands.push_back(make_data_command());
+  commands.push_back(make_hessian_command());
+  commands.push_back(make_minimum_command());
+  commands.push_back(make_check_command());
+  commands.push_back(make_config_reference_command());
+  commands.push_back(make_report_command());
+  for (auto& c : commands) c->add_to(app);
+  app.footer(
+      "Exit status: 0 done; 1 runtime failure (a file could not be written, gnuplot failed, out of memory, an "
+      "internal error); 2 bad usage or input (unknown option, bad value, invalid config or data file); 130 or 143 "
+      "interrupted by Ctrl-C (SIGINT) or SIGTERM: finished runs are kept, continue with --resume.");
+}
+
+int run_command(const std::vector<std::string>& args, const Streams& streams) {
+  CLI::App app{"eqaug", "eqaug"};
+  std::vector<std::unique_ptr<Command>> commands;
+  build_app(app, commands);
+  std::vector<std::string> words{"eqaug"};
+  words.insert(words.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  const int argc = static_cast<int>(argv.size());
+  Command* chosen = nullptr;
+  try {
+    app.parse(argc, argv.data());
+    for (auto& c : commands)
+      if (c->chosen()) chosen = c.get();
+    if (!chosen) throw eqaug::Error("expected a command (run, report, dims, data, check, hessian, minimum)");
+    chosen->validate();
+  } catch (const CLI::ParseError& e) {
+    std::string sub;
+    for (const auto* s : app.get_subcommands()) sub = s->get_name() + ": ";
+    throw eqaug::Error(sub + e.what());
+  }
+  chosen->set_streams(streams);
+  return chosen->run(argc, argv.data());
+}
 
 void catch_stop_signals() {
   struct sigaction sa {};
@@ -209,7 +261,7 @@ nlohmann::json read_json(const std::string& path) {
 /// The file is validated as written first: a bad value in it is an error even where the
 /// command line would replace it.
 nlohmann::json load_config(const RunArgs& a, std::string& source) {
-  if (std::filesystem::is_directory(a.config) &&
+  if (!a.inline_config && std::filesystem::is_directory(a.config) &&
       std::filesystem::exists(std::filesystem::path(a.config) / "manifest.json")) {
     // A results folder: the configuration its sweep ran (already resolved), then the overrides.
     source = (std::filesystem::path(a.config) / "manifest.json").string();
@@ -218,7 +270,7 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
       throw eqaug::Error(source + ": no field config (not a manifest written by eqaug run)");
     return apply_overrides(m["config"], a, source);
   }
-  if (std::filesystem::is_directory(a.config) &&
+  if (!a.inline_config && std::filesystem::is_directory(a.config) &&
       std::filesystem::exists(std::filesystem::path(a.config) / "study.json")) {
     // A study's folder: the study's configuration as it started (study.json, "config").
     source = (std::filesystem::path(a.config) / "study.json").string();
@@ -233,13 +285,19 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
                : std::string()));
     return apply_overrides(s["config"], a, source);
   }
-  if (std::filesystem::is_directory(a.config))
+  if (!a.inline_config && std::filesystem::is_directory(a.config))
     throw eqaug::Error("config: '" + a.config +
                        "' is a directory, but neither a configuration file nor a results folder (it has no "
                        "manifest.json or study.json); expected a preset name such as perm or a .toml file");
-  const auto file = eqaug::io::find_config(a.config);
-  source = file.string();
-  const auto written = eqaug::io::load_toml(file);
+  nlohmann::json written;
+  if (a.inline_config) {
+    source = a.config;
+    written = *a.inline_config;
+  } else {
+    const auto file = eqaug::io::find_config(a.config);
+    source = file.string();
+    written = eqaug::io::load_toml(file);
+  }
   // The file as written is checked at full scale too: values a scale replaces must be valid.
   if (a.scale != "full") resolve_all(eqaug::io::apply_scale(written, "full", source), source);
   auto j = eqaug::io::apply_scale(written, a.scale, source);

@@ -7,6 +7,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eqaug/config/config.hpp"
+#include "eqaug/experiment/sweep.hpp"
 
 namespace eqaug::cli {
 
@@ -39,6 +43,9 @@ struct RunArgs {
   std::string device = "cpu";
   bool tf32 = false;
   std::optional<std::string> shard;
+  // An embedding's configuration (a Python dict, as the TOML's JSON) read in place of the
+  // file `config`, which then only names it in messages.
+  const nlohmann::json* inline_config = nullptr;
 };
 
 /// Set by SIGINT/SIGTERM to the signal number (catch_stop_signals); a sweep stops at the
@@ -63,11 +70,26 @@ extern const CLI::Validator whole_number;
 /// The command line as typed (for the manifest).
 std::string joined(int argc, char** argv);
 
+/// Where a command writes and what it answers to: the program's standard streams and its
+/// stop signals, or an embedding's (the Python module: its own streams, its stop flag,
+/// a progress callback, and where the results went).
+struct Streams {
+  std::ostream* out = nullptr;              // tables and results (stdout)
+  std::ostream* err = nullptr;              // progress and messages (stderr)
+  const std::atomic<int>* stop = nullptr;   // a signal number once the user asks to stop
+  experiment::StepCallback on_step;         // every training step of `run` (may be empty)
+  std::filesystem::path* out_dir = nullptr;  // set by run and hessian to their results folder
+  const nlohmann::json* config = nullptr;    // the configuration (RunArgs::inline_config), or null: the file
+};
+/// The program's: std::cout, std::cerr, g_stop.
+Streams standard_streams();
+
 /// A subcommand: adds itself and its options to the program, then runs when chosen.
 class Command {
  public:
   virtual ~Command() = default;
   virtual void add_to(CLI::App& app) = 0;
+  void set_streams(const Streams& s) { io_ = s; }
   bool chosen() const { return sub_ != nullptr && sub_->parsed(); }
   std::string name() const { return sub_ ? sub_->get_name() : std::string(); }
   /// Checks of the parsed values beyond CLI11's own (throws CLI::ValidationError).
@@ -76,7 +98,10 @@ class Command {
   virtual int run(int argc, char** argv) = 0;
 
  protected:
+  std::ostream& out() const { return *io_.out; }
+  std::ostream& err() const { return *io_.err; }
   CLI::App* sub_ = nullptr;
+  Streams io_ = standard_streams();
 };
 
 std::unique_ptr<Command> make_run_command();
@@ -87,5 +112,15 @@ std::unique_ptr<Command> make_check_command();
 std::unique_ptr<Command> make_hessian_command();
 std::unique_ptr<Command> make_minimum_command();
 std::unique_ptr<Command> make_config_reference_command();
+
+/// The program: every command added to `app` (which `commands` then holds).
+void build_app(CLI::App& app, std::vector<std::unique_ptr<Command>>& commands);
+
+/// Runs one command line (args without the program's name, e.g. {"run", "perm", "--runs",
+/// "2"}) in this process with `streams`, as `eqaug ARGS` would: its exit status, or the
+/// exception of a failure (eqaug::Error for bad usage or input, with CLI11's message for an
+/// unknown or malformed option; RuntimeFailure for the environment; Interrupted when
+/// stopped). Installs no signal handler. For embeddings (the Python module).
+int run_command(const std::vector<std::string>& args, const Streams& streams);
 
 }  // namespace eqaug::cli

@@ -34,10 +34,10 @@ class CheckCommand final : public Command {
     bool ok = true;
     for (const auto& [member, cfg] : resolve_all(load_config(ck, source), source)) {
       const auto r = eqaug::analysis::check_theory(cfg.json, source, cfg.train.seed, ck.threads.value_or(0));
-      std::cout << cfg.name << ": " << r.reduction << "\n" << r.table() << "\n";
+      out() << cfg.name << ": " << r.reduction << "\n" << r.table() << "\n";
       ok = ok && r.all_passed();
     }
-    std::cout << (ok ? "every identity holds within its tolerance\n" : "SOME IDENTITIES FAILED\n");
+    out() << (ok ? "every identity holds within its tolerance\n" : "SOME IDENTITIES FAILED\n");
     return ok ? 0 : kExitRuntime;
   }
 

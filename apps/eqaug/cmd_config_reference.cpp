@@ -19,7 +19,7 @@ class ConfigReferenceCommand final : public Command {
   }
 
   int run(int, char**) override {
-    std::cout << eqaug::io::config_reference_markdown();
+    out() << eqaug::io::config_reference_markdown();
     return 0;
   }
 };

@@ -21,7 +21,8 @@ const char* const kFashionClasses[] = {"T-shirt/top", "Trouser", "Pullover", "Dr
                                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 /// `eqaug data --save-data`: the data set as .npy files in the layout --data-npy reads.
-void export_data(const eqaug::io::ExperimentConfig& cfg, const std::filesystem::path& dir, bool force) {
+void export_data(const eqaug::io::ExperimentConfig& cfg, const std::filesystem::path& dir, bool force,
+                 std::ostream& out) {
   namespace fs = std::filesystem;
   const auto group = eqaug::io::build_group(cfg);
   const auto data = eqaug::io::build_data(cfg, *group);
@@ -54,12 +55,12 @@ void export_data(const eqaug::io::ExperimentConfig& cfg, const std::filesystem::
     eqaug::io::write_npy<double>(dir / "images.npy", data.x.data(), {data.size, side, side});
     eqaug::io::write_npy<double>(dir / "labels.npy", labels.data(), {data.size});
   }
-  std::cout << "wrote " << data.size << " samples of " << data.name << " to " << dir.string() << "\n";
+  out << "wrote " << data.size << " samples of " << data.name << " to " << dir.string() << "\n";
 }
 
 /// `eqaug data`: a contact sheet of the first samples with their labels or masks.
 int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesystem::path& dir, std::size_t count,
-                     bool force) {
+                     bool force, std::ostream& out) {
   const auto group = eqaug::io::build_group(cfg);
   const auto data = eqaug::io::build_data(cfg, *group);
   const auto& in = data.input;
@@ -115,8 +116,8 @@ int write_data_sheet(const eqaug::io::ExperimentConfig& cfg, const std::filesyst
                 " (before the " + eqaug::io::csv_number(cfg.json.at("data").value("input_shift", 0.0)) + " shift)";
   eqaug::io::create_output_dir(dir, "--out");
   const auto written = eqaug::report::write_contact_sheet(sheet, png);
-  std::cout << "wrote " << written.string() << " (" << data.name << ")\n";
-  for (const auto& note : data.notes) std::cout << "note: " << note << "\n";
+  out << "wrote " << written.string() << " (" << data.name << ")\n";
+  for (const auto& note : data.notes) out << "note: " << note << "\n";
   return 0;
 }
 
@@ -151,8 +152,8 @@ class DataCommand final : public Command {
       throw eqaug::Error("data: nothing to do; pass --out DIR (a contact sheet) and/or --save-data DIR (.npy files)");
     std::string source;
     const auto all = resolve_all(load_config(ds, source), source);
-    if (!save_data.empty()) export_data(all.front().second, save_data, data_force);
-    if (!data_out.empty()) return write_data_sheet(all.front().second, data_out, data_count, data_force);
+    if (!save_data.empty()) export_data(all.front().second, save_data, data_force, out());
+    if (!data_out.empty()) return write_data_sheet(all.front().second, data_out, data_count, data_force, out());
     return 0;
   }
 

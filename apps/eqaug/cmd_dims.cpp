@@ -27,6 +27,7 @@ class DimsCommand final : public Command {
   }
 
   int run(int, char**) override {
+    d.inline_config = io_.config;
     std::string source;
     bool mismatch = false;
     for (const auto& [member, cfg] : resolve_all(load_config(d, source), source)) {
@@ -60,7 +61,7 @@ class DimsCommand final : public Command {
                   static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
       if (!member.empty()) std::printf("\n");
     }
-    if (mismatch) std::cerr << "eqaug: error: an orbit count disagrees with its closed form (a bug in eqaug)\n";
+    if (mismatch) err() << "eqaug: error: an orbit count disagrees with its closed form (a bug in eqaug)\n";
     return mismatch ? kExitRuntime : 0;
   }
 

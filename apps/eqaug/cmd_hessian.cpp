@@ -85,6 +85,7 @@ class HessianCommand final : public Command {
     hs.precision = "f64";
     if (aug_exact_opt_->count() > 0) hs.aug_exact = aug_exact_flag_;
     if (!hs.modes) hs.modes = "aug";
+    hs.inline_config = io_.config;
     std::string source;
     const auto cfg = eqaug::io::resolve(load_config(hs, source), source);
     for (std::string rest = hessian_steps; !rest.empty();) {
@@ -99,9 +100,10 @@ class HessianCommand final : public Command {
     hopt.out = hessian_out.empty() ? std::filesystem::path("results") / ("hessian-" + cfg.name)
                                    : std::filesystem::path(hessian_out);
     hopt.command_line = joined(argc, argv);
-    hopt.progress = &std::cerr;
+    hopt.progress = &err();
+    if (io_.out_dir) *io_.out_dir = hopt.out;
     eqaug::experiment::run_hessian(cfg, hopt);
-    eqaug::report::run_report(hopt.out, std::cout, !hessian_no_plot);
+    eqaug::report::run_report(hopt.out, out(), !hessian_no_plot);
     return 0;
   }
 

@@ -44,7 +44,7 @@ class MinimumCommand final : public Command {
     cmd->add_option("--seed", a.seed, "As for run (default: train.seed)")->check(whole_number);
     cmd->add_option("--data-dir", a.data_dir, "As for run");
     cmd->add_option("--data-npy", a.data_npy, "As for run");
-    cmd->add_option("--out", out, "Output folder (default: results/minimum-<config name>)");
+    cmd->add_option("--out", out_dir_, "Output folder (default: results/minimum-<config name>)");
     cmd->add_flag("--force", o.force, "Replace an existing OUT/minimum.json (default: off)");
     cmd->add_option("--threads", o.threads, "Worker threads (default: all cores); results do not depend on it")
         ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
@@ -54,11 +54,11 @@ class MinimumCommand final : public Command {
     a.precision = "f64";
     std::string source;
     const auto cfg = eqaug::io::resolve(load_config(a, source), source);
-    o.out = out.empty() ? std::filesystem::path("results") / ("minimum-" + cfg.name) : std::filesystem::path(out);
+    o.out = out_dir_.empty() ? std::filesystem::path("results") / ("minimum-" + cfg.name) : std::filesystem::path(out_dir_);
     o.command_line = joined(argc, argv);
-    o.progress = &std::cerr;
+    o.progress = &err();
     const auto r = eqaug::experiment::run_minimum(cfg, o);
-    std::cout << "wrote " << (o.out / "minimum.json").string() << ", optimizer.csv" << (r.follow ? ", growth.csv" : "")
+    out() << "wrote " << (o.out / "minimum.json").string() << ", optimizer.csv" << (r.follow ? ", growth.csv" : "")
               << ", astar/\n";
     return r.reached ? 0 : 1;
   }
@@ -66,7 +66,7 @@ class MinimumCommand final : public Command {
  private:
   RunArgs a;
   eqaug::experiment::MinimumOptions o;
-  std::string out;
+  std::string out_dir_;
 };
 
 }  // namespace

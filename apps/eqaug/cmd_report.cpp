@@ -31,7 +31,7 @@ class ReportCommand final : public Command {
   int run(int, char**) override {
     eqaug::report::FigureOptions options;
     options.paper_metric = metric == "paper";
-    return eqaug::report::run_report(report_dir, std::cout, !no_plot, options);
+    return eqaug::report::run_report(report_dir, out(), !no_plot, options);
   }
 
  private:

@@ -124,6 +124,7 @@ class RunCommand final : public Command {
             "with --resume --out DIR, which continues DIR with the configuration it records");
       a.config = a.out;  // the results folder's own configuration
     }
+    a.inline_config = io_.config;
     std::string source;
     const auto json = load_config(a, source);
     // A results folder's configuration: its weights setting unless given.
@@ -139,9 +140,9 @@ class RunCommand final : public Command {
     if (a.shard) std::tie(opts.shard, opts.shards) = parse_shard(*a.shard);
     opts.save_weights = a.save_weights;
     opts.command_line = joined(argc, argv);
-    opts.progress = &std::cerr;
-    opts.stop = &g_stop;
-    catch_stop_signals();
+    opts.progress = &err();
+    opts.stop = io_.stop;
+    opts.on_step = io_.on_step;
     std::vector<std::string> diverged;
     if (!eqaug::io::study_members(json, source).empty()) {
       opts.out = a.out.empty() ? std::filesystem::path("results") / json.value("name", std::string("study"))
@@ -152,25 +153,26 @@ class RunCommand final : public Command {
         done += s.runs_done;
         diverged.insert(diverged.end(), s.diverged.begin(), s.diverged.end());
       }
-      std::cerr << "study finished: " << done << " run(s) in " << summaries.size() << " member(s)\n";
+      err() << "study finished: " << done << " run(s) in " << summaries.size() << " member(s)\n";
     } else {
       const auto cfg = eqaug::io::resolve(json, source);
       opts.out = a.out.empty() ? std::filesystem::path("results") / cfg.name : std::filesystem::path(a.out);
       const auto summary = eqaug::experiment::run_sweep(cfg, opts);
-      std::cerr << "sweep finished: " << summary.runs_done << " run(s) in " << summary.wall_s << " s";
-      if (summary.runs_skipped) std::cerr << " (" << summary.runs_skipped << " already done)";
-      std::cerr << "\n";
+      err() << "sweep finished: " << summary.runs_done << " run(s) in " << summary.wall_s << " s";
+      if (summary.runs_skipped) err() << " (" << summary.runs_skipped << " already done)";
+      err() << "\n";
       diverged = summary.diverged;
       if (summary.discarded)
-        std::cerr << "no run was saved: " << opts.out.string() << " was removed (nothing half-written stays)\n";
+        err() << "no run was saved: " << opts.out.string() << " was removed (nothing half-written stays)\n";
     }
+    if (io_.out_dir) *io_.out_dir = opts.out;
     const bool folder = std::filesystem::exists(opts.out);
-    const int report = a.no_report || !folder ? 0 : eqaug::report::run_report(opts.out, std::cout, true);
+    const int report = a.no_report || !folder ? 0 : eqaug::report::run_report(opts.out, out(), true);
     if (!diverged.empty()) {
       // Exit 1 (a result that could not be computed, not a wrong input).
-      std::cerr << "eqaug: error: " << diverged.size() << " run(s) diverged and were not saved (manifest.json, "
+      err() << "eqaug: error: " << diverged.size() << " run(s) diverged and were not saved (manifest.json, "
                 << "\"diverged\"):\n";
-      for (const auto& d : diverged) std::cerr << "  " << d << "\n";
+      for (const auto& d : diverged) err() << "  " << d << "\n";
       return 1;
     }
     return report;

@@ -19,24 +19,8 @@ int main(int argc, char** argv) {
       "Trains Nom, Aug and Equi models from one equivariant start and records how far each\n"
       "drifts from the equivariant subspace E.",
       "eqaug"};
-  app.set_version_flag("--version", std::string("eqaug ") + EQAUG_VERSION);
-  app.require_subcommand(1);
-
   std::vector<std::unique_ptr<Command>> commands;
-  commands.push_back(make_run_command());
-  commands.push_back(make_dims_command());
-  commands.push_back(make_data_command());
-  commands.push_back(make_hessian_command());
-  commands.push_back(make_minimum_command());
-  commands.push_back(make_check_command());
-  commands.push_back(make_config_reference_command());
-  commands.push_back(make_report_command());
-  for (auto& c : commands) c->add_to(app);
-
-  app.footer(
-      "Exit status: 0 done; 1 runtime failure (a file could not be written, gnuplot failed, out of memory, an "
-      "internal error); 2 bad usage or input (unknown option, bad value, invalid config or data file); 130 or 143 "
-      "interrupted by Ctrl-C (SIGINT) or SIGTERM: finished runs are kept, continue with --resume.");
+  build_app(app, commands);
 
   if (argc == 1) {
     std::cout << app.help();
@@ -80,6 +64,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (chosen && chosen->name() == "run") catch_stop_signals();
     if (chosen) return chosen->run(argc, argv);
   } catch (const eqaug::experiment::Interrupted& e) {
     std::cerr << "\neqaug: interrupted after " << e.runs_done << " of " << e.runs_total

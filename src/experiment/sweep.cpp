@@ -590,13 +590,15 @@ class Sweep {
     const std::size_t steps = cfg_.train.epochs + 1, total = steps * parts_.size();
     std::size_t before = 0;
     auto progress = [&](std::size_t step, const std::vector<StrategyRun>&) {
-      if (!show_) return;
+      if (!show_ && !opts_.on_step) return;
       const std::size_t done = before + step + 1;
       const auto now = std::chrono::steady_clock::now();
       const double per_step = seconds_since(t0) / static_cast<double>(done);
       const double run_left = per_step * static_cast<double>(total - done);
       const double run_total = per_step * static_cast<double>(total);
       const double sweep_left = run_left + run_total * static_cast<double>(runs_left - 1);
+      if (opts_.on_step) opts_.on_step({cfg_.name, k + 1, cfg_.runs, done, total, per_step, run_left, sweep_left});
+      if (!show_) return;
       const bool due = tty_ || std::chrono::duration<double>(now - last_line).count() >= 60.0;
       if (!due || done == total) return;
       last_line = now;

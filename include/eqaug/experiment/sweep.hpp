@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -21,6 +22,16 @@ namespace eqaug::experiment {
 
 inline constexpr std::size_t kMaxThreads = 1024;
 
+/// Where a sweep stands after one training step (SweepOptions::on_step).
+struct StepProgress {
+  std::string sweep;                 // the configuration's name (a study's member: "<study>-<member>")
+  std::size_t run = 0, runs = 0;     // this run (from 1) of the sweep's
+  std::size_t step = 0, steps = 0;   // steps done of this run's (every strategy's, counted together)
+  double seconds_per_step = 0;       // so far in this run
+  double eta_run_s = 0, eta_sweep_s = 0;
+};
+using StepCallback = std::function<void(const StepProgress&)>;
+
 struct SweepOptions {
   std::filesystem::path out;
   bool force = false;
@@ -33,6 +44,8 @@ struct SweepOptions {
   bool save_weights = false;
   std::string command_line;
   std::ostream* progress = nullptr;  // where progress goes (stderr), or nowhere
+  // Called after every training step, on the thread that trains (an embedding's progress bar).
+  StepCallback on_step;
   // Raised (to a signal number) when the user asks to stop: the run in progress is
   // abandoned at the next chunk, finished runs stay on disk, the lock is released.
   const std::atomic<int>* stop = nullptr;
