@@ -16,6 +16,9 @@ packages=(
   libspectra-dev         # Lanczos (restricted Hessian spectra)
   zlib1g-dev             # gzip-compressed IDX (MNIST) files
   dataset-fashion-mnist  # default image data of the Trans/Groups presets
+  python3-dev python3-numpy pybind11-dev python3-pybind11  # the Python module (python/)
+  python3-pytest         # its tests (tests/python)
+  python3-pandas python3-matplotlib  # eqaug.load's DataFrames, examples/
 )
 missing=()
 for p in "${packages[@]}"; do
