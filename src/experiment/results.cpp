@@ -26,19 +26,25 @@ std::string shape_str(const std::vector<std::size_t>& s) {
   return r + (s.size() == 1 ? ",)" : ")");
 }
 
-std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names,
+std::vector<std::string> record_columns(const std::vector<std::string>& layer_names,
+                                        const std::vector<std::string>& metric_columns) {
+  std::vector<std::string> c = {"mode", "run", "step", "loss", "accuracy", "dist_init", "dist_E", "loss_aug"};
+  for (const auto& n : layer_names) c.push_back("dist_init_" + n);
+  for (const auto& n : layer_names) c.push_back("dist_E_" + n);
+  c.insert(c.end(), metric_columns.begin(), metric_columns.end());
+  return c;
+}
+
+std::string records_csv(const StrategyRun& run, std::size_t run_index, const std::vector<std::string>& layer_names,
                         const std::vector<std::string>& metric_columns) {
   const bool aug = run.strategy.augments();
-  std::string s = "step,loss,accuracy,dist_init,dist_E";
-  if (aug) s += ",loss_aug";
-  for (const auto& n : layer_names) s += ",dist_init." + n;
-  for (const auto& n : layer_names) s += ",dist_E." + n;
-  for (const auto& n : metric_columns) s += "," + n;
+  std::string s;
+  for (const auto& c : record_columns(layer_names, metric_columns)) s += (s.empty() ? "" : ",") + c;
   s += "\n";
+  const std::string prefix = run.strategy.name() + "," + std::to_string(run_index) + ",";
   for (const auto& r : run.records) {
-    s += std::to_string(r.step) + "," + csv_number(r.loss) + "," + csv_number(r.accuracy) + "," +
-         csv_number(r.dist_init) + "," + csv_number(r.dist_E);
-    if (aug) s += "," + csv_number(r.loss_aug);
+    s += prefix + std::to_string(r.step) + "," + csv_number(r.loss) + "," + csv_number(r.accuracy) + "," +
+         csv_number(r.dist_init) + "," + csv_number(r.dist_E) + "," + (aug ? csv_number(r.loss_aug) : std::string());
     for (double d : r.dist_init_layer) s += "," + csv_number(d);
     for (double d : r.dist_E_layer) s += "," + csv_number(d);
     for (double d : r.metrics) s += "," + csv_number(d);
@@ -49,15 +55,12 @@ std::string records_csv(const StrategyRun& run, const std::vector<std::string>& 
 
 std::string steps_csv(const fs::path& out, const std::vector<std::string>& modes, const std::vector<std::size_t>& runs,
                       const std::vector<std::string>& layer_names, const std::vector<std::string>& metric_columns) {
-  // Per-run header names → tidy names, in the tidy order.
-  std::vector<std::pair<std::string, std::string>> columns = {{"step", "step"},         {"loss", "loss"},
-                                                              {"accuracy", "accuracy"}, {"dist_init", "dist_init"},
-                                                              {"dist_E", "dist_E"},     {"loss_aug", "loss_aug"}};
-  for (const auto& n : layer_names) columns.push_back({"dist_init." + n, "dist_init_" + n});
-  for (const auto& n : layer_names) columns.push_back({"dist_E." + n, "dist_E_" + n});
-  for (const auto& n : metric_columns) columns.push_back({n, n});
-  std::string csv = "mode,run";
-  for (const auto& c : columns) csv += "," + c.second;
+  // mode and run come from the folder's layout; the rest by name, in a file of the earlier
+  // layout by its old name (no loss_aug there for a mode that does not augment).
+  const auto all = record_columns(layer_names, metric_columns);
+  const std::vector<std::string> columns(all.begin() + 2, all.end());
+  std::string csv;
+  for (const auto& c : all) csv += (csv.empty() ? "" : ",") + c;
   csv += "\n";
   for (const auto& mode : modes)
     for (std::size_t k : runs) {
@@ -70,11 +73,12 @@ std::string steps_csv(const fs::path& out, const std::vector<std::string>& modes
         at = end + 1;
       }
       if (lines.empty()) throw Error(file.string() + ": empty, expected a header and rows");
-      const auto header = split_csv_line(lines[0]);
+      auto header = split_csv_line(lines[0]);
+      for (auto& h : header) h = current_column_name(h);
       std::vector<int> index;
       for (const auto& c : columns) {
-        const auto it = std::find(header.begin(), header.end(), c.first);
-        if (it == header.end() && c.first != "loss_aug") throw Error(file.string() + ": no column " + c.first);
+        const auto it = std::find(header.begin(), header.end(), c);
+        if (it == header.end() && c != "loss_aug") throw Error(file.string() + ": no column " + c);
         index.push_back(it == header.end() ? -1 : static_cast<int>(it - header.begin()));
       }
       for (std::size_t r = 1; r < lines.size(); ++r) {

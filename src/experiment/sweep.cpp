@@ -227,7 +227,7 @@ void write_run_files(const fs::path& out, std::size_t k, const std::vector<Strat
                      const std::vector<std::string>& names, const std::vector<std::string>& metric_names,
                      const ModelSpec* weights_of, const std::vector<double>& a0) {
   for (const auto& sr : result) {
-    write_file_atomic(out / sr.strategy.name() / (run_name(k) + ".csv"), records_csv(sr, names, metric_names));
+    write_file_atomic(out / sr.strategy.name() / (run_name(k) + ".csv"), records_csv(sr, k, names, metric_names));
     if (weights_of) {
       const fs::path base = out / sr.strategy.name() / run_name(k);
       const std::vector<T> init(a0.begin(), a0.end()), fin(sr.final_params.begin(), sr.final_params.end());

@@ -56,4 +56,11 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   }
 }
 
+std::string current_column_name(const std::string& column) {
+  for (const std::string old : {"dist_init.", "dist_E."})
+    if (column.size() > old.size() && column.compare(0, old.size(), old) == 0)
+      return old.substr(0, old.size() - 1) + "_" + column.substr(old.size());
+  return column;
+}
+
 }  // namespace eqaug::io

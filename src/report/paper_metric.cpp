@@ -60,8 +60,8 @@ Sweep paper_metric(const Sweep& sweep) {
       const int run = i < sweep.runs.size() ? sweep.runs[i] : static_cast<int>(i);
       std::vector<double> x(c.step.size(), 0.0), y(c.step.size(), 0.0);
       for (const auto& layer : view.paper_layers) {
-        const auto& travelled = layer_column(c, "dist_init." + layer, sweep, mode, run);
-        const auto& off_E = layer_column(c, "dist_E." + layer, sweep, mode, run);
+        const auto& travelled = layer_column(c, "dist_init_" + layer, sweep, mode, run);
+        const auto& off_E = layer_column(c, "dist_E_" + layer, sweep, mode, run);
         for (std::size_t s = 0; s < x.size(); ++s) {
           const double d2 = off_E[s] * off_E[s];  // the reference's per-layer entry Σ(A − Π_E A)²
           x[s] += travelled[s] * travelled[s];

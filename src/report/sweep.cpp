@@ -1,9 +1,11 @@
 #include "eqaug/core/error.hpp"
 #include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/formats/csv.hpp"
 #include "eqaug/report/report.hpp"
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <cstdio>
 #include <set>
 #include <string_view>
@@ -89,10 +91,13 @@ RunCurve read_run_csv(const fs::path& file, int expected_rows) {
   if (lines.empty()) throw Error(in_quotes(file) + ": empty file, expected a header line");
 
   const auto header = split(lines.front(), ',');
+  // Columns by steps.csv's names; a file of the earlier layout (dist_init.<layer>, no mode
+  // or run column, loss_aug only where the strategy augments) reads the same.
   std::map<std::string, std::size_t> index;
   for (std::size_t c = 0; c < header.size(); ++c) {
     if (header[c].empty()) throw Error(in_quotes(file) + ": header column " + std::to_string(c + 1) + " is empty");
-    if (!index.emplace(std::string(header[c]), c).second)
+    const std::string name = io::current_column_name(std::string(header[c]));
+    if (!index.emplace(name, c).second)
       throw Error(in_quotes(file) + ": header names column '" + std::string(header[c]) + "' twice");
   }
   for (const char* required : kRequiredColumns)
@@ -105,6 +110,8 @@ RunCurve read_run_csv(const fs::path& file, int expected_rows) {
     throw Error(in_quotes(file) + ": has " + std::to_string(rows) + " data rows, expected " +
                 std::to_string(expected_rows) + " (steps 0..epochs)");
 
+  const auto column_of = [&](const char* name) { return index.count(name) ? index.at(name) : header.size(); };
+  const std::size_t mode_column = column_of("mode"), loss_aug_column = column_of("loss_aug");
   std::vector<std::vector<double>> values(header.size(), std::vector<double>(rows));
   for (std::size_t r = 0; r < rows; ++r) {
     const std::size_t line_no = r + 2;
@@ -112,14 +119,21 @@ RunCurve read_run_csv(const fs::path& file, int expected_rows) {
     if (fields.size() != header.size())
       throw Error(in_quotes(file) + ": line " + std::to_string(line_no) + " has " + std::to_string(fields.size()) +
                   " fields, expected " + std::to_string(header.size()) + " as in the header");
-    for (std::size_t c = 0; c < fields.size(); ++c)
+    for (std::size_t c = 0; c < fields.size(); ++c) {
+      if (c == mode_column) continue;
+      if (c == loss_aug_column && fields[c].empty()) {  // a strategy that does not augment
+        values[c][r] = std::numeric_limits<double>::quiet_NaN();
+        continue;
+      }
       if (!parse_double(fields[c], values[c][r]))
         throw Error(in_quotes(file) + ": line " + std::to_string(line_no) + ", column '" + std::string(header[c]) +
                     "': '" + std::string(fields[c]) + "' is not a number");
+    }
   }
 
   RunCurve curve;
-  for (const auto& [name, c] : index) curve.columns.emplace(name, values[c]);
+  for (const auto& [name, c] : index)
+    if (c != mode_column) curve.columns.emplace(name, values[c]);
   curve.step = curve.columns.at("step");
   curve.loss = curve.columns.at("loss");
   curve.accuracy = curve.columns.at("accuracy");

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,7 +16,9 @@
 #include "eqaug/experiment/results.hpp"
 #include "eqaug/experiment/sweep.hpp"
 #include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/formats/csv.hpp"
 #include "eqaug/formats/npy.hpp"
+#include "eqaug/report/report.hpp"
 
 namespace fs = std::filesystem;
 using eqaug::Error;
@@ -38,6 +41,11 @@ json small_perm() {
 }
 
 using eqaug::testing::message_of;
+
+/// A column of a per-run CSV, by its name (the report's reader).
+std::vector<double> column(const fs::path& file, const std::string& name) {
+  return eqaug::report::read_run_csv(file).columns.at(name);
+}
 
 class SweepTest : public ::testing::Test {
  protected:
@@ -176,18 +184,27 @@ TEST_F(SweepTest, WritesManifestAndOneCsvPerRunAndStrategy) {
   EXPECT_EQ(m["config"], cfg.json);
   EXPECT_TRUE(m.contains("machine"));
   EXPECT_TRUE(m["runs"][0].contains("wall_s"));
+  // Every per-run CSV has steps.csv's header, the same for every mode (loss_aug empty where
+  // the strategy does not augment); StepsCsvIsOneTidyTableOfThePerRunFiles holds the rows.
+  const std::string steps = read(root_ / "out/steps.csv");
+  const std::string expected =
+      "mode,run,step,loss,accuracy,dist_init,dist_E,loss_aug,dist_init_A0,dist_init_A1,dist_init_A2,dist_init_A3,"
+      "dist_E_A0,dist_E_A1,dist_E_A2,dist_E_A3";
+  EXPECT_EQ(steps.substr(0, steps.find('\n')), expected);
   for (const char* mode : {"nom", "aug", "equi"})
-    for (const char* run : {"run-000.csv", "run-001.csv", "run-002.csv"}) {
-      std::istringstream in(read(root_ / "out" / mode / run));
+    for (int run = 0; run < 3; ++run) {
+      std::istringstream in(read(root_ / "out" / mode / ("run-00" + std::to_string(run) + ".csv")));
       std::string header;
       std::getline(in, header);
-      const std::string expected = std::string("step,loss,accuracy,dist_init,dist_E") +
-                                   (std::string(mode) == "aug" ? ",loss_aug" : "") +
-                                   ",dist_init.A0,dist_init.A1,dist_init.A2,dist_init.A3,dist_E.A0,dist_E.A1,"
-                                   "dist_E.A2,dist_E.A3";
-      EXPECT_EQ(header, expected);
+      EXPECT_EQ(header, expected) << mode;
       int rows = 0;
-      for (std::string line; std::getline(in, line);) ++rows;
+      for (std::string line; std::getline(in, line); ++rows) {
+        const std::string prefix = std::string(mode) + "," + std::to_string(run) + "," + std::to_string(rows) + ",";
+        EXPECT_EQ(line.rfind(prefix, 0), 0u) << line;
+        const auto cells = eqaug::io::split_csv_line(line);
+        ASSERT_EQ(cells.size(), 16u) << line;
+        EXPECT_EQ(cells[7].empty(), std::string(mode) != "aug") << line;  // loss_aug
+      }
       EXPECT_EQ(rows, 3);  // steps 0, 1, 2
     }
   // No temporary files left behind.
@@ -202,15 +219,7 @@ TEST_F(SweepTest, EquiStaysInEAndAugCloserThanNom) {
   j["train"]["aug"]["passes"] = 8;
   const auto cfg = eqaug::io::resolve(j, "small");
   eqaug::experiment::run_sweep(cfg, options("out"));
-  auto last_dist_E = [&](const char* mode) {
-    std::istringstream in(read(root_ / "out" / mode / "run-000.csv"));
-    std::string line, last;
-    while (std::getline(in, line)) last = line;
-    std::vector<std::string> cells;
-    std::stringstream ls(last);
-    for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
-    return std::stod(cells[4]);
-  };
+  auto last_dist_E = [&](const char* mode) { return column(root_ / "out" / mode / "run-000.csv", "dist_E").back(); };
   EXPECT_EQ(last_dist_E("equi"), 0.0);
   EXPECT_GT(last_dist_E("nom"), 0.0);
   EXPECT_GT(last_dist_E("aug"), 0.0);
@@ -323,12 +332,10 @@ TEST_F(SweepTest, SavedWeightsRoundTripThroughInitWeights) {
   eqaug::experiment::run_sweep(eqaug::io::resolve(j, "small"), options("from-nom"));
   m = json::parse(read(root_ / "from-nom/manifest.json"));
   EXPECT_GT(m["init_weights"]["projection_distance"]["total"].get<double>(), 1e-6);
-  std::istringstream in(read(root_ / "from-nom/equi/run-000.csv"));
-  std::string header, row0;
-  std::getline(in, header);
-  std::getline(in, row0);
-  EXPECT_EQ(row0.substr(0, 2), "0,");
-  EXPECT_NE(row0.find(",0,0,"), std::string::npos) << row0;  // dist_init = dist_E = 0 at step 0
+  const fs::path equi = root_ / "from-nom/equi/run-000.csv";
+  EXPECT_EQ(column(equi, "step")[0], 0.0);
+  EXPECT_EQ(column(equi, "dist_init")[0], 0.0);  // dist_init = dist_E = 0 at step 0
+  EXPECT_EQ(column(equi, "dist_E")[0], 0.0);
 }
 
 TEST_F(SweepTest, BadInitWeightsAreRejectedBeforeTouchingResults) {
@@ -488,7 +495,7 @@ TEST_F(SweepTest, StepsCsvIsOneTidyTableOfThePerRunFiles) {
   std::vector<std::string> rows;
   for (std::string line; std::getline(in, line);) rows.push_back(line);
   ASSERT_EQ(rows.size(), 3u * 3u * 3u);  // modes x runs x (epochs + 1)
-  // Row (mode, run, step) carries that per-run file's numbers, loss_aug empty outside Aug.
+  // Row (mode, run, step) is that per-run file's line, loss_aug empty outside Aug.
   std::size_t i = 0;
   for (const char* mode : {"nom", "aug", "equi"})
     for (int k = 0; k < 3; ++k) {
@@ -499,11 +506,7 @@ TEST_F(SweepTest, StepsCsvIsOneTidyTableOfThePerRunFiles) {
         const std::string& row = rows[i];
         const std::string prefix = std::string(mode) + "," + std::to_string(k) + ",";
         ASSERT_EQ(row.rfind(prefix, 0), 0u) << row;
-        // The first five per-run columns are the same text.
-        std::string first5 = line;
-        std::size_t cut = 0;
-        for (int c = 0; c < 5; ++c) cut = first5.find(',', cut) + 1;
-        EXPECT_EQ(row.substr(prefix.size(), cut), line.substr(0, cut)) << row;
+        EXPECT_EQ(row, line);  // the per-run file's line, the same text
         const std::size_t commas = static_cast<std::size_t>(std::count(row.begin(), row.end(), ','));
         EXPECT_EQ(commas, 15u) << row;
         const bool empty_aug = row.find(",,") != std::string::npos;
@@ -518,20 +521,11 @@ TEST_F(SweepTest, StartRawBeginsOffEExceptForEqui) {
   const auto cfg = eqaug::io::resolve(j, "small");
   EXPECT_TRUE(cfg.train.raw_start);
   eqaug::experiment::run_sweep(cfg, options("raw"));
-  auto step0 = [&](const char* mode) {
-    std::istringstream in(read(root_ / "raw" / mode / "run-000.csv"));
-    std::string header, row;
-    std::getline(in, header);
-    std::getline(in, row);
-    std::vector<double> v;
-    std::istringstream cells(row);
-    for (std::string c; std::getline(cells, c, ',');) v.push_back(std::stod(c));
-    return v;  // step, loss, accuracy, dist_init, dist_E, ...
-  };
-  EXPECT_GT(step0("nom")[4], 1.0);  // the drawn point, far from E
-  EXPECT_EQ(step0("nom")[4], step0("aug")[4]);
-  EXPECT_EQ(step0("equi")[4], 0.0);  // Equi starts at the projection
-  EXPECT_NE(step0("nom")[1], step0("equi")[1]);
+  auto step0 = [&](const char* mode, const char* name) { return column(root_ / "raw" / mode / "run-000.csv", name)[0]; };
+  EXPECT_GT(step0("nom", "dist_E"), 1.0);  // the drawn point, far from E
+  EXPECT_EQ(step0("nom", "dist_E"), step0("aug", "dist_E"));
+  EXPECT_EQ(step0("equi", "dist_E"), 0.0);  // Equi starts at the projection
+  EXPECT_NE(step0("nom", "loss"), step0("equi", "loss"));
   j["train"]["start"] = "sideways";
   EXPECT_NE(message_of([&] { eqaug::io::resolve(j, "small"); }).find("train.start"), std::string::npos);
 }

@@ -139,7 +139,7 @@ TEST_F(PaperMetricTest, ErrorsNameTheFileAndWhatIsMissing) {
     what = e.what();
   }
   EXPECT_NE(what.find("aug"), std::string::npos) << what;
-  EXPECT_NE(what.find("'dist_E.A1'"), std::string::npos) << what;
+  EXPECT_NE(what.find("'dist_E_A1'"), std::string::npos) << what;
 }
 
 TEST_F(PaperMetricTest, FigureRangesFollowTheAuthorsCalclims) {

@@ -190,8 +190,8 @@ TEST_F(ReportTest, ReadsEveryColumnByHeaderName) {
   EXPECT_DOUBLE_EQ(c.dist_init.back(), 5);
   EXPECT_DOUBLE_EQ(c.dist_E.back(), 5e-3);
   EXPECT_DOUBLE_EQ(c.loss.back(), 1.0 / 6);
-  EXPECT_DOUBLE_EQ(c.columns.at("dist_init.A1").back(), 2.5);
-  EXPECT_TRUE(std::isnan(c.columns.at("dist_E.A0").back()));
+  EXPECT_DOUBLE_EQ(c.columns.at("dist_init_A1").back(), 2.5);
+  EXPECT_TRUE(std::isnan(c.columns.at("dist_E_A0").back()));
   EXPECT_EQ(c.columns.count("loss_aug"), 1u);
   EXPECT_EQ(sweep.curves.at("nom")[0].columns.count("loss_aug"), 0u);
 }
@@ -205,6 +205,32 @@ TEST_F(ReportTest, ColumnsInAnyOrderWithCrLf) {
   EXPECT_DOUBLE_EQ(c.dist_init[1], 2);
   EXPECT_DOUBLE_EQ(c.accuracy[1], 0.75);
   EXPECT_TRUE(std::isnan(c.loss[1]));
+}
+
+TEST_F(ReportTest, ReadsTheLayoutOfStepsCsvAndTheEarlierOneAlike) {
+  // Today's per-run CSV (steps.csv's columns: mode and run first, loss_aug empty for a
+  // strategy that does not augment, dist_E_<layer>) and the earlier layout of the same
+  // numbers (no mode or run, no loss_aug, dist_E.<layer>) read into the same columns.
+  const fs::path now = root_ / "now.csv", before = root_ / "before.csv";
+  write_text(now, "mode,run,step,loss,accuracy,dist_init,dist_E,loss_aug,dist_init_A0,dist_E_A0\n"
+                  "nom,3,0,0.7,0.5,0,0,,0,0\nnom,3,1,0.6,0.75,2,1e-05,,2,1e-05\n");
+  write_text(before, "step,loss,accuracy,dist_init,dist_E,dist_init.A0,dist_E.A0\n"
+                     "0,0.7,0.5,0,0,0,0\n1,0.6,0.75,2,1e-05,2,1e-05\n");
+  const RunCurve a = read_run_csv(now, 2), b = read_run_csv(before, 2);
+  EXPECT_EQ(a.columns.count("mode"), 0u);
+  EXPECT_EQ(a.columns.at("run"), (std::vector<double>{3, 3}));
+  EXPECT_TRUE(std::isnan(a.columns.at("loss_aug")[1]));
+  EXPECT_EQ(b.columns.count("loss_aug"), 0u);
+  for (const char* col : {"step", "loss", "accuracy", "dist_init", "dist_E", "dist_init_A0", "dist_E_A0"})
+    EXPECT_EQ(a.columns.at(col), b.columns.at(col)) << col;
+  // An empty cell anywhere but loss_aug is still an error naming the column.
+  write_text(now, "mode,run,step,loss,accuracy,dist_init,dist_E,loss_aug\nnom,0,0,,0.5,0,0,\n");
+  try {
+    read_run_csv(now, 1);
+    ADD_FAILURE() << "an empty loss was accepted";
+  } catch (const eqaug::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("column 'loss'"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(ReportTest, SummaryHasExactMediansAndQuartiles) {

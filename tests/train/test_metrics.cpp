@@ -113,8 +113,8 @@ TEST(Metrics, EquiIsEquivariantToRoundingNomAndAugAreNotAndNoOtherNumberChanges)
   // The columns in the files.
   const auto names = metric_columns(o, *c.spec);
   EXPECT_EQ(names, (std::vector<std::string>{"equiv_error", "orbit_agreement"}));
-  const auto csv = io::records_csv(with[0], {"A0", "A1", "A2"}, names);
-  EXPECT_NE(csv.find(",dist_E.A2,equiv_error,orbit_agreement\n"), std::string::npos) << csv.substr(0, 200);
+  const auto csv = io::records_csv(with[0], 4, {"A0", "A1", "A2"}, names);
+  EXPECT_NE(csv.find(",dist_E_A2,equiv_error,orbit_agreement\nnom,4,0,"), std::string::npos) << csv.substr(0, 200);
   EXPECT_THROW(metric("equivariance"), Error);
 }
 

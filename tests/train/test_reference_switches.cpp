@@ -18,6 +18,7 @@
 #include "eqaug/group/group.hpp"
 #include "eqaug/group/registry.hpp"
 #include "eqaug/nn/model.hpp"
+#include "eqaug/report/report.hpp"
 
 namespace eqaug {
 namespace {
@@ -158,6 +159,11 @@ TEST(ReferenceConfig, ImpossibleCombinationsNameTheField) {
   EXPECT_NE(m.find("samplr"), std::string::npos) << m;
 }
 
+/// The per-step CSV of a run, cells by header name.
+std::map<std::string, std::vector<double>> run_columns(const fs::path& file) {
+  return report::read_run_csv(file, -1).columns;
+}
+
 TEST(ReferenceConfig, NomDistanceOnAugCopiesAugsDistanceTravelled) {
   const fs::path out = fs::temp_directory_path() / ("eqaug-reference-" + std::to_string(::getpid()));
   fs::remove_all(out);
@@ -167,49 +173,20 @@ TEST(ReferenceConfig, NomDistanceOnAugCopiesAugsDistanceTravelled) {
   o.out = out;
   o.threads = 1;
   experiment::run_sweep(io::resolve(j, "rot"), o);
-  auto rows = [&](const std::string& mode) {
-    std::istringstream in(io::read_file(out / mode / "run-000.csv"));
-    std::vector<std::vector<std::string>> r;
-    for (std::string line; std::getline(in, line);) {
-      std::vector<std::string> cells;
-      std::istringstream ls(line);
-      for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
-      r.push_back(cells);
-    }
-    return r;
-  };
-  const auto nom = rows("nom"), aug = rows("aug");
-  ASSERT_EQ(nom.size(), 4u);  // header + steps 0, 1, 2
-  EXPECT_EQ(nom[0][3], "dist_init");
+  const auto nom = run_columns(out / "nom" / "run-000.csv"), aug = run_columns(out / "aug" / "run-000.csv");
+  ASSERT_EQ(nom.at("step").size(), 3u);  // steps 0, 1, 2
   bool moved = false;
-  for (std::size_t t = 1; t < nom.size(); ++t) {
-    EXPECT_EQ(nom[t][3], aug[t][3]) << "step " << t - 1;  // dist_init: Aug's
-    if (t > 1) {
-      EXPECT_NE(nom[t][1], aug[t][1]) << "step " << t - 1;  // the loss stays Nom's own
+  for (std::size_t t = 0; t < 3; ++t) {
+    EXPECT_EQ(nom.at("dist_init")[t], aug.at("dist_init")[t]) << "step " << t;  // dist_init: Aug's
+    if (t > 0) {
+      EXPECT_NE(nom.at("loss")[t], aug.at("loss")[t]) << "step " << t;  // the loss stays Nom's own
     }
-    moved = moved || std::stod(nom[t][3]) > 0;
+    moved = moved || nom.at("dist_init")[t] > 0;
   }
   EXPECT_TRUE(moved);
   const json m = json::parse(io::read_file(out / "manifest.json"));
   EXPECT_TRUE(m["config"]["reference"]["nom_distance_on_aug"].get<bool>());
   fs::remove_all(out);
-}
-
-/// The per-step CSV of a run, cells by header name.
-std::map<std::string, std::vector<double>> run_columns(const fs::path& file) {
-  std::istringstream in(io::read_file(file));
-  std::string header;
-  std::getline(in, header);
-  std::vector<std::string> names;
-  std::istringstream hs(header);
-  for (std::string c; std::getline(hs, c, ',');) names.push_back(c);
-  std::map<std::string, std::vector<double>> cols;
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream ls(line);
-    std::size_t k = 0;
-    for (std::string c; std::getline(ls, c, ',') && k < names.size(); ++k) cols[names[k]].push_back(std::stod(c));
-  }
-  return cols;
 }
 
 TEST(ReferenceConfig, DoubleSoftmaxFeedsProbabilitiesToTheCrossEntropy) {
@@ -271,15 +248,15 @@ TEST(ReferenceConfig, EquiLastLayerTakesTheRawGradientOfTheLastGroupLayer) {
   experiment::run_sweep(cfg, o);
   const auto nom = run_columns(out / "nom" / "run-000.csv");
   const auto equi = run_columns(out / "equi" / "run-000.csv");
-  ASSERT_EQ(equi.at("dist_E.A3").size(), 3u);
-  const double last = equi.at("dist_E.A3")[1];
+  ASSERT_EQ(equi.at("dist_E_A3").size(), 3u);
+  const double last = equi.at("dist_E_A3")[1];
   EXPECT_GT(last, 0);
-  EXPECT_NEAR(last, nom.at("dist_E.A3")[1], 1e-9 * last);
-  for (const char* layer : {"dist_E.A0", "dist_E.A1", "dist_E.A2"})
+  EXPECT_NEAR(last, nom.at("dist_E_A3")[1], 1e-9 * last);
+  for (const char* layer : {"dist_E_A0", "dist_E_A1", "dist_E_A2"})
     for (double d : equi.at(layer)) EXPECT_LT(d, 1e-9 * last) << layer;
   // The next step projects A3's weights back before it moves: still off E by one step's worth.
-  EXPECT_GT(equi.at("dist_E.A3")[2], 0);
-  EXPECT_LT(equi.at("dist_E.A3")[2], 10 * last);
+  EXPECT_GT(equi.at("dist_E_A3")[2], 0);
+  EXPECT_LT(equi.at("dist_E_A3")[2], 10 * last);
   fs::remove_all(out);
 }
 
@@ -320,9 +297,9 @@ TEST(ReferenceConfig, NomAugNormTrainsNomAndAugWithAnAffineBatchNorm) {
     const auto a = run_columns(switched / mode / "run-000.csv");
     const auto b = run_columns(written / mode / "run-000.csv");
     const auto p = run_columns(plain / mode / "run-000.csv");
-    EXPECT_EQ(a.count("dist_E.affine0"), 0u) << mode;  // the columns of the shared layers only
-    EXPECT_EQ(b.count("dist_E.affine0"), 1u) << mode;
-    for (const char* col : {"loss", "dist_E", "dist_E.A0", "dist_E.A3", "dist_init.A1"})
+    EXPECT_EQ(a.count("dist_E_affine0"), 0u) << mode;  // the columns of the shared layers only
+    EXPECT_EQ(b.count("dist_E_affine0"), 1u) << mode;
+    for (const char* col : {"loss", "dist_E", "dist_E_A0", "dist_E_A3", "dist_init_A1"})
       for (std::size_t t = 0; t < a.at(col).size(); ++t)
         EXPECT_NEAR(a.at(col)[t], b.at(col)[t], 1e-12 * (1 + std::abs(b.at(col)[t]))) << mode << " " << col << " " << t;
     EXPECT_NE(a.at("loss")[0], p.at("loss")[0]) << mode;  // another function than the layer-norm model

@@ -14,15 +14,19 @@
 
 namespace eqaug::io {
 
-/// CSV of one strategy's records: step, loss, accuracy, dist_init, dist_E, [loss_aug],
-/// dist_init.<layer>…, dist_E.<layer>…, then the metrics' columns (TrainOptions::metrics).
-std::string records_csv(const StrategyRun& run, const std::vector<std::string>& layer_names,
+/// The columns of a per-run CSV and of steps.csv, the same for every mode: mode, run, step,
+/// loss, accuracy, dist_init, dist_E, loss_aug (empty where the strategy does not augment),
+/// dist_init_<layer>…, dist_E_<layer>…, then the metrics' columns (TrainOptions::metrics);
+/// names that are identifiers in numpy, pandas and R.
+std::vector<std::string> record_columns(const std::vector<std::string>& layer_names,
+                                        const std::vector<std::string>& metric_columns = {});
+
+/// CSV of one strategy's records in run `run`, with record_columns().
+std::string records_csv(const StrategyRun& run, std::size_t run_index, const std::vector<std::string>& layer_names,
                         const std::vector<std::string>& metric_columns = {});
 
 /// OUT/steps.csv: one tidy long table of every finished run of a sweep, read back from
-/// the per-run files: columns mode, run, step, loss, accuracy, dist_init, dist_E, loss_aug
-/// (empty where it does not apply), dist_init_<layer>…, dist_E_<layer>…, the metrics'
-/// columns — the same for every mode, names that are identifiers in numpy, pandas and R.
+/// the per-run files (also those of the earlier layout), with record_columns().
 /// Rows by mode (in `modes` order), run, step.
 std::string steps_csv(const std::filesystem::path& out, const std::vector<std::string>& modes,
                       const std::vector<std::size_t>& runs, const std::vector<std::string>& layer_names,

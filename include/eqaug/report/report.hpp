@@ -19,8 +19,9 @@ namespace eqaug::report {
 // One run-<k>.csv; rows are steps 0..epochs.
 struct RunCurve {
   std::vector<double> step, loss, accuracy, dist_init, dist_E;
-  // Every column of the file by header name (including the five above and the per-layer
-  // `dist_init.A0`, ..., and `loss_aug` for Aug).
+  // Every numeric column of the file by steps.csv's name (the five above, run, the per-layer
+  // `dist_init_A0`, ..., `dist_E_A0`, ..., the metrics, and `loss_aug`: NaN where the
+  // strategy does not augment); a file of the earlier layout (`dist_init.A0`) reads the same.
   std::map<std::string, std::vector<double>> columns;
 };
 
@@ -66,8 +67,8 @@ struct Sweep {
 // (dim_E < params): the fully connected head and per-channel affine weights are left out.
 // Throws eqaug::Error naming manifest.json when it lacks model.layers or has no such layer.
 std::vector<std::string> group_layers(const Sweep& sweep);
-// A copy of `sweep` whose curves' dist_init and dist_E are x = √(Σ_k dist_init.k²) and
-// y = √(Σ_k (dist_E.k)⁴) over group_layers, and paper_metric = true. Throws eqaug::Error
+// A copy of `sweep` whose curves' dist_init and dist_E are x = √(Σ_k dist_init_k²) and
+// y = √(Σ_k (dist_E_k)⁴) over group_layers, and paper_metric = true. Throws eqaug::Error
 // naming the folder and column when a run file lacks a layer's columns.
 Sweep paper_metric(const Sweep& sweep);
 
