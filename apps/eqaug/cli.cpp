@@ -179,6 +179,28 @@ void set_key(nlohmann::json& j, const std::string& kv) {
   *node = value;
 }
 
+/// Resolves the configuration after the command line's overrides; an error then comes from
+/// an override: it names the --set, not the file.
+void check_overridden(const nlohmann::json& j, const RunArgs& a, const std::string& source) {
+  try {
+    resolve_all(j, source);
+  } catch (const eqaug::Error& e) {
+    const std::string msg = e.what();
+    if (msg.rfind(source, 0) != 0) throw;
+    std::size_t at = source.size();
+    if (msg.compare(at, 15, " (study member ") == 0) at = msg.find(')', at) + 1;  // a study's member
+    if (msg.compare(at, 2, ": ") != 0) throw;
+    const std::string rest = msg.substr(at + 2), field = rest.substr(0, rest.find(':'));
+    for (const auto& kv : a.sets) {
+      const std::string key = kv.substr(0, kv.find('='));
+      if (key == field || key.rfind(field + ".", 0) == 0 || key.rfind(field + "[", 0) == 0 ||
+          field.rfind(key + ".", 0) == 0 || field.rfind(key + "[", 0) == 0)
+        throw eqaug::Error("--set " + kv + ": " + rest);
+    }
+    throw;
+  }
+}
+
 nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::string& source) {
   if (!j.is_object()) throw eqaug::Error(source + ": expected a table at the top level");
   // --set first, so that the options of their own (--lr, ...) have the last word.
@@ -195,6 +217,9 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
                                                                 "scale with --scale)"));
     set_key(j, kv);
   }
+  // A value --set gives is checked as given, even where an option below replaces it (as a
+  // file's values are checked as written).
+  if (!a.sets.empty()) check_overridden(j, a, source);
   auto& t = table(j, "train", source + ": train");
   if (a.runs) t["runs"] = *a.runs;
   if (a.epochs) t["epochs"] = *a.epochs;
@@ -303,24 +328,7 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
   auto j = eqaug::io::apply_scale(written, a.scale, source);
   resolve_all(j, source);
   j = apply_overrides(std::move(j), a, source);
-  // An error now comes from an override: say which --set, not the file.
-  try {
-    resolve_all(j, source);
-  } catch (const eqaug::Error& e) {
-    const std::string msg = e.what();
-    if (msg.rfind(source, 0) != 0) throw;
-    std::size_t at = source.size();
-    if (msg.compare(at, 15, " (study member ") == 0) at = msg.find(')', at) + 1;  // a study's member
-    if (msg.compare(at, 2, ": ") != 0) throw;
-    const std::string rest = msg.substr(at + 2), field = rest.substr(0, rest.find(':'));
-    for (const auto& kv : a.sets) {
-      const std::string key = kv.substr(0, kv.find('='));
-      if (key == field || key.rfind(field + ".", 0) == 0 || key.rfind(field + "[", 0) == 0 ||
-          field.rfind(key + ".", 0) == 0 || field.rfind(key + "[", 0) == 0)
-        throw eqaug::Error("--set " + kv + ": " + rest);
-    }
-    throw;
-  }
+  check_overridden(j, a, source);
   if (a.aug_passes || a.aug_per) {
     const auto& t = j["train"];
     const bool exact = t.contains("aug") && t["aug"].is_object() && t["aug"].value("exact", false);

@@ -194,6 +194,8 @@ TEST(CliWorkflow, SetOverridesAnyKeyAndMisspeltKeysAreNamed) {
   for (const auto& [args, want] : std::vector<std::pair<std::string, std::string>>{
            {"--set model.layers[20].channels=8", "no element 20 (the list has 9)"},
            {"--set train.lr=abc", "train.lr: expected a number"},
+           // Checked as given even where an option of its own replaces it.
+           {"--set train.epochs='\"nom\"' --epochs 1", "--set train.epochs=\"nom\": train.epochs: expected a"},
            {"--set noequals", "expected KEY=VALUE"}}) {
     r = cli("run perm " + args + " --out " + (dir / "never").string());
     EXPECT_EQ(r.code, 2) << args;
