@@ -646,6 +646,8 @@ std::vector<StudyMember> study_members(const json& j, const std::string& source)
     if (k != "members") throw Error(source + ": study." + k + ": unknown key");
   json base = j;
   base.erase("study");
+  if (base.contains("name") && !base["name"].is_string())
+    throw Error(source + ": name: expected a string, found " + base["name"].dump());
   const std::string name = base.value("name", std::string());
   std::set<std::string> seen;
   for (std::size_t i = 0; i < st["members"].size(); ++i) {

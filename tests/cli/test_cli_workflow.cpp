@@ -201,6 +201,10 @@ TEST(CliWorkflow, SetOverridesAnyKeyAndMisspeltKeysAreNamed) {
     EXPECT_EQ(r.code, 2) << args;
     EXPECT_NE(r.output.find(want), std::string::npos) << args << ": " << r.output;
   }
+  // A study's name that is not a string (the fuzz campaign's one internal error).
+  r = cli("run groups --scale small --set name=true --out " + (dir / "never").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--set name=true: name: expected a string, found true"), std::string::npos) << r.output;
   // A misspelt key in a file is named as such, with the key it resembles.
   std::ifstream in(std::string(EQAUG_SOURCE_CONFIG_DIR) + "/perm.toml");
   std::string toml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
