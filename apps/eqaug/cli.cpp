@@ -218,8 +218,18 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
     set_key(j, kv);
   }
   // A value --set gives is checked as given, even where an option below replaces it (as a
-  // file's values are checked as written).
-  if (!a.sets.empty()) check_overridden(j, a, source);
+  // file's values are checked as written). Only such an error is raised here; any other waits
+  // for the check after the options, which a --set may need (modes with augpen, --penalty).
+  std::string set_error;
+  nlohmann::json after_sets;
+  if (!a.sets.empty()) {
+    try {
+      check_overridden(j, a, source);
+    } catch (const eqaug::Error& e) {
+      set_error = e.what();
+      after_sets = j;
+    }
+  }
   auto& t = table(j, "train", source + ": train");
   if (a.runs) t["runs"] = *a.runs;
   if (a.epochs) t["epochs"] = *a.epochs;
@@ -256,6 +266,16 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
     if (d.value("kind", std::string()) != "images")
       throw eqaug::Error("--data-dir: only image presets (data.kind = \"images\") read MNIST-format files");
     d["dir"] = absolute_dir("--data-dir", *a.data_dir);
+  }
+  if (set_error.rfind("--set ", 0) == 0) {  // the error names a --set: did an option replace its key?
+    const std::string key = set_error.substr(6, set_error.find('=') - 6);
+    if (key.find('[') == std::string::npos) {
+      std::string pointer = "/" + key;
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      const nlohmann::json::json_pointer p(pointer);
+      const bool before = after_sets.contains(p), now = j.contains(p);
+      if (before && now && after_sets.at(p) != j.at(p)) throw eqaug::Error(set_error);
+    }
   }
   return j;
 }

@@ -1,17 +1,32 @@
 #include "cli.hpp"
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <ostream>
 #include <string>
+#include <vector>
 
-#include <cstdio>
 #include "eqaug/core/error.hpp"
-
 #include "eqaug/group/registry.hpp"
 
 namespace eqaug::cli {
 namespace {
+
+/// printf's formatting, written to `os` (the command's stream, not the process's stdout).
+[[gnu::format(printf, 2, 3)]] void print_to(std::ostream& os, const char* format, ...) {
+  va_list args, again;
+  va_start(args, format);
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, format, args);
+  va_end(args);
+  std::vector<char> text(static_cast<std::size_t>(std::max(n, 0)) + 1);
+  std::vsnprintf(text.data(), text.size(), format, again);
+  va_end(again);
+  os << text.data();
+}
 
 /// `eqaug dims`: dim L and dim E layer by layer, each orbit count checked against its
 /// group kind's closed form.
@@ -37,7 +52,7 @@ class DimsCommand final : public Command {
       const auto& kind = eqaug::group_kind(g.at("kind").get<std::string>());
       int w = 6;  // the layer names' column: as wide as the longest (A0, affine0)
       for (auto i : spec->weight_layers()) w = std::max(w, static_cast<int>(spec->layers()[i].name.size()));
-      std::printf("%s: group %s\n%-*s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), w,
+      print_to(out(), "%s: group %s\n%-*s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), w,
                   "layer", "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
                   "orbits by the closed form of the group kind");
       for (std::size_t j = 0; j < spec->weight_layers().size(); ++j) {
@@ -53,13 +68,13 @@ class DimsCommand final : public Command {
                                  : "MISMATCH: closed form " + std::to_string(want);
           mismatch = mismatch || want != orbits;
         }
-        std::printf("%-*s %-22s %12zu %8zu %10zu %12.4g  %s\n", w, l.name.c_str(), shape.c_str(), l.count, orbits,
+        print_to(out(), "%-*s %-22s %12zu %8zu %10zu %12.4g  %s\n", w, l.name.c_str(), shape.c_str(), l.count, orbits,
                     l.subspace->dim(), static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count),
                     check.c_str());
       }
-      std::printf("%-*s %-22s %12zu %8s %10zu %12.4g\n", w, "total", "", spec->num_params(), "", spec->dim_E(),
+      print_to(out(), "%-*s %-22s %12zu %8s %10zu %12.4g\n", w, "total", "", spec->num_params(), "", spec->dim_E(),
                   static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
-      if (!member.empty()) std::printf("\n");
+      if (!member.empty()) print_to(out(), "\n");
     }
     if (mismatch) err() << "eqaug: error: an orbit count disagrees with its closed form (a bug in eqaug)\n";
     return mismatch ? kExitRuntime : 0;

@@ -201,6 +201,10 @@ TEST(CliWorkflow, SetOverridesAnyKeyAndMisspeltKeysAreNamed) {
     EXPECT_EQ(r.code, 2) << args;
     EXPECT_NE(r.output.find(want), std::string::npos) << args << ": " << r.output;
   }
+  // A --set that is valid only with an option of its own is accepted.
+  r = cli("run perm --set 'train.modes=[\"nom\",\"augpen\"]' --penalty 1 --runs 1 --epochs 0 --no-report --out " +
+          (dir / "augpen").string());
+  EXPECT_EQ(r.code, 0) << r.output;
   // A study's name that is not a string (the fuzz campaign's one internal error).
   r = cli("run groups --scale small --set name=true --out " + (dir / "never").string());
   EXPECT_EQ(r.code, 2) << r.output;
