@@ -13,6 +13,8 @@ Bad input raises ValueError, a failure of the environment RuntimeError, Ctrl-C d
 ``run`` KeyboardInterrupt (finished runs stay; continue with ``resume=True``).
 docs/python.md shows every call beside its command line.
 """
+import os
+
 from ._eqaug import Group, Model, Space, Subspace, __version__  # noqa: F401
 from . import _eqaug
 
@@ -45,7 +47,7 @@ class Results:
 def load(out):
     """Reads the results folder ``out`` of ``eqaug run`` (a sweep or a study), ``eqaug
     hessian`` or ``eqaug minimum`` into a Results. CLI: the same files, e.g. OUT/steps.csv."""
-    return Results(_eqaug._load(str(out)))
+    return Results(_eqaug._load(os.fsdecode(out)))
 
 
 def run(config=None, out=None, *, log=True, progress=None, report=False, **options):

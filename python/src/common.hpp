@@ -60,6 +60,12 @@ std::unique_ptr<ThreadPool> pool_for(std::size_t entries, std::size_t threads);
 /// "KEY=VALUE" strings, one such string, or None.
 std::vector<std::string> set_args(const py::handle& set);
 
+/// A path (str, bytes or os.PathLike) as text: os.fsdecode (a bytes path is decoded, not
+/// written as "b'...'").
+inline std::string path_text(const py::handle& path) {
+  return py::module_::import("os").attr("fsdecode")(path).cast<std::string>();
+}
+
 /// A ValueError (eqaug::Error is mapped to it).
 [[noreturn]] void value_error(const std::string& msg);
 

@@ -3,6 +3,7 @@
 // projection, orthonormal orbit coordinates and distance (equivariance/subspace.hpp).
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -71,10 +72,25 @@ Sampler parse_sampler(const std::string& s) {
 }
 
 Space space_of(const PyGroup& g, const py::handle& obj, const std::string& what) {
-  if (py::isinstance<Space>(obj)) return obj.cast<Space>();
+  if (py::isinstance<Space>(obj)) {
+    const auto s = obj.cast<Space>();
+    if (make_space(*g.group, s.channels, s.order).sites != s.sites)
+      value_error(what + ": this eqaug.Space has " + std::to_string(s.sites) + " sites, not those of order " +
+                  std::to_string(s.order) + " of the group given (a Space of another group?)");
+    return s;
+  }
   if (py::isinstance<py::tuple>(obj) && py::len(obj) == 2) {
     const auto t = obj.cast<py::tuple>();
-    return make_space(*g.group, t[0].cast<std::size_t>(), t[1].cast<std::size_t>());
+    std::size_t channels = 0, order = 0;
+    try {
+      channels = t[0].cast<std::size_t>();
+      order = t[1].cast<std::size_t>();
+    } catch (const py::cast_error&) {
+      value_error(what + ": expected (channels, order) as two non-negative integers, found " +
+                  py::repr(obj).cast<std::string>());
+    }
+    if (channels == 0) value_error(what + ": channels must be at least 1");
+    return make_space(*g.group, channels, order);
   }
   value_error(what + ": expected an eqaug.Space or a tuple (channels, order)");
 }
@@ -92,7 +108,16 @@ py::array result_array(const py::array& a, const py::object& out, const std::str
     value_error(what + ": out has shape " + shape_text(shape_of(o)) + ", expected " + shape_text(shape_of(a)));
   if (!(o.flags() & py::array::c_style)) value_error(what + ": out must be C-contiguous");
   if (!o.writeable()) value_error(what + ": out is read-only");
-  if (o.data() != a.data()) np.attr("copyto")(o, a);
+  // out = w itself (the same memory, the same layout): in place. Any other overlap (a
+  // transposed view of out, ...) goes through a copy of w first.
+  const bool same = o.data() == a.data() && o.ndim() == a.ndim() &&
+                    std::equal(o.strides(), o.strides() + o.ndim(), a.strides());
+  if (!same) {
+    if (np.attr("shares_memory")(o, a).cast<bool>())
+      np.attr("copyto")(o, np.attr("array")(a, "copy"_a = true));
+    else
+      np.attr("copyto")(o, a);
+  }
   return o;
 }
 
@@ -213,6 +238,7 @@ Weights are the layer's matrix, shape (output.dim, input.dim) = (C_out*S_out, C_
 the same memory as (C_out, S_out, C_in, S_in); float32 or float64. (The .npy files of
 --save-weights hold (C_out, C_in, S_out, S_in).) CLI: `eqaug dims` prints dim E per layer.)doc")
       .def(py::init([](std::shared_ptr<PyGroup> g, const py::object& input, const py::object& output) {
+             if (!g) value_error("Subspace: group is required (an eqaug.Group)");
              SubspaceCache cache(g->group);
              const Space in = space_of(*g, input, "input"), out = space_of(*g, output, "output");
              std::shared_ptr<const EquivariantSubspace> e;
@@ -222,7 +248,7 @@ the same memory as (C_out, S_out, C_in, S_in); float32 or float64. (The .npy fil
              }
              return PySubspace{std::move(g), std::move(e)};
            }),
-           "group"_a, "input"_a, "output"_a,
+           py::arg("group").none(false), "input"_a, "output"_a,
            "E of the maps input -> output, each an eqaug.Space or a tuple (channels, order).")
       .def_property_readonly(
           "dim", [](const PySubspace& s) { return s.e->dim(); }, "dim E")

@@ -3,6 +3,7 @@
 // of the training code (train/engine.hpp), in float64.
 #include <pybind11/stl.h>
 
+#include <mutex>
 #include <optional>
 
 #include "cli.hpp"
@@ -24,12 +25,14 @@ struct PyModel {
   std::optional<Dataset> data;  // the configuration's, built on first use
   std::vector<double> params;
   std::unique_ptr<ThreadPool> pool;
+  // One computation at a time: the pool runs one job at a time, and the data are built once.
+  // Taken with the GIL released, so that other Python threads go on meanwhile.
+  mutable std::mutex busy;
 
   const Dataset& preset_data() {
-    if (!data) {
-      py::gil_scoped_release nogil;
-      data = io::build_data(cfg, *group->group);
-    }
+    py::gil_scoped_release nogil;
+    const std::lock_guard<std::mutex> lock(busy);
+    if (!data) data = io::build_data(cfg, *group->group);
     return *data;
   }
   double input_shift() const { return cfg.json.at("data").value("input_shift", 0.0); }
@@ -82,6 +85,7 @@ Dataset given_data(PyModel& m, const py::object& x, const py::object& y) {
 GradientEngine<double>::GroupResult evaluate(PyModel& m, const Dataset& data, const std::vector<double>& params,
                                              bool grad, const std::vector<double>* v) {
   py::gil_scoped_release nogil;
+  const std::lock_guard<std::mutex> lock(m.busy);
   GradientEngine<double> engine(*m.spec, data, m.input_shift(), m.cfg.chunk, *m.pool);
   const Pass identity;
   GradientEngine<double>::Job job{params.data(), &identity, grad, 0};
@@ -99,7 +103,7 @@ std::unique_ptr<PyModel> make_model(const py::object& config, const std::string&
     a.config = "<python dict>";
     a.inline_config = &inline_config;
   } else {
-    a.config = py::str(py::module_::import("os").attr("fspath")(config)).cast<std::string>();
+    a.config = path_text(config);
   }
   a.scale = scale;
   a.sets = set_args(set);
@@ -195,6 +199,7 @@ configuration's data.input_shift is added to x as in training. The risk is the m
             std::vector<double> a;
             {
               py::gil_scoped_release nogil;
+              const std::lock_guard<std::mutex> lock(p.busy);
               a = initial_point(*p.spec, p.cfg.train.seed, run, project, p.pool.get());
             }
             return to_array(a);
@@ -207,6 +212,7 @@ configuration's data.input_shift is added to x as in training. The risk is the m
             auto a = params_of(p, params, "params");
             {
               py::gil_scoped_release nogil;
+              const std::lock_guard<std::mutex> lock(p.busy);
               p.spec->project(a.data(), p.pool.get());
             }
             return to_array(a);
@@ -219,6 +225,7 @@ configuration's data.input_shift is added to x as in training. The risk is the m
             std::vector<double> d;
             {
               py::gil_scoped_release nogil;
+              const std::lock_guard<std::mutex> lock(p.busy);
               d = p.spec->distance_to_E(a.data(), p.pool.get());
             }
             return to_array(d);
@@ -260,6 +267,7 @@ configuration's data.input_shift is added to x as in training. The risk is the m
       .def(
           "hvp",
           [](PyModel& p, const py::object& v, const py::object& params, const py::object& x, const py::object& y) {
+            if (v.is_none()) value_error("hvp: v is required (a direction of num_params entries)");
             const auto a = params_of(p, params, "params");
             const auto dir = params_of(p, v, "v");
             const Dataset d = given_data(p, x, y);
@@ -280,6 +288,7 @@ configuration's data.input_shift is added to x as in training. The risk is the m
             std::vector<double> values;
             {
               py::gil_scoped_release nogil;
+              const std::lock_guard<std::mutex> lock(p.busy);
               GradientEngine<double> engine(*p.spec, d, p.input_shift(), p.cfg.chunk, *p.pool);
               Rng rng(seed);
               values = metric.compute(MetricInput<double>{&engine, a.data(), &rng, samples});

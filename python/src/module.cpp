@@ -13,14 +13,21 @@ namespace eqaug::py_ {
 
 void value_error(const std::string& msg) { throw py::value_error(msg); }
 
-nlohmann::json to_json(const py::handle& obj, const std::string& where) {
+namespace {
+/// Dicts and lists nested deeper than this (or one that holds itself) are refused.
+constexpr int kMaxDepth = 64;
+
+nlohmann::json to_json_at(const py::handle& obj, const std::string& where, int depth) {
+  if (depth > kMaxDepth)
+    value_error(where + ": nested more than " + std::to_string(kMaxDepth) +
+                " levels deep (or a dict or list that contains itself)");
   if (obj.is_none()) return nullptr;
   if (py::isinstance<py::bool_>(obj)) return obj.cast<bool>();
   if (py::isinstance<py::int_>(obj)) {
     try {
       return obj.cast<std::int64_t>();
     } catch (const py::cast_error&) {
-      return obj.cast<std::uint64_t>();  // 2^63 … 2^64 − 1 (seeds); beyond: OverflowError
+      return obj.cast<std::uint64_t>();  // 2^63 … 2^64 − 1 (seeds); beyond: ValueError (cast_error)
     }
   }
   if (py::isinstance<py::float_>(obj)) return obj.cast<double>();
@@ -31,21 +38,25 @@ nlohmann::json to_json(const py::handle& obj, const std::string& where) {
       if (!py::isinstance<py::str>(k))
         value_error(where + ": keys must be strings, found " + py::repr(k).cast<std::string>());
       const auto key = k.cast<std::string>();
-      j[key] = to_json(v, where + "." + key);
+      j[key] = to_json_at(v, where + "." + key, depth + 1);
     }
     return j;
   }
-  if (py::isinstance<py::array>(obj)) return to_json(obj.attr("tolist")(), where);
-  if (py::hasattr(obj, "item") && py::hasattr(obj, "dtype")) return to_json(obj.attr("item")(), where);  // numpy scalar
+  if (py::isinstance<py::array>(obj)) return to_json_at(obj.attr("tolist")(), where, depth + 1);
+  if (py::hasattr(obj, "item") && py::hasattr(obj, "dtype"))
+    return to_json_at(obj.attr("item")(), where, depth + 1);  // numpy scalar
   if (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj)) {
     nlohmann::json j = nlohmann::json::array();
     std::size_t i = 0;
-    for (const auto& v : obj) j.push_back(to_json(v, where + "[" + std::to_string(i++) + "]"));
+    for (const auto& v : obj) j.push_back(to_json_at(v, where + "[" + std::to_string(i++) + "]", depth + 1));
     return j;
   }
   value_error(where + ": expected a number, string, boolean, list or dict, found " +
               py::str(py::type::of(obj).attr("__name__")).cast<std::string>());
 }
+}  // namespace
+
+nlohmann::json to_json(const py::handle& obj, const std::string& where) { return to_json_at(obj, where, 0); }
 
 py::object from_json(const nlohmann::json& j) {
   switch (j.type()) {
@@ -182,6 +193,8 @@ PYBIND11_MODULE(_eqaug, m) {
       PyErr_SetString(PyExc_ValueError, e.what());
     } catch (const std::filesystem::filesystem_error& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (const py::cast_error& e) {  // a value of the wrong type or range (an int beyond 2^64, ...)
+      PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
 

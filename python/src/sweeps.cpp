@@ -117,6 +117,7 @@ int run_relayed(const std::vector<std::string>& args, const nlohmann::json* conf
     relay.done_cv.notify_all();
   });
   std::optional<py::error_already_set> raised;  // KeyboardInterrupt, or a callback's exception
+  std::exception_ptr raised_here;               // any other exception of the relaying (a cast, ...)
   for (bool finished = false; !finished;) {
     std::string e, o;
     std::optional<experiment::StepProgress> step;
@@ -132,10 +133,13 @@ int run_relayed(const std::vector<std::string>& args, const nlohmann::json* conf
     try {
       emit(log, e, false);
       emit(log, o, true);
-      if (step && !raised) progress(step_dict(*step));
-      if (!raised && PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (step && !raised && !raised_here) progress(step_dict(*step));
+      if (!raised && !raised_here && PyErr_CheckSignals() != 0) throw py::error_already_set();
     } catch (py::error_already_set& x) {
-      if (!raised) raised.emplace(std::move(x));
+      if (!raised && !raised_here) raised.emplace(std::move(x));
+      stop.store(SIGINT);
+    } catch (...) {  // never unwind past the running worker: stop it, then raise
+      if (!raised && !raised_here) raised_here = std::current_exception();
       stop.store(SIGINT);
     }
   }
@@ -145,6 +149,7 @@ int run_relayed(const std::vector<std::string>& args, const nlohmann::json* conf
     tail = relay.err_tail;
   }
   if (raised) throw std::move(*raised);
+  if (raised_here) std::rethrow_exception(raised_here);
   if (failure) std::rethrow_exception(failure);
   return status;
 }
@@ -164,7 +169,7 @@ std::vector<std::string> option_args(const std::string& command, const std::stri
     std::string flag = "--" + name;
     std::replace(flag.begin(), flag.end(), '_', '-');
     const CLI::Option* opt = sub->get_option_no_throw(flag);
-    if (!opt || name.find('-') != std::string::npos) {
+    if (!opt || name.find('-') != std::string::npos || name == "help") {
       std::string known;
       for (const auto* o : sub->get_options()) {
         if (o->get_lnames().empty() || o->get_lnames()[0] == "help") continue;
@@ -191,7 +196,7 @@ std::vector<std::string> option_args(const std::string& command, const std::stri
       const std::string sep = name == "shard" ? "/" : ",";
       for (const auto& item : v) value += (value.empty() ? "" : sep) + py::str(item).cast<std::string>();
     } else if (py::hasattr(v, "__fspath__")) {
-      value = py::str(py::module_::import("os").attr("fspath")(v)).cast<std::string>();
+      value = path_text(v);
     } else {
       value = py::str(v).cast<std::string>();
     }
@@ -212,11 +217,11 @@ std::string run_cli(const std::string& command, const py::object& config, const 
     config_json = &inline_config;
     args.push_back("<python dict>");
   } else if (!config.is_none()) {
-    args.push_back(py::str(py::module_::import("os").attr("fspath")(config)).cast<std::string>());
+    args.push_back(path_text(config));
   }
   if (!out.is_none()) {
     args.push_back("--out");
-    args.push_back(py::str(py::module_::import("os").attr("fspath")(out)).cast<std::string>());
+    args.push_back(path_text(out));
   }
   for (auto& a : option_args(command, "eqaug." + command, options)) args.push_back(std::move(a));
   for (const auto& a : extra) args.push_back(a);

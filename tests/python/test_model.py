@@ -129,3 +129,30 @@ def test_dict_config_equals_preset(tmp_path):
         eqaug.Model("perm", set={"train.lr": -1.0})
     with pytest.raises(ValueError, match="no-such-preset"):
         eqaug.Model("no-such-preset")
+
+
+def test_one_model_from_several_threads_equals_serial_calls():
+    # A Model's calls take turns (its thread pool runs one computation at a time); four Python
+    # threads once crashed the interpreter here.
+    import threading
+    m = eqaug.Model("perm", set={"data.samples": 200}, threads=2)
+    want = m.gradient()
+    got, errors = [], []
+
+    def work():
+        try:
+            for _ in range(5):
+                got.append(m.gradient())
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(got) == 20
+    for g in got:
+        np.testing.assert_array_equal(g, want)
+    with pytest.raises(ValueError, match="v is required"):
+        m.hvp(None)

@@ -150,3 +150,27 @@ def test_help_is_readable():
     assert "orbit" in doc and "project" in dir(eqaug.Subspace)
     assert eqaug.Subspace.project.__doc__.strip()
     assert eqaug.__version__
+
+
+def test_adversarial_input_is_an_exception_not_a_crash():
+    # Each of these once crashed the interpreter or gave a wrong answer (a review's findings).
+    g = eqaug.Group("symmetric", n=4)
+    with pytest.raises(TypeError):
+        eqaug.Subspace(None, (1, 1), (1, 1))
+    d = {}
+    d["x"] = d
+    with pytest.raises(ValueError, match="nested more than"):
+        eqaug.Group("symmetric", n=4, extra=d)
+    with pytest.raises(ValueError):
+        eqaug.Group("symmetric", n=2**64)
+    with pytest.raises(ValueError, match="channels, order"):
+        eqaug.Subspace(g, (-1, 1), (1, 1))
+    with pytest.raises(ValueError, match="another group"):
+        eqaug.Subspace(g, eqaug.Space(eqaug.Group("symmetric", n=7), 1, 1), (1, 1))
+    # out= overlapping w in another layout (a transposed view): Pi_E of w, not of out.
+    E = eqaug.Subspace(g, (1, 1), (1, 1))
+    x = np.random.default_rng(0).standard_normal(E.shape)
+    want = E.project(x.T.copy())
+    got = E.project(x.T, out=x)
+    assert got is x or np.shares_memory(got, x)
+    np.testing.assert_array_equal(x, want)
