@@ -59,6 +59,8 @@ std::pair<std::size_t, std::size_t> parse_shard(const std::string& text);
 /// The configuration a RunArgs names (a preset, a file, or a results folder's), with its
 /// scale and every override applied; `source` names it in messages.
 nlohmann::json load_config(const RunArgs& a, std::string& source);
+/// A results folder's JSON file (manifest.json, study.json, ...), or an eqaug::Error naming it.
+nlohmann::json read_json(const std::string& path);
 /// Every configuration of a file: one, or a study's members (name, resolved).
 std::vector<std::pair<std::string, io::ExperimentConfig>> resolve_all(const nlohmann::json& j,
                                                                       const std::string& source);
@@ -74,10 +76,10 @@ std::string joined(int argc, char** argv);
 /// stop signals, or an embedding's (the Python module: its own streams, its stop flag,
 /// a progress callback, and where the results went).
 struct Streams {
-  std::ostream* out = nullptr;              // tables and results (stdout)
-  std::ostream* err = nullptr;              // progress and messages (stderr)
-  const std::atomic<int>* stop = nullptr;   // a signal number once the user asks to stop
-  experiment::StepCallback on_step;         // every training step of `run` (may be empty)
+  std::ostream* out = nullptr;               // tables and results (stdout)
+  std::ostream* err = nullptr;               // progress and messages (stderr)
+  const std::atomic<int>* stop = nullptr;    // a signal number once the user asks to stop
+  experiment::StepCallback on_step;          // every training step of `run` (may be empty)
   std::filesystem::path* out_dir = nullptr;  // set by run and hessian to their results folder
   const nlohmann::json* config = nullptr;    // the configuration (RunArgs::inline_config), or null: the file
 };

@@ -53,8 +53,8 @@ class DimsCommand final : public Command {
       int w = 6;  // the layer names' column: as wide as the longest (A0, affine0)
       for (auto i : spec->weight_layers()) w = std::max(w, static_cast<int>(spec->layers()[i].name.size()));
       print_to(out(), "%s: group %s\n%-*s %-22s %12s %8s %10s %12s  %s\n", cfg.name.c_str(), group->name().c_str(), w,
-                  "layer", "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
-                  "orbits by the closed form of the group kind");
+               "layer", "shape (Co,Ci,So,Si)", "dim L", "orbits", "dim E", "dim E/dim L",
+               "orbits by the closed form of the group kind");
       for (std::size_t j = 0; j < spec->weight_layers().size(); ++j) {
         const auto& l = spec->weight_layer(j);
         const std::string shape = "(" + std::to_string(l.w_out.channels) + "," + std::to_string(l.w_in.channels) + "," +
@@ -69,11 +69,11 @@ class DimsCommand final : public Command {
           mismatch = mismatch || want != orbits;
         }
         print_to(out(), "%-*s %-22s %12zu %8zu %10zu %12.4g  %s\n", w, l.name.c_str(), shape.c_str(), l.count, orbits,
-                    l.subspace->dim(), static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count),
-                    check.c_str());
+                 l.subspace->dim(), static_cast<double>(l.subspace->dim()) / static_cast<double>(l.count),
+                 check.c_str());
       }
       print_to(out(), "%-*s %-22s %12zu %8s %10zu %12.4g\n", w, "total", "", spec->num_params(), "", spec->dim_E(),
-                  static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
+               static_cast<double>(spec->dim_E()) / static_cast<double>(spec->num_params()));
       if (!member.empty()) print_to(out(), "\n");
     }
     if (mismatch) err() << "eqaug: error: an orbit count disagrees with its closed form (a bug in eqaug)\n";

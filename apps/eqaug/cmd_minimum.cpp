@@ -54,12 +54,13 @@ class MinimumCommand final : public Command {
     a.precision = "f64";
     std::string source;
     const auto cfg = eqaug::io::resolve(load_config(a, source), source);
-    o.out = out_dir_.empty() ? std::filesystem::path("results") / ("minimum-" + cfg.name) : std::filesystem::path(out_dir_);
+    o.out =
+        out_dir_.empty() ? std::filesystem::path("results") / ("minimum-" + cfg.name) : std::filesystem::path(out_dir_);
     o.command_line = joined(argc, argv);
     o.progress = &err();
     const auto r = eqaug::experiment::run_minimum(cfg, o);
     out() << "wrote " << (o.out / "minimum.json").string() << ", optimizer.csv" << (r.follow ? ", growth.csv" : "")
-              << ", astar/\n";
+          << ", astar/\n";
     return r.reached ? 0 : 1;
   }
 

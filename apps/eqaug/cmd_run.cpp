@@ -171,7 +171,7 @@ class RunCommand final : public Command {
     if (!diverged.empty()) {
       // Exit 1 (a result that could not be computed, not a wrong input).
       err() << "eqaug: error: " << diverged.size() << " run(s) diverged and were not saved (manifest.json, "
-                << "\"diverged\"):\n";
+            << "\"diverged\"):\n";
       for (const auto& d : diverged) err() << "  " << d << "\n";
       return 1;
     }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "common.hpp"
+#include "eqaug/config/config.hpp"
 #include "eqaug/core/fields.hpp"
 #include "eqaug/equivariance/subspace.hpp"
 #include "eqaug/group/registry.hpp"
@@ -21,18 +22,10 @@ std::shared_ptr<PyGroup> group_of_kind(const std::string& kind, const py::kwargs
   nlohmann::json table = to_json(fields, "group");
   table["kind"] = kind;
   Fields f(table, "eqaug.Group", "group", nullptr);
-  const auto name = f.str("kind");
-  nlohmann::json out{{"kind", name}};
-  const GroupKind* gk = nullptr;
-  try {
-    gk = &group_kind(name);
-  } catch (const Error& e) {
-    f.fail("group.kind", e.what());
-  }
-  gk->parse(f, out);
-  f.done();
+  nlohmann::json out;
+  const GroupKind& gk = io::resolve_group_table(f, out);
   auto g = std::make_shared<PyGroup>();
-  g->group = gk->build(out);
+  g->group = gk.build(out);
   g->table = out;
   return g;
 }
@@ -110,8 +103,8 @@ py::array result_array(const py::array& a, const py::object& out, const std::str
   if (!o.writeable()) value_error(what + ": out is read-only");
   // out = w itself (the same memory, the same layout): in place. Any other overlap (a
   // transposed view of out, ...) goes through a copy of w first.
-  const bool same = o.data() == a.data() && o.ndim() == a.ndim() &&
-                    std::equal(o.strides(), o.strides() + o.ndim(), a.strides());
+  const bool same =
+      o.data() == a.data() && o.ndim() == a.ndim() && std::equal(o.strides(), o.strides() + o.ndim(), a.strides());
   if (!same) {
     if (np.attr("shares_memory")(o, a).cast<bool>())
       np.attr("copyto")(o, np.attr("array")(a, "copy"_a = true));

@@ -280,14 +280,6 @@ py::dict read_csv(const fs::path& file) {
   return d;
 }
 
-nlohmann::json read_json_file(const fs::path& file) {
-  try {
-    return nlohmann::json::parse(io::read_file(file));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(file.string() + ": not valid JSON (" + e.what() + ")");
-  }
-}
-
 py::dict load(const fs::path& dir) {
   if (!fs::is_directory(dir))
     throw Error("load: '" + dir.string() + "' is not a directory (expected a results folder)");
@@ -302,7 +294,7 @@ py::dict load(const fs::path& dir) {
                                    {"minimum", "minimum.json", {"optimizer.csv"}, {"growth.csv"}}};
   for (const auto& k : kinds) {
     if (!fs::exists(dir / k.manifest)) continue;
-    const auto manifest = read_json_file(dir / k.manifest);
+    const auto manifest = cli::read_json((dir / k.manifest).string());
     py::dict tables;
     for (const char* f : k.required) {
       if (!fs::exists(dir / f))

@@ -103,14 +103,8 @@ json toml_value(const std::string& text) {
   }
 }
 
-namespace {
-
-/// [group]: the kind's own fields (group/registry.hpp). Returns whether the base points are pixels.
-bool resolve_group(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log) {
-  const std::string& source = cfg.source;
-  Fields g(top.table("group"), source, "group", log);
+const GroupKind& resolve_group_table(Fields& g, json& out) {
   const auto kind = g.str("kind");
-  json& out = cfg.json["group"];
   out = json{{"kind", kind}};
   const GroupKind* gk = nullptr;
   try {
@@ -120,6 +114,17 @@ bool resolve_group(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log)
   }
   gk->parse(g, out);
   g.done();
+  return *gk;
+}
+
+namespace {
+
+/// [group]: the kind's own fields (group/registry.hpp). Returns whether the base points are pixels.
+bool resolve_group(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log) {
+  const std::string& source = cfg.source;
+  Fields g(top.table("group"), source, "group", log);
+  json& out = cfg.json["group"];
+  resolve_group_table(g, out);
   return base_points(out) == BasePoints::Pixels;
 }
 

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <limits>
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <string_view>
 

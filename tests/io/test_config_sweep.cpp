@@ -521,7 +521,9 @@ TEST_F(SweepTest, StartRawBeginsOffEExceptForEqui) {
   const auto cfg = eqaug::io::resolve(j, "small");
   EXPECT_TRUE(cfg.train.raw_start);
   eqaug::experiment::run_sweep(cfg, options("raw"));
-  auto step0 = [&](const char* mode, const char* name) { return column(root_ / "raw" / mode / "run-000.csv", name)[0]; };
+  auto step0 = [&](const char* mode, const char* name) {
+    return column(root_ / "raw" / mode / "run-000.csv", name)[0];
+  };
   EXPECT_GT(step0("nom", "dist_E"), 1.0);  // the drawn point, far from E
   EXPECT_EQ(step0("nom", "dist_E"), step0("aug", "dist_E"));
   EXPECT_EQ(step0("equi", "dist_E"), 0.0);  // Equi starts at the projection

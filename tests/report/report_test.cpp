@@ -212,10 +212,12 @@ TEST_F(ReportTest, ReadsTheLayoutOfStepsCsvAndTheEarlierOneAlike) {
   // strategy that does not augment, dist_E_<layer>) and the earlier layout of the same
   // numbers (no mode or run, no loss_aug, dist_E.<layer>) read into the same columns.
   const fs::path now = root_ / "now.csv", before = root_ / "before.csv";
-  write_text(now, "mode,run,step,loss,accuracy,dist_init,dist_E,loss_aug,dist_init_A0,dist_E_A0\n"
-                  "nom,3,0,0.7,0.5,0,0,,0,0\nnom,3,1,0.6,0.75,2,1e-05,,2,1e-05\n");
-  write_text(before, "step,loss,accuracy,dist_init,dist_E,dist_init.A0,dist_E.A0\n"
-                     "0,0.7,0.5,0,0,0,0\n1,0.6,0.75,2,1e-05,2,1e-05\n");
+  write_text(now,
+             "mode,run,step,loss,accuracy,dist_init,dist_E,loss_aug,dist_init_A0,dist_E_A0\n"
+             "nom,3,0,0.7,0.5,0,0,,0,0\nnom,3,1,0.6,0.75,2,1e-05,,2,1e-05\n");
+  write_text(before,
+             "step,loss,accuracy,dist_init,dist_E,dist_init.A0,dist_E.A0\n"
+             "0,0.7,0.5,0,0,0,0\n1,0.6,0.75,2,1e-05,2,1e-05\n");
   const RunCurve a = read_run_csv(now, 2), b = read_run_csv(before, 2);
   EXPECT_EQ(a.columns.count("mode"), 0u);
   EXPECT_EQ(a.columns.at("run"), (std::vector<double>{3, 3}));

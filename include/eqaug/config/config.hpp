@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eqaug/core/fields.hpp"
+#include "eqaug/group/registry.hpp"
 
 #include "eqaug/data/dataset.hpp"
 #include "eqaug/nn/model.hpp"
@@ -96,6 +97,10 @@ struct StudyMember {
   nlohmann::json json;
 };
 std::vector<StudyMember> study_members(const nlohmann::json& j, const std::string& source);
+
+/// A [group] table read through `g` (its kind, then the kind's own fields; errors name
+/// them), resolved into `out` ({kind, ...}, what build_group reads); returns the kind.
+const GroupKind& resolve_group_table(Fields& g, nlohmann::json& out);
 
 /// What the accuracy column means for a model and data set (recorded in the manifest).
 std::string accuracy_kind(const ModelSpec& spec);

@@ -24,10 +24,10 @@ inline constexpr std::size_t kMaxThreads = 1024;
 
 /// Where a sweep stands after one training step (SweepOptions::on_step).
 struct StepProgress {
-  std::string sweep;                 // the configuration's name (a study's member: "<study>-<member>")
-  std::size_t run = 0, runs = 0;     // this run (from 1) of the sweep's
-  std::size_t step = 0, steps = 0;   // steps done of this run's (every strategy's, counted together)
-  double seconds_per_step = 0;       // so far in this run
+  std::string sweep;                // the configuration's name (a study's member: "<study>-<member>")
+  std::size_t run = 0, runs = 0;    // this run (from 1) of the sweep's
+  std::size_t step = 0, steps = 0;  // steps done of this run's (every strategy's, counted together)
+  double seconds_per_step = 0;      // so far in this run
   double eta_run_s = 0, eta_sweep_s = 0;
 };
 using StepCallback = std::function<void(const StepProgress&)>;
