@@ -235,6 +235,7 @@ nlohmann::json apply_overrides(nlohmann::json j, const RunArgs& a, const std::st
   if (a.epochs) t["epochs"] = *a.epochs;
   if (a.lr) t["lr"] = *a.lr;
   if (a.penalty) t["penalty"] = *a.penalty;
+  if (a.weight_decay) t["weight_decay"] = *a.weight_decay;
   if (a.batch) t["batch"] = *a.batch;
   if (a.seed) t["seed"] = *a.seed;
   if (a.chunk) t["chunk"] = *a.chunk;

@@ -31,7 +31,7 @@ struct RunArgs {
   std::string config;
   std::optional<std::size_t> runs, epochs, aug_passes, batch, threads, chunk;
   std::optional<std::uint64_t> seed;
-  std::optional<double> lr, penalty;
+  std::optional<double> lr, penalty, weight_decay;
   std::optional<std::string> aug_per, precision, equi_update, equi_eval, data_npy, data_dir, init_weights;
   std::string scale = "full";
   std::vector<std::string> sets;     // --set key.path=value, any config key

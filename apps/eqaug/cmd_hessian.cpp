@@ -71,6 +71,11 @@ class HessianCommand final : public Command {
     aug_exact_opt_ = hesscmd->add_flag("--aug-exact", aug_exact_flag_,
                                        "As for run: the trajectory by exact augmentation (default: off)");
     hesscmd->add_option("--penalty", hs.penalty, "As for run: gamma of augpen (default: train.penalty)");
+    hesscmd
+        ->add_option("--weight-decay", hs.weight_decay,
+                     "As for run: lambda/2 |A|^2 in the trajectories' objective; every eigenvalue then includes "
+                     "its + lambda (default: train.weight_decay; 0)")
+        ->check(CLI::NonNegativeNumber);
     hesscmd->add_option("--seed", hs.seed, "As for run (default: train.seed)")->check(whole_number);
     hesscmd->add_option("--data-dir", hs.data_dir, "As for run");
     hesscmd->add_option("--data-npy", hs.data_npy, "As for run");

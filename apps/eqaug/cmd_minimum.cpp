@@ -37,6 +37,10 @@ class MinimumCommand final : public Command {
     cmd->add_option("--max-follow", o.max_follow, "Cap of the default --follow (default: 3000)");
     cmd->add_option("--lr", o.lr, "eta of the trajectories (default: train.lr)")->check(positive_real);
     cmd->add_option("--penalty", o.penalty, "gamma of AugPen (default: 2 |lambda-perp|)")->check(positive_real);
+    cmd->add_option("--weight-decay", a.weight_decay,
+                    "lambda: minimise R + lambda/2 |A|^2 (an interior minimum where R alone has none); the Hessians "
+                    "and trajectories include it (default: train.weight_decay; 0)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--scale", a.scale, "Preset scale: full or small (default: full)");
     cmd->add_option("--set", a.sets, "As for run: KEY=VALUE for any config key (default: none)")
         ->allow_extra_args(false);

@@ -307,6 +307,9 @@ void resolve_train(Fields& top, ExperimentConfig& cfg, std::vector<KeyUse>* log)
   cfg.train.epochs = t.count_or("epochs", 50);
   cfg.train.lr = t.num("lr", 1e-4);
   if (!(cfg.train.lr > 0)) t.fail("train.lr", "must be positive");
+  cfg.train.weight_decay = t.num("weight_decay", 0.0);
+  if (!(cfg.train.weight_decay >= 0) || !std::isfinite(cfg.train.weight_decay))
+    t.fail("train.weight_decay", "expected a non-negative number (lambda of lambda/2 |A|^2; 0: none)");
   cfg.train.seed = t.count_or("seed", 0);
   if (cfg.train.seed > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
     t.fail("train.seed",
@@ -399,6 +402,9 @@ void write_back_train(ExperimentConfig& cfg) {
   t["runs"] = cfg.runs;
   t["epochs"] = cfg.train.epochs;
   t["lr"] = cfg.train.lr;
+  // Recorded where it is on, so that configurations without it resolve as before.
+  t.erase("weight_decay");
+  if (cfg.train.weight_decay > 0) t["weight_decay"] = cfg.train.weight_decay;
   t["seed"] = cfg.train.seed;
   t["chunk"] = cfg.chunk;
   t["precision"] = cfg.precision == Precision::F32 ? "f32" : "f64";

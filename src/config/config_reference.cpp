@@ -129,6 +129,11 @@ const std::vector<KeyDoc>& config_reference() {
        "Independent runs (each its own start A⁰ and augmentation draws). `--runs`."},
       {"train.epochs", "integer", "`50`", "≥ 0", "Full-batch gradient steps per run. `--epochs`."},
       {"train.lr", "number", "`0.0001`", "> 0", "Learning rate η. `--lr`."},
+      {"train.weight_decay", "number", "`0`", "≥ 0",
+       "λ of the weight decay λ/2 ‖A‖² added to every strategy's objective (‖A‖ is G-invariant, so E stays "
+       "invariant); it gives R an interior minimum where the data alone have none (`eqaug minimum`). The loss "
+       "columns stay the data risk R; Hessian eigenvalues (`hessian`, `minimum`) include its + λ. Recorded only "
+       "where positive. `--weight-decay`."},
       {"train.seed", "integer", "`0`", "0 … 2⁶³−1",
        "Master seed: data, init and augmentation streams derive from (seed, purpose, run, ...). `--seed`."},
       {"train.chunk", "integer", "`500`", "≥ 1",

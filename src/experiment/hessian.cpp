@@ -215,7 +215,7 @@ class HessianStudy {
     train.epochs = plan_.steps.back();
     train.snapshot_steps = plan_.steps;
     train.keep_final_params = false;
-    const auto a0 = initial_point(*spec_, cfg_.train.seed, opts_.run, !cfg_.train.raw_start, pool_);
+    const auto a0 = run_start(cfg_, *spec_, opts_.run, pool_);
     if (show_) {
       log_ << cfg_.name << ": " << spec_->num_params() << " parameters, dim E = " << spec_->dim_E()
            << "; trajectories of";
@@ -254,7 +254,9 @@ class HessianStudy {
                  (reps > 1 ? " (estimate " + std::to_string(r + 1) + "/" + std::to_string(reps) + ")" : "");
       const auto e = analysis::smallest_on_E_perp(*spec_, analysis::risk_hessian(*engine_, a, passes), opts_.k,
                                                   lanczos_perp_, rough(a32, passes));
+      // The weight decay λ/2 ‖A‖² adds λ I to every Hessian: the same eigenvectors, each value + λ.
       p.values.push_back(e.values);
+      for (double& v : p.values.back()) v += cfg_.train.weight_decay;
       for (std::size_t i = 0; i < e.residuals.size() && i < opts_.k; ++i)
         p.worst_residual[i] = std::max(p.worst_residual[i], e.residuals[i]);
       p.converged = p.converged && e.converged;
@@ -279,7 +281,8 @@ class HessianStudy {
     const auto eq = analysis::smallest_on_E(*spec_, analysis::risk_hessian(*engine_, pa, nominal), opts_.k, lanczos_,
                                             rough(pa32, nominal));
     for (std::size_t i = 0; i < eq.values.size(); ++i)
-      rows.push_back({run.strategy.name(), step, "eq_on_E", i, eq.values[i], eq.residuals[i], 0.0, dist, eq.converged});
+      rows.push_back({run.strategy.name(), step, "eq_on_E", i, eq.values[i] + cfg_.train.weight_decay, eq.residuals[i],
+                      0.0, dist, eq.converged});
     const PerpSpectrum perp = aug_on_E_perp(run, step, a);
     const std::size_t reps = perp.values.size();
     for (std::size_t i = 0; i < perp.values[0].size(); ++i) {

@@ -41,8 +41,9 @@ void axpy(double t, const std::vector<double>& x, std::vector<double>& y) {
 /// Bᵀ∇R(A) (whose norm is ‖Π_E ∇R‖) and Hessian Bᵀ∇²R B, by the engine's exact passes.
 class RiskOnE {
  public:
-  RiskOnE(const ModelSpec& spec, GradientEngine<double>& engine, ThreadPool& pool)
-      : spec_(spec), engine_(engine), pool_(pool), a_(spec.num_params()) {}
+  /// `weight_decay` λ adds λ/2 ‖A‖² = λ/2 ‖c‖² (B has orthonormal columns) to R.
+  RiskOnE(const ModelSpec& spec, GradientEngine<double>& engine, ThreadPool& pool, double weight_decay)
+      : spec_(spec), engine_(engine), pool_(pool), a_(spec.num_params()), wd_(weight_decay) {}
 
   double value_grad(const std::vector<double>& c, std::vector<double>* gc) {
     spec_.from_coords(c.data(), a_.data(), &pool_);
@@ -53,9 +54,10 @@ class RiskOnE {
       for (double& g : r.grad) g /= n;
       *gc = spec_.to_coords(r.grad.data(), &pool_);
       engine_.recycle(std::move(r.grad));
+      if (wd_ > 0) axpy(wd_, c, *gc);
     }
     ++evaluations_;
-    return r.stats.loss_sum / n;
+    return r.stats.loss_sum / n + (wd_ > 0 ? 0.5 * wd_ * dot(c, c) : 0.0);
   }
 
   /// Bᵀ H B x at c (H of the un-augmented risk).
@@ -69,7 +71,9 @@ class RiskOnE {
     spec_.from_coords(x.data(), w.data(), &pool_);
     H(w.data(), hw.data(), 1);
     ++products_;
-    return spec_.to_coords(hw.data(), &pool_);
+    auto y = spec_.to_coords(hw.data(), &pool_);
+    if (wd_ > 0) axpy(wd_, x, y);
+    return y;
   }
   std::size_t evaluations() const { return evaluations_; }
   std::size_t products() const { return products_; }
@@ -79,6 +83,7 @@ class RiskOnE {
   GradientEngine<double>& engine_;
   ThreadPool& pool_;
   std::vector<double> a_, at_;
+  double wd_;
   const std::vector<Pass> nominal_ = std::vector<Pass>(1);
   std::size_t evaluations_ = 0, products_ = 0;
 };
@@ -136,7 +141,8 @@ MinimumResult run_minimum(const io::ExperimentConfig& cfg, const MinimumOptions&
   ThreadPool pool(opts.threads ? opts.threads : ThreadPool::available_cores());
   const blas::ThreadsGuard serial_blas(1);
   GradientEngine<double> engine(*spec, data, cfg.json.at("data").value("input_shift", 0.0), cfg.chunk, pool);
-  RiskOnE f(*spec, engine, pool);
+  const double wd = cfg.train.weight_decay;
+  RiskOnE f(*spec, engine, pool, wd);
   MinimumResult res;
   std::vector<TraceRow> trace;
   const auto t0 = std::chrono::steady_clock::now();
@@ -152,14 +158,17 @@ MinimumResult run_minimum(const io::ExperimentConfig& cfg, const MinimumOptions&
     log << buf << std::flush;
   };
 
-  // A⁰ of the run, in E's coordinates.
-  const auto a0 = initial_point(*spec, cfg.train.seed, opts.run, true, &pool);
+  // A⁰ of the run (or train.init_weights), in E's coordinates.
+  auto a0 = run_start(cfg, *spec, opts.run, &pool);
+  if (cfg.train.raw_start) spec->project(a0.data(), &pool);  // the descent is over E
   std::vector<double> x = spec->to_coords(a0.data(), &pool), g;
   double fx = f.value_grad(x, &g);
   res.grad_norm0 = norm(g);
   if (show)
-    log << cfg.name << ": minimising R over E (dim E = " << spec->dim_E() << ") from run " << opts.run
-        << "'s A0; stop at |grad R^eq| <= " << opts.grad_tol << "\n";
+    log << cfg.name << ": minimising R" << (wd > 0 ? " + " + io::csv_number(wd) + "/2 |A|^2" : std::string())
+        << " over E (dim E = " << spec->dim_E() << ") from "
+        << (cfg.init_weights.empty() ? "run " + std::to_string(opts.run) + "'s A0" : cfg.init_weights)
+        << "; stop at |grad R^eq| <= " << opts.grad_tol << "\n";
   note({"start", 0, fx, norm(g), 0}, true);
 
   // L-BFGS, memory 10.
@@ -253,7 +262,9 @@ MinimumResult run_minimum(const io::ExperimentConfig& cfg, const MinimumOptions&
   lanczos.ncv = lanczos_basis(spec->num_params(), opts.k, opts.k, false, analysis::available_memory_bytes());
   const std::vector<Pass> nominal(1);
   const auto eq = analysis::smallest_on_E(*spec, analysis::risk_hessian(engine, astar, nominal), opts.k, lanczos);
+  // The weight decay adds λ I to both Hessians: the same eigenvectors, each value + λ.
   res.eq_on_E = eq.values;
+  for (double& v : res.eq_on_E) v += wd;
   res.eq_residuals = eq.residuals;
   Strategy exact;
   exact.mode = Mode::Aug;
@@ -266,18 +277,19 @@ MinimumResult run_minimum(const io::ExperimentConfig& cfg, const MinimumOptions&
   const auto perp =
       analysis::smallest_on_E_perp(*spec, analysis::risk_hessian(engine, astar, passes), opts.k, perp_opts);
   res.perp = perp.values;
+  for (double& v : res.perp) v += wd;
   res.perp_residuals = perp.residuals;
-  const double lambda = perp.values.empty() ? NAN : perp.values[0];
+  const double lambda = res.perp.empty() ? NAN : res.perp[0];
   if (show) {
     char buf[256];
-    std::snprintf(
-        buf, sizeof buf,
-        "  smallest of Hess R^eq on E: %.6g (%s); smallest of the exact Hess R^aug on E-perp: %.6g "
-        "(residual %.2g): E is %s at A*\n",
-        eq.values.empty() ? NAN : eq.values[0],
-        !eq.values.empty() && eq.values[0] > 0 ? "positive definite: a strict local minimum" : "not positive definite",
-        lambda, perp.residuals.empty() ? NAN : perp.residuals[0],
-        lambda < -(perp.residuals.empty() ? 0 : perp.residuals[0]) ? "linearly unstable" : "stable");
+    std::snprintf(buf, sizeof buf,
+                  "  smallest of Hess R^eq on E: %.6g (%s); smallest of the exact Hess R^aug on E-perp: %.6g "
+                  "(residual %.2g): E is %s at A*\n",
+                  res.eq_on_E.empty() ? NAN : res.eq_on_E[0],
+                  !res.eq_on_E.empty() && res.eq_on_E[0] > 0 ? "positive definite: a strict local minimum"
+                                                             : "not positive definite",
+                  lambda, perp.residuals.empty() ? NAN : perp.residuals[0],
+                  lambda < -(perp.residuals.empty() ? 0 : perp.residuals[0]) ? "linearly unstable" : "stable");
     log << buf << std::flush;
   }
 
@@ -339,11 +351,13 @@ MinimumResult run_minimum(const io::ExperimentConfig& cfg, const MinimumOptions&
       {"config", cfg.json},
       {"run", opts.run},
       {"what",
-       "A* minimises R over E (L-BFGS, then Newton-CG on exact Hessian-vector products, in E's orthonormal "
+       "A* minimises R (plus weight_decay/2 |A|^2 where set) over E (L-BFGS, then Newton-CG on exact Hessian-vector "
+       "products, in E's orthonormal "
        "coordinates); eq_on_E: smallest eigenvalues of Hess R^eq at A* on E; aug_on_Eperp: of the exact Hess R^aug "
        "(every group element) on E-perp; growth.csv: |A - P_E A| of exact Aug and AugPen from A* + eps |A*| v-perp "
        "and of sampled Aug from A*, beside (1 + eta |lambda|)^t and (1 - eta (gamma - |lambda|))^t"},
       {"grad_tol", opts.grad_tol},
+      {"weight_decay", wd},
       {"loss", res.loss},
       {"grad_norm", res.grad_norm},
       {"grad_norm_at_A0", res.grad_norm0},

@@ -768,6 +768,11 @@ void check_memory(const ExperimentConfig& cfg) {
   throw Error(m.str());
 }
 
+std::vector<double> run_start(const ExperimentConfig& cfg, const ModelSpec& spec, std::size_t run, ThreadPool* pool) {
+  if (cfg.init_weights.empty()) return initial_point(spec, cfg.train.seed, run, !cfg.train.raw_start, pool);
+  return load_start_point(cfg, spec).params;
+}
+
 SweepSummary run_sweep(const ExperimentConfig& cfg, const SweepOptions& opts) {
   if (opts.force && opts.resume) throw Error("--force and --resume exclude each other");
   if (opts.out.empty()) throw Error("--out: no results directory given");

@@ -50,6 +50,8 @@ template <typename T>
 Trainer<T>::Trainer(GradientEngine<T>& engine, TrainOptions opts) : engine_(&engine), opts_(std::move(opts)) {
   if (opts_.strategies.empty()) throw Error("no strategy to train");
   if (!(opts_.lr > 0) || !std::isfinite(opts_.lr)) throw Error("learning rate must be a positive number");
+  if (!(opts_.weight_decay >= 0) || !std::isfinite(opts_.weight_decay))
+    throw Error("weight decay must be a non-negative number");
   for (const auto& name : opts_.metrics) metric(name);  // known
   if (!opts_.metrics.empty() && engine.device().cuda())
     throw Error("train.metrics: per-step metrics are computed on the CPU only (--device cpu, or train.metrics = [])");
@@ -204,6 +206,15 @@ void Trainer<T>::update(const Strategy& st, StrategyState& s, std::vector<double
   ThreadPool& pool = engine_->pool();
   const double scale = 1.0 / static_cast<double>(samples);
   for_each_index(pool, g.size(), [&](std::size_t i) { g[i] *= scale; });
+  if (opts_.weight_decay > 0) {
+    // ∇ λ/2 ‖A‖² = λA; structured Equi's gradient is in E's orthonormal coordinates c, where
+    // ‖A‖ = ‖c‖.
+    const double wd = opts_.weight_decay;
+    if (s.structured)
+      for (std::size_t i = 0; i < s.coords.size(); ++i) g[i] += wd * s.coords[i];
+    else
+      for_each_index(pool, g.size(), [&](std::size_t i) { g[i] += wd * static_cast<double>(a[i]); });
+  }
   if (st.mode == Mode::AugPen) {
     // ∇ γ/2 ‖A − Π_E A‖² = γ (A − Π_E A): Π_E is an orthogonal projection.
     std::vector<double> p(a.begin(), a.end());

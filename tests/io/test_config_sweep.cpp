@@ -106,6 +106,21 @@ TEST(Config, ErrorsNameTheFileAndField) {
   EXPECT_NE(m.find("unknown"), std::string::npos) << m;
   m = with([](json& j) { j["train"]["lr"] = -1.0; });
   EXPECT_NE(m.find("train.lr"), std::string::npos) << m;
+  m = with([](json& j) { j["train"]["weight_decay"] = -1e-3; });
+  EXPECT_NE(m.find("train.weight_decay"), std::string::npos) << m;
+  m = with([](json& j) { j["train"]["weight_decay"] = "some"; });
+  EXPECT_NE(m.find("train.weight_decay"), std::string::npos) << m;
+  {
+    // Recorded only where on: configurations without it resolve (and resume) as before.
+    json j = perm_json();
+    EXPECT_FALSE(eqaug::io::resolve(j, "my.toml").json["train"].contains("weight_decay"));
+    j["train"]["weight_decay"] = 0.0;
+    EXPECT_FALSE(eqaug::io::resolve(j, "my.toml").json["train"].contains("weight_decay"));
+    j["train"]["weight_decay"] = 2e-3;
+    const auto cfg = eqaug::io::resolve(j, "my.toml");
+    EXPECT_EQ(cfg.json["train"]["weight_decay"], 2e-3);
+    EXPECT_EQ(cfg.train.weight_decay, 2e-3);
+  }
   m = with([](json& j) { j["train"]["modes"] = {"nom", "bogus"}; });
   EXPECT_NE(m.find("bogus"), std::string::npos) << m;
   m = with([](json& j) { j["train"]["precision"] = "f16"; });

@@ -98,5 +98,71 @@ TEST_F(MinimumTest, OffEtheExactFlowGrowsByOneMinusEtaLambdaPerStep) {
   EXPECT_TRUE(fs::exists(out_ / "growth.csv"));
 }
 
+TEST_F(MinimumTest, WeightDecayGivesAStrictInteriorMinimum) {
+  // Without decay these 12 shapes are separable (R^eq → 0 at infinity, the Hessian there
+  // ≈ 0); R + λ/2 ‖A‖² has a minimiser at finite weights with a positive definite Hessian.
+  auto cfg = tiny_rot(12, false);
+  cfg.train.weight_decay = 1e-2;
+  experiment::MinimumOptions o;
+  o.out = out_;
+  o.threads = 1;
+  o.k = 2;
+  o.follow = 2;
+  const auto r = experiment::run_minimum(cfg, o);
+  EXPECT_TRUE(r.reached);
+  EXPECT_LE(r.grad_norm, 1e-8);
+  ASSERT_EQ(r.eq_on_E.size(), 2u);
+  EXPECT_GT(r.eq_on_E[0], 1e-4);  // strict
+  EXPECT_GT(r.loss, 1e-3);        // interior: the decay keeps R away from 0
+  const json m = json::parse(io::read_file(out_ / "minimum.json"));
+  EXPECT_EQ(m["weight_decay"], 1e-2);
+  EXPECT_LT(m["norm_astar"].get<double>(), 1e3);
+}
+
+TEST_F(MinimumTest, WeightDecayShiftsBothSpectraByLambda) {
+  // At the same point (no descent: A* = A⁰), λ/2 ‖A‖² adds λ to every eigenvalue of the
+  // Hessians on E and on E⊥, and λ/2 ‖A⁰‖² to the objective.
+  experiment::MinimumOptions o;
+  o.out = out_;
+  o.threads = 1;
+  o.k = 2;
+  o.max_iter = 0;
+  o.newton = 0;
+  o.follow = 1;
+  auto cfg = tiny_rot(30, true);
+  const auto r0 = experiment::run_minimum(cfg, o);
+  cfg.train.weight_decay = 0.25;
+  o.force = true;
+  const auto r1 = experiment::run_minimum(cfg, o);
+  ASSERT_EQ(r0.eq_on_E.size(), r1.eq_on_E.size());
+  ASSERT_EQ(r0.perp.size(), r1.perp.size());
+  for (std::size_t i = 0; i < r0.eq_on_E.size(); ++i) EXPECT_NEAR(r1.eq_on_E[i] - r0.eq_on_E[i], 0.25, 1e-7);
+  for (std::size_t i = 0; i < r0.perp.size(); ++i) EXPECT_NEAR(r1.perp[i] - r0.perp[i], 0.25, 1e-7);
+  const json m = json::parse(io::read_file(out_ / "minimum.json"));
+  const double n = m["norm_astar"].get<double>();
+  EXPECT_NEAR(r1.loss - r0.loss, 0.125 * n * n, 1e-12 * n * n);
+}
+
+TEST_F(MinimumTest, StartsFromInitWeightsWhereGiven) {
+  // astar/ of one descent, given as train.init_weights, is where the next one starts: a
+  // descent can be continued (and `eqaug hessian` examines the same point).
+  experiment::MinimumOptions o;
+  o.out = out_ / "first";
+  o.threads = 1;
+  o.k = 1;
+  o.max_iter = 30;
+  o.newton = 0;
+  o.follow = 1;
+  auto cfg = tiny_rot(12, false);
+  const auto first = experiment::run_minimum(cfg, o);
+  cfg.init_weights = (out_ / "first" / "astar").string();
+  o.out = out_ / "second";
+  o.max_iter = 0;
+  const auto second = experiment::run_minimum(cfg, o);
+  EXPECT_NEAR(second.loss, first.loss, 1e-12 * first.loss);
+  EXPECT_NEAR(second.grad_norm0, first.grad_norm, 1e-9 * first.grad_norm);
+  EXPECT_GT(first.grad_norm0, 10 * first.grad_norm);  // the first one did descend
+}
+
 }  // namespace
 }  // namespace eqaug

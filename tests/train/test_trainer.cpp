@@ -240,6 +240,38 @@ TEST(TrainerStrategies, ReproducibleAndRunIndexChangesAugDraws) {
   EXPECT_NE(initial_point(s.spec, 13, 0), a0);
 }
 
+TEST(TrainerWeightDecay, EveryStrategyStepsAlsoByMinusEtaLambdaA) {
+  // R + λ/2 ‖A‖²: one step from A⁰ ∈ E is the step without decay plus −ηλA⁰, for every
+  // strategy (A⁰ ∈ E, so Equi's projected λA⁰ is λA⁰); the recorded risks stay R's.
+  TinySetup s;
+  TrainOptions o;
+  o.epochs = 1;
+  o.lr = 0.3;
+  Strategy structured = equi(EquiUpdate::Orbit);
+  structured.equi_eval = EquiEvalChoice::Structured;
+  o.strategies = {nom(), aug(3), equi(EquiUpdate::Dense), equi(EquiUpdate::Orbit), structured};
+  const auto a0 = initial_point(s.spec, 0, 1);
+  const auto plain = Trainer<double>(s.engine, o).run(1, a0);
+  o.weight_decay = 0.7;
+  const auto decayed = Trainer<double>(s.engine, o).run(1, a0);
+  for (std::size_t k = 0; k < o.strategies.size(); ++k) {
+    EXPECT_EQ(decayed[k].records[0].loss, plain[k].records[0].loss) << k;
+    double moved = 0;
+    for (std::size_t i = 0; i < a0.size(); ++i) {
+      EXPECT_NEAR(decayed[k].final_params[i], plain[k].final_params[i] - o.lr * o.weight_decay * a0[i], 1e-13)
+          << k << " " << i;
+      moved += std::abs(decayed[k].final_params[i] - plain[k].final_params[i]);
+    }
+    EXPECT_GT(moved, 1e-3) << k;
+  }
+  // Equi stays in E; the decay shrinks A towards 0, which lies in E.
+  EXPECT_LT(decayed[3].records[1].dist_E, 1e-12);
+  o.weight_decay = -1;
+  EXPECT_THROW(Trainer<double>(s.engine, o), Error);
+  o.weight_decay = std::nan("");
+  EXPECT_THROW(Trainer<double>(s.engine, o), Error);
+}
+
 }  // namespace
 }  // namespace eqaug
 

@@ -84,6 +84,12 @@ MemoryEstimate estimate_memory(const io::ExperimentConfig& cfg);
 /// configuration whose estimate exceeds the memory available now (MemAvailable).
 void check_memory(const io::ExperimentConfig& cfg);
 
+/// Where run `run` starts, as a sweep starts it: train.init_weights (projected onto E unless
+/// train.start = "raw") where given, else the run's drawn A⁰. For the commands that follow one
+/// run (hessian, minimum).
+std::vector<double> run_start(const io::ExperimentConfig& cfg, const ModelSpec& spec, std::size_t run,
+                              ThreadPool* pool = nullptr);
+
 /// Unlinks the results folders' lock files this process holds exclusively; for a signal
 /// handler that ends the process at once (async-signal-safe: unlink only).
 void release_locks_for_exit() noexcept;

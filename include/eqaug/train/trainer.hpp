@@ -20,6 +20,10 @@ namespace eqaug {
 struct TrainOptions {
   std::size_t epochs = 50;
   double lr = 1e-4;
+  // λ of the weight decay λ/2 ‖A‖² added to every strategy's objective (0: none). ‖A‖ is
+  // G-invariant, so E stays invariant under every flow; the recorded losses stay the data
+  // risk R without it.
+  double weight_decay = 0;
   std::uint64_t seed = 0;
   std::vector<Strategy> strategies;
   bool keep_final_params = true;  // fill StrategyRun::final_params (needs memory: double per parameter)
