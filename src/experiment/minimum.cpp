@@ -317,14 +317,29 @@ MinimumResult run_minimum(const io::ExperimentConfig& cfg, const MinimumOptions&
     if (show)
       log << "  following exact Aug and AugPen (gamma " << res.penalty << ") from A* + " << opts.eps
           << " |A*| v-perp, and sampled Aug from A*, for " << res.follow << " steps of eta " << res.lr << "\n";
-    const auto perturbed = Trainer<double>(engine, t).run(opts.run, start);
+    // A line every 10 s: thousands of exact steps take minutes.
+    const auto follow_start = std::chrono::steady_clock::now();
+    auto follow_line = follow_start;
+    const auto following = [&](const char* what) {
+      return [&, what](std::size_t step, const std::vector<StrategyRun>& runs) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!show || std::chrono::duration<double>(now - follow_line).count() < 10) return;
+        follow_line = now;
+        const double elapsed = std::chrono::duration<double>(now - follow_start).count();
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "    %s: step %zu/%zu, |A - P_E A| %.4g (%.0f s)\n", what, step, res.follow,
+                      runs[0].records.back().dist_E, elapsed);
+        log << buf << std::flush;
+      };
+    };
+    const auto perturbed = Trainer<double>(engine, t).run(opts.run, start, following("exact Aug and AugPen"));
     Strategy sampled;
     for (const auto& s : cfg.train.strategies)
       if (s.mode == Mode::Aug) sampled = s;
     sampled.mode = Mode::Aug;
     sampled.exact = false;
     t.strategies = {sampled};
-    const auto noisy = Trainer<double>(engine, t).run(opts.run, astar);
+    const auto noisy = Trainer<double>(engine, t).run(opts.run, astar, following("sampled Aug"));
     for (const auto& r : perturbed[0].records) res.aug_exact.push_back(r.dist_E);
     for (const auto& r : perturbed[1].records) res.augpen_exact.push_back(r.dist_E);
     for (const auto& r : noisy[0].records) res.aug_sampled.push_back(r.dist_E);
