@@ -7,6 +7,7 @@
 #include "eqaug/core/error.hpp"
 #include "eqaug/experiment/minimum.hpp"
 #include "eqaug/experiment/sweep.hpp"
+#include "eqaug/report/report.hpp"
 
 namespace eqaug::cli {
 namespace {
@@ -50,6 +51,7 @@ class MinimumCommand final : public Command {
     cmd->add_option("--data-npy", a.data_npy, "As for run");
     cmd->add_option("--out", out_dir_, "Output folder (default: results/minimum-<config name>)");
     cmd->add_flag("--force", o.force, "Replace an existing OUT/minimum.json (default: off)");
+    cmd->add_flag("--no-plot", no_plot_, "Do not draw OUT/figure.png of the trajectories (default: off: draw it)");
     cmd->add_option("--threads", o.threads, "Worker threads (default: all cores); results do not depend on it")
         ->check(CLI::Range(std::size_t{1}, eqaug::experiment::kMaxThreads));
   }
@@ -65,6 +67,8 @@ class MinimumCommand final : public Command {
     const auto r = eqaug::experiment::run_minimum(cfg, o);
     out() << "wrote " << (o.out / "minimum.json").string() << ", optimizer.csv" << (r.follow ? ", growth.csv" : "")
           << ", astar/\n";
+    // The trajectories' figure (growth.csv); `eqaug report OUT` draws it again.
+    if (r.follow && !no_plot_) eqaug::report::run_report(o.out, out(), true);
     return r.reached ? 0 : 1;
   }
 
@@ -72,6 +76,7 @@ class MinimumCommand final : public Command {
   RunArgs a;
   eqaug::experiment::MinimumOptions o;
   std::string out_dir_;
+  bool no_plot_ = false;
 };
 
 }  // namespace

@@ -166,6 +166,8 @@ void report_study(const fs::path& dir, std::ostream& out, bool plot, const Figur
 int run_report(const fs::path& dir, std::ostream& out, bool plot, const FigureOptions& options) {
   if (is_hessian(dir))
     report_hessian(dir, out, plot, options);
+  else if (is_minimum(dir))
+    report_minimum(dir, out, plot, options);
   else if (is_study(dir))
     report_study(dir, out, plot, options);
   else

@@ -1,5 +1,6 @@
 #include "eqaug/report/report.hpp"
 #include "../../src/report/gnuplot.hpp"
+#include "../support/helpers.hpp"
 #include "eqaug/core/error.hpp"
 
 #include <gtest/gtest.h>
@@ -105,14 +106,7 @@ void write_sweep(const fs::path& dir, const SweepSpec& spec) {
     for (int r : spec.finished) write_text(dir / mode / run_file(r), run_csv(mode, r, spec.epochs, spec.aug_scale));
 }
 
-bool gnuplot_on_path() {
-  const char* path = std::getenv("PATH");
-  if (!path) return false;
-  std::stringstream dirs(path);
-  for (std::string d; std::getline(dirs, d, ':');)
-    if (!d.empty() && ::access((fs::path(d) / "gnuplot").c_str(), X_OK) == 0) return true;
-  return false;
-}
+using eqaug::testing::gnuplot_on_path;
 
 class ReportTest : public ::testing::Test {
  protected:

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +17,20 @@
 #include "eqaug/core/error.hpp"
 
 namespace eqaug::testing {
+
+/// Whether a `gnuplot` executable is on PATH (figure tests skip without one).
+inline bool gnuplot_on_path() {
+  const char* path = std::getenv("PATH");
+  if (!path) return false;
+  std::string dirs = path;
+  for (std::size_t at = 0; at <= dirs.size();) {
+    const std::size_t end = std::min(dirs.find(':', at), dirs.size());
+    const std::string d = dirs.substr(at, end - at);
+    if (!d.empty() && ::access((std::filesystem::path(d) / "gnuplot").c_str(), X_OK) == 0) return true;
+    at = end + 1;
+  }
+  return false;
+}
 
 /// A fresh folder under the system's temporary directory, removed with the object.
 class TempDir {

@@ -261,6 +261,13 @@ bool is_hessian(const std::filesystem::path& dir);
 /// trajectory next to its drift from E.
 void report_hessian(const std::filesystem::path& dir, std::ostream& out, bool plot, const FigureOptions& options = {});
 
+/// A folder written by `eqaug minimum` (minimum.json, no manifest.json).
+bool is_minimum(const std::filesystem::path& dir);
+/// What the descent reached, the smallest eigenvalues on E and E⊥ with the verdict, the last
+/// step of growth.csv and, with `plot` and growth.csv, figure.png/svg/pdf: ‖A − Π_E A‖ of the
+/// trajectories off A* beside their linear predictions (log scale).
+void report_minimum(const std::filesystem::path& dir, std::ostream& out, bool plot, const FigureOptions& options = {});
+
 // Validates study.json (throws eqaug::Error naming the file and field) and reads every
 // member's sweep that has a manifest.json (read_sweep's errors, naming the member's files).
 Study read_study(const std::filesystem::path& dir);

@@ -1,0 +1,83 @@
+// `eqaug report` of an `eqaug minimum` folder: the numbers of minimum.json and of growth.csv's
+// last step, the verdict, the figure; a corrupt file is an error naming it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+#include <string>
+
+#include <unistd.h>
+
+#include "eqaug/core/error.hpp"
+#include "eqaug/formats/atomic_file.hpp"
+#include "eqaug/report/report.hpp"
+#include "../support/helpers.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace eqaug::report;
+
+class MinimumReport : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("eqaug-minrep-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    eqaug::io::write_file_atomic(
+        dir_ / "minimum.json",
+        R"({"loss": 0.925, "grad_norm": 2.6e-9, "grad_tol": 1e-8, "weight_decay": 0.001, "lr": 1, "penalty": 0.0048,
+            "eq_on_E": [3.1e-6, 3.2e-6], "eq_on_E_residuals": [1e-12, 1e-12],
+            "aug_on_Eperp": [-0.0024, -0.0023], "aug_on_Eperp_residuals": [1e-14, 1e-14]})");
+    // Exact Aug grows by 1 + eta |lambda| = 1.0024 a step, AugPen shrinks by 1 - eta (gamma - |lambda|).
+    std::string csv = "step,aug_exact,aug_exact_linear,augpen_exact,augpen_linear,aug_sampled\n";
+    double a = 1e-6, p = 1e-6;
+    for (int t = 0; t <= 3; ++t, a *= 1.0024, p *= 1 - 0.0024)
+      csv += std::to_string(t) + "," + std::to_string(a) + "," + std::to_string(a) + "," + std::to_string(p) + "," +
+             std::to_string(p) + "," + std::to_string(t * 1e-7) + "\n";
+    eqaug::io::write_file_atomic(dir_ / "growth.csv", csv);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(MinimumReport, PrintsTheVerdictAndTheLastStep) {
+  ASSERT_TRUE(is_minimum(dir_));
+  std::ostringstream out;
+  run_report(dir_, out, false);
+  const std::string s = out.str();
+  EXPECT_NE(s.find("|grad| 2.6e-09 (within the tolerance"), std::string::npos) << s;
+  EXPECT_NE(s.find("on E: 3.1e-06 (positive definite: a strict local minimum)"), std::string::npos) << s;
+  EXPECT_NE(s.find("on E-perp: -0.0024 (residual 1e-14): E is unstable"), std::string::npos) << s;
+  EXPECT_NE(s.find("after 3 steps of eta 1"), std::string::npos) << s;
+  EXPECT_FALSE(fs::exists(dir_ / "figure.png"));
+}
+
+TEST_F(MinimumReport, DrawsTheTrajectories) {
+  if (!eqaug::testing::gnuplot_on_path()) GTEST_SKIP() << "gnuplot is not on PATH";
+  std::ostringstream out;
+  run_report(dir_, out, true);
+  EXPECT_GT(fs::file_size(dir_ / "figure.png"), 1000u);
+  EXPECT_TRUE(fs::exists(dir_ / "figure-data" / "growth.dat"));
+}
+
+TEST_F(MinimumReport, CorruptFilesAreErrorsNamingThem) {
+  std::ostringstream out;
+  eqaug::io::write_file_atomic(dir_ / "growth.csv", "step,what\n1,2\n");
+  try {
+    run_report(dir_, out, false);
+    FAIL() << "accepted a growth.csv with a wrong header";
+  } catch (const eqaug::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("growth.csv"), std::string::npos) << e.what();
+  }
+  eqaug::io::write_file_atomic(dir_ / "minimum.json", "{\"loss\": ");
+  try {
+    run_report(dir_, out, false);
+    FAIL() << "accepted a truncated minimum.json";
+  } catch (const eqaug::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("minimum.json"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
