@@ -316,8 +316,7 @@ FigureFiles render_figure(const Sweep& sweep, const fs::path& dir, const FigureO
     files.data.push_back(data_dir / (mode + "-median.dat"));
     io::write_file_atomic(files.data.back(), median_data(mode, sweep));
   }
-  io::write_file_atomic(files.script, script(sweep, figure_ranges(sweep), options));
-  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
+  draw_figure(options, files, script(sweep, figure_ranges(sweep), options));
   return files;
 }
 

@@ -1,6 +1,7 @@
 #include "gnuplot.hpp"
 
 #include "eqaug/core/error.hpp"
+#include "eqaug/formats/atomic_file.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -210,6 +211,11 @@ void run_gnuplot(const FigureOptions& options, const fs::path& script,
     remove_temporaries();
     throw;
   }
+}
+
+void draw_figure(const FigureOptions& options, const FigureFiles& files, const std::string& script) {
+  io::write_file_atomic(files.script, script);
+  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
 }
 
 }  // namespace eqaug::report::detail

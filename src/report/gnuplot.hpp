@@ -85,4 +85,8 @@ FigureFiles figure_files(const std::filesystem::path& dir, std::filesystem::path
 void run_gnuplot(const FigureOptions& options, const std::filesystem::path& script,
                  const std::vector<std::pair<std::string, std::filesystem::path>>& outputs);
 
+// Writes `script` to files.script and draws files.png, .svg and .pdf with it (run_gnuplot with
+// png_out, svg_out, pdf_out).
+void draw_figure(const FigureOptions& options, const FigureFiles& files, const std::string& script);
+
 }  // namespace eqaug::report::detail

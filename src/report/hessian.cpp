@@ -201,8 +201,7 @@ void report_hessian(const fs::path& dir, std::ostream& out, bool plot, const Fig
      << "  unset multiplot\n"
      << "  set output\n"
      << closing_passes();
-  io::write_file_atomic(files.script, gp.str());
-  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
+  draw_figure(options, files, gp.str());
   out << "figure: " << files.png.string() << "\n";
 }
 

@@ -129,8 +129,7 @@ void report_minimum(const fs::path& dir, std::ostream& out, bool plot, const Fig
      << "' title 'sampled Aug (from A*)'\n"
      << "  set output\n"
      << closing_passes();
-  io::write_file_atomic(files.script, gp.str());
-  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
+  draw_figure(options, files, gp.str());
   out << "figure: " << files.png.string() << "\n";
 }
 

@@ -265,8 +265,7 @@ FigureFiles render_noise_law_figure(const Study& study, const NoiseLaw& law, con
        << "  plot " << plot << "\n";
   }
   os << closing_passes();
-  io::write_file_atomic(files.script, os.str());
-  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
+  draw_figure(options, files, os.str());
   return files;
 }
 

@@ -368,9 +368,8 @@ FigureFiles render_study_figure(const Study& study, const fs::path& dir, const F
       files.data.push_back(data_dir / (m->name + "-" + mode + "-median.dat"));
       io::write_file_atomic(files.data.back(), median_data(mode, m->sweep));
     }
-  io::write_file_atomic(files.script, study_script(study, plotted, study_ranges(sweeps, paper ? 1.5 : 1.1), options,
-                                                   height, paper, stem));
-  run_gnuplot(options, files.script, {{"png_out", files.png}, {"svg_out", files.svg}, {"pdf_out", files.pdf}});
+  draw_figure(options, files,
+              study_script(study, plotted, study_ranges(sweeps, paper ? 1.5 : 1.1), options, height, paper, stem));
   return files;
 }
 
