@@ -368,7 +368,8 @@ MinimumResult run_minimum(const io::ExperimentConfig& cfg, const MinimumOptions&
       {"what",
        "A* minimises R (plus weight_decay/2 |A|^2 where set) over E (L-BFGS, then Newton-CG on exact Hessian-vector "
        "products, in E's orthonormal "
-       "coordinates); eq_on_E: smallest eigenvalues of Hess R^eq at A* on E; aug_on_Eperp: of the exact Hess R^aug "
+       "coordinates); loss: that objective at A*; eq_on_E: smallest eigenvalues of Hess R^eq at A* on E; "
+       "aug_on_Eperp: of the exact Hess R^aug "
        "(every group element) on E-perp; growth.csv: |A - P_E A| of exact Aug and AugPen from A* + eps |A*| v-perp "
        "and of sampled Aug from A*, beside (1 + eta |lambda|)^t and (1 - eta (gamma - |lambda|))^t"},
       {"grad_tol", opts.grad_tol},
