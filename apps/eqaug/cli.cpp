@@ -363,17 +363,26 @@ nlohmann::json load_config(const RunArgs& a, std::string& source) {
 
 /// A finite real number > 0, with a message a person can read (CLI11's PositiveNumber
 /// prints the whole range of double).
-const CLI::Validator positive_real(
-    [](std::string& value) -> std::string {
-      try {
-        std::size_t used = 0;
-        const double x = std::stod(value, &used);
-        if (used == value.size() && std::isfinite(x) && x > 0) return {};
-      } catch (const std::exception&) {
-      }
-      return "expected a positive number, found '" + value + "'";
-    },
-    "POSITIVE");
+namespace {
+/// A finite real number, the whole text, that passes `ok`.
+CLI::Validator real_validator(bool (*ok)(double), const std::string& expected, const std::string& name) {
+  return CLI::Validator(
+      [ok, expected](std::string& value) -> std::string {
+        try {
+          std::size_t used = 0;
+          const double x = std::stod(value, &used);
+          if (used == value.size() && std::isfinite(x) && ok(x)) return {};
+        } catch (const std::exception&) {
+        }
+        return "expected " + expected + ", found '" + value + "'";
+      },
+      name);
+}
+}  // namespace
+
+const CLI::Validator positive_real = real_validator([](double x) { return x > 0; }, "a positive number", "POSITIVE");
+const CLI::Validator non_negative_real =
+    real_validator([](double x) { return x >= 0; }, "a non-negative number", "NON-NEGATIVE");
 
 /// Digits only: unsigned options must not take "-1" (it would wrap around).
 const CLI::Validator whole_number(

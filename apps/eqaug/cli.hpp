@@ -67,6 +67,7 @@ std::vector<std::pair<std::string, io::ExperimentConfig>> resolve_all(const nloh
 
 /// A finite real number > 0; digits only (unsigned options must not take "-1").
 extern const CLI::Validator positive_real;
+extern const CLI::Validator non_negative_real;
 extern const CLI::Validator whole_number;
 
 /// The command line as typed (for the manifest).

@@ -75,7 +75,7 @@ class HessianCommand final : public Command {
         ->add_option("--weight-decay", hs.weight_decay,
                      "As for run: lambda/2 |A|^2 in the trajectories' objective; every eigenvalue then includes "
                      "its + lambda (default: train.weight_decay; 0)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_real);
     hesscmd->add_option("--seed", hs.seed, "As for run (default: train.seed)")->check(whole_number);
     hesscmd->add_option("--data-dir", hs.data_dir, "As for run");
     hesscmd->add_option("--data-npy", hs.data_npy, "As for run");

@@ -41,7 +41,7 @@ class MinimumCommand final : public Command {
     cmd->add_option("--weight-decay", a.weight_decay,
                     "lambda: minimise R + lambda/2 |A|^2 (an interior minimum where R alone has none); the Hessians "
                     "and trajectories include it (default: train.weight_decay; 0)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_real);
     cmd->add_option("--scale", a.scale, "Preset scale: full or small (default: full)");
     cmd->add_option("--set", a.sets, "As for run: KEY=VALUE for any config key (default: none)")
         ->allow_extra_args(false);

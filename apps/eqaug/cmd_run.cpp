@@ -55,7 +55,7 @@ class RunCommand final : public Command {
     run->add_option("--weight-decay", a.weight_decay,
                     "lambda: every strategy descends R + lambda/2 |A|^2 (|A| is G-invariant, so E stays invariant); "
                     "the loss columns stay R (default: train.weight_decay; 0)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_real);
     run->add_option("--precision", a.precision, "f32 (as the paper) or f64 (default: train.precision; perm: f32)")
         ->check(CLI::IsMember({"f32", "f64"}));
     run->add_option("--equi-update", a.equi_update,

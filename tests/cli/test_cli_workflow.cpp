@@ -64,6 +64,14 @@ TEST(CliWorkflow, ErrorsHaveThePrefixAndExitTwo) {
     EXPECT_EQ(r.code, 2) << args << ": " << r.output;
     EXPECT_EQ(r.output.rfind("eqaug: error: ", 0), 0u) << args << ": " << r.output;
   }
+  // A weight decay is a finite number >= 0, said in words on every command that takes it.
+  for (const char* args : {"run perm --weight-decay -1", "minimum perm --weight-decay inf",
+                           "hessian perm --weight-decay 1e-3x"}) {
+    const auto r = cli(args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("--weight-decay: expected a non-negative number, found '"), std::string::npos)
+        << args << ": " << r.output;
+  }
   // One range for seeds everywhere: 0 ... 2^63 - 1, the integers a TOML file holds.
   EXPECT_NE(cli("run perm --seed 9223372036854775808").output.find("at most 9223372036854775807"), std::string::npos);
   EXPECT_NE(cli("run perm --set train.seed=18446744073709551615").output.find("beyond the integers a config holds"),
