@@ -23,9 +23,7 @@ namespace fs = std::filesystem;
 using namespace detail;
 using nlohmann::json;
 
-bool is_minimum(const fs::path& dir) {
-  return fs::exists(dir / "minimum.json") && !fs::exists(dir / "manifest.json");
-}
+bool is_minimum(const fs::path& dir) { return fs::exists(dir / "minimum.json") && !fs::exists(dir / "manifest.json"); }
 
 namespace {
 
@@ -66,8 +64,9 @@ void report_minimum(const fs::path& dir, std::ostream& out, bool plot, const Fig
   std::snprintf(buf, sizeof buf, "smallest eigenvalue of Hess R^eq on E: %.6g (%s)\n", eq,
                 eq > 0 ? "positive definite: a strict local minimum" : "not positive definite");
   out << buf;
-  std::snprintf(buf, sizeof buf, "smallest eigenvalue of the exact Hess R^aug on E-perp: %.6g (residual %.2g): E is %s\n",
-                perp, perp_res, analysis::stability(perp, perp_res).c_str());
+  std::snprintf(buf, sizeof buf,
+                "smallest eigenvalue of the exact Hess R^aug on E-perp: %.6g (residual %.2g): E is %s\n", perp,
+                perp_res, analysis::stability(perp, perp_res).c_str());
   out << buf;
   if (wd > 0) {
     std::snprintf(buf, sizeof buf, "(both include the weight decay's + %g)\n", wd);
@@ -112,8 +111,8 @@ void report_minimum(const fs::path& dir, std::ostream& out, bool plot, const Fig
   gp << "# eqaug minimum: |A - P_E A| of exact Aug and AugPen from A* + eps v-perp beside (1 + eta |lambda|)^t and\n"
      << "# (1 - eta (gamma - |lambda|))^t, and of sampled Aug from A*. Run: gnuplot -e \"png_out='a.png'; "
         "svg_out='a.svg'; pdf_out='a.pdf'\" figure.gp\n"
-     << cd_to_script_folder() << terminal_passes(options.width, options.height) << "  set title "
-     << gp_string(title) << " noenhanced\n"
+     << cd_to_script_folder() << terminal_passes(options.width, options.height) << "  set title " << gp_string(title)
+     << " noenhanced\n"
      << "  set key top left\n  set grid lc rgb '#e0e0e0'\n  set xlabel 'step'\n"
      << "  set ylabel '|A - {/Symbol P}_E A|'\n  set logscale y\n  set format y '%.0e'\n"
      << "  f = " << gp_string("figure-data/growth.dat") << "\n"

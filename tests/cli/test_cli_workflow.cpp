@@ -65,8 +65,8 @@ TEST(CliWorkflow, ErrorsHaveThePrefixAndExitTwo) {
     EXPECT_EQ(r.output.rfind("eqaug: error: ", 0), 0u) << args << ": " << r.output;
   }
   // A weight decay is a finite number >= 0, said in words on every command that takes it.
-  for (const char* args : {"run perm --weight-decay -1", "minimum perm --weight-decay inf",
-                           "hessian perm --weight-decay 1e-3x"}) {
+  for (const char* args :
+       {"run perm --weight-decay -1", "minimum perm --weight-decay inf", "hessian perm --weight-decay 1e-3x"}) {
     const auto r = cli(args);
     EXPECT_EQ(r.code, 2) << args << ": " << r.output;
     EXPECT_NE(r.output.find("--weight-decay: expected a non-negative number, found '"), std::string::npos)

@@ -8,10 +8,10 @@
 
 #include <unistd.h>
 
+#include "../support/helpers.hpp"
 #include "eqaug/core/error.hpp"
 #include "eqaug/formats/atomic_file.hpp"
 #include "eqaug/report/report.hpp"
-#include "../support/helpers.hpp"
 
 namespace {
 

@@ -43,17 +43,22 @@ class MinimumTest : public ::testing::Test {
     fs::remove_all(out_);
   }
   void TearDown() override { fs::remove_all(out_); }
+  /// Options for a quick check on 1 thread: k eigenvalues, `follow` steps, output in `out`.
+  experiment::MinimumOptions quick(std::size_t k, std::size_t follow, const fs::path& out = {}) const {
+    experiment::MinimumOptions o;
+    o.out = out.empty() ? out_ : out;
+    o.threads = 1;
+    o.k = k;
+    o.follow = follow;
+    return o;
+  }
   fs::path out_;
 };
 
 TEST_F(MinimumTest, DescentOverEReachesItsTolerance) {
   // 12 shapes are separable by this model: R^eq falls towards 0, and the descent must get
   // its gradient below the tolerance.
-  experiment::MinimumOptions o;
-  o.out = out_;
-  o.threads = 1;
-  o.k = 2;
-  o.follow = 2;
+  auto o = quick(2, 2);
   const auto r = experiment::run_minimum(tiny_rot(12, false), o);
   EXPECT_TRUE(r.reached);
   EXPECT_LE(r.grad_norm, 1e-8);
@@ -69,13 +74,9 @@ TEST_F(MinimumTest, DescentOverEReachesItsTolerance) {
 }
 
 TEST_F(MinimumTest, OffEtheExactFlowGrowsByOneMinusEtaLambdaPerStep) {
-  experiment::MinimumOptions o;
-  o.out = out_;
-  o.threads = 1;
-  o.k = 2;
+  auto o = quick(2, 3);
   o.max_iter = 40;  // any point of E will do for the identity
   o.newton = 0;
-  o.follow = 3;
   o.lr = 1e-2;
   // Second order in the perturbation is large here (layer norm near a tie of its 2 channels):
   // at ε = 1e-6 the first ratio is off by 1.4e-4, at 1e-8 by ~1e-6.
@@ -103,11 +104,7 @@ TEST_F(MinimumTest, WeightDecayGivesAStrictInteriorMinimum) {
   // ≈ 0); R + λ/2 ‖A‖² has a minimiser at finite weights with a positive definite Hessian.
   auto cfg = tiny_rot(12, false);
   cfg.train.weight_decay = 1e-2;
-  experiment::MinimumOptions o;
-  o.out = out_;
-  o.threads = 1;
-  o.k = 2;
-  o.follow = 2;
+  auto o = quick(2, 2);
   const auto r = experiment::run_minimum(cfg, o);
   EXPECT_TRUE(r.reached);
   EXPECT_LE(r.grad_norm, 1e-8);
@@ -122,13 +119,9 @@ TEST_F(MinimumTest, WeightDecayGivesAStrictInteriorMinimum) {
 TEST_F(MinimumTest, WeightDecayShiftsBothSpectraByLambda) {
   // At the same point (no descent: A* = A⁰), λ/2 ‖A‖² adds λ to every eigenvalue of the
   // Hessians on E and on E⊥, and λ/2 ‖A⁰‖² to the objective.
-  experiment::MinimumOptions o;
-  o.out = out_;
-  o.threads = 1;
-  o.k = 2;
+  auto o = quick(2, 1);
   o.max_iter = 0;
   o.newton = 0;
-  o.follow = 1;
   auto cfg = tiny_rot(30, true);
   const auto r0 = experiment::run_minimum(cfg, o);
   cfg.train.weight_decay = 0.25;
@@ -146,13 +139,9 @@ TEST_F(MinimumTest, WeightDecayShiftsBothSpectraByLambda) {
 TEST_F(MinimumTest, StartsFromInitWeightsWhereGiven) {
   // astar/ of one descent, given as train.init_weights, is where the next one starts: a
   // descent can be continued (and `eqaug hessian` examines the same point).
-  experiment::MinimumOptions o;
-  o.out = out_ / "first";
-  o.threads = 1;
-  o.k = 1;
+  auto o = quick(1, 1, out_ / "first");
   o.max_iter = 30;
   o.newton = 0;
-  o.follow = 1;
   auto cfg = tiny_rot(12, false);
   const auto first = experiment::run_minimum(cfg, o);
   cfg.init_weights = (out_ / "first" / "astar").string();
