@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <iomanip>
 #include <sstream>
 
 namespace eqaug::report {
@@ -92,21 +92,31 @@ std::string format_ablation(const std::vector<AblationRow>& rows) {
   std::ostringstream os;
   os << "Aug / Nom: median over runs of the final |A - P_E A| of Aug over that of Nom, with a paired bootstrap\n"
         "95% interval (10^4 resamples of the runs); the paper's metric: sqrt(sum_k d_k^4) over the group layers\n";
-  std::size_t w = 6;
-  for (const auto& r : rows) w = std::max(w, r.member.size());
-  char line[512];
-  std::snprintf(line, sizeof line, "%-*s  %-32s  %4s  %-28s  %-12s  %s\n", static_cast<int>(w), "member", "setting",
-                "runs", "Aug/Nom [95% CI]", "paper's", "Equi |A-P_E A|");
-  os << line << std::string(w + 100, '-') << '\n';
-  for (const auto& r : rows) {
-    const std::string ci = std::isnan(r.aug_over_nom) ? "-"
-                                                      : format_number(r.aug_over_nom) + " [" + format_number(r.low) +
-                                                            ", " + format_number(r.high) + "]";
-    std::snprintf(line, sizeof line, "%-*s  %-32s  %4d  %-28s  %-12s  %s\n", static_cast<int>(w), r.member.c_str(),
-                  r.setting.c_str(), r.runs, ci.c_str(),
-                  std::isnan(r.paper_aug_over_nom) ? "-" : format_number(r.paper_aug_over_nom).c_str(),
-                  std::isnan(r.equi_dist_E.median) ? "-" : format_number(r.equi_dist_E.median).c_str());
-    os << line;
+  // Columns as wide as their longest entry: a setting with every switch on is ~90 characters.
+  std::vector<std::string> cis;
+  for (const auto& r : rows)
+    cis.push_back(std::isnan(r.aug_over_nom) ? "-"
+                                             : format_number(r.aug_over_nom) + " [" + format_number(r.low) + ", " +
+                                                   format_number(r.high) + "]");
+  std::size_t w = 6, ws = 7, wc = 16;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    w = std::max(w, rows[i].member.size());
+    ws = std::max(ws, rows[i].setting.size());
+    wc = std::max(wc, cis[i].size());
+  }
+  const auto row = [&](const std::string& member, const std::string& setting, const std::string& runs,
+                       const std::string& ci, const std::string& paper, const std::string& equi) {
+    os << std::left << std::setw(static_cast<int>(w)) << member << "  " << std::setw(static_cast<int>(ws)) << setting
+       << "  " << std::right << std::setw(4) << runs << "  " << std::left << std::setw(static_cast<int>(wc)) << ci
+       << "  " << std::setw(12) << paper << "  " << equi << '\n';
+  };
+  row("member", "setting", "runs", "Aug/Nom [95% CI]", "paper's", "Equi |A-P_E A|");
+  os << std::string(w + ws + wc + 40, '-') << '\n';
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
+    row(r.member, r.setting, std::to_string(r.runs), cis[i],
+        std::isnan(r.paper_aug_over_nom) ? "-" : format_number(r.paper_aug_over_nom),
+        std::isnan(r.equi_dist_E.median) ? "-" : format_number(r.equi_dist_E.median));
   }
   const auto pairs = rank_pairs(rows);
   std::vector<std::pair<std::string, std::string>> cells;  // (setting, family) in order of appearance

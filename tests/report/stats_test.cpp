@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include <unistd.h>
 
@@ -109,6 +110,30 @@ TEST(Ablation, RowsGiveAugOverNomAndCompareOnlyWithinOneSettingAndExperiment) {
   EXPECT_NE(text.find("faithful: by Aug/Nom, b (0.31) > a (0.11)"), std::string::npos) << text;
   EXPECT_EQ(text.find("seg vs"), std::string::npos) << text;
   EXPECT_EQ(text.find("vs c"), std::string::npos) << text;
+}
+
+TEST(Ablation, TableColumnsStayAlignedWhateverTheSettingsLength) {
+  Study study;
+  study.members.push_back(member("a", "images", {}, {1, 2, 3}, {0.1, 0.22, 0.27}));
+  study.members.push_back(member(
+      "every-switch", "images", {"double_softmax", "equi_last_layer", "nom_aug_norm", "nom_distance_on_aug", "sampler"},
+      {1, 2, 3}, {0.2, 0.4, 0.6}));
+  const std::string text = format_ablation(ablation_rows(study));
+  std::istringstream in(text);
+  std::string line;
+  std::vector<std::string> table;
+  while (std::getline(in, line))
+    if (line.rfind("member", 0) == 0 || line.rfind("a ", 0) == 0 || line.rfind("every-switch ", 0) == 0)
+      table.push_back(line);
+  ASSERT_EQ(table.size(), 3u) << text;
+  const std::size_t runs = table[0].find("runs");
+  ASSERT_NE(runs, std::string::npos);
+  EXPECT_GT(runs,
+            std::string("double_softmax + equi_last_layer + nom_aug_norm + nom_distance_on_aug + sampler").size());
+  for (std::size_t i = 1; i < table.size(); ++i) {
+    EXPECT_EQ(table[i].substr(runs, 4), "   3") << text;    // the runs column right-aligned under its header
+    EXPECT_EQ(table[i].substr(runs + 6, 2), "0.") << text;  // and the ratio two columns after it
+  }
 }
 
 // A member whose Aug drift is exactly c_r · (t / L)^b (run r: c_r = 1 + r/10) over `steps`.
