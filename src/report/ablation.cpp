@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iomanip>
 #include <sstream>
 
 namespace eqaug::report {
@@ -93,31 +92,16 @@ std::string format_ablation(const std::vector<AblationRow>& rows) {
   os << "Aug / Nom: median over runs of the final |A - P_E A| of Aug over that of Nom, with a paired bootstrap\n"
         "95% interval (10^4 resamples of the runs); the paper's metric: sqrt(sum_k d_k^4) over the group layers\n";
   // Columns as wide as their longest entry: a setting with every switch on is ~90 characters.
-  std::vector<std::string> cis;
+  std::vector<std::vector<std::string>> table{
+      {"member", "setting", "runs", "Aug/Nom [95% CI]", "paper's", "Equi |A-P_E A|"}};
   for (const auto& r : rows)
-    cis.push_back(std::isnan(r.aug_over_nom) ? "-"
-                                             : format_number(r.aug_over_nom) + " [" + format_number(r.low) + ", " +
-                                                   format_number(r.high) + "]");
-  std::size_t w = 6, ws = 7, wc = 16;
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    w = std::max(w, rows[i].member.size());
-    ws = std::max(ws, rows[i].setting.size());
-    wc = std::max(wc, cis[i].size());
-  }
-  const auto row = [&](const std::string& member, const std::string& setting, const std::string& runs,
-                       const std::string& ci, const std::string& paper, const std::string& equi) {
-    os << std::left << std::setw(static_cast<int>(w)) << member << "  " << std::setw(static_cast<int>(ws)) << setting
-       << "  " << std::right << std::setw(4) << runs << "  " << std::left << std::setw(static_cast<int>(wc)) << ci
-       << "  " << std::setw(12) << paper << "  " << equi << '\n';
-  };
-  row("member", "setting", "runs", "Aug/Nom [95% CI]", "paper's", "Equi |A-P_E A|");
-  os << std::string(w + ws + wc + 40, '-') << '\n';
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const auto& r = rows[i];
-    row(r.member, r.setting, std::to_string(r.runs), cis[i],
-        std::isnan(r.paper_aug_over_nom) ? "-" : format_number(r.paper_aug_over_nom),
-        std::isnan(r.equi_dist_E.median) ? "-" : format_number(r.equi_dist_E.median));
-  }
+    table.push_back({r.member, r.setting, std::to_string(r.runs),
+                     std::isnan(r.aug_over_nom) ? "-"
+                                                : format_number(r.aug_over_nom) + " [" + format_number(r.low) + ", " +
+                                                      format_number(r.high) + "]",
+                     std::isnan(r.paper_aug_over_nom) ? "-" : format_number(r.paper_aug_over_nom),
+                     std::isnan(r.equi_dist_E.median) ? "-" : format_number(r.equi_dist_E.median)});
+  os << format_columns(table, {false, false, true});
   const auto pairs = rank_pairs(rows);
   std::vector<std::pair<std::string, std::string>> cells;  // (setting, family) in order of appearance
   for (const auto& r : rows)

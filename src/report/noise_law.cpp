@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <sstream>
 
@@ -37,15 +36,23 @@ double slope(const std::vector<double>& x, const std::vector<double>& y) {
   return sxx > 0 ? sxy / sxx : kNaN;
 }
 
-// A run's time exponent: log ‖A_t − Π_E A_t‖ on log t over t ≥ 1 where positive.
-double time_exponent(const RunCurve& c) {
+// A run's time exponent: log ‖A_t − Π_E A_t‖ on log t over from <= t <= to (t >= 1) where positive.
+double time_exponent(const RunCurve& c, double from = 1, double to = std::numeric_limits<double>::infinity()) {
   std::vector<double> x, y;
   for (std::size_t s = 0; s < c.step.size(); ++s)
-    if (c.step[s] >= 1 && c.dist_E[s] > 0 && std::isfinite(c.dist_E[s])) {
+    if (c.step[s] >= std::max(1.0, from) && c.step[s] <= to && c.dist_E[s] > 0 && std::isfinite(c.dist_E[s])) {
       x.push_back(std::log(c.step[s]));
       y.push_back(std::log(c.dist_E[s]));
     }
   return slope(x, y);
+}
+
+// The median over the runs of per-run exponents, with its 95 % bootstrap interval.
+void median_exponent(const std::vector<double>& b, double& median, double& low, double& high) {
+  const RatioEstimate e = bootstrap_ratio_of_medians(b, std::vector<double>(b.size(), 1.0));
+  median = e.ratio;
+  low = e.low;
+  high = e.high;
 }
 
 int aug_passes(const Sweep& s) {
@@ -80,16 +87,18 @@ NoiseLaw noise_law(const Study& study) {
     r.family = text_at(m.sweep.manifest, "data", "kind") + "/" + text_at(m.sweep.manifest, "model", "loss");
     r.passes = L;
     r.runs = static_cast<int>(it->second.size());
-    std::vector<double> b, fin;
+    std::vector<double> b, early, late, fin;
     for (const auto& c : it->second) {
       b.push_back(time_exponent(c));
+      const double split = c.step.empty() ? 1.0 : std::max(2.0, std::round(c.step.back() / 5));
+      early.push_back(time_exponent(c, 1, split));
+      late.push_back(time_exponent(c, split));
       fin.push_back(c.dist_E.empty() ? kNaN : c.dist_E.back());
     }
     r.final_median = describe(fin).median;
-    const RatioEstimate e = bootstrap_ratio_of_medians(b, std::vector<double>(b.size(), 1.0));
-    r.b = e.ratio;
-    r.b_low = e.low;
-    r.b_high = e.high;
+    median_exponent(b, r.b, r.b_low, r.b_high);
+    median_exponent(early, r.b_early, r.b_early_low, r.b_early_high);
+    median_exponent(late, r.b_late, r.b_late_low, r.b_late_high);
     law.rows.push_back(r);
     finals.push_back(std::move(fin));
   }
@@ -155,20 +164,17 @@ NoiseLaw noise_law(const Study& study) {
 std::string format_noise_law(const NoiseLaw& law) {
   std::ostringstream os;
   os << "The noise law: Aug's drift |A_t - P_E A_t| ~ (t / L)^(1/2) if it is the sampling noise of Remark 1.\n"
-        "b: per-run slope of log drift on log t (steps >= 1), median [95% bootstrap CI]; beta: slope of log(median\n"
+        "b: per-run slope of log drift on log t (steps >= 1), median [95% bootstrap CI]; early, late: the same\n"
+        "over 1 <= t <= T/5 and T/5 <= t <= T (their intervals in noise_law.csv); beta: slope of log(median\n"
         "final drift) on log L [95% bootstrap CI over the runs]. The law: b = 0.5, beta = -0.5.\n";
-  char line[512];
-  std::size_t w = 6;
-  for (const auto& r : law.rows) w = std::max(w, r.member.size());
-  std::snprintf(line, sizeof line, "%-*s  %-24s  %4s  %4s  %-12s  %s\n", static_cast<int>(w), "member", "setting", "L",
-                "runs", "final drift", "b [95% CI]");
-  os << line << std::string(w + 80, '-') << '\n';
-  for (const auto& r : law.rows) {
-    const std::string b = format_number(r.b) + " [" + format_number(r.b_low) + ", " + format_number(r.b_high) + "]";
-    std::snprintf(line, sizeof line, "%-*s  %-24s  %4d  %4d  %-12s  %s\n", static_cast<int>(w), r.member.c_str(),
-                  r.setting.c_str(), r.passes, r.runs, format_number(r.final_median).c_str(), b.c_str());
-    os << line;
-  }
+  std::vector<std::vector<std::string>> cells{
+      {"member", "setting", "L", "runs", "final drift", "b [95% CI]", "early", "late"}};
+  for (const auto& r : law.rows)
+    cells.push_back({r.member, r.setting, std::to_string(r.passes), std::to_string(r.runs),
+                     format_number(r.final_median),
+                     format_number(r.b) + " [" + format_number(r.b_low) + ", " + format_number(r.b_high) + "]",
+                     format_number(r.b_early), format_number(r.b_late)});
+  os << format_columns(cells, {false, false, true, true});
   for (const auto& f : law.fits)
     os << "beta (" << f.group << ", " << f.setting << "): " << format_number(f.beta) << " [" << format_number(f.low)
        << ", " << format_number(f.high) << "] over L = " <<
@@ -183,11 +189,16 @@ std::string format_noise_law(const NoiseLaw& law) {
 
 std::vector<std::filesystem::path> write_noise_law_csv(const std::filesystem::path& dir, const NoiseLaw& law) {
   std::ostringstream a, b;
-  a << "member,group,setting,passes,runs,final_median,b,b_low,b_high\n";
-  for (const auto& r : law.rows)
+  a << "member,group,setting,passes,runs,final_median,b,b_low,b_high,b_early,b_early_low,b_early_high,b_late,"
+       "b_late_low,b_late_high\n";
+  for (const auto& r : law.rows) {
     a << r.member << ",\"" << r.group << "\"," << r.setting << ',' << r.passes << ',' << r.runs << ','
-      << io::csv_number(r.final_median) << ',' << io::csv_number(r.b) << ',' << io::csv_number(r.b_low) << ','
-      << io::csv_number(r.b_high) << '\n';
+      << io::csv_number(r.final_median);
+    for (double v :
+         {r.b, r.b_low, r.b_high, r.b_early, r.b_early_low, r.b_early_high, r.b_late, r.b_late_low, r.b_late_high})
+      a << ',' << io::csv_number(v);
+    a << '\n';
+  }
   b << "group,setting,passes,beta,low,high\n";
   for (const auto& f : law.fits) {
     std::string Ls;

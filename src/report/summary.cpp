@@ -115,6 +115,31 @@ std::string mode_label(const std::string& mode) {
   return label;
 }
 
+std::string format_columns(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
+  std::size_t n = 0;
+  for (const auto& r : rows) n = std::max(n, r.size());
+  std::vector<std::size_t> w(n, 0);
+  for (const auto& r : rows)
+    for (std::size_t k = 0; k < r.size(); ++k) w[k] = std::max(w[k], r[k].size());
+  std::string out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    std::string line;
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::string cell = k < rows[i].size() ? rows[i][k] : std::string();
+      const std::string pad(w[k] - cell.size(), ' ');
+      line += (k ? "  " : "") + (k < right.size() && right[k] ? pad + cell : cell + pad);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + '\n';
+    if (i == 0) {
+      std::size_t total = 0;
+      for (auto x : w) total += x;
+      out += std::string(total + 2 * (n ? n - 1 : 0), '-') + '\n';
+    }
+  }
+  return out;
+}
+
 std::string format_number(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";

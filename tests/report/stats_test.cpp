@@ -2,6 +2,7 @@
 // (values worked out by enumeration and by hand), the paired bootstrap, and the ablation rows
 // of a study (Aug/Nom per member, rank tests only within one setting and experiment).
 #include "eqaug/report/stats.hpp"
+#include "../support/helpers.hpp"
 #include "eqaug/report/report.hpp"
 
 #include <gtest/gtest.h>
@@ -205,10 +206,57 @@ TEST(NoiseLaw, ExponentsInTimeAndInLOfAnExactPowerLaw) {
     EXPECT_EQ(first.rfind("1 ", 0), 0u) << first;  // starts at t = 1 (log axis)
     std::filesystem::remove_all(dir);
   }
+  // Without a break the early and late exponents are the whole one.
+  EXPECT_NEAR(law.rows[1].b_early, 0.5, 1e-12);
+  EXPECT_NEAR(law.rows[1].b_late, 0.5, 1e-12);
   // One L per experiment: no law to fit, no table.
   Study one;
   one.members.push_back(drift_member("a", 25, 0.5));
   EXPECT_TRUE(noise_law(one).rows.empty());
+}
+
+TEST(NoiseLaw, EarlyAndLateExponentsOfADriftThatSlows) {
+  // d(t) = t^(1/2) up to t = 4 = T/5, then 2 (t/4)^(1/4): continuous, slower after the break.
+  Study study;
+  for (int L : {1, 4}) {
+    auto m = drift_member("m" + std::to_string(L), L, 0.5);
+    for (auto& c : m.sweep.curves["aug"]) {
+      const double scale = c.dist_E[1];  // the run's factor times L^(-1/2)
+      for (std::size_t t = 0; t < c.step.size(); ++t)
+        c.dist_E[t] =
+            scale * (t <= 4 ? std::sqrt(static_cast<double>(t)) : 2 * std::pow(static_cast<double>(t) / 4.0, 0.25));
+    }
+    study.members.push_back(m);
+  }
+  const auto law = noise_law(study);
+  ASSERT_EQ(law.rows.size(), 2u);
+  for (const auto& r : law.rows) {
+    EXPECT_NEAR(r.b_early, 0.5, 1e-12);
+    EXPECT_NEAR(r.b_early_low, 0.5, 1e-12);
+    EXPECT_NEAR(r.b_late, 0.25, 1e-12);
+    EXPECT_NEAR(r.b_late_high, 0.25, 1e-12);
+    EXPECT_GT(r.b, 0.25);  // the whole fit lies between
+    EXPECT_LT(r.b, 0.5);
+  }
+  const std::string text = format_noise_law(law);
+  EXPECT_NE(text.find("early"), std::string::npos) << text;
+  const eqaug::testing::TempDir dir("noise-law-csv");
+  write_noise_law_csv(dir.path(), law);
+  std::ifstream in(dir.path() / "noise_law.csv");
+  std::string header;
+  std::getline(in, header);
+  EXPECT_NE(header.find(",b_early,b_early_low,b_early_high,b_late,b_late_low,b_late_high"), std::string::npos)
+      << header;
+}
+
+TEST(FormatColumns, EachColumnAsWideAsItsLongestEntry) {
+  const std::string text =
+      format_columns({{"name", "n", "x"}, {"a-much-longer-name", "12", "0.5"}, {"b", "3"}}, {false, true});
+  EXPECT_EQ(text,
+            "name                 n  x\n"
+            "---------------------------\n"
+            "a-much-longer-name  12  0.5\n"
+            "b                    3\n");
 }
 
 }  // namespace

@@ -136,6 +136,11 @@ std::string format_table(const std::vector<SummaryRow>& rows, const std::string&
 // Compact %.4g with a short exponent ("1.235e-5"), "nan" for NaN.
 std::string format_number(double value);
 
+// Plain-text columns, each as wide as its longest entry, two spaces apart, the first row a
+// header underlined with dashes; column k right-aligned where right[k] (missing: left). Rows
+// shorter than the header are padded with empty cells; no trailing spaces.
+std::string format_columns(const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right = {});
+
 // Writes dir/summary.csv (mode,runs,dist_init_median,dist_init_q1,dist_init_q3,dist_E_...,
 // loss_..., accuracy_..., then each metric's three columns, then paper_dist_init_... and
 // paper_dist_E_..., the paper's metric) atomically and returns its path.
@@ -369,7 +374,11 @@ struct NoiseLawRow {
   int passes = 0;  // L (config.train.aug.passes)
   int runs = 0;
   double final_median = std::numeric_limits<double>::quiet_NaN();  // Aug's final ‖A − Π_E A‖
-  double b = final_median, b_low = final_median, b_high = final_median;
+  double b = final_median, b_low = final_median, b_high = final_median;  // over every step t >= 1
+  // The same over the first fifth of the steps (1 <= t <= T/5) and the rest (T/5 <= t <= T): a
+  // drift that slows as training goes on shows as b_late < b_early.
+  double b_early = final_median, b_early_low = final_median, b_early_high = final_median;
+  double b_late = final_median, b_late_low = final_median, b_late_high = final_median;
 };
 struct NoiseLawFit {
   std::string group, setting, family;
