@@ -373,10 +373,10 @@ struct NoiseLawRow {
   std::string member, group, setting, family;
   int passes = 0;  // L (config.train.aug.passes)
   int runs = 0;
-  double final_median = std::numeric_limits<double>::quiet_NaN();  // Aug's final ‖A − Π_E A‖
+  double final_median = std::numeric_limits<double>::quiet_NaN();        // Aug's final ‖A − Π_E A‖
   double b = final_median, b_low = final_median, b_high = final_median;  // over every step t >= 1
-  // The same over the first fifth of the steps (1 <= t <= T/5) and the rest (T/5 <= t <= T): a
-  // drift that slows as training goes on shows as b_late < b_early.
+  // The same over the first fifth of the steps (1 <= t <= s, s = T/5 rounded, at least 2) and
+  // the rest (s <= t <= T): a drift that slows as training goes on shows as b_late < b_early.
   double b_early = final_median, b_early_low = final_median, b_early_high = final_median;
   double b_late = final_median, b_late_low = final_median, b_late_high = final_median;
 };
