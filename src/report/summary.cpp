@@ -158,29 +158,6 @@ std::string format_number(double value) {
 
 namespace {
 
-// Header, a rule, then the lines, every column starting at the same offset.
-std::string aligned(const std::vector<std::vector<std::string>>& table) {
-  std::vector<std::size_t> width(table.front().size(), 0);
-  for (const auto& line : table)
-    for (std::size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], line[c].size());
-
-  std::ostringstream os;
-  const auto emit = [&](const std::vector<std::string>& line) {
-    std::string text;
-    for (std::size_t c = 0; c < line.size(); ++c) {
-      text += line[c];
-      if (c + 1 < line.size()) text += std::string(width[c] - line[c].size() + 2, ' ');
-    }
-    os << text << '\n';
-  };
-  emit(table.front());
-  std::size_t total = 0;
-  for (std::size_t w : width) total += w + 2;
-  os << std::string(total - 2, '-') << '\n';
-  for (std::size_t i = 1; i < table.size(); ++i) emit(table[i]);
-  return os.str();
-}
-
 std::string runs_cell(const SummaryRow& r) {
   std::string runs = std::to_string(r.runs);
   if (r.planned_runs > 0 && r.runs != r.planned_runs) runs += " of " + std::to_string(r.planned_runs);
@@ -247,7 +224,7 @@ std::string format_table(const std::vector<SummaryRow>& rows, const std::string&
         {mode_label(r.mode), runs_cell(r), cell(r.dist_init), cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
     for (const auto& m : metrics) table.back().push_back(metric_cell(r, m));
   }
-  std::string text = aligned(table) + kTableNote;
+  std::string text = format_columns(table) + kTableNote;
   if (!accuracy.empty()) text += "accuracy: " + accuracy + '\n';
   return text;
 }
@@ -332,7 +309,7 @@ std::string format_study_table(const Study& study, const std::vector<StudySummar
                      cell(r.dist_E), cell(r.loss), cell(r.accuracy)});
     for (const auto& m : metrics) table.back().push_back(metric_cell(r, m));
   }
-  std::string text = aligned(table) + kTableNote;
+  std::string text = format_columns(table) + kTableNote;
 
   std::vector<std::string> not_run;
   // What accuracy measures, once if every member that says agrees, else per member.

@@ -239,7 +239,9 @@ TEST(NoiseLaw, EarlyAndLateExponentsOfADriftThatSlows) {
     EXPECT_LT(r.b, 0.5);
   }
   const std::string text = format_noise_law(law);
-  EXPECT_NE(text.find("early"), std::string::npos) << text;
+  // Each row ends with its early and late exponents, in columns of their own.
+  EXPECT_NE(text.find("early  late\n---"), std::string::npos) << text;
+  EXPECT_NE(text.find("0.5    0.25\n"), std::string::npos) << text;
   const eqaug::testing::TempDir dir("noise-law-csv");
   write_noise_law_csv(dir.path(), law);
   std::ifstream in(dir.path() / "noise_law.csv");
